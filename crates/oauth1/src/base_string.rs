@@ -66,6 +66,46 @@ pub struct SignedParams<'a> {
     params: Vec<EncodedParam<'a>>,
 }
 
+/// Names the parameter of a form holding its first non-UTF-8 byte.
+fn utf8_error_in_form(source: ParamSource, input: &[u8], error: DecodeError) -> BaseStringError {
+    let bad = match error {
+        DecodeError::InvalidUtf8 { offset } => offset,
+        DecodeError::MalformedEscape { offset } => offset,
+    };
+    let mut position = 0;
+    let mut start = 0;
+    for segment in input.split(|&b| b == b'&') {
+        let end = start + segment.len();
+        if !segment.is_empty() {
+            position += 1;
+        }
+        if bad < end {
+            let eq = segment
+                .iter()
+                .position(|&b| b == b'=')
+                .unwrap_or(segment.len());
+            let in_name = bad - start < eq;
+            return BaseStringError::Param {
+                source_kind: source,
+                position,
+                name: name_for_error(&segment[..eq]),
+                part: if in_name { "name" } else { "value" },
+                error: DecodeError::InvalidUtf8 {
+                    offset: bad - start - if in_name { 0 } else { eq + 1 },
+                },
+            };
+        }
+        start = end + 1;
+    }
+    BaseStringError::Param {
+        source_kind: source,
+        position,
+        name: String::new(),
+        part: "value",
+        error,
+    }
+}
+
 fn name_for_error(raw: &[u8]) -> String {
     const MAX: usize = 64;
     let lossy = String::from_utf8_lossy(&raw[..raw.len().min(MAX)]);
@@ -89,7 +129,7 @@ impl<'a> SignedParams<'a> {
     ) -> Result<Self, BaseStringError> {
         let mut params = Self::new();
         if let Some(query) = url.query() {
-            params.add_form(ParamSource::Query, query.as_bytes())?;
+            params.add_form_str(ParamSource::Query, query)?;
         }
         if let Some(body) = form_body {
             params.add_form(ParamSource::FormBody, body)?;
@@ -104,11 +144,23 @@ impl<'a> SignedParams<'a> {
         source: ParamSource,
         input: &'a [u8],
     ) -> Result<(), BaseStringError> {
+        match encode::utf8(input) {
+            Ok(text) => self.add_form_str(source, text),
+            Err(error) => Err(utf8_error_in_form(source, input, error)),
+        }
+    }
+
+    /// Adds every pair of a form-encoded string already known to be UTF-8.
+    pub fn add_form_str(
+        &mut self,
+        source: ParamSource,
+        input: &'a str,
+    ) -> Result<(), BaseStringError> {
         for (i, (name, value)) in encode::split_form(input).enumerate() {
             let err = |part, error| BaseStringError::Param {
                 source_kind: source,
                 position: i + 1,
-                name: name_for_error(name),
+                name: name_for_error(name.as_bytes()),
                 part,
                 error,
             };

@@ -11,10 +11,23 @@ use thiserror::Error;
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
+const fn unreserved_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_' || b == b'~';
+        i += 1;
+    }
+    table
+}
+
+static UNRESERVED: [bool; 256] = unreserved_table();
+
 /// `true` for the RFC 3986 unreserved characters, the only bytes OAuth leaves unencoded.
 #[inline]
-pub const fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+pub fn is_unreserved(b: u8) -> bool {
+    UNRESERVED[usize::from(b)]
 }
 
 /// `true` when every byte is unreserved, i.e. the string is its own encoding.
@@ -34,24 +47,32 @@ pub enum DecodeError {
     InvalidUtf8 { offset: usize },
 }
 
-/// Appends the RFC 3986 encoding of `bytes` to `out`.
-pub fn encode_into(out: &mut String, bytes: &[u8]) {
-    // The output is ASCII, so pushing chars byte by byte keeps `out` valid UTF-8.
+/// Appends the RFC 3986 encoding of `s` to `out`.
+pub fn encode_into(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
     out.reserve(bytes.len());
-    for &b in bytes {
-        if is_unreserved(b) {
-            out.push(b as char);
-        } else {
+    // Copy runs of unreserved bytes whole. A run is non-empty only when it starts on an ASCII
+    // byte and ends before one, so both ends are char boundaries.
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !is_unreserved(b) {
+            if start < i {
+                out.push_str(&s[start..i]);
+            }
             push_escape(out, b);
+            start = i + 1;
         }
+    }
+    if start < bytes.len() {
+        out.push_str(&s[start..]);
     }
 }
 
 #[inline]
 pub(crate) fn push_escape(out: &mut String, b: u8) {
     out.push('%');
-    out.push(HEX_UPPER[usize::from(b >> 4)] as char);
-    out.push(HEX_UPPER[usize::from(b & 0x0f)] as char);
+    out.push(char::from(HEX_UPPER[usize::from(b >> 4)]));
+    out.push(char::from(HEX_UPPER[usize::from(b & 0x0f)]));
 }
 
 /// RFC 3986 encoding of `s`; borrowed when `s` needs no encoding.
@@ -60,7 +81,7 @@ pub fn encode(s: &str) -> Cow<'_, str> {
         Cow::Borrowed(s)
     } else {
         let mut out = String::with_capacity(s.len() * 3);
-        encode_into(&mut out, s.as_bytes());
+        encode_into(&mut out, s);
         Cow::Owned(out)
     }
 }
@@ -88,17 +109,10 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-fn decode_impl(input: &[u8], plus_is_space: bool) -> Result<Cow<'_, str>, DecodeError> {
-    let needs_work = input
-        .iter()
-        .any(|&b| b == b'%' || (plus_is_space && b == b'+'));
-    if !needs_work {
-        return std::str::from_utf8(input).map(Cow::Borrowed).map_err(|e| {
-            DecodeError::InvalidUtf8 {
-                offset: e.valid_up_to(),
-            }
-        });
-    }
+/// Decodes `input`, which holds at least one `%` (or `+` in a form). The input is UTF-8 already,
+/// so only a decoded escape can make the result invalid.
+fn decode_escapes(input: &str, plus_is_space: bool) -> Result<String, DecodeError> {
+    let input = input.as_bytes();
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
@@ -122,21 +136,34 @@ fn decode_impl(input: &[u8], plus_is_space: bool) -> Result<Cow<'_, str>, Decode
             }
         }
     }
-    String::from_utf8(out)
-        .map(Cow::Owned)
-        .map_err(|e| DecodeError::InvalidUtf8 {
-            offset: e.utf8_error().valid_up_to(),
-        })
+    String::from_utf8(out).map_err(|e| DecodeError::InvalidUtf8 {
+        offset: e.utf8_error().valid_up_to(),
+    })
 }
 
 /// Strict RFC 3986 percent-decoding: `+` is a literal plus.
 pub fn decode(input: &str) -> Result<Cow<'_, str>, DecodeError> {
-    decode_impl(input.as_bytes(), false)
+    if input.as_bytes().contains(&b'%') {
+        decode_escapes(input, false).map(Cow::Owned)
+    } else {
+        Ok(Cow::Borrowed(input))
+    }
 }
 
 /// Strict `application/x-www-form-urlencoded` decoding of one name or value: `+` is a space.
-pub fn form_decode(input: &[u8]) -> Result<Cow<'_, str>, DecodeError> {
-    decode_impl(input, true)
+pub fn form_decode(input: &str) -> Result<Cow<'_, str>, DecodeError> {
+    if input.bytes().any(|b| b == b'%' || b == b'+') {
+        decode_escapes(input, true).map(Cow::Owned)
+    } else {
+        Ok(Cow::Borrowed(input))
+    }
+}
+
+/// `input` as UTF-8, or where it stops being UTF-8.
+pub fn utf8(input: &[u8]) -> Result<&str, DecodeError> {
+    std::str::from_utf8(input).map_err(|e| DecodeError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })
 }
 
 /// The canonical RFC 3986 encoding of a value that arrived percent-encoded (possibly with
@@ -151,14 +178,9 @@ pub fn canonicalize(raw: &str) -> Result<Cow<'_, str>, DecodeError> {
 }
 
 /// Like [`canonicalize`] for a form-encoded name or value (`+` is a space).
-pub fn canonicalize_form(raw: &[u8]) -> Result<Cow<'_, str>, DecodeError> {
-    if all_unreserved(raw) {
-        // All-unreserved bytes are ASCII, hence UTF-8.
-        return std::str::from_utf8(raw)
-            .map(Cow::Borrowed)
-            .map_err(|e| DecodeError::InvalidUtf8 {
-                offset: e.valid_up_to(),
-            });
+pub fn canonicalize_form(raw: &str) -> Result<Cow<'_, str>, DecodeError> {
+    if all_unreserved(raw.as_bytes()) {
+        return Ok(Cow::Borrowed(raw));
     }
     let decoded = form_decode(raw)?;
     Ok(Cow::Owned(encode(&decoded).into_owned()))
@@ -167,18 +189,15 @@ pub fn canonicalize_form(raw: &[u8]) -> Result<Cow<'_, str>, DecodeError> {
 /// Splits an `application/x-www-form-urlencoded` string (a query or a form body) into raw
 /// `(name, value)` pairs, undecoded. Empty segments (`a=1&&b=2`, a trailing `&`) are skipped as
 /// the WHATWG and Python parsers do; a segment without `=` is a name with an empty value.
-pub fn split_form(input: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+pub fn split_form(input: &str) -> impl Iterator<Item = (&str, &str)> {
     input
-        .split(|&b| b == b'&')
+        .split('&')
         .filter(|seg| !seg.is_empty())
-        .map(|seg| match seg.iter().position(|&b| b == b'=') {
-            Some(eq) => (&seg[..eq], &seg[eq + 1..]),
-            None => (seg, &seg[seg.len()..]),
-        })
+        .map(|seg| seg.split_once('=').unwrap_or((seg, "")))
 }
 
 /// Decodes a whole form string into `(name, value)` pairs.
-pub fn parse_form(input: &[u8]) -> Result<Vec<(String, String)>, DecodeError> {
+pub fn parse_form(input: &str) -> Result<Vec<(String, String)>, DecodeError> {
     split_form(input)
         .map(|(n, v)| Ok((form_decode(n)?.into_owned(), form_decode(v)?.into_owned())))
         .collect()
@@ -225,8 +244,8 @@ mod tests {
     #[test]
     fn plus_is_literal_in_rfc3986_and_space_in_forms() {
         assert_eq!(decode("a+b").as_deref(), Ok("a+b"));
-        assert_eq!(form_decode(b"a+b").as_deref(), Ok("a b"));
-        assert_eq!(form_decode(b"a%2Bb").as_deref(), Ok("a+b"));
+        assert_eq!(form_decode("a+b").as_deref(), Ok("a b"));
+        assert_eq!(form_decode("a%2Bb").as_deref(), Ok("a+b"));
     }
 
     #[test]
@@ -250,10 +269,7 @@ mod tests {
     fn invalid_utf8_is_an_error() {
         assert_eq!(decode("%FF"), Err(DecodeError::InvalidUtf8 { offset: 0 }));
         assert_eq!(decode("ab%C3"), Err(DecodeError::InvalidUtf8 { offset: 2 }));
-        assert_eq!(
-            form_decode(b"a\xffb"),
-            Err(DecodeError::InvalidUtf8 { offset: 1 })
-        );
+        assert_eq!(utf8(b"a\xffb"), Err(DecodeError::InvalidUtf8 { offset: 1 }));
     }
 
     #[test]
@@ -265,15 +281,7 @@ mod tests {
 
     #[test]
     fn splits_forms_like_browsers() {
-        let pairs: Vec<_> = split_form(b"a=1&&b&=x&c=d=e&").collect();
-        assert_eq!(
-            pairs,
-            vec![
-                (&b"a"[..], &b"1"[..]),
-                (&b"b"[..], &b""[..]),
-                (&b""[..], &b"x"[..]),
-                (&b"c"[..], &b"d=e"[..]),
-            ]
-        );
+        let pairs: Vec<_> = split_form("a=1&&b&=x&c=d=e&").collect();
+        assert_eq!(pairs, vec![("a", "1"), ("b", ""), ("", "x"), ("c", "d=e")]);
     }
 }

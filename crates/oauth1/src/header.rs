@@ -92,7 +92,19 @@ impl OAuthParam {
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
+        Some(match name {
+            "oauth_consumer_key" => Self::ConsumerKey,
+            "oauth_token" => Self::Token,
+            "oauth_signature_method" => Self::SignatureMethod,
+            "oauth_signature" => Self::Signature,
+            "oauth_timestamp" => Self::Timestamp,
+            "oauth_nonce" => Self::Nonce,
+            "oauth_version" => Self::Version,
+            "oauth_body_hash" => Self::BodyHash,
+            "oauth_callback" => Self::Callback,
+            "oauth_verifier" => Self::Verifier,
+            _ => return None,
+        })
     }
 }
 
@@ -149,25 +161,44 @@ pub struct AuthorizationHeader<'a> {
     known: [Option<u8>; OAuthParam::ALL.len()],
 }
 
-const fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
+const fn tchar_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    table
+}
+
+/// RFC 7230 `tchar`: what a parameter name or the scheme is made of.
+static TCHAR: [bool; 256] = tchar_table();
+
+fn is_tchar(b: u8) -> bool {
+    TCHAR[usize::from(b)]
+}
+
+/// Bytes a quoted value may hold: anything but `"` and controls.
+fn is_qdtext(b: u8) -> bool {
+    b != b'"' && b >= 0x20 && b != 0x7f
 }
 
 struct Cursor<'a> {
@@ -186,11 +217,10 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
+    fn take_while(&mut self, f: fn(u8) -> bool) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(&f) {
-            self.pos += 1;
-        }
+        let rest = &self.s.as_bytes()[start..];
+        self.pos += rest.iter().position(|&b| !f(b)).unwrap_or(rest.len());
         // Only ASCII bytes were matched by the callers' predicates, so this is a char boundary.
         &self.s[start..self.pos]
     }
@@ -258,7 +288,7 @@ impl<'a> AuthorizationHeader<'a> {
             }
             let open_quote = cur.pos;
             cur.pos += 1;
-            let raw_value = cur.take_while(|b| b != b'"' && b >= 0x20 && b != 0x7f);
+            let raw_value = cur.take_while(is_qdtext);
             if cur.peek() != Some(b'"') {
                 return Err(HeaderError::Syntax {
                     offset: open_quote,
@@ -390,9 +420,9 @@ where
             out.push_str(", ");
         }
         first = false;
-        encode::encode_into(out, name.as_bytes());
+        encode::encode_into(out, name);
         out.push_str("=\"");
-        encode::encode_into(out, value.as_bytes());
+        encode::encode_into(out, value);
         out.push('"');
     };
     if let Some(realm) = realm {

@@ -59,9 +59,9 @@ fn key_material(consumer_secret: &str, token_secret: &str) -> Zeroizing<String> 
     let mut key = Zeroizing::new(String::with_capacity(
         3 * (consumer_secret.len() + token_secret.len()) + 1,
     ));
-    encode::encode_into(&mut key, consumer_secret.as_bytes());
+    encode::encode_into(&mut key, consumer_secret);
     key.push('&');
-    encode::encode_into(&mut key, token_secret.as_bytes());
+    encode::encode_into(&mut key, token_secret);
     key
 }
 

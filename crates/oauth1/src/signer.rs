@@ -212,7 +212,7 @@ impl<C: Clock> Signer<C> {
 
         let mut params = SignedParams::new();
         if let Some(query) = url.query() {
-            params.add_form(ParamSource::Query, query.as_bytes())?;
+            params.add_form_str(ParamSource::Query, query)?;
         }
         if let Some(body) = request.form_body {
             params.add_form(ParamSource::FormBody, body)?;

@@ -84,30 +84,47 @@ pub struct RequestUrl<'a> {
     query: Option<&'a str>,
 }
 
+const fn url_char_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b':'
+                    | b'/'
+                    | b'?'
+                    | b'#'
+                    | b'['
+                    | b']'
+                    | b'@'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+            );
+        i += 1;
+    }
+    table
+}
+
 /// Characters a URL may carry unescaped (RFC 3986 unreserved, reserved and `%`).
+static URL_CHARS: [bool; 256] = url_char_table();
+
 fn allowed_in_url(b: u8) -> bool {
-    is_unreserved(b)
-        || matches!(
-            b,
-            b':' | b'/'
-                | b'?'
-                | b'#'
-                | b'['
-                | b']'
-                | b'@'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b'%'
-        )
+    URL_CHARS[usize::from(b)]
 }
 
 fn check_url_chars(s: &str, offset: usize) -> Result<(), UrlError> {
@@ -289,19 +306,27 @@ impl<'a> RequestUrl<'a> {
     pub(crate) fn write_encoded_base_uri(&self, out: &mut String) {
         out.push_str(self.scheme.as_str());
         out.push_str("%3A%2F%2F");
-        for &b in self.host.as_bytes() {
-            let b = b.to_ascii_lowercase();
-            if is_unreserved(b) {
-                out.push(b as char);
-            } else {
-                push_escape(out, b);
+        let host = self.host.as_bytes();
+        if host
+            .iter()
+            .all(|&b| is_unreserved(b) && !b.is_ascii_uppercase())
+        {
+            out.push_str(self.host);
+        } else {
+            for &b in host {
+                let b = b.to_ascii_lowercase();
+                if is_unreserved(b) {
+                    out.push(char::from(b));
+                } else {
+                    push_escape(out, b);
+                }
             }
         }
         if let Some(port) = self.port {
             out.push_str("%3A");
             out.push_str(itoa_u16(port, &mut [0u8; 5]));
         }
-        crate::encode::encode_into(out, self.path.as_bytes());
+        crate::encode::encode_into(out, self.path);
     }
 
     /// The base string URI: `scheme://host[:port]/path`, scheme and host lower-cased.

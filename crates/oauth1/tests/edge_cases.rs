@@ -4,6 +4,8 @@
 //! provider) from the same inputs and read through by hand; `utf8_form_body_raw` is ours alone
 //! (oauthlib ignores a form body with raw non-ASCII bytes, while Tessera decodes it as UTF-8).
 
+#![allow(clippy::unwrap_used)]
+
 use tessera_oauth1::{
     AuthorizationHeader, HeaderError, OAuthParam, Profile, Rejection, RequestParts, RequestToSign,
     RequestUrl, Scheme, SecretString, Signer, SigningKey, VerifyError, find_authorization,
