@@ -1,1 +1,57 @@
-fn main() {}
+//! The `tessera` binary.
+
+mod check;
+mod sign;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Tessera: a self-hostable NetSuite-compatible token-based authentication server.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sign a request with TBA credentials (HMAC-SHA256) and print the base string, signature and
+    /// Authorization header.
+    Sign(sign::SignArgs),
+    /// Check the Authorization header of a request against its secrets and say why it is or is
+    /// not valid. Exit status: 0 valid, 1 invalid, 2 unusable input.
+    CheckSignature(check::CheckArgs),
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Labelled text for people.
+    #[default]
+    Text,
+    /// One JSON object on stdout, for scripts.
+    Json,
+}
+
+/// Exit status for input that cannot be used (bad URL, malformed header, unreadable file).
+const EXIT_UNUSABLE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sign(args) => sign::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::CheckSignature(args) => check::run(&args).map(|valid| {
+            if valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
+    };
+    result.unwrap_or_else(|err| {
+        eprintln!("error: {err:#}");
+        ExitCode::from(EXIT_UNUSABLE)
+    })
+}

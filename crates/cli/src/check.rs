@@ -1,0 +1,375 @@
+//! `tessera check-signature`: a signature debugger. Recomputes the base string of a request from
+//! its Authorization header and says exactly why the signature is or is not valid.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::Serialize;
+use tessera_oauth1::signature::legacy;
+use tessera_oauth1::verify::{self, DEFAULT_TIMESTAMP_WINDOW_SECS};
+use tessera_oauth1::{
+    AuthorizationHeader, Clock, Profile, ProtocolParams, Rejection, RequestParts, RequestUrl,
+    Scheme, SignatureMethod, SigningKey, SystemClock, check_body_hash, url::escape_disallowed,
+};
+
+use crate::Output;
+use crate::sign::SecretArg;
+
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Consumer secret (or set TESSERA_CONSUMER_SECRET).
+    #[arg(
+        long,
+        value_name = "CS",
+        env = "TESSERA_CONSUMER_SECRET",
+        hide_env_values = true
+    )]
+    consumer_secret: SecretArg,
+    /// Token secret (or set TESSERA_TOKEN_SECRET); leave out for a request signed with the
+    /// consumer secret alone (the request-token step).
+    #[arg(
+        long,
+        value_name = "TS",
+        env = "TESSERA_TOKEN_SECRET",
+        hide_env_values = true
+    )]
+    token_secret: Option<SecretArg>,
+    /// The Authorization header value (`OAuth realm="…", …`); a leading `Authorization:` is
+    /// accepted.
+    #[arg(long, value_name = "HEADER")]
+    authorization: String,
+    /// The request's application/x-www-form-urlencoded body.
+    #[arg(long, value_name = "STR", conflicts_with = "body_file")]
+    form_body: Option<String>,
+    /// The request body read from a file (signed when --content-type is form-encoded; checked
+    /// against oauth_body_hash when the header has one).
+    #[arg(long, value_name = "PATH")]
+    body_file: Option<PathBuf>,
+    /// The request's Content-Type (decides whether the body's parameters are signed).
+    #[arg(long, value_name = "CT")]
+    content_type: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+    /// HTTP method of the request.
+    #[arg(value_name = "METHOD")]
+    method: String,
+    /// Absolute URL of the request, query included.
+    #[arg(value_name = "URL")]
+    url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckOutput<'a> {
+    valid: bool,
+    base_string: &'a str,
+    /// The Detail code a server would record (`null` when valid).
+    detail: Option<&'static str>,
+    /// The reason in words (`null` when valid).
+    message: Option<String>,
+    signature_matches: bool,
+    expected_signature: &'a str,
+    received_signature: &'a str,
+    warnings: &'a [String],
+}
+
+/// The URL as it is sent: characters a URL cannot carry are percent-encoded first.
+pub fn prepare_url<'u>(url: &'u str, warnings: &mut Vec<String>) -> Cow<'u, str> {
+    let prepared = escape_disallowed(url.trim());
+    if prepared != url {
+        warnings.push(format!(
+            "the URL has characters that cannot be sent as they are; using {prepared}"
+        ));
+    }
+    prepared
+}
+
+pub fn read_body_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read --body-file {}", path.display()))
+}
+
+/// A warning when a timestamp lies outside the window a server accepts.
+pub fn timestamp_warning(timestamp: u64, now: u64, window: u64) -> Option<String> {
+    verify::check_timestamp_window(timestamp, now, window)
+        .err()
+        .map(|rejection| format!("a server would refuse this request now: {rejection}"))
+}
+
+fn is_form_content_type(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(FORM_CONTENT_TYPE))
+}
+
+pub fn run(args: &CheckArgs) -> Result<bool> {
+    let mut warnings = Vec::new();
+    let url_text = prepare_url(&args.url, &mut warnings);
+    let url = RequestUrl::parse(&url_text).context("invalid URL")?;
+
+    let header_text = strip_header_name(&args.authorization);
+    let header =
+        AuthorizationHeader::parse(header_text).context("malformed Authorization header")?;
+    let params = ProtocolParams::from_header(&header).context("malformed Authorization header")?;
+
+    let file_body = args.body_file.as_deref().map(read_body_file).transpose()?;
+    let form = match (&args.form_body, &args.content_type) {
+        (Some(_), Some(ct)) if !is_form_content_type(ct) => {
+            bail!("--form-body is a {FORM_CONTENT_TYPE} body, but --content-type says {ct:?}")
+        }
+        (Some(_), _) => true,
+        (None, Some(ct)) => is_form_content_type(ct),
+        (None, None) => false,
+    };
+    let body: &[u8] = match (&args.form_body, &file_body) {
+        (Some(form_body), _) => form_body.as_bytes(),
+        (None, Some(bytes)) => bytes,
+        (None, None) => b"",
+    };
+    if form && file_body.is_none() && args.form_body.is_none() {
+        warnings.push("--content-type is form-encoded but no body was given".to_owned());
+    }
+    let parts = RequestParts {
+        method: &args.method,
+        url,
+        form_body: form.then_some(body),
+        body,
+    };
+    let base_string = parts
+        .base_string(&header)
+        .context("cannot build the base string")?;
+
+    let consumer_secret = args.consumer_secret.0.expose();
+    let token_secret = args.token_secret.as_ref().map_or("", |s| s.0.expose());
+    let key = SigningKey::new(consumer_secret, token_secret);
+    let expected = key.sign(base_string.as_bytes()).to_base64();
+    let signature_matches = key.verify(base_string.as_bytes(), params.signature);
+
+    let now = SystemClock.now_unix();
+    if let Ok(timestamp) = verify::parse_timestamp(params.timestamp) {
+        warnings.extend(timestamp_warning(
+            timestamp,
+            now,
+            DEFAULT_TIMESTAMP_WINDOW_SECS,
+        ));
+    }
+    if params.token.is_none() {
+        warnings.push("the header has no oauth_token: checked as a request-token call".to_owned());
+    }
+
+    // The order a server checks in: protocol rules, then the signature, then the body hash.
+    let rejection = Profile::default()
+        .check(&params, None)
+        .err()
+        .or_else(|| (!signature_matches).then_some(Rejection::InvalidSignature))
+        .or_else(|| {
+            params
+                .body_hash
+                .and_then(|hash| check_body_hash(hash, body).err())
+                .map(Rejection::BodyHash)
+        });
+    let mut message = rejection
+        .as_ref()
+        .map(|r| explain(r, &params, consumer_secret, token_secret, &base_string));
+    if let (Some(Rejection::InvalidSignature), Some(message)) = (&rejection, &mut message) {
+        let hint = diagnose(&parts, &header, &params, consumer_secret, token_secret);
+        if let Some(hint) = hint {
+            message.push_str("\nhint: ");
+            message.push_str(&hint);
+        }
+    }
+    let valid = rejection.is_none();
+
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    match args.output {
+        Output::Json => {
+            let out = CheckOutput {
+                valid,
+                base_string: &base_string,
+                detail: rejection.as_ref().map(Rejection::detail_code),
+                message,
+                signature_matches,
+                expected_signature: &expected,
+                received_signature: params.signature,
+                warnings: &warnings,
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Output::Text => {
+            match (&rejection, &message) {
+                (Some(r), Some(m)) => println!("INVALID ({}): {m}\n", r.detail_code()),
+                _ => {
+                    println!("VALID: the signature matches and the request follows the TBA rules\n")
+                }
+            }
+            println!("Base string:\n{base_string}\n");
+            println!("Expected signature: {expected}");
+            println!("Received signature: {}", params.signature);
+        }
+    }
+    Ok(valid)
+}
+
+/// Looks for the usual client mistakes by checking the signature against variants of the request
+/// and of the key; says which one the client must have signed.
+fn diagnose(
+    parts: &RequestParts<'_>,
+    header: &AuthorizationHeader<'_>,
+    params: &ProtocolParams<'_>,
+    consumer_secret: &str,
+    token_secret: &str,
+) -> Option<String> {
+    let matches = |parts: &RequestParts<'_>, key: &SigningKey| {
+        parts
+            .base_string(header)
+            .is_ok_and(|base| key.verify(base.as_bytes(), params.signature))
+    };
+    let key = SigningKey::new(consumer_secret, token_secret);
+    if matches(parts, &SigningKey::new(token_secret, consumer_secret)) {
+        return Some("the signature matches with the consumer and token secrets swapped".into());
+    }
+    if !token_secret.is_empty() && matches(parts, &SigningKey::consumer_only(consumer_secret)) {
+        return Some(
+            "the signature matches with an empty token secret (key `consumer_secret&`)".into(),
+        );
+    }
+    let base_uri = parts.url.base_uri();
+    let query = parts
+        .url
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let other_scheme = match parts.url.scheme() {
+        Scheme::Http => "https",
+        Scheme::Https => "http",
+    };
+    let (_, after_scheme) = base_uri.split_once("://")?;
+    let variants = [
+        (
+            format!("{other_scheme}://{after_scheme}{query}"),
+            format!(
+                "the signature matches an {other_scheme} URL: the client signed another scheme \
+                 than the request used (behind a TLS-terminating proxy, sign the URL the client calls)"
+            ),
+        ),
+        (
+            base_uri.clone(),
+            "the signature matches without the query parameters: the client must sign them too"
+                .to_owned(),
+        ),
+    ];
+    for (url, hint) in variants {
+        let Ok(url) = RequestUrl::parse(&url) else {
+            continue;
+        };
+        let variant = RequestParts {
+            url,
+            ..parts.clone()
+        };
+        if matches(&variant, &key) {
+            return Some(hint);
+        }
+    }
+    if !parts.body.is_empty() {
+        let toggled = RequestParts {
+            form_body: if parts.form_body.is_some() {
+                None
+            } else {
+                Some(parts.body)
+            },
+            ..parts.clone()
+        };
+        if matches(&toggled, &key) {
+            return Some(if parts.form_body.is_some() {
+                "the signature matches without the form body: the client did not sign it as \
+                 application/x-www-form-urlencoded parameters"
+                    .into()
+            } else {
+                "the signature matches with the body signed as form parameters: pass \
+                 --content-type application/x-www-form-urlencoded"
+                    .into()
+            });
+        }
+    }
+    None
+}
+
+/// `Authorization: OAuth …` → `OAuth …`.
+fn strip_header_name(value: &str) -> &str {
+    let trimmed = value.trim();
+    match trimmed.split_once(':') {
+        Some((name, rest)) if name.trim().eq_ignore_ascii_case("authorization") => rest.trim(),
+        _ => trimmed,
+    }
+}
+
+/// The rejection in words, with a hint where one helps.
+fn explain(
+    rejection: &Rejection,
+    params: &ProtocolParams<'_>,
+    consumer_secret: &str,
+    token_secret: &str,
+    base_string: &str,
+) -> String {
+    match rejection {
+        Rejection::UnsupportedSignatureMethod { .. }
+            if SignatureMethod::parse(params.signature_method) == SignatureMethod::HmacSha1 =>
+        {
+            let sha1_matches = legacy::verify_hmac_sha1(
+                consumer_secret,
+                token_secret,
+                base_string.as_bytes(),
+                params.signature,
+            );
+            format!(
+                "{rejection}; the HMAC-SHA1 signature {} (NetSuite ended HMAC-SHA1 in 2023.1: \
+                 sign with HMAC-SHA256)",
+                if sha1_matches {
+                    "is otherwise correct"
+                } else {
+                    "does not match either"
+                }
+            )
+        }
+        Rejection::InvalidSignature => format!(
+            "{rejection}: it was not computed over this base string with these secrets; compare \
+             the base string with the one your client signed (method, scheme, host, port, path \
+             as sent, every query and form parameter) and check both secrets"
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_name_is_optional() {
+        assert_eq!(
+            strip_header_name("Authorization: OAuth a=\"b\""),
+            "OAuth a=\"b\""
+        );
+        assert_eq!(
+            strip_header_name("authorization:OAuth a=\"b\""),
+            "OAuth a=\"b\""
+        );
+        assert_eq!(strip_header_name("  OAuth a=\"b:c\" "), "OAuth a=\"b:c\"");
+    }
+
+    #[test]
+    fn form_content_type_ignores_parameters_and_case() {
+        assert!(is_form_content_type("application/x-www-form-urlencoded"));
+        assert!(is_form_content_type(
+            "Application/X-WWW-Form-Urlencoded; charset=UTF-8"
+        ));
+        assert!(!is_form_content_type("application/json"));
+        assert!(!is_form_content_type("multipart/form-data"));
+    }
+}
