@@ -217,7 +217,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn take_while(&mut self, f: fn(u8) -> bool) -> &'a str {
+    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
         let rest = &self.s.as_bytes()[start..];
         self.pos += rest.iter().position(|&b| !f(b)).unwrap_or(rest.len());
