@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tessera_oauth1::SigningKey;
 
-#[path = "../benches/restlet_fixture.rs"]
+#[path = "../benches/restlet_fixture/mod.rs"]
 mod restlet_fixture;
 use restlet_fixture::*;
 
