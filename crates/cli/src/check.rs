@@ -1,8 +1,7 @@
 //! `tessera check-signature`: a signature debugger. Recomputes the base string of a request from
 //! its Authorization header and says exactly why the signature is or is not valid.
 
-use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -11,11 +10,11 @@ use tessera_oauth1::signature::legacy;
 use tessera_oauth1::verify::{self, DEFAULT_TIMESTAMP_WINDOW_SECS};
 use tessera_oauth1::{
     AuthorizationHeader, Clock, Profile, ProtocolParams, Rejection, RequestParts, RequestUrl,
-    Scheme, SignatureMethod, SigningKey, SystemClock, check_body_hash, url::escape_disallowed,
+    Scheme, SignatureMethod, SigningKey, SystemClock, check_body_hash,
 };
 
 use crate::Output;
-use crate::sign::SecretArg;
+use crate::common::{SecretArg, prepare_url, read_body_file, timestamp_warning};
 
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
@@ -75,28 +74,6 @@ struct CheckOutput<'a> {
     expected_signature: &'a str,
     received_signature: &'a str,
     warnings: &'a [String],
-}
-
-/// The URL as it is sent: characters a URL cannot carry are percent-encoded first.
-pub fn prepare_url<'u>(url: &'u str, warnings: &mut Vec<String>) -> Cow<'u, str> {
-    let prepared = escape_disallowed(url.trim());
-    if prepared != url {
-        warnings.push(format!(
-            "the URL has characters that cannot be sent as they are; using {prepared}"
-        ));
-    }
-    prepared
-}
-
-pub fn read_body_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read --body-file {}", path.display()))
-}
-
-/// A warning when a timestamp lies outside the window a server accepts.
-pub fn timestamp_warning(timestamp: u64, now: u64, window: u64) -> Option<String> {
-    verify::check_timestamp_window(timestamp, now, window)
-        .err()
-        .map(|rejection| format!("a server would refuse this request now: {rejection}"))
 }
 
 fn is_form_content_type(content_type: &str) -> bool {

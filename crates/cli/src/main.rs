@@ -1,6 +1,7 @@
 //! The `tessera` binary.
 
 mod check;
+mod common;
 mod sign;
 
 use std::process::ExitCode;

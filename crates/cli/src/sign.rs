@@ -6,10 +6,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use tessera_oauth1::verify::{self, DEFAULT_TIMESTAMP_WINDOW_SECS};
-use tessera_oauth1::{BodyHashAlgorithm, Clock, RequestToSign, SecretString, Signer, SystemClock};
+use tessera_oauth1::{BodyHashAlgorithm, Clock, RequestToSign, Signer, SystemClock};
 
 use crate::Output;
-use crate::check::{prepare_url, read_body_file, timestamp_warning};
+use crate::common::{SecretArg, prepare_url, read_body_file, timestamp_warning};
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
@@ -65,24 +65,6 @@ pub struct SignArgs {
     /// Absolute URL, query included, as it will be sent.
     #[arg(value_name = "URL")]
     url: String,
-}
-
-/// A secret given on the command line; `Debug` never shows it.
-#[derive(Clone)]
-pub struct SecretArg(pub SecretString);
-
-impl std::fmt::Debug for SecretArg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for SecretArg {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(SecretString::from(s)))
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

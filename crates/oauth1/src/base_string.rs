@@ -262,8 +262,7 @@ impl Default for SignedParams<'_> {
 }
 
 fn check_method(method: &str) -> Result<(), BaseStringError> {
-    let is_token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if method.is_empty() || !method.bytes().all(is_token_char) {
+    if method.is_empty() || !method.bytes().all(|b| crate::charset::TCHAR.contains(b)) {
         return Err(BaseStringError::InvalidMethod {
             method: method.chars().take(32).collect(),
         });

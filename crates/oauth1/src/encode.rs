@@ -11,23 +11,10 @@ use thiserror::Error;
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
-const fn unreserved_table() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_' || b == b'~';
-        i += 1;
-    }
-    table
-}
-
-static UNRESERVED: [bool; 256] = unreserved_table();
-
 /// `true` for the RFC 3986 unreserved characters, the only bytes OAuth leaves unencoded.
 #[inline]
 pub fn is_unreserved(b: u8) -> bool {
-    UNRESERVED[usize::from(b)]
+    crate::charset::UNRESERVED.contains(b)
 }
 
 /// `true` when every byte is unreserved, i.e. the string is its own encoding.

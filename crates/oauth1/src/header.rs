@@ -161,39 +161,8 @@ pub struct AuthorizationHeader<'a> {
     known: [Option<u8>; OAuthParam::ALL.len()],
 }
 
-const fn tchar_table() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        i += 1;
-    }
-    table
-}
-
-/// RFC 7230 `tchar`: what a parameter name or the scheme is made of.
-static TCHAR: [bool; 256] = tchar_table();
-
 fn is_tchar(b: u8) -> bool {
-    TCHAR[usize::from(b)]
+    crate::charset::TCHAR.contains(b)
 }
 
 /// Bytes a quoted value may hold: anything but `"` and controls.

@@ -16,6 +16,7 @@
 
 pub mod base_string;
 pub mod body_hash;
+mod charset;
 pub mod encode;
 pub mod header;
 pub mod nlauth;

@@ -84,47 +84,8 @@ pub struct RequestUrl<'a> {
     query: Option<&'a str>,
 }
 
-const fn url_char_table() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b':'
-                    | b'/'
-                    | b'?'
-                    | b'#'
-                    | b'['
-                    | b']'
-                    | b'@'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'%'
-            );
-        i += 1;
-    }
-    table
-}
-
-/// Characters a URL may carry unescaped (RFC 3986 unreserved, reserved and `%`).
-static URL_CHARS: [bool; 256] = url_char_table();
-
 fn allowed_in_url(b: u8) -> bool {
-    URL_CHARS[usize::from(b)]
+    crate::charset::URL_CHARS.contains(b)
 }
 
 fn check_url_chars(s: &str, offset: usize) -> Result<(), UrlError> {

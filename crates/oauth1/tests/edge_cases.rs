@@ -646,7 +646,14 @@ fn invalid_utf8_in_query_is_an_error() {
 
 #[test]
 fn invalid_utf8_raw_in_form_body_is_an_error() {
-    assert!(base_string_error("http://h/p", Some(b"q=\xff")).contains("not valid UTF-8"));
+    assert_eq!(
+        base_string_error("http://h/p", Some(b"a=1&&b=x\xff")),
+        "form body parameter #2 (\"b\"), value: decoded value is not valid UTF-8 (byte 1 of the decoded value)"
+    );
+    assert_eq!(
+        base_string_error("http://h/p", Some(b"a=1&\xfe=2")),
+        "form body parameter #2 (\"\u{fffd}\"), name: decoded value is not valid UTF-8 (byte 0 of the decoded value)"
+    );
 }
 
 // ---- Server-side URL from the Host header -------------------------------------------------
