@@ -10,7 +10,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Tessera: a self-hostable NetSuite-compatible token-based authentication server.
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about, propagate_version = true)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: NetSuite-compatible token-based authentication (OAuth 1.0a, HMAC-SHA256)",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
