@@ -66,20 +66,15 @@ pub struct SignedParams<'a> {
     params: Vec<EncodedParam<'a>>,
 }
 
-/// Names the parameter of a form holding its first non-UTF-8 byte.
-fn utf8_error_in_form(source: ParamSource, input: &[u8], error: DecodeError) -> BaseStringError {
-    let bad = match error {
-        DecodeError::InvalidUtf8 { offset } => offset,
-        DecodeError::MalformedEscape { offset } => offset,
-    };
+/// Names the parameter of a form holding its first non-UTF-8 byte, at offset `bad` of `input`.
+fn utf8_error_in_form(source: ParamSource, input: &[u8], bad: usize) -> BaseStringError {
     let mut position = 0;
     let mut start = 0;
     for segment in input.split(|&b| b == b'&') {
-        let end = start + segment.len();
         if !segment.is_empty() {
             position += 1;
         }
-        if bad < end {
+        if bad < start + segment.len() {
             let eq = segment
                 .iter()
                 .position(|&b| b == b'=')
@@ -91,18 +86,23 @@ fn utf8_error_in_form(source: ParamSource, input: &[u8], error: DecodeError) -> 
                 name: name_for_error(&segment[..eq]),
                 part: if in_name { "name" } else { "value" },
                 error: DecodeError::InvalidUtf8 {
-                    offset: bad - start - if in_name { 0 } else { eq + 1 },
+                    offset: if in_name {
+                        bad - start
+                    } else {
+                        bad - start - eq - 1
+                    },
                 },
             };
         }
-        start = end + 1;
+        start += segment.len() + 1;
     }
+    // Not reached: `bad` lies inside `input`, so a segment above holds it.
     BaseStringError::Param {
         source_kind: source,
         position,
         name: String::new(),
         part: "value",
-        error,
+        error: DecodeError::InvalidUtf8 { offset: 0 },
     }
 }
 
@@ -144,9 +144,9 @@ impl<'a> SignedParams<'a> {
         source: ParamSource,
         input: &'a [u8],
     ) -> Result<(), BaseStringError> {
-        match encode::utf8(input) {
+        match std::str::from_utf8(input) {
             Ok(text) => self.add_form_str(source, text),
-            Err(error) => Err(utf8_error_in_form(source, input, error)),
+            Err(e) => Err(utf8_error_in_form(source, input, e.valid_up_to())),
         }
     }
 

@@ -147,25 +147,9 @@ pub fn form_decode(input: &str) -> Result<Cow<'_, str>, DecodeError> {
     }
 }
 
-/// `input` as UTF-8, or where it stops being UTF-8.
-pub fn utf8(input: &[u8]) -> Result<&str, DecodeError> {
-    std::str::from_utf8(input).map_err(|e| DecodeError::InvalidUtf8 {
-        offset: e.valid_up_to(),
-    })
-}
-
-/// The canonical RFC 3986 encoding of a value that arrived percent-encoded (possibly with
-/// lower-case hex or needlessly escaped unreserved characters). Borrowed in the common case where
-/// the value is made of unreserved characters only.
-pub fn canonicalize(raw: &str) -> Result<Cow<'_, str>, DecodeError> {
-    if all_unreserved(raw.as_bytes()) {
-        return Ok(Cow::Borrowed(raw));
-    }
-    let decoded = decode(raw)?;
-    Ok(Cow::Owned(encode(&decoded).into_owned()))
-}
-
-/// Like [`canonicalize`] for a form-encoded name or value (`+` is a space).
+/// The canonical RFC 3986 encoding of a form-encoded name or value (`+` is a space) as it arrived,
+/// possibly with lower-case hex or needlessly escaped unreserved characters. Borrowed in the
+/// common case where it is made of unreserved characters only.
 pub fn canonicalize_form(raw: &str) -> Result<Cow<'_, str>, DecodeError> {
     if all_unreserved(raw.as_bytes()) {
         return Ok(Cow::Borrowed(raw));
@@ -182,13 +166,6 @@ pub fn split_form(input: &str) -> impl Iterator<Item = (&str, &str)> {
         .split('&')
         .filter(|seg| !seg.is_empty())
         .map(|seg| seg.split_once('=').unwrap_or((seg, "")))
-}
-
-/// Decodes a whole form string into `(name, value)` pairs.
-pub fn parse_form(input: &str) -> Result<Vec<(String, String)>, DecodeError> {
-    split_form(input)
-        .map(|(n, v)| Ok((form_decode(n)?.into_owned(), form_decode(v)?.into_owned())))
-        .collect()
 }
 
 #[cfg(test)]
@@ -226,7 +203,7 @@ mod tests {
     #[test]
     fn decodes_lower_case_hex() {
         assert_eq!(decode("%c3%a9").as_deref(), Ok("é"));
-        assert_eq!(canonicalize("%c3%a9%7e").as_deref(), Ok("%C3%A9~"));
+        assert_eq!(canonicalize_form("%c3%a9%7e").as_deref(), Ok("%C3%A9~"));
     }
 
     #[test]
@@ -257,7 +234,6 @@ mod tests {
     fn invalid_utf8_is_an_error() {
         assert_eq!(decode("%FF"), Err(DecodeError::InvalidUtf8 { offset: 0 }));
         assert_eq!(decode("ab%C3"), Err(DecodeError::InvalidUtf8 { offset: 2 }));
-        assert_eq!(utf8(b"a\xffb"), Err(DecodeError::InvalidUtf8 { offset: 1 }));
     }
 
     #[test]

@@ -62,18 +62,8 @@ pub enum OAuthParam {
 }
 
 impl OAuthParam {
-    const ALL: [Self; 10] = [
-        Self::ConsumerKey,
-        Self::Token,
-        Self::SignatureMethod,
-        Self::Signature,
-        Self::Timestamp,
-        Self::Nonce,
-        Self::Version,
-        Self::BodyHash,
-        Self::Callback,
-        Self::Verifier,
-    ];
+    /// How many there are (the variants are indices `0..COUNT`).
+    const COUNT: usize = 10;
 
     /// The wire name.
     pub const fn name(self) -> &'static str {
@@ -157,8 +147,8 @@ impl fmt::Debug for HeaderParam<'_> {
 pub struct AuthorizationHeader<'a> {
     realm: Option<Cow<'a, str>>,
     params: Vec<HeaderParam<'a>>,
-    /// Index into `params` of each known protocol parameter, in `OAuthParam::ALL` order.
-    known: [Option<u8>; OAuthParam::ALL.len()],
+    /// Index into `params` of each known protocol parameter, indexed by `OAuthParam as usize`.
+    known: [Option<u8>; OAuthParam::COUNT],
 }
 
 fn is_tchar(b: u8) -> bool {
@@ -217,7 +207,7 @@ impl<'a> AuthorizationHeader<'a> {
         let mut header = Self {
             realm: None,
             params: Vec::with_capacity(10),
-            known: [None; OAuthParam::ALL.len()],
+            known: [None; OAuthParam::COUNT],
         };
         let mut count = 0usize;
         loop {
