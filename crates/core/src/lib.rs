@@ -1,0 +1,19 @@
+//! Tessera's domain: the objects of SPEC §1, the lifecycle rules of SPEC §2 (R1–R15) carried
+//! out by [`Tessera`], and the [`store::Store`] trait it keeps its records through.
+//!
+//! Knows nothing of HTTP or SQL. Secrets exist in plaintext only inside `SecretString`, and at
+//! rest only as [`vault::SealedSecret`].
+
+#![forbid(unsafe_code)]
+
+pub mod credentials;
+mod error;
+pub mod ids;
+pub mod model;
+mod service;
+pub mod store;
+pub mod vault;
+
+pub use error::{Error, Result};
+pub use service::*;
+pub use tessera_oauth1::SecretString;

@@ -1,0 +1,480 @@
+//! Accounts, roles and users. Administered by the operator or by an account's administrators.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use tessera_oauth1::SecretString;
+
+use super::{Actor, Notes, Principal, Tessera, principal};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, Email, RoleId, UserId};
+use crate::model::{AccessToken, Account, PermissionSet, RecordRef, Role, Timestamp, User};
+use crate::store::{NewUser, StoreTx, TxMode};
+
+const NAME_MAX: usize = 200;
+const PASSWORD_MIN: usize = 12;
+
+#[derive(Debug, Clone)]
+pub struct NewAccountInput {
+    pub id: AccountId,
+    pub name: String,
+    pub tba_enabled: bool,
+    pub require_approval_for_auto_install: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRoleInput {
+    pub name: String,
+    pub permissions: PermissionSet,
+    pub web_services_only: bool,
+}
+
+/// Fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RoleChanges {
+    pub name: Option<String>,
+    pub permissions: Option<PermissionSet>,
+    pub inactive: Option<bool>,
+    pub web_services_only: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUserInput {
+    pub name: String,
+    pub email: Email,
+    /// For signing in to the web UI; `None` makes a user that can only use tokens.
+    pub password: Option<SecretString>,
+    pub roles: Vec<RoleId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub active: Option<bool>,
+}
+
+/// The operator, or an administrator of `account`.
+async fn directory_admin(
+    tx: &mut dyn StoreTx,
+    actor: &Actor,
+    account: &AccountId,
+) -> Result<Option<Principal>> {
+    match actor {
+        Actor::Operator { .. } => {
+            if tx.account(account).await?.is_none() {
+                return Err(Error::not_found("account"));
+            }
+            Ok(None)
+        }
+        Actor::User { .. } => {
+            let p = principal(tx, actor).await?;
+            if &p.account != account {
+                return Err(Error::not_found("account"));
+            }
+            if !p.is_administrator() {
+                return Err(Error::not_permitted(
+                    "only an administrator manages users, roles and account settings",
+                ));
+            }
+            Ok(Some(p))
+        }
+    }
+}
+
+fn hash_password(password: &SecretString) -> Result<String> {
+    if password.expose().chars().count() < PASSWORD_MIN {
+        return Err(Error::invalid(
+            "password",
+            format!("must be at least {PASSWORD_MIN} characters"),
+        ));
+    }
+    Argon2::default()
+        .hash_password(password.expose().as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|_| Error::invalid("password", "could not be hashed"))
+}
+
+async fn roles_exist(
+    tx: &mut dyn StoreTx,
+    account: &AccountId,
+    roles: &[RoleId],
+) -> Result<Vec<RoleId>> {
+    let mut sorted = roles.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    for id in &sorted {
+        if tx.role(account, *id).await?.is_none() {
+            return Err(Error::invalid(
+                "roles",
+                format!("role {id} does not exist in account {account}"),
+            ));
+        }
+    }
+    Ok(sorted)
+}
+
+impl Tessera {
+    /// Creates an account with its built-in Administrator role (internal id 3). Operator only.
+    pub async fn create_account(&self, actor: &Actor, input: NewAccountInput) -> Result<Account> {
+        if !matches!(actor, Actor::Operator { .. }) {
+            return Err(Error::not_permitted("only the operator creates accounts"));
+        }
+        let name = super::clean_name("account name", &input.name, NAME_MAX)?;
+        let mut tx = self.tx(TxMode::Write).await?;
+        if tx.account(&input.id).await?.is_some() {
+            return Err(Error::Conflict {
+                why: format!("account {} already exists", input.id),
+            });
+        }
+        let account = Account {
+            id: input.id,
+            name,
+            tba_enabled: input.tba_enabled,
+            require_approval_for_auto_install: input.require_approval_for_auto_install,
+            created_at: Timestamp::now(),
+        };
+        tx.insert_account(&account).await?;
+        tx.insert_role(&Role {
+            account: account.id.clone(),
+            id: RoleId::ADMINISTRATOR,
+            name: "Administrator".to_owned(),
+            permissions: PermissionSet::all(),
+            inactive: false,
+            web_services_only: false,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    pub async fn account(&self, id: &AccountId) -> Result<Account> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        tx.account(id).await?.ok_or(Error::not_found("account"))
+    }
+
+    pub async fn list_accounts(&self, actor: &Actor) -> Result<Vec<Account>> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        match actor {
+            Actor::Operator { .. } => Ok(tx.list_accounts().await?),
+            Actor::User { .. } => {
+                let p = principal(tx.as_mut(), actor).await?;
+                Ok(tx.account(&p.account).await?.into_iter().collect())
+            }
+        }
+    }
+
+    /// Switches the TBA feature (R11) and the auto-installation approval preference (R14).
+    pub async fn update_account_settings(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        tba_enabled: Option<bool>,
+        require_approval_for_auto_install: Option<bool>,
+    ) -> Result<Account> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        directory_admin(tx.as_mut(), actor, account).await?;
+        let mut a = tx
+            .account(account)
+            .await?
+            .ok_or(Error::not_found("account"))?;
+        if let Some(v) = tba_enabled {
+            a.tba_enabled = v;
+        }
+        if let Some(v) = require_approval_for_auto_install {
+            a.require_approval_for_auto_install = v;
+        }
+        tx.update_account(&a).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    pub async fn create_role(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        input: NewRoleInput,
+    ) -> Result<Role> {
+        let name = super::clean_name("role name", &input.name, NAME_MAX)?;
+        let mut tx = self.tx(TxMode::Write).await?;
+        directory_admin(tx.as_mut(), actor, account).await?;
+        let role = Role {
+            account: account.clone(),
+            id: tx.next_role_id(account).await?,
+            name,
+            permissions: input.permissions,
+            inactive: false,
+            web_services_only: input.web_services_only,
+        };
+        tx.insert_role(&role).await?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    pub async fn update_role(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        id: RoleId,
+        changes: RoleChanges,
+    ) -> Result<Role> {
+        if id == RoleId::ADMINISTRATOR {
+            return Err(Error::not_permitted(
+                "the built-in Administrator role cannot be changed",
+            ));
+        }
+        let mut tx = self.tx(TxMode::Write).await?;
+        directory_admin(tx.as_mut(), actor, account).await?;
+        let mut role = tx
+            .role(account, id)
+            .await?
+            .ok_or(Error::not_found("role"))?;
+        if let Some(name) = changes.name {
+            role.name = super::clean_name("role name", &name, NAME_MAX)?;
+        }
+        if let Some(p) = changes.permissions {
+            role.permissions = p;
+        }
+        if let Some(v) = changes.inactive {
+            role.inactive = v;
+        }
+        if let Some(v) = changes.web_services_only {
+            role.web_services_only = v;
+        }
+        tx.update_role(&role).await?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    pub async fn list_roles(&self, actor: &Actor, account: &AccountId) -> Result<Vec<Role>> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        readable_directory(tx.as_mut(), actor, account).await?;
+        Ok(tx.list_roles(account).await?)
+    }
+
+    pub async fn role(&self, actor: &Actor, account: &AccountId, id: RoleId) -> Result<Role> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        readable_directory(tx.as_mut(), actor, account).await?;
+        tx.role(account, id).await?.ok_or(Error::not_found("role"))
+    }
+
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        input: NewUserInput,
+    ) -> Result<User> {
+        let name = super::clean_name("user name", &input.name, NAME_MAX)?;
+        let password_hash = input.password.as_ref().map(hash_password).transpose()?;
+        let mut tx = self.tx(TxMode::Write).await?;
+        directory_admin(tx.as_mut(), actor, account).await?;
+        if tx.user_by_email(account, &input.email).await?.is_some() {
+            return Err(email_taken(&input.email, account));
+        }
+        let roles = roles_exist(tx.as_mut(), account, &input.roles).await?;
+        let new = NewUser {
+            account: account.clone(),
+            name,
+            email: input.email,
+            active: true,
+            password_hash,
+            created_at: Timestamp::now(),
+        };
+        let id = tx.insert_user(&new).await.map_err(|e| match e {
+            crate::store::StoreError::Duplicate(_) => email_taken(&new.email, account),
+            e => e.into(),
+        })?;
+        tx.set_user_roles(account, id, &roles).await?;
+        let user = tx
+            .user(account, id)
+            .await?
+            .ok_or(Error::not_found("user"))?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        id: UserId,
+        changes: UserChanges,
+    ) -> Result<User> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let admin = directory_admin(tx.as_mut(), actor, account).await?;
+        let mut user = tx
+            .user(account, id)
+            .await?
+            .ok_or(Error::not_found("user"))?;
+        if let Some(name) = changes.name {
+            user.name = super::clean_name("user name", &name, NAME_MAX)?;
+        }
+        if let Some(email) = changes.email {
+            if email != user.email && tx.user_by_email(account, &email).await?.is_some() {
+                return Err(email_taken(&email, account));
+            }
+            user.email = email;
+        }
+        if let Some(active) = changes.active {
+            if !active && admin.as_ref().is_some_and(|p| p.user.id == id) {
+                return Err(Error::not_permitted(
+                    "an administrator cannot deactivate itself",
+                ));
+            }
+            user.active = active;
+        }
+        tx.update_user(&user).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Replaces the roles a user holds. Tokens for a removed role stay, but cannot log in until
+    /// the role returns (R10, R11).
+    pub async fn set_user_roles(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        id: UserId,
+        roles: &[RoleId],
+    ) -> Result<User> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let admin = directory_admin(tx.as_mut(), actor, account).await?;
+        let user = tx
+            .user(account, id)
+            .await?
+            .ok_or(Error::not_found("user"))?;
+        let roles = roles_exist(tx.as_mut(), account, roles).await?;
+        if admin
+            .as_ref()
+            .is_some_and(|p| p.user.id == id && !roles.contains(&p.role.id))
+        {
+            return Err(Error::not_permitted(
+                "an administrator cannot remove the role it is acting with",
+            ));
+        }
+        tx.set_user_roles(account, user.id, &roles).await?;
+        let user = tx
+            .user(account, id)
+            .await?
+            .ok_or(Error::not_found("user"))?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        id: UserId,
+        password: Option<&SecretString>,
+    ) -> Result<()> {
+        let hash = password.map(hash_password).transpose()?;
+        let mut tx = self.tx(TxMode::Write).await?;
+        directory_admin(tx.as_mut(), actor, account).await?;
+        tx.user(account, id)
+            .await?
+            .ok_or(Error::not_found("user"))?;
+        tx.set_password_hash(account, id, hash.as_deref()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks a password for signing in to the web UI. `None` for an unknown email, a user
+    /// without a password, an inactive user or a wrong password alike.
+    pub async fn check_password(
+        &self,
+        account: &AccountId,
+        email: &Email,
+        password: &SecretString,
+    ) -> Result<Option<User>> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        let Some(user) = tx.user_by_email(account, email).await? else {
+            return Ok(None);
+        };
+        let hash = tx.password_hash(account, user.id).await?;
+        drop(tx);
+        let ok = hash.is_some_and(|h| {
+            Argon2::default()
+                .verify_password(password.expose().as_bytes(), h.as_str())
+                .is_ok()
+        });
+        Ok((ok && user.active).then_some(user))
+    }
+
+    /// Deletes a user and, with it, its tokens (R10).
+    pub async fn delete_user(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        id: UserId,
+    ) -> Result<Vec<AccessToken>> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let admin = directory_admin(tx.as_mut(), actor, account).await?;
+        if admin.as_ref().is_some_and(|p| p.user.id == id) {
+            return Err(Error::not_permitted(
+                "an administrator cannot delete itself",
+            ));
+        }
+        let user = tx
+            .user(account, id)
+            .await?
+            .ok_or(Error::not_found("user"))?;
+        let deleted = tx.delete_user(account, id).await?;
+        let now = Timestamp::now();
+        let mut notes = match &admin {
+            Some(p) => Notes::by(p, now),
+            None => Notes::operator(account, actor.context(), now),
+        };
+        for token in &deleted {
+            notes.push(
+                RecordRef::Token(token.key),
+                "deleted",
+                Some(token.name.clone()),
+                Some(format!("deleted with user {}", user.name)),
+            );
+        }
+        notes.write(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    pub async fn user(&self, actor: &Actor, account: &AccountId, id: UserId) -> Result<User> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        readable_directory(tx.as_mut(), actor, account).await?;
+        tx.user(account, id).await?.ok_or(Error::not_found("user"))
+    }
+
+    pub async fn list_users(&self, actor: &Actor, account: &AccountId) -> Result<Vec<User>> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        readable_directory(tx.as_mut(), actor, account).await?;
+        Ok(tx.list_users(account).await?)
+    }
+}
+
+/// Any active user of the account may read its users and roles (the token form needs them);
+/// the operator may read every account.
+async fn readable_directory(
+    tx: &mut dyn StoreTx,
+    actor: &Actor,
+    account: &AccountId,
+) -> Result<()> {
+    match actor {
+        Actor::Operator { .. } => {
+            tx.account(account)
+                .await?
+                .ok_or(Error::not_found("account"))?;
+        }
+        Actor::User { .. } => {
+            let p = principal(tx, actor).await?;
+            if &p.account != account {
+                return Err(Error::not_found("account"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn email_taken(email: &Email, account: &AccountId) -> Error {
+    Error::Conflict {
+        why: format!("a user with email {email} already exists in account {account}"),
+    }
+}

@@ -1,0 +1,776 @@
+//! Integration records and their installations: R2–R6, R9, R10, R13, R14.
+
+use super::{Actor, Notes, Principal, Tessera, principal, yes_no};
+use crate::credentials::{ConsumerCredentials, generate_secret};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, ApplicationId, ConsumerKey, IntegrationId};
+use crate::model::{
+    AuthSwitches, Context, InstallOrigin, InstallState, Installation, Integration, Permission,
+    RecordRef, Revocation, Timestamp,
+};
+use crate::store::{NewIntegration, StoreTx, StoredIntegration, TxMode};
+use crate::vault::SecretSlot;
+
+const NAME_MAX: usize = 200;
+const DESCRIPTION_MAX: usize = 4000;
+const CALLBACK_MAX: usize = 2000;
+
+#[derive(Debug, Clone)]
+pub struct NewIntegrationInput {
+    pub name: String,
+    pub description: String,
+    pub switches: AuthSwitches,
+}
+
+/// Changes to the shared fields (owner account's administrators only, R13).
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub switches: Option<AuthSwitches>,
+}
+
+/// Changes to the installation in the actor's account (R13).
+#[derive(Debug, Clone, Default)]
+pub struct InstallationChanges {
+    pub state: Option<InstallState>,
+    pub note: Option<String>,
+    /// `Some(None)` clears the limit.
+    pub concurrency_limit: Option<Option<u32>>,
+}
+
+/// Reset Credentials asks first (R5): the API and CLI pass an explicit confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetConfirmation {
+    Confirmed,
+    NotConfirmed,
+}
+
+impl From<bool> for ResetConfirmation {
+    fn from(confirmed: bool) -> Self {
+        if confirmed {
+            ResetConfirmation::Confirmed
+        } else {
+            ResetConfirmation::NotConfirmed
+        }
+    }
+}
+
+/// An integration record as one account sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationView {
+    pub integration: Integration,
+    pub installation: Installation,
+    /// The viewing account created the record: only there are shared fields editable.
+    pub is_owner: bool,
+}
+
+/// The record, if it exists, is not deleted, and is installed in the principal's account.
+pub(crate) async fn visible_integration(
+    tx: &mut dyn StoreTx,
+    p: &Principal,
+    id: IntegrationId,
+) -> Result<(StoredIntegration, Installation)> {
+    let stored = tx
+        .integration(id)
+        .await?
+        .filter(|s| s.integration.deleted_at.is_none())
+        .ok_or(Error::not_found("integration record"))?;
+    let installation = tx
+        .installation(id, &p.account)
+        .await?
+        .ok_or(Error::not_found("integration record"))?;
+    Ok((stored, installation))
+}
+
+fn may_manage_installations(p: &Principal) -> Result<()> {
+    if p.is_administrator() || p.has(Permission::IntegrationApplication) {
+        Ok(())
+    } else {
+        Err(Error::not_permitted(
+            "managing integration records requires the Administrator role or the Integration Application permission",
+        ))
+    }
+}
+
+fn must_be_owner_administrator(p: &Principal, integration: &Integration) -> Result<()> {
+    if p.account != integration.owner {
+        return Err(Error::not_permitted(format!(
+            "only administrators of account {}, where the record was created, can change its shared fields",
+            integration.owner
+        )));
+    }
+    if !p.is_administrator() {
+        return Err(Error::not_permitted(
+            "only administrators can change an integration record's shared fields",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_switches(s: &AuthSwitches) -> Result<AuthSwitches> {
+    let mut s = s.clone();
+    if !s.token_based_auth && (s.tba_authorization_flow || s.tba_issuetoken_endpoint) {
+        return Err(Error::invalid(
+            "switches",
+            "TBA: Authorization Flow and TBA: issuetoken Endpoint need Token-based Authentication on",
+        ));
+    }
+    s.callback_url = match s.callback_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) => Some(validate_callback(url)?),
+    };
+    if s.tba_authorization_flow && s.callback_url.is_none() {
+        return Err(Error::invalid(
+            "callback_url",
+            "TBA: Authorization Flow needs a callback URL",
+        ));
+    }
+    Ok(s)
+}
+
+/// A callback is an absolute URL; plain `http` only to the local machine, as NetSuite allows.
+fn validate_callback(url: &str) -> Result<String> {
+    let invalid = |why: &str| Error::invalid("callback_url", why);
+    if url.len() > CALLBACK_MAX {
+        return Err(invalid("must be at most 2000 characters"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("must not contain spaces or control characters"));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(invalid(
+            "must be an absolute URL such as https://example.com/callback",
+        ));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let valid_scheme = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !valid_scheme {
+        return Err(invalid("has an invalid scheme"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if scheme == "http" {
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host = if host.starts_with('[') {
+            host.split_once(']').map_or(host, |(h, _)| &h[1..])
+        } else {
+            host.split(':').next().unwrap_or(host)
+        };
+        if !matches!(
+            host.to_ascii_lowercase().as_str(),
+            "localhost" | "127.0.0.1" | "::1"
+        ) {
+            return Err(invalid(
+                "must use https (plain http is allowed for localhost only)",
+            ));
+        }
+    } else if scheme == "https" && authority.is_empty() {
+        return Err(invalid("must name a host"));
+    }
+    Ok(url.to_owned())
+}
+
+impl Tessera {
+    async fn issue_consumer_credentials(
+        &self,
+        tx: &mut dyn StoreTx,
+        integration: &Integration,
+        at: Timestamp,
+    ) -> Result<ConsumerCredentials> {
+        let consumer_key = ConsumerKey::generate()?;
+        let consumer_secret = generate_secret()?;
+        let sealed = self.keyring.seal(
+            &consumer_secret,
+            SecretSlot::ConsumerSecret(&integration.application_id),
+        )?;
+        tx.set_consumer_credentials(integration.id, &consumer_key, &sealed, at)
+            .await?;
+        Ok(ConsumerCredentials {
+            consumer_key,
+            consumer_secret,
+        })
+    }
+
+    /// Creates an integration record owned by the actor's account and installed there. Returns
+    /// the consumer key and secret once, when Token-based Authentication is on (R6).
+    pub async fn create_integration(
+        &self,
+        actor: &Actor,
+        input: NewIntegrationInput,
+    ) -> Result<(IntegrationView, Option<ConsumerCredentials>)> {
+        let name = super::clean_name("name", &input.name, NAME_MAX)?;
+        let description = clean_description(&input.description)?;
+        let switches = validate_switches(&input.switches)?;
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        may_manage_installations(&p)?;
+        let now = Timestamp::now();
+        let new = NewIntegration {
+            application_id: ApplicationId::generate()?,
+            owner: p.account.clone(),
+            name,
+            description,
+            switches,
+            created_at: now,
+        };
+        let id = tx.insert_integration(&new).await?;
+        let installation = Installation {
+            integration: id,
+            account: p.account.clone(),
+            state: InstallState::Enabled,
+            note: String::new(),
+            concurrency_limit: None,
+            origin: InstallOrigin::Created,
+            installed_at: now,
+            state_changed_at: now,
+            state_changed_by: p.user.name.clone(),
+        };
+        tx.insert_installation(&installation).await?;
+        let mut integration = tx
+            .integration(id)
+            .await?
+            .ok_or(Error::not_found("integration record"))?
+            .integration;
+        let mut notes = Notes::by(&p, now);
+        notes.push(
+            RecordRef::Integration(id),
+            "created",
+            None,
+            Some(integration.name.clone()),
+        );
+        notes.push(
+            RecordRef::Installation(id, p.account.clone()),
+            "state",
+            None,
+            Some(InstallState::Enabled.label().to_owned()),
+        );
+        let credentials = if integration.switches.token_based_auth {
+            let c = self
+                .issue_consumer_credentials(tx.as_mut(), &integration, now)
+                .await?;
+            integration.has_credentials = true;
+            notes.push(
+                RecordRef::Integration(id),
+                "consumer key and secret",
+                None,
+                Some("issued".to_owned()),
+            );
+            Some(c)
+        } else {
+            None
+        };
+        notes.write(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok((
+            IntegrationView {
+                integration,
+                installation,
+                is_owner: true,
+            },
+            credentials,
+        ))
+    }
+
+    pub async fn integration(&self, actor: &Actor, id: IntegrationId) -> Result<IntegrationView> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let (stored, installation) = visible_integration(tx.as_mut(), &p, id).await?;
+        Ok(IntegrationView {
+            is_owner: stored.integration.owner == p.account,
+            integration: stored.integration,
+            installation,
+        })
+    }
+
+    /// The records installed in the actor's account; blocked and waiting ones only with
+    /// `include_inactive` ("Show Inactives").
+    pub async fn list_integrations(
+        &self,
+        actor: &Actor,
+        include_inactive: bool,
+    ) -> Result<Vec<IntegrationView>> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let mut views: Vec<IntegrationView> = tx
+            .installed_in(&p.account)
+            .await?
+            .into_iter()
+            .filter(|(i, inst)| {
+                i.deleted_at.is_none() && (include_inactive || inst.state == InstallState::Enabled)
+            })
+            .map(|(integration, installation)| IntegrationView {
+                is_owner: integration.owner == p.account,
+                integration,
+                installation,
+            })
+            .collect();
+        views.sort_by(|a, b| {
+            a.integration
+                .name
+                .to_lowercase()
+                .cmp(&b.integration.name.to_lowercase())
+                .then(a.integration.id.cmp(&b.integration.id))
+        });
+        Ok(views)
+    }
+
+    /// Edits the shared fields (R13). Switching Token-based Authentication on for the first
+    /// time issues the consumer key and secret, returned once (R6).
+    pub async fn update_integration(
+        &self,
+        actor: &Actor,
+        id: IntegrationId,
+        changes: IntegrationChanges,
+    ) -> Result<(IntegrationView, Option<ConsumerCredentials>)> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let (stored, installation) = visible_integration(tx.as_mut(), &p, id).await?;
+        must_be_owner_administrator(&p, &stored.integration)?;
+        let before = stored.integration;
+        let mut after = before.clone();
+        if let Some(name) = changes.name {
+            after.name = super::clean_name("name", &name, NAME_MAX)?;
+        }
+        if let Some(description) = changes.description {
+            after.description = clean_description(&description)?;
+        }
+        if let Some(switches) = changes.switches {
+            after.switches = validate_switches(&switches)?;
+        }
+        let now = Timestamp::now();
+        let mut notes = Notes::by(&p, now);
+        let record = RecordRef::Integration(id);
+        notes.change(
+            record.clone(),
+            "name",
+            Some(before.name.clone()),
+            Some(after.name.clone()),
+        );
+        notes.change(
+            record.clone(),
+            "description",
+            Some(before.description.clone()),
+            Some(after.description.clone()),
+        );
+        let (b, a) = (&before.switches, &after.switches);
+        notes.change(
+            record.clone(),
+            "token-based authentication",
+            yes_no(b.token_based_auth),
+            yes_no(a.token_based_auth),
+        );
+        notes.change(
+            record.clone(),
+            "TBA: authorization flow",
+            yes_no(b.tba_authorization_flow),
+            yes_no(a.tba_authorization_flow),
+        );
+        notes.change(
+            record.clone(),
+            "callback URL",
+            b.callback_url.clone(),
+            a.callback_url.clone(),
+        );
+        notes.change(
+            record.clone(),
+            "TBA: issuetoken endpoint",
+            yes_no(b.tba_issuetoken_endpoint),
+            yes_no(a.tba_issuetoken_endpoint),
+        );
+        notes.change(
+            record.clone(),
+            "user credentials",
+            yes_no(b.user_credentials),
+            yes_no(a.user_credentials),
+        );
+        if after != before {
+            after.modified_at = now;
+            tx.update_integration(&after).await?;
+        }
+        let credentials = if after.switches.token_based_auth && !after.has_credentials {
+            let c = self
+                .issue_consumer_credentials(tx.as_mut(), &after, now)
+                .await?;
+            after.has_credentials = true;
+            notes.push(
+                record,
+                "consumer key and secret",
+                None,
+                Some("issued".to_owned()),
+            );
+            Some(c)
+        } else {
+            None
+        };
+        notes.write(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok((
+            IntegrationView {
+                integration: after,
+                installation,
+                is_owner: true,
+            },
+            credentials,
+        ))
+    }
+
+    /// Reset Credentials (R2–R5): a new consumer key and secret, the old pair invalid from the
+    /// commit on; tokens keep working with the new pair (they are bound to the record, not to
+    /// its key). Only an administrator of the owner account may reset, never where the record
+    /// was installed through a bundle; the caller must confirm. The new pair is returned once.
+    pub async fn reset_credentials(
+        &self,
+        actor: &Actor,
+        id: IntegrationId,
+        confirmation: ResetConfirmation,
+    ) -> Result<(IntegrationView, ConsumerCredentials)> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let (stored, installation) = visible_integration(tx.as_mut(), &p, id).await?;
+        if installation.origin == InstallOrigin::Bundle {
+            return Err(Error::ResetNotAllowedForBundleInstall);
+        }
+        if p.account != stored.integration.owner {
+            return Err(Error::not_permitted(format!(
+                "credentials can be reset only in account {}, where the record was created",
+                stored.integration.owner
+            )));
+        }
+        if !p.is_administrator() {
+            return Err(Error::not_permitted(
+                "only an administrator can reset credentials",
+            ));
+        }
+        if confirmation != ResetConfirmation::Confirmed {
+            return Err(Error::ConfirmationRequired);
+        }
+        let now = Timestamp::now();
+        let mut integration = stored.integration;
+        let credentials = self
+            .issue_consumer_credentials(tx.as_mut(), &integration, now)
+            .await?;
+        integration.has_credentials = true;
+        integration.modified_at = now;
+        let mut notes = Notes::by(&p, now);
+        notes.push(
+            RecordRef::Integration(id),
+            "consumer key and secret",
+            Some("previous pair".to_owned()),
+            Some("reset: new pair issued, previous pair invalid".to_owned()),
+        );
+        notes.write(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok((
+            IntegrationView {
+                integration,
+                installation,
+                is_owner: true,
+            },
+            credentials,
+        ))
+    }
+
+    /// State, note and concurrency limit of the installation in the actor's account (R9, R13).
+    pub async fn update_installation(
+        &self,
+        actor: &Actor,
+        id: IntegrationId,
+        changes: InstallationChanges,
+    ) -> Result<IntegrationView> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let (stored, before) = visible_integration(tx.as_mut(), &p, id).await?;
+        may_manage_installations(&p)?;
+        let now = Timestamp::now();
+        let mut after = before.clone();
+        if let Some(state) = changes.state
+            && state != before.state
+        {
+            after.state = state;
+            after.state_changed_at = now;
+            after.state_changed_by = p.user.name.clone();
+        }
+        if let Some(note) = changes.note {
+            after.note = clean_description(&note)?;
+        }
+        if let Some(limit) = changes.concurrency_limit {
+            if limit == Some(0) {
+                return Err(Error::invalid(
+                    "concurrency_limit",
+                    "must be at least 1, or empty for none",
+                ));
+            }
+            after.concurrency_limit = limit;
+        }
+        let record = RecordRef::Installation(id, p.account.clone());
+        let mut notes = Notes::by(&p, now);
+        notes.change(
+            record.clone(),
+            "state",
+            Some(before.state.label().to_owned()),
+            Some(after.state.label().to_owned()),
+        );
+        notes.change(
+            record.clone(),
+            "note",
+            Some(before.note.clone()),
+            Some(after.note.clone()),
+        );
+        notes.change(
+            record,
+            "concurrency limit",
+            before.concurrency_limit.map(|l| l.to_string()),
+            after.concurrency_limit.map(|l| l.to_string()),
+        );
+        if after != before {
+            tx.update_installation(&after).await?;
+        }
+        notes.write(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok(IntegrationView {
+            is_owner: stored.integration.owner == p.account,
+            integration: stored.integration,
+            installation: after,
+        })
+    }
+
+    /// Installs another account's record into the actor's account as a bundle would. Such an
+    /// installation can never reset the record's credentials (R4).
+    pub async fn install_from_bundle(
+        &self,
+        actor: &Actor,
+        id: IntegrationId,
+    ) -> Result<IntegrationView> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        if !p.is_administrator() {
+            return Err(Error::not_permitted(
+                "only an administrator installs bundles",
+            ));
+        }
+        let stored = tx
+            .integration(id)
+            .await?
+            .filter(|s| s.integration.deleted_at.is_none())
+            .ok_or(Error::not_found("integration record"))?;
+        if tx.installation(id, &p.account).await?.is_some() {
+            return Err(Error::Conflict {
+                why: format!(
+                    "the integration record is already installed in account {}",
+                    p.account
+                ),
+            });
+        }
+        let now = Timestamp::now();
+        let installation = Installation {
+            integration: id,
+            account: p.account.clone(),
+            state: InstallState::Enabled,
+            note: String::new(),
+            concurrency_limit: None,
+            origin: InstallOrigin::Bundle,
+            installed_at: now,
+            state_changed_at: now,
+            state_changed_by: p.user.name.clone(),
+        };
+        tx.insert_installation(&installation).await?;
+        let mut notes = Notes::by(&p, now);
+        notes.push(
+            RecordRef::Installation(id, p.account.clone()),
+            "installed",
+            None,
+            Some(format!(
+                "from a bundle; state {}",
+                InstallState::Enabled.label()
+            )),
+        );
+        notes.write(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok(IntegrationView {
+            is_owner: false,
+            integration: stored.integration,
+            installation,
+        })
+    }
+
+    /// R14: the authorization flow or issuetoken reaching an account where the record is not
+    /// installed installs it: Enabled, or Waiting for Approval when the account requires
+    /// approval. An existing installation is returned as it is.
+    pub async fn auto_install(
+        &self,
+        account: &AccountId,
+        id: IntegrationId,
+        context: Context,
+    ) -> Result<Installation> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let acct = tx
+            .account(account)
+            .await?
+            .ok_or(Error::not_found("account"))?;
+        tx.integration(id)
+            .await?
+            .filter(|s| s.integration.deleted_at.is_none())
+            .ok_or(Error::not_found("integration record"))?;
+        if let Some(existing) = tx.installation(id, account).await? {
+            return Ok(existing);
+        }
+        let now = Timestamp::now();
+        let state = if acct.require_approval_for_auto_install {
+            InstallState::WaitingForApproval
+        } else {
+            InstallState::Enabled
+        };
+        let installation = Installation {
+            integration: id,
+            account: account.clone(),
+            state,
+            note: String::new(),
+            concurrency_limit: None,
+            origin: InstallOrigin::Auto,
+            installed_at: now,
+            state_changed_at: now,
+            state_changed_by: "System".to_owned(),
+        };
+        tx.insert_installation(&installation).await?;
+        let mut notes = Notes::system(account, context, now);
+        notes.push(
+            RecordRef::Installation(id, account.clone()),
+            "installed",
+            None,
+            Some(format!("automatically; state {}", state.label())),
+        );
+        notes.write(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok(installation)
+    }
+
+    /// R10. In the owner account (administrators only) this deletes the record: every
+    /// installation goes and every token of it is revoked, in every account. Elsewhere it
+    /// uninstalls the record from the actor's account and revokes that account's tokens for it.
+    /// Returns how many tokens were revoked.
+    pub async fn delete_integration(&self, actor: &Actor, id: IntegrationId) -> Result<usize> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let (stored, _) = visible_integration(tx.as_mut(), &p, id).await?;
+        let owner = stored.integration.owner == p.account;
+        if owner {
+            must_be_owner_administrator(&p, &stored.integration)?;
+        } else {
+            may_manage_installations(&p)?;
+        }
+        let now = Timestamp::now();
+        let mut notes = Notes::by(&p, now);
+        let revocation = Revocation {
+            at: now,
+            by: Some(p.user.id),
+            by_name: p.user.name.clone(),
+        };
+        let scope = if owner { None } else { Some(&p.account) };
+        let revoked = tx
+            .revoke_tokens_of_integration(id, scope, &revocation)
+            .await?;
+        for token in &revoked {
+            notes.push(
+                RecordRef::Token(token.key),
+                "revoked",
+                yes_no(false),
+                Some("Yes (integration record deleted)".to_owned()),
+            );
+        }
+        let installations = if owner {
+            tx.installations_of(id).await?
+        } else {
+            tx.installation(id, &p.account).await?.into_iter().collect()
+        };
+        for inst in &installations {
+            tx.delete_installation(id, &inst.account).await?;
+            notes.push(
+                RecordRef::Installation(id, inst.account.clone()),
+                "uninstalled",
+                Some(inst.state.label().to_owned()),
+                None,
+            );
+        }
+        if owner {
+            let mut integration = stored.integration;
+            integration.deleted_at = Some(now);
+            integration.modified_at = now;
+            tx.update_integration(&integration).await?;
+            notes.push(
+                RecordRef::Integration(id),
+                "deleted",
+                Some(integration.name.clone()),
+                None,
+            );
+        }
+        notes.write(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok(revoked.len())
+    }
+}
+
+fn clean_description(input: &str) -> Result<String> {
+    let s = input.trim();
+    if s.chars().count() > DESCRIPTION_MAX {
+        return Err(Error::invalid(
+            "description",
+            format!("must be at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(Error::invalid(
+            "description",
+            "must not contain control characters",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callbacks_need_https_except_on_localhost() {
+        for ok in [
+            "https://example.com/cb",
+            "http://localhost:8080/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:9000/cb",
+            "myapp://callback",
+        ] {
+            assert!(validate_callback(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "example.com/cb",
+            "http://example.com/cb",
+            "http://localhost.evil.com/cb",
+            "https:///nohost",
+            "https://exa mple.com",
+            "1http://x",
+        ] {
+            assert!(validate_callback(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sub_switches_need_tba() {
+        let s = AuthSwitches {
+            tba_issuetoken_endpoint: true,
+            ..AuthSwitches::default()
+        };
+        assert!(validate_switches(&s).is_err());
+        let s = AuthSwitches {
+            token_based_auth: true,
+            tba_authorization_flow: true,
+            ..AuthSwitches::default()
+        };
+        assert!(validate_switches(&s).is_err(), "flow without callback");
+    }
+}

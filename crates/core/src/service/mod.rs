@@ -1,0 +1,284 @@
+//! The lifecycle rules of SPEC §2, carried out over a [`Store`].
+//!
+//! Every public operation takes the acting [`Actor`], opens one transaction, resolves the actor
+//! inside it (so a role removed a moment ago no longer counts), checks permissions, makes the
+//! change, writes its system notes, and commits: a change and its notes land together (R15).
+
+mod directory;
+mod integrations;
+mod keys;
+mod login;
+mod tokens;
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, RoleId, UserId};
+use crate::model::{Context, Permission, RecordRef, Role, SystemNote, Timestamp, User};
+use crate::store::{Store, StoreTx, TxMode};
+use crate::vault::Keyring;
+
+pub use directory::{NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges};
+pub use integrations::{
+    InstallationChanges, IntegrationChanges, IntegrationView, NewIntegrationInput,
+    ResetConfirmation,
+};
+pub use keys::RotationReport;
+pub use login::{LoginGrant, LoginRefusal};
+pub use tokens::{NewTokenInput, TokenPage};
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A signed-in user acting with one of its roles in its account.
+    User {
+        account: AccountId,
+        user: UserId,
+        role: RoleId,
+        context: Context,
+    },
+    /// The operator of this installation (the CLI, with access to the data directory). May
+    /// administer accounts, roles and users; integration records and tokens are always changed
+    /// by a user of an account, so that the rules of SPEC §2 apply to someone.
+    Operator { context: Context },
+}
+
+impl Actor {
+    pub fn user(account: &AccountId, user: UserId, role: RoleId, context: Context) -> Self {
+        Actor::User {
+            account: account.clone(),
+            user,
+            role,
+            context,
+        }
+    }
+
+    pub fn context(&self) -> Context {
+        match self {
+            Actor::User { context, .. } | Actor::Operator { context } => *context,
+        }
+    }
+}
+
+/// A user actor, resolved and checked inside the transaction.
+#[derive(Debug)]
+pub(crate) struct Principal {
+    pub account: AccountId,
+    pub user: User,
+    pub role: Role,
+    pub context: Context,
+}
+
+impl Principal {
+    pub fn has(&self, p: Permission) -> bool {
+        self.role.has(p)
+    }
+
+    pub fn is_administrator(&self) -> bool {
+        self.role.is_administrator()
+    }
+}
+
+/// The service: rules over a store, secrets sealed under a keyring.
+#[derive(Clone)]
+pub struct Tessera {
+    store: Arc<dyn Store>,
+    keyring: Arc<Keyring>,
+}
+
+impl std::fmt::Debug for Tessera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tessera")
+            .field("store", &self.store.backend())
+            .field("keyring", &self.keyring)
+            .finish()
+    }
+}
+
+impl Tessera {
+    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Self {
+        Self { store, keyring }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    async fn tx(&self, mode: TxMode) -> Result<Box<dyn StoreTx>> {
+        Ok(self.store.begin(mode).await?)
+    }
+}
+
+/// Resolves a user actor: the user exists in its account, is active, holds the role it acts
+/// with, and the role is active. Anything else is refused before any rule is looked at.
+pub(crate) async fn principal(tx: &mut dyn StoreTx, actor: &Actor) -> Result<Principal> {
+    let Actor::User {
+        account,
+        user,
+        role,
+        context,
+    } = actor
+    else {
+        return Err(Error::not_permitted(
+            "this action must be taken by a user of the account, not by the operator",
+        ));
+    };
+    let refused = || Error::not_permitted("the acting user is not an active user of this account");
+    let user = tx.user(account, *user).await?.ok_or_else(refused)?;
+    if !user.active {
+        return Err(refused());
+    }
+    if !user.holds(*role) {
+        return Err(Error::not_permitted(
+            "the acting user does not hold the role it acts with",
+        ));
+    }
+    let role = tx.role(account, *role).await?.ok_or_else(refused)?;
+    if role.inactive {
+        return Err(Error::not_permitted("the acting role is inactive"));
+    }
+    Ok(Principal {
+        account: account.clone(),
+        user,
+        role,
+        context: *context,
+    })
+}
+
+/// The system notes of one change, written with it (R15).
+pub(crate) struct Notes {
+    at: Timestamp,
+    account: AccountId,
+    actor: Option<UserId>,
+    actor_name: String,
+    context: Context,
+    notes: Vec<SystemNote>,
+}
+
+impl Notes {
+    pub fn by(p: &Principal, at: Timestamp) -> Self {
+        Self {
+            at,
+            account: p.account.clone(),
+            actor: Some(p.user.id),
+            actor_name: p.user.name.clone(),
+            context: p.context,
+            notes: Vec::new(),
+        }
+    }
+
+    /// A change made by Tessera itself (auto-installation, cascades run for an endpoint).
+    pub fn system(account: &AccountId, context: Context, at: Timestamp) -> Self {
+        Self {
+            at,
+            account: account.clone(),
+            actor: None,
+            actor_name: "System".to_owned(),
+            context,
+            notes: Vec::new(),
+        }
+    }
+
+    /// A change made by the operator of this installation.
+    pub fn operator(account: &AccountId, context: Context, at: Timestamp) -> Self {
+        Self {
+            actor_name: "Operator".to_owned(),
+            ..Self::system(account, context, at)
+        }
+    }
+
+    /// Records a field change; an unchanged field writes nothing.
+    pub fn change(
+        &mut self,
+        record: RecordRef,
+        field: &str,
+        old: Option<String>,
+        new: Option<String>,
+    ) {
+        if old != new {
+            self.push(record, field, old, new);
+        }
+    }
+
+    /// Records an event (creation, reset, revocation) even when no displayed value changes.
+    pub fn push(
+        &mut self,
+        record: RecordRef,
+        field: &str,
+        old: Option<String>,
+        new: Option<String>,
+    ) {
+        self.notes.push(SystemNote {
+            at: self.at,
+            account: self.account.clone(),
+            actor: self.actor,
+            actor_name: self.actor_name.clone(),
+            context: self.context,
+            record,
+            field: field.to_owned(),
+            old_value: old,
+            new_value: new,
+        });
+    }
+
+    pub async fn write(self, tx: &mut dyn StoreTx) -> Result<()> {
+        if !self.notes.is_empty() {
+            tx.insert_notes(&self.notes).await?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn yes_no(b: bool) -> Option<String> {
+    Some(if b { "Yes" } else { "No" }.to_owned())
+}
+
+/// Validates a display name: trimmed, 1 to `max` characters, no control characters.
+pub(crate) fn clean_name(field: &'static str, input: &str, max: usize) -> Result<String> {
+    let name = input.trim();
+    if name.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if name.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+impl Tessera {
+    /// The system notes of a record, oldest first, if the actor may see the record.
+    pub async fn system_notes(
+        &self,
+        actor: &Actor,
+        record: &RecordRef,
+    ) -> Result<Vec<crate::model::SystemNote>> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        match record {
+            RecordRef::Token(key) => {
+                tokens::visible_token(tx.as_mut(), &p, *key).await?;
+            }
+            RecordRef::Integration(id) => {
+                integrations::visible_integration(tx.as_mut(), &p, *id).await?;
+            }
+            // Another account's installation is that account's business.
+            RecordRef::Installation(id, account) => {
+                if account != &p.account {
+                    return Err(Error::not_found("installation"));
+                }
+                integrations::visible_integration(tx.as_mut(), &p, *id).await?;
+            }
+        }
+        Ok(tx.notes(record).await?)
+    }
+}

@@ -1,0 +1,458 @@
+//! Access tokens: R1, R6–R8, R12.
+
+use super::{Actor, Notes, Principal, Tessera, principal, yes_no};
+use crate::credentials::{TokenCredentials, generate_secret};
+use crate::error::{Error, Result};
+use crate::ids::{IntegrationId, RoleId, TokenId, TokenKey, UserId};
+use crate::model::{
+    InstallState, Permission, RecordRef, Revocation, Role, Timestamp, TokenListItem, User,
+};
+use crate::store::{NewToken, StoreTx, TokenCursor, TokenFilter, TokenQuery, TokenSort, TxMode};
+use crate::vault::SecretSlot;
+
+/// NetSuite's limit on token names.
+pub const TOKEN_NAME_MAX: usize = 200;
+pub const PAGE_MAX: u32 = 1000;
+const SEARCH_MAX: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct NewTokenInput {
+    pub integration: IntegrationId,
+    pub user: UserId,
+    pub role: RoleId,
+    /// Defaults to "application - user - role" (SPEC §1).
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenPage {
+    pub items: Vec<TokenListItem>,
+    /// Pass back as `after` for the next page; `None` on the last page.
+    pub next: Option<TokenCursor>,
+}
+
+impl TokenCursor {
+    /// An opaque, URL-safe form for APIs and links.
+    pub fn encode(&self) -> String {
+        match &self.name_key {
+            None => self.key.to_string(),
+            Some(name) => format!("{}~{}", self.key, tessera_oauth1::encode::encode(name)),
+        }
+    }
+
+    pub fn decode(s: &str) -> Result<Self> {
+        let invalid = || Error::invalid("cursor", "is not a cursor this server issued");
+        let (key, name) = match s.split_once('~') {
+            None => (s, None),
+            Some((k, n)) => {
+                let name = tessera_oauth1::encode::decode(n).map_err(|_| invalid())?;
+                (k, Some(name.into_owned()))
+            }
+        };
+        Ok(TokenCursor {
+            key: TokenKey::parse(key).map_err(|_| invalid())?,
+            name_key: name,
+        })
+    }
+}
+
+/// The sort key of a token name: case-insensitive, compared bytewise in both databases.
+pub(crate) fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+fn default_token_name(application: &str, user: &str, role: &str) -> String {
+    let full = format!("{application} - {user} - {role}");
+    full.chars().take(TOKEN_NAME_MAX).collect()
+}
+
+/// R12: who may create a token for whom.
+fn may_create_token(p: &Principal, user: &User, role: &Role) -> Result<()> {
+    let own = user.id == p.user.id;
+    if role.is_administrator() {
+        return if own && p.is_administrator() {
+            Ok(())
+        } else {
+            Err(Error::not_permitted(
+                "a token for the Administrator role can only be created by that administrator, for itself, while acting as Administrator",
+            ))
+        };
+    }
+    if own {
+        if p.is_administrator() {
+            return Ok(());
+        }
+        if p.has(Permission::UserAccessTokens) {
+            return if role.id == p.role.id {
+                Ok(())
+            } else {
+                Err(Error::not_permitted(
+                    "with User Access Tokens you can create tokens only for yourself with your current role",
+                ))
+            };
+        }
+        if p.has(Permission::AccessTokenManagement) {
+            return Err(Error::not_permitted(
+                "Access Token Management creates tokens for other users, not for yourself; your own tokens need User Access Tokens",
+            ));
+        }
+        return Err(Error::not_permitted(
+            "creating your own tokens needs the User Access Tokens permission",
+        ));
+    }
+    if p.has(Permission::AccessTokenManagement) {
+        Ok(())
+    } else {
+        Err(Error::not_permitted(
+            "creating tokens for other users needs the Access Token Management permission",
+        ))
+    }
+}
+
+/// A token the principal may see: every token of its account for token managers, its own
+/// otherwise. Tokens of other accounts do not exist for it.
+pub(crate) async fn visible_token(
+    tx: &mut dyn StoreTx,
+    p: &Principal,
+    key: TokenKey,
+) -> Result<TokenListItem> {
+    let item = tx
+        .token(&p.account, key)
+        .await?
+        .ok_or(Error::not_found("access token"))?;
+    if item.token.user != p.user.id && !p.has(Permission::AccessTokenManagement) {
+        return Err(Error::not_found("access token"));
+    }
+    Ok(item)
+}
+
+/// R12 for changes: token managers change others' tokens; every user changes its own.
+/// Revoked tokens are read-only (R8).
+async fn changeable_token(
+    tx: &mut dyn StoreTx,
+    p: &Principal,
+    key: TokenKey,
+) -> Result<TokenListItem> {
+    let item = visible_token(tx, p, key).await?;
+    if item.token.is_revoked() {
+        return Err(Error::TokenRevoked);
+    }
+    Ok(item)
+}
+
+impl Tessera {
+    /// New Access Token (R1, R7, R12). The token id and secret are returned once (R6).
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        input: NewTokenInput,
+    ) -> Result<(TokenListItem, TokenCredentials)> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let account = tx
+            .account(&p.account)
+            .await?
+            .ok_or(Error::not_found("account"))?;
+        if !account.tba_enabled {
+            return Err(Error::not_permitted(
+                "the Token-based Authentication feature is off in this account",
+            ));
+        }
+        let user = tx
+            .user(&p.account, input.user)
+            .await?
+            .ok_or(Error::not_found("user"))?;
+        let role = tx
+            .role(&p.account, input.role)
+            .await?
+            .ok_or(Error::not_found("role"))?;
+        may_create_token(&p, &user, &role)?;
+        if !user.active {
+            return Err(Error::invalid("user", format!("{} is inactive", user.name)));
+        }
+        if !user.holds(role.id) {
+            return Err(Error::invalid(
+                "role",
+                format!("{} does not hold the role {}", user.name, role.name),
+            ));
+        }
+        if role.inactive {
+            return Err(Error::invalid(
+                "role",
+                format!("the role {} is inactive", role.name),
+            ));
+        }
+        if !role.can_use_tokens() {
+            return Err(Error::invalid(
+                "role",
+                format!(
+                    "the role {} has neither Log in using Access Tokens nor User Access Tokens",
+                    role.name
+                ),
+            ));
+        }
+        let stored = tx
+            .integration(input.integration)
+            .await?
+            .filter(|s| s.integration.deleted_at.is_none())
+            .ok_or(Error::not_found("integration record"))?;
+        let installation = tx
+            .installation(input.integration, &p.account)
+            .await?
+            .ok_or(Error::not_found("integration record"))?;
+        let integration = stored.integration;
+        if installation.state != InstallState::Enabled {
+            return Err(Error::invalid(
+                "integration",
+                format!(
+                    "{} is {} in this account",
+                    integration.name,
+                    installation.state.label()
+                ),
+            ));
+        }
+        if !integration.switches.token_based_auth {
+            return Err(Error::invalid(
+                "integration",
+                format!(
+                    "{} does not have Token-based Authentication on",
+                    integration.name
+                ),
+            ));
+        }
+        let name = match input.name.as_deref() {
+            Some(n) => super::clean_name("token name", n, TOKEN_NAME_MAX)?,
+            None => default_token_name(&integration.name, &user.name, &role.name),
+        };
+        let token_id = TokenId::generate()?;
+        let token_secret = generate_secret()?;
+        let sealed = self
+            .keyring
+            .seal(&token_secret, SecretSlot::TokenSecret(&token_id))?;
+        let now = Timestamp::now();
+        let key = tx
+            .insert_token(&NewToken {
+                account: p.account.clone(),
+                integration: integration.id,
+                user: user.id,
+                role: role.id,
+                name: name.clone(),
+                token_id: token_id.clone(),
+                token_secret: sealed,
+                created_at: now,
+                created_by: Some(p.user.id),
+                created_by_name: p.user.name.clone(),
+            })
+            .await?;
+        let mut notes = Notes::by(&p, now);
+        notes.push(RecordRef::Token(key), "created", None, Some(name));
+        notes.write(tx.as_mut()).await?;
+        let item = tx
+            .token(&p.account, key)
+            .await?
+            .ok_or(Error::not_found("access token"))?;
+        tx.commit().await?;
+        Ok((
+            item,
+            TokenCredentials {
+                token_id,
+                token_secret,
+            },
+        ))
+    }
+
+    /// View (R1).
+    pub async fn token(&self, actor: &Actor, key: TokenKey) -> Result<TokenListItem> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        visible_token(tx.as_mut(), &p, key).await
+    }
+
+    /// The Access Tokens list (R1): filters, search, stable sort, keyset pages. Users without
+    /// Access Token Management see their own tokens only ("My Access Tokens").
+    pub async fn list_tokens(
+        &self,
+        actor: &Actor,
+        mut filter: TokenFilter,
+        sort: TokenSort,
+        after: Option<TokenCursor>,
+        limit: u32,
+    ) -> Result<TokenPage> {
+        if limit == 0 || limit > PAGE_MAX {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {PAGE_MAX}"),
+            ));
+        }
+        if let Some(search) = filter.search.take() {
+            let s = search.trim();
+            if s.chars().count() > SEARCH_MAX {
+                return Err(Error::invalid(
+                    "search",
+                    format!("must be at most {SEARCH_MAX} characters"),
+                ));
+            }
+            if s.chars().any(char::is_control) {
+                return Err(Error::invalid(
+                    "search",
+                    "must not contain control characters",
+                ));
+            }
+            filter.search = (!s.is_empty()).then(|| s.to_owned());
+        }
+        if let Some(c) = &after
+            && (c.name_key.is_some() != (sort == TokenSort::Name))
+        {
+            return Err(Error::invalid(
+                "cursor",
+                "belongs to a different sort order",
+            ));
+        }
+        let mut tx = self.tx(TxMode::Read).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        if !p.has(Permission::AccessTokenManagement) {
+            match filter.user {
+                Some(u) if u != p.user.id => {
+                    return Err(Error::not_permitted(
+                        "listing other users' tokens needs the Access Token Management permission",
+                    ));
+                }
+                _ => filter.user = Some(p.user.id),
+            }
+        }
+        let mut items = tx
+            .list_tokens(&TokenQuery {
+                account: p.account.clone(),
+                filter,
+                sort,
+                after,
+                limit: limit + 1,
+            })
+            .await?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|last| TokenCursor {
+                key: last.token.key,
+                name_key: (sort == TokenSort::Name).then(|| name_key(&last.token.name)),
+            })
+        } else {
+            None
+        };
+        Ok(TokenPage { items, next })
+    }
+
+    /// Edit: the token name.
+    pub async fn rename_token(
+        &self,
+        actor: &Actor,
+        key: TokenKey,
+        name: &str,
+    ) -> Result<TokenListItem> {
+        let name = super::clean_name("token name", name, TOKEN_NAME_MAX)?;
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let mut item = changeable_token(tx.as_mut(), &p, key).await?;
+        if item.token.name != name {
+            let mut notes = Notes::by(&p, Timestamp::now());
+            notes.change(
+                RecordRef::Token(key),
+                "name",
+                Some(item.token.name.clone()),
+                Some(name.clone()),
+            );
+            tx.rename_token(key, &name, &name_key(&name)).await?;
+            notes.write(tx.as_mut()).await?;
+            item.token.name = name;
+            tx.commit().await?;
+        }
+        Ok(item)
+    }
+
+    /// Edit: the reversible Inactive switch (R8).
+    pub async fn set_token_inactive(
+        &self,
+        actor: &Actor,
+        key: TokenKey,
+        inactive: bool,
+    ) -> Result<TokenListItem> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let mut item = changeable_token(tx.as_mut(), &p, key).await?;
+        if item.token.inactive != inactive {
+            let mut notes = Notes::by(&p, Timestamp::now());
+            notes.change(
+                RecordRef::Token(key),
+                "inactive",
+                yes_no(item.token.inactive),
+                yes_no(inactive),
+            );
+            tx.set_token_inactive(key, inactive).await?;
+            notes.write(tx.as_mut()).await?;
+            item.token.inactive = inactive;
+            tx.commit().await?;
+        }
+        Ok(item)
+    }
+
+    /// Revoke (R8): permanent. The token stays for audit, read-only.
+    pub async fn revoke_token(&self, actor: &Actor, key: TokenKey) -> Result<TokenListItem> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let mut item = changeable_token(tx.as_mut(), &p, key).await?;
+        let now = Timestamp::now();
+        let revocation = Revocation {
+            at: now,
+            by: Some(p.user.id),
+            by_name: p.user.name.clone(),
+        };
+        if !tx.revoke_token(key, &revocation).await? {
+            return Err(Error::TokenRevoked);
+        }
+        let mut notes = Notes::by(&p, now);
+        notes.push(
+            RecordRef::Token(key),
+            "revoked",
+            yes_no(false),
+            yes_no(true),
+        );
+        notes.write(tx.as_mut()).await?;
+        tx.commit().await?;
+        item.token.revoked = Some(revocation);
+        Ok(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        for c in [
+            TokenCursor {
+                key: TokenKey::new(42),
+                name_key: None,
+            },
+            TokenCursor {
+                key: TokenKey::new(7),
+                name_key: Some("a~b ü%".to_owned()),
+            },
+        ] {
+            assert_eq!(TokenCursor::decode(&c.encode()).unwrap(), c);
+        }
+        for bad in ["", "x", "0", "5~%zz", "-1"] {
+            assert!(TokenCursor::decode(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn default_names_are_capped() {
+        let long = "x".repeat(150);
+        let name = default_token_name(&long, &long, "Role");
+        assert_eq!(name.chars().count(), TOKEN_NAME_MAX);
+        assert_eq!(
+            default_token_name("App", "Jane", "Sales"),
+            "App - Jane - Sales"
+        );
+    }
+}

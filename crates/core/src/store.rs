@@ -1,0 +1,287 @@
+//! The storage boundary. Core decides; storage only keeps rows. Implementations (SQLite,
+//! PostgreSQL) live in `tessera-store`; they never see a plaintext secret and enforce no rule
+//! beyond uniqueness and referential integrity.
+//!
+//! Every change runs inside one [`StoreTx`], so a change and its system notes commit together
+//! (R15). Dropping a transaction without [`StoreTx::commit`] rolls it back.
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::ids::Email;
+use crate::ids::{
+    AccountId, ApplicationId, ConsumerKey, IntegrationId, RoleId, TokenId, TokenKey, UserId,
+};
+use crate::model::{
+    AccessToken, Account, AuthSwitches, Installation, Integration, RecordRef, Revocation, Role,
+    SystemNote, Timestamp, TokenListItem, User,
+};
+use crate::vault::SealedSecret;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A uniqueness constraint refused the write; the string names what must be unique.
+    #[error("a record with the same {0} already exists")]
+    Duplicate(&'static str),
+    /// The database failed or is unreachable. The source is for logs, not for users.
+    #[error("the database failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored value does not decode into a domain value.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Whether a transaction may write. Read transactions may run concurrently with a writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxMode {
+    Read,
+    Write,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn StoreTx>>;
+    /// `"sqlite"` or `"postgres"`, for diagnostics.
+    fn backend(&self) -> &'static str;
+}
+
+/// An integration record with its credentials as stored.
+#[derive(Debug, Clone)]
+pub struct StoredIntegration {
+    pub integration: Integration,
+    pub consumer_key: Option<ConsumerKey>,
+    pub consumer_secret: Option<SealedSecret>,
+}
+
+/// What creating an integration record writes.
+#[derive(Debug, Clone)]
+pub struct NewIntegration {
+    pub application_id: ApplicationId,
+    pub owner: AccountId,
+    pub name: String,
+    pub description: String,
+    pub switches: AuthSwitches,
+    pub created_at: Timestamp,
+}
+
+/// An access token with its token id and sealed secret.
+#[derive(Debug, Clone)]
+pub struct StoredToken {
+    pub token: AccessToken,
+    pub token_id: TokenId,
+    pub token_secret: SealedSecret,
+}
+
+/// What creating an access token writes.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub account: AccountId,
+    pub integration: IntegrationId,
+    pub user: UserId,
+    pub role: RoleId,
+    pub name: String,
+    pub token_id: TokenId,
+    pub token_secret: SealedSecret,
+    pub created_at: Timestamp,
+    pub created_by: Option<UserId>,
+    pub created_by_name: String,
+}
+
+/// What creating a user writes.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub account: AccountId,
+    pub name: String,
+    pub email: Email,
+    pub active: bool,
+    pub password_hash: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// The Revoked filter of the Access Tokens page (R1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RevokedFilter {
+    #[default]
+    All,
+    Yes,
+    No,
+}
+
+/// Filters of the token list (R1). `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFilter {
+    pub revoked: RevokedFilter,
+    pub inactive: Option<bool>,
+    pub integration: Option<IntegrationId>,
+    pub user: Option<UserId>,
+    pub role: Option<RoleId>,
+    /// Case-insensitive substring of the token, application, user or role name.
+    pub search: Option<String>,
+}
+
+/// Sort orders of the token list; every one ends with the internal id, so it is total and stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenSort {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+    /// By token name (case-insensitive), then id.
+    Name,
+}
+
+/// A keyset position: the last row of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenCursor {
+    pub key: TokenKey,
+    /// The sort key for [`TokenSort::Name`].
+    pub name_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenQuery {
+    pub account: AccountId,
+    pub filter: TokenFilter,
+    pub sort: TokenSort,
+    pub after: Option<TokenCursor>,
+    /// Rows to return; the store returns at most this many.
+    pub limit: u32,
+}
+
+/// A secret to re-seal during master key rotation.
+#[derive(Debug, Clone)]
+pub enum SealedSlot {
+    ConsumerSecret(ApplicationId),
+    TokenSecret(TokenId),
+}
+
+#[async_trait]
+pub trait StoreTx: Send {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    // Accounts.
+    async fn insert_account(&mut self, account: &Account) -> StoreResult<()>;
+    async fn account(&mut self, id: &AccountId) -> StoreResult<Option<Account>>;
+    async fn update_account(&mut self, account: &Account) -> StoreResult<()>;
+    async fn list_accounts(&mut self) -> StoreResult<Vec<Account>>;
+
+    // Roles. Custom role ids come from a per-account counter.
+    async fn next_role_id(&mut self, account: &AccountId) -> StoreResult<RoleId>;
+    async fn insert_role(&mut self, role: &Role) -> StoreResult<()>;
+    async fn role(&mut self, account: &AccountId, id: RoleId) -> StoreResult<Option<Role>>;
+    async fn update_role(&mut self, role: &Role) -> StoreResult<()>;
+    async fn list_roles(&mut self, account: &AccountId) -> StoreResult<Vec<Role>>;
+
+    // Users.
+    async fn insert_user(&mut self, user: &NewUser) -> StoreResult<UserId>;
+    async fn user(&mut self, account: &AccountId, id: UserId) -> StoreResult<Option<User>>;
+    async fn user_by_email(
+        &mut self,
+        account: &AccountId,
+        email: &Email,
+    ) -> StoreResult<Option<User>>;
+    /// Name, email and active flag.
+    async fn update_user(&mut self, user: &User) -> StoreResult<()>;
+    async fn set_user_roles(
+        &mut self,
+        account: &AccountId,
+        user: UserId,
+        roles: &[RoleId],
+    ) -> StoreResult<()>;
+    async fn password_hash(
+        &mut self,
+        account: &AccountId,
+        user: UserId,
+    ) -> StoreResult<Option<String>>;
+    async fn set_password_hash(
+        &mut self,
+        account: &AccountId,
+        user: UserId,
+        hash: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Deletes the user, its role assignments and its tokens; returns the deleted tokens.
+    async fn delete_user(
+        &mut self,
+        account: &AccountId,
+        id: UserId,
+    ) -> StoreResult<Vec<AccessToken>>;
+    async fn list_users(&mut self, account: &AccountId) -> StoreResult<Vec<User>>;
+
+    // Integration records.
+    async fn insert_integration(&mut self, new: &NewIntegration) -> StoreResult<IntegrationId>;
+    async fn integration(&mut self, id: IntegrationId) -> StoreResult<Option<StoredIntegration>>;
+    async fn integration_by_consumer_key(
+        &mut self,
+        key: &ConsumerKey,
+    ) -> StoreResult<Option<StoredIntegration>>;
+    /// Name, description, switches, modified_at, deleted_at.
+    async fn update_integration(&mut self, integration: &Integration) -> StoreResult<()>;
+    async fn set_consumer_credentials(
+        &mut self,
+        id: IntegrationId,
+        key: &ConsumerKey,
+        secret: &SealedSecret,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+
+    // Installations.
+    async fn insert_installation(&mut self, installation: &Installation) -> StoreResult<()>;
+    async fn installation(
+        &mut self,
+        integration: IntegrationId,
+        account: &AccountId,
+    ) -> StoreResult<Option<Installation>>;
+    async fn update_installation(&mut self, installation: &Installation) -> StoreResult<()>;
+    async fn delete_installation(
+        &mut self,
+        integration: IntegrationId,
+        account: &AccountId,
+    ) -> StoreResult<()>;
+    async fn installations_of(
+        &mut self,
+        integration: IntegrationId,
+    ) -> StoreResult<Vec<Installation>>;
+    /// The integrations installed in an account, with their installation there.
+    async fn installed_in(
+        &mut self,
+        account: &AccountId,
+    ) -> StoreResult<Vec<(Integration, Installation)>>;
+
+    // Access tokens.
+    async fn insert_token(&mut self, new: &NewToken) -> StoreResult<TokenKey>;
+    async fn token(
+        &mut self,
+        account: &AccountId,
+        key: TokenKey,
+    ) -> StoreResult<Option<TokenListItem>>;
+    async fn token_by_token_id(&mut self, token_id: &TokenId) -> StoreResult<Option<StoredToken>>;
+    async fn rename_token(&mut self, key: TokenKey, name: &str, name_key: &str) -> StoreResult<()>;
+    async fn set_token_inactive(&mut self, key: TokenKey, inactive: bool) -> StoreResult<()>;
+    /// Revokes one token if it is not revoked yet; false when it already was.
+    async fn revoke_token(&mut self, key: TokenKey, revocation: &Revocation) -> StoreResult<bool>;
+    /// Revokes every unrevoked token of an integration (in one account, or everywhere);
+    /// returns the tokens it revoked, as they were before.
+    async fn revoke_tokens_of_integration(
+        &mut self,
+        integration: IntegrationId,
+        account: Option<&AccountId>,
+        revocation: &Revocation,
+    ) -> StoreResult<Vec<AccessToken>>;
+    async fn touch_token(&mut self, key: TokenKey, at: Timestamp) -> StoreResult<()>;
+    async fn list_tokens(&mut self, query: &TokenQuery) -> StoreResult<Vec<TokenListItem>>;
+
+    // System notes.
+    async fn insert_notes(&mut self, notes: &[SystemNote]) -> StoreResult<()>;
+    /// Notes of one record, oldest first.
+    async fn notes(&mut self, record: &RecordRef) -> StoreResult<Vec<SystemNote>>;
+
+    // Master key rotation: every sealed secret not sealed by `key_id`, a batch at a time.
+    async fn secrets_not_sealed_by(
+        &mut self,
+        key_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(SealedSlot, SealedSecret)>>;
+    async fn replace_sealed(&mut self, slot: &SealedSlot, sealed: &SealedSecret)
+    -> StoreResult<()>;
+}
