@@ -1,1 +1,194 @@
-pub fn x() {}
+//! Tessera's storage: [`SqlStore`] keeps the records of `tessera-core` in SQLite (the embedded
+//! default) or PostgreSQL, behind core's [`Store`] trait.
+//!
+//! One SQL code path serves both engines through sqlx's `Any` driver: the schema uses only
+//! integers, text and blobs, and the few places where the engines differ (the schema itself,
+//! and the substring search of the token list) are the [`Backend`]'s to say. Migrations are
+//! versioned per engine and applied at start-up.
+
+#![forbid(unsafe_code)]
+
+pub mod keyfile;
+mod migrations;
+mod rows;
+mod tx;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use tessera_core::store::{Store, StoreError, StoreResult, StoreTx, TxMode};
+use thiserror::Error;
+
+pub use keyfile::{KeyFileError, MasterKeySource};
+
+/// The database engine behind a [`SqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum OpenError {
+    #[error("unsupported database URL: it must start with sqlite: or postgres:")]
+    UnsupportedUrl,
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// Connection pool sizes. SQLite writes go through one connection (SQLite has one writer
+/// anyway; one connection means no "database is locked" retries), reads through several.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSizes {
+    pub readers: u32,
+    pub writers: u32,
+}
+
+impl Default for PoolSizes {
+    fn default() -> Self {
+        Self {
+            readers: 8,
+            writers: 8,
+        }
+    }
+}
+
+/// The SQL store.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+/// The SQLite file name inside a data directory.
+pub const SQLITE_FILE: &str = "tessera.db";
+
+impl SqlStore {
+    /// Opens (creating if needed) `tessera.db` in a data directory, and migrates it.
+    pub async fn open_data_dir(dir: &Path) -> Result<Self, OpenError> {
+        Self::open_sqlite_file(&dir.join(SQLITE_FILE)).await
+    }
+
+    pub async fn open_sqlite_file(path: &Path) -> Result<Self, OpenError> {
+        // sqlx percent-decodes the path; encode everything but the separators.
+        let path = path
+            .to_string_lossy()
+            .split('/')
+            .map(|segment| tessera_oauth1::encode::encode(segment).into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        Self::connect(&format!("sqlite://{path}?mode=rwc"), PoolSizes::default()).await
+    }
+
+    /// Connects to `sqlite:…` or `postgres://…`, and migrates.
+    pub async fn connect(url: &str, sizes: PoolSizes) -> Result<Self, OpenError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(OpenError::UnsupportedUrl);
+        };
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(OpenError::Connect)?
+            .disable_statement_logging();
+        let store = match backend {
+            Backend::Sqlite => {
+                let pool = |max: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                conn.execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                                )
+                                .await
+                                .map(|_| ())
+                            })
+                        })
+                };
+                let write = pool(1)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(OpenError::Connect)?;
+                // Migrate before the readers open, so they see the schema.
+                migrations::run(&write, backend).await?;
+                let read = pool(sizes.readers.max(1))
+                    .connect_with(options)
+                    .await
+                    .map_err(OpenError::Connect)?;
+                Self {
+                    read,
+                    write,
+                    backend,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(sizes.readers.max(sizes.writers).max(1))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await
+                    .map_err(OpenError::Connect)?;
+                migrations::run(&pool, backend).await?;
+                Self {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                }
+            }
+        };
+        Ok(store)
+    }
+
+    pub fn backend_kind(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pools, flushing SQLite's WAL on the last connection.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn StoreTx>> {
+        let pool = match mode {
+            TxMode::Read => &self.read,
+            TxMode::Write => &self.write,
+        };
+        let tx = pool.begin().await.map_err(tx::backend_error)?;
+        Ok(Box::new(tx::SqlTx::new(tx, self.backend)))
+    }
+
+    fn backend(&self) -> &'static str {
+        self.backend.name()
+    }
+}
+
+impl From<OpenError> for StoreError {
+    fn from(e: OpenError) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}

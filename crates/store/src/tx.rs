@@ -1,0 +1,1091 @@
+//! One transaction: the `StoreTx` methods as SQL that runs unchanged on SQLite and PostgreSQL
+//! (`$n` placeholders, `RETURNING`, row values), except for the token search.
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Transaction};
+use tessera_core::ids::{
+    AccountId, ConsumerKey, Email, IntegrationId, RoleId, TokenId, TokenKey, UserId,
+};
+use tessera_core::model::{
+    AccessToken, Account, Installation, Integration, RecordRef, Revocation, Role, SystemNote,
+    Timestamp, TokenListItem, User,
+};
+use tessera_core::store::{
+    NewIntegration, NewToken, NewUser, RevokedFilter, SealedSlot, StoreError, StoreResult, StoreTx,
+    StoredIntegration, StoredToken, TokenQuery, TokenSort,
+};
+use tessera_core::vault::SealedSecret;
+
+use crate::Backend;
+use crate::rows::{self, get};
+
+pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        let what = db.constraint().unwrap_or("").to_owned() + " " + db.message();
+        let name = if what.contains("email") {
+            "email"
+        } else if what.contains("token_id") {
+            "token id"
+        } else if what.contains("consumer_key") {
+            "consumer key"
+        } else if what.contains("application_id") {
+            "application id"
+        } else {
+            "key"
+        };
+        return StoreError::Duplicate(name);
+    }
+    StoreError::Backend(Box::new(e))
+}
+
+pub(crate) struct SqlTx {
+    tx: Transaction<'static, Any>,
+    backend: Backend,
+}
+
+impl SqlTx {
+    pub(crate) fn new(tx: Transaction<'static, Any>, backend: Backend) -> Self {
+        Self { tx, backend }
+    }
+}
+
+fn b(v: bool) -> i64 {
+    i64::from(v)
+}
+
+const ACCOUNT_COLUMNS: &str = "id, name, tba_enabled, require_approval, created_at";
+const ROLE_COLUMNS: &str = "account_id, id, name, permissions, inactive, web_services_only";
+const USER_COLUMNS: &str = "id, account_id, name, email, active, created_at";
+const INTEGRATION_COLUMNS: &str = "id, application_id, owner_account_id, name, description, tba, \
+    tba_authorization_flow, callback_url, tba_issuetoken, user_credentials, consumer_key, \
+    consumer_secret, consumer_secret_key_id, created_at, modified_at, deleted_at";
+const INSTALLATION_COLUMNS: &str = "integration_id, account_id, state, note, concurrency_limit, \
+    origin, installed_at, state_changed_at, state_changed_by";
+const TOKEN_COLUMNS: &str = "id, account_id, integration_id, user_id, role_id, name, inactive, \
+    revoked, revoked_at, revoked_by, revoked_by_name, created_at, created_by, created_by_name, \
+    last_used_at";
+/// A token with the names of what it binds, for `token` and `list_tokens`.
+const TOKEN_ITEM_SELECT: &str = "SELECT t.id, t.account_id, t.integration_id, t.user_id, \
+    t.role_id, t.name, t.inactive, t.revoked, t.revoked_at, t.revoked_by, t.revoked_by_name, \
+    t.created_at, t.created_by, t.created_by_name, t.last_used_at, \
+    i.name AS application_name, u.name AS user_name, r.name AS role_name \
+    FROM access_tokens t \
+    JOIN integrations i ON i.id = t.integration_id \
+    JOIN users u ON u.id = t.user_id \
+    JOIN roles r ON r.account_id = t.account_id AND r.id = t.role_id";
+/// The searchable text of a token row: its name and the names of what it binds, one per line.
+const SEARCH_TEXT_OF_ROW: &str = "name || '\n' \
+    || (SELECT i.name FROM integrations i WHERE i.id = access_tokens.integration_id) || '\n' \
+    || (SELECT u.name FROM users u WHERE u.id = access_tokens.user_id) || '\n' \
+    || (SELECT r.name FROM roles r WHERE r.account_id = access_tokens.account_id \
+        AND r.id = access_tokens.role_id)";
+
+/// On SQLite, a search term found in fewer rows than this is looked up through the trigram
+/// index and the hits sorted; a more common one is matched while walking the list in order,
+/// which finds a page of hits after a short walk.
+const SQLITE_SELECTIVE_HITS: i64 = 5000;
+
+/// `%`, `_` and `\` taken literally in a `LIKE … ESCAPE '\'` pattern.
+fn like_pattern(term: &str) -> String {
+    let mut p = String::with_capacity(term.len() + 2);
+    p.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// An FTS5 phrase: the term in double quotes, inner quotes doubled.
+fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+impl SqlTx {
+    async fn fetch_all(
+        &mut self,
+        sql: &'static str,
+        binder: impl FnOnce(Q<'_>) -> Q<'_>,
+    ) -> StoreResult<Vec<AnyRow>> {
+        binder(sqlx::query(sql))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(backend_error)
+    }
+
+    async fn user_roles(&mut self, user: UserId) -> StoreResult<Vec<RoleId>> {
+        let rows = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
+            .bind(user.get())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| get::<i64>(r, "role_id").map(RoleId::new))
+            .collect()
+    }
+
+    async fn user_from_row(&mut self, row: Option<AnyRow>) -> StoreResult<Option<User>> {
+        let Some(row) = row else { return Ok(None) };
+        let id = UserId::new(get(&row, "id")?);
+        let roles = self.user_roles(id).await?;
+        rows::user(&row, roles).map(Some)
+    }
+
+    /// Re-derives `search_text` for the token rows matching `condition` (after a rename).
+    async fn refresh_search_text(
+        &mut self,
+        condition: &'static str,
+        binds: (i64, Option<&str>),
+    ) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE access_tokens SET search_text = {SEARCH_TEXT_OF_ROW} WHERE {condition}"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(binds.0);
+        if let Some(s) = binds.1 {
+            q = q.bind(s.to_owned());
+        }
+        q.execute(&mut *self.tx).await.map_err(backend_error)?;
+        Ok(())
+    }
+
+    /// Counts search hits in the SQLite trigram index, up to the selectivity threshold.
+    async fn sqlite_search_hits(&mut self, phrase: &str) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM access_tokens_search \
+             WHERE access_tokens_search MATCH $1 LIMIT $2) AS hits",
+        )
+        .bind(phrase.to_owned())
+        .bind(SQLITE_SELECTIVE_HITS)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        get(&row, "n")
+    }
+}
+
+type Q<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL text built piece by piece with `$n` placeholders, which both engines accept (sqlx's
+/// `QueryBuilder` writes `?` for `Any`, which PostgreSQL does not).
+struct SqlText {
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+impl SqlText {
+    fn new(start: &str) -> Self {
+        Self {
+            sql: start.to_owned(),
+            binds: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.sql.push_str(s);
+        self
+    }
+
+    fn bind(&mut self, value: Bind) {
+        self.binds.push(value);
+        self.sql.push_str(&format!("${}", self.binds.len()));
+    }
+
+    fn query(self) -> Q<'static> {
+        self.binds
+            .into_iter()
+            .fold(sqlx::query(AssertSqlSafe(self.sql)), |q, b| match b {
+                Bind::Int(v) => q.bind(v),
+                Bind::Text(v) => q.bind(v),
+            })
+    }
+}
+
+#[async_trait]
+impl StoreTx for SqlTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(backend_error)
+    }
+
+    async fn insert_account(&mut self, a: &Account) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, name, tba_enabled, require_approval, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(a.id.as_str().to_owned())
+        .bind(a.name.clone())
+        .bind(b(a.tba_enabled))
+        .bind(b(a.require_approval_for_auto_install))
+        .bind(a.created_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn account(&mut self, id: &AccountId) -> StoreResult<Option<Account>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(id.as_str().to_owned())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::account).transpose()
+    }
+
+    async fn update_account(&mut self, a: &Account) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE accounts SET name = $2, tba_enabled = $3, require_approval = $4 WHERE id = $1",
+        )
+        .bind(a.id.as_str().to_owned())
+        .bind(a.name.clone())
+        .bind(b(a.tba_enabled))
+        .bind(b(a.require_approval_for_auto_install))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
+        ));
+        let rows = sqlx::query(sql)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(rows::account).collect()
+    }
+
+    async fn next_role_id(&mut self, account: &AccountId) -> StoreResult<RoleId> {
+        let row = sqlx::query(
+            "UPDATE accounts SET next_role_id = next_role_id + 1 WHERE id = $1 \
+             RETURNING next_role_id - 1 AS id",
+        )
+        .bind(account.as_str().to_owned())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(RoleId::new(get(&row, "id")?))
+    }
+
+    async fn insert_role(&mut self, r: &Role) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO roles (account_id, id, name, permissions, inactive, web_services_only) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(r.account.as_str().to_owned())
+        .bind(r.id.get())
+        .bind(r.name.clone())
+        .bind(r.permissions.to_codes())
+        .bind(b(r.inactive))
+        .bind(b(r.web_services_only))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn role(&mut self, account: &AccountId, id: RoleId) -> StoreResult<Option<Role>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {ROLE_COLUMNS} FROM roles WHERE account_id = $1 AND id = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(account.as_str().to_owned())
+            .bind(id.get())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::role).transpose()
+    }
+
+    async fn update_role(&mut self, r: &Role) -> StoreResult<()> {
+        let before = self.role(&r.account, r.id).await?;
+        sqlx::query(
+            "UPDATE roles SET name = $3, permissions = $4, inactive = $5, web_services_only = $6 \
+             WHERE account_id = $1 AND id = $2",
+        )
+        .bind(r.account.as_str().to_owned())
+        .bind(r.id.get())
+        .bind(r.name.clone())
+        .bind(r.permissions.to_codes())
+        .bind(b(r.inactive))
+        .bind(b(r.web_services_only))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        if before.is_some_and(|old| old.name != r.name) {
+            self.refresh_search_text(
+                "role_id = $1 AND account_id = $2",
+                (r.id.get(), Some(r.account.as_str())),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn list_roles(&mut self, account: &AccountId) -> StoreResult<Vec<Role>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {ROLE_COLUMNS} FROM roles WHERE account_id = $1 ORDER BY id"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(account.as_str().to_owned())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(rows::role).collect()
+    }
+
+    async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
+        let row = sqlx::query(
+            "INSERT INTO users (account_id, name, email, active, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(u.account.as_str().to_owned())
+        .bind(u.name.clone())
+        .bind(u.email.as_str().to_owned())
+        .bind(b(u.active))
+        .bind(u.password_hash.clone())
+        .bind(u.created_at.millis())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(UserId::new(get(&row, "id")?))
+    }
+
+    async fn user(&mut self, account: &AccountId, id: UserId) -> StoreResult<Option<User>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND id = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(account.as_str().to_owned())
+            .bind(id.get())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        self.user_from_row(row).await
+    }
+
+    async fn user_by_email(
+        &mut self,
+        account: &AccountId,
+        email: &Email,
+    ) -> StoreResult<Option<User>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND email = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(account.as_str().to_owned())
+            .bind(email.as_str().to_owned())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        self.user_from_row(row).await
+    }
+
+    async fn update_user(&mut self, u: &User) -> StoreResult<()> {
+        let before = self.user(&u.account, u.id).await?;
+        sqlx::query(
+            "UPDATE users SET name = $3, email = $4, active = $5 WHERE account_id = $1 AND id = $2",
+        )
+        .bind(u.account.as_str().to_owned())
+        .bind(u.id.get())
+        .bind(u.name.clone())
+        .bind(u.email.as_str().to_owned())
+        .bind(b(u.active))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        if before.is_some_and(|old| old.name != u.name) {
+            self.refresh_search_text("user_id = $1", (u.id.get(), None))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn set_user_roles(
+        &mut self,
+        account: &AccountId,
+        user: UserId,
+        roles: &[RoleId],
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(user.get())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        for role in roles {
+            sqlx::query(
+                "INSERT INTO user_roles (user_id, account_id, role_id) VALUES ($1, $2, $3)",
+            )
+            .bind(user.get())
+            .bind(account.as_str().to_owned())
+            .bind(role.get())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        }
+        Ok(())
+    }
+
+    async fn password_hash(
+        &mut self,
+        account: &AccountId,
+        user: UserId,
+    ) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT password_hash FROM users WHERE account_id = $1 AND id = $2")
+            .bind(account.as_str().to_owned())
+            .bind(user.get())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        match row {
+            Some(row) => get(&row, "password_hash"),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_password_hash(
+        &mut self,
+        account: &AccountId,
+        user: UserId,
+        hash: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET password_hash = $3 WHERE account_id = $1 AND id = $2")
+            .bind(account.as_str().to_owned())
+            .bind(user.get())
+            .bind(hash.map(str::to_owned))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn delete_user(
+        &mut self,
+        account: &AccountId,
+        id: UserId,
+    ) -> StoreResult<Vec<AccessToken>> {
+        let sql = AssertSqlSafe(format!(
+            "DELETE FROM access_tokens WHERE account_id = $1 AND user_id = $2 RETURNING {TOKEN_COLUMNS}"
+        ));
+        let deleted = sqlx::query(sql)
+            .bind(account.as_str().to_owned())
+            .bind(id.get())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        sqlx::query("DELETE FROM users WHERE account_id = $1 AND id = $2")
+            .bind(account.as_str().to_owned())
+            .bind(id.get())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        let mut tokens = deleted
+            .iter()
+            .map(rows::token)
+            .collect::<StoreResult<Vec<_>>>()?;
+        tokens.sort_by_key(|t| t.key);
+        Ok(tokens)
+    }
+
+    async fn list_users(&mut self, account: &AccountId) -> StoreResult<Vec<User>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 ORDER BY id"
+        ));
+        let user_rows = sqlx::query(sql)
+            .bind(account.as_str().to_owned())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        let role_rows = self
+            .fetch_all(
+                "SELECT user_id, role_id FROM user_roles WHERE account_id = $1",
+                |q| q.bind(account.as_str().to_owned()),
+            )
+            .await?;
+        let mut held: std::collections::HashMap<i64, Vec<RoleId>> =
+            std::collections::HashMap::new();
+        for r in &role_rows {
+            held.entry(get(r, "user_id")?)
+                .or_default()
+                .push(RoleId::new(get(r, "role_id")?));
+        }
+        user_rows
+            .iter()
+            .map(|row| {
+                let id: i64 = get(row, "id")?;
+                rows::user(row, held.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    async fn insert_integration(&mut self, n: &NewIntegration) -> StoreResult<IntegrationId> {
+        let s = &n.switches;
+        let row = sqlx::query(
+            "INSERT INTO integrations (application_id, owner_account_id, name, description, tba, \
+             tba_authorization_flow, callback_url, tba_issuetoken, user_credentials, created_at, \
+             modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+        )
+        .bind(n.application_id.as_str().to_owned())
+        .bind(n.owner.as_str().to_owned())
+        .bind(n.name.clone())
+        .bind(n.description.clone())
+        .bind(b(s.token_based_auth))
+        .bind(b(s.tba_authorization_flow))
+        .bind(s.callback_url.clone())
+        .bind(b(s.tba_issuetoken_endpoint))
+        .bind(b(s.user_credentials))
+        .bind(n.created_at.millis())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(IntegrationId::new(get(&row, "id")?))
+    }
+
+    async fn integration(&mut self, id: IntegrationId) -> StoreResult<Option<StoredIntegration>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE id = $1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(id.get())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::integration).transpose()
+    }
+
+    async fn integration_by_consumer_key(
+        &mut self,
+        key: &ConsumerKey,
+    ) -> StoreResult<Option<StoredIntegration>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE consumer_key = $1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(key.as_str().to_owned())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::integration).transpose()
+    }
+
+    async fn update_integration(&mut self, i: &Integration) -> StoreResult<()> {
+        let before = self.integration(i.id).await?;
+        let s = &i.switches;
+        sqlx::query(
+            "UPDATE integrations SET name = $2, description = $3, tba = $4, \
+             tba_authorization_flow = $5, callback_url = $6, tba_issuetoken = $7, \
+             user_credentials = $8, modified_at = $9, deleted_at = $10 WHERE id = $1",
+        )
+        .bind(i.id.get())
+        .bind(i.name.clone())
+        .bind(i.description.clone())
+        .bind(b(s.token_based_auth))
+        .bind(b(s.tba_authorization_flow))
+        .bind(s.callback_url.clone())
+        .bind(b(s.tba_issuetoken_endpoint))
+        .bind(b(s.user_credentials))
+        .bind(i.modified_at.millis())
+        .bind(i.deleted_at.map(Timestamp::millis))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        if before.is_some_and(|old| old.integration.name != i.name) {
+            self.refresh_search_text("integration_id = $1", (i.id.get(), None))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn set_consumer_credentials(
+        &mut self,
+        id: IntegrationId,
+        key: &ConsumerKey,
+        secret: &SealedSecret,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE integrations SET consumer_key = $2, consumer_secret = $3, \
+             consumer_secret_key_id = $4, credentials_issued_at = $5, modified_at = $5 WHERE id = $1",
+        )
+        .bind(id.get())
+        .bind(key.as_str().to_owned())
+        .bind(secret.blob.clone())
+        .bind(secret.key_id.clone())
+        .bind(at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn insert_installation(&mut self, i: &Installation) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO installations (integration_id, account_id, state, note, concurrency_limit, \
+             origin, installed_at, state_changed_at, state_changed_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(i.integration.get())
+        .bind(i.account.as_str().to_owned())
+        .bind(i.state.code())
+        .bind(i.note.clone())
+        .bind(i.concurrency_limit.map(i64::from))
+        .bind(i.origin.code())
+        .bind(i.installed_at.millis())
+        .bind(i.state_changed_at.millis())
+        .bind(i.state_changed_by.clone())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn installation(
+        &mut self,
+        integration: IntegrationId,
+        account: &AccountId,
+    ) -> StoreResult<Option<Installation>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {INSTALLATION_COLUMNS} FROM installations WHERE integration_id = $1 AND account_id = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(integration.get())
+            .bind(account.as_str().to_owned())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(|r| rows::installation(r, "")).transpose()
+    }
+
+    async fn update_installation(&mut self, i: &Installation) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE installations SET state = $3, note = $4, concurrency_limit = $5, \
+             state_changed_at = $6, state_changed_by = $7 WHERE integration_id = $1 AND account_id = $2",
+        )
+        .bind(i.integration.get())
+        .bind(i.account.as_str().to_owned())
+        .bind(i.state.code())
+        .bind(i.note.clone())
+        .bind(i.concurrency_limit.map(i64::from))
+        .bind(i.state_changed_at.millis())
+        .bind(i.state_changed_by.clone())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn delete_installation(
+        &mut self,
+        integration: IntegrationId,
+        account: &AccountId,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM installations WHERE integration_id = $1 AND account_id = $2")
+            .bind(integration.get())
+            .bind(account.as_str().to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn installations_of(
+        &mut self,
+        integration: IntegrationId,
+    ) -> StoreResult<Vec<Installation>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {INSTALLATION_COLUMNS} FROM installations WHERE integration_id = $1 ORDER BY account_id"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(integration.get())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(|r| rows::installation(r, "")).collect()
+    }
+
+    async fn installed_in(
+        &mut self,
+        account: &AccountId,
+    ) -> StoreResult<Vec<(Integration, Installation)>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {INTEGRATION_COLUMNS}, n.integration_id AS inst_integration_id, \
+             n.account_id AS inst_account_id, n.state AS inst_state, n.note AS inst_note, \
+             n.concurrency_limit AS inst_concurrency_limit, n.origin AS inst_origin, \
+             n.installed_at AS inst_installed_at, n.state_changed_at AS inst_state_changed_at, \
+             n.state_changed_by AS inst_state_changed_by \
+             FROM integrations JOIN installations n ON n.integration_id = integrations.id \
+             WHERE n.account_id = $1 ORDER BY integrations.id"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(account.as_str().to_owned())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    rows::integration(r)?.integration,
+                    rows::installation(r, "inst_")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn insert_token(&mut self, n: &NewToken) -> StoreResult<TokenKey> {
+        let row = sqlx::query(
+            "INSERT INTO access_tokens (account_id, integration_id, user_id, role_id, name, \
+             name_key, token_id, token_secret, token_secret_key_id, created_at, created_by, \
+             created_by_name, search_text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $5 || '\n' \
+             || (SELECT i.name FROM integrations i WHERE i.id = $2) || '\n' \
+             || (SELECT u.name FROM users u WHERE u.id = $3) || '\n' \
+             || (SELECT r.name FROM roles r WHERE r.account_id = $1 AND r.id = $4)) \
+             RETURNING id",
+        )
+        .bind(n.account.as_str().to_owned())
+        .bind(n.integration.get())
+        .bind(n.user.get())
+        .bind(n.role.get())
+        .bind(n.name.clone())
+        .bind(n.name.to_lowercase())
+        .bind(n.token_id.as_str().to_owned())
+        .bind(n.token_secret.blob.clone())
+        .bind(n.token_secret.key_id.clone())
+        .bind(n.created_at.millis())
+        .bind(n.created_by.map(UserId::get))
+        .bind(n.created_by_name.clone())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(TokenKey::new(get(&row, "id")?))
+    }
+
+    async fn token(
+        &mut self,
+        account: &AccountId,
+        key: TokenKey,
+    ) -> StoreResult<Option<TokenListItem>> {
+        let sql = AssertSqlSafe(format!(
+            "{TOKEN_ITEM_SELECT} WHERE t.account_id = $1 AND t.id = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(account.as_str().to_owned())
+            .bind(key.get())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::token_item).transpose()
+    }
+
+    async fn token_by_token_id(&mut self, token_id: &TokenId) -> StoreResult<Option<StoredToken>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS}, token_id, token_secret, token_secret_key_id \
+             FROM access_tokens WHERE token_id = $1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(token_id.as_str().to_owned())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::stored_token).transpose()
+    }
+
+    async fn rename_token(&mut self, key: TokenKey, name: &str, name_key: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE access_tokens SET name = $2, name_key = $3 WHERE id = $1")
+            .bind(key.get())
+            .bind(name.to_owned())
+            .bind(name_key.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        self.refresh_search_text("id = $1", (key.get(), None)).await
+    }
+
+    async fn set_token_inactive(&mut self, key: TokenKey, inactive: bool) -> StoreResult<()> {
+        sqlx::query("UPDATE access_tokens SET inactive = $2 WHERE id = $1 AND revoked = 0")
+            .bind(key.get())
+            .bind(b(inactive))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn revoke_token(&mut self, key: TokenKey, r: &Revocation) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE access_tokens SET revoked = 1, revoked_at = $2, revoked_by = $3, \
+             revoked_by_name = $4 WHERE id = $1 AND revoked = 0",
+        )
+        .bind(key.get())
+        .bind(r.at.millis())
+        .bind(r.by.map(UserId::get))
+        .bind(r.by_name.clone())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_tokens_of_integration(
+        &mut self,
+        integration: IntegrationId,
+        account: Option<&AccountId>,
+        r: &Revocation,
+    ) -> StoreResult<Vec<AccessToken>> {
+        let scope = if account.is_some() {
+            " AND account_id = $5"
+        } else {
+            ""
+        };
+        let sql = AssertSqlSafe(format!(
+            "UPDATE access_tokens SET revoked = 1, revoked_at = $2, revoked_by = $3, \
+             revoked_by_name = $4 WHERE integration_id = $1 AND revoked = 0{scope} \
+             RETURNING {TOKEN_COLUMNS}"
+        ));
+        let mut q = sqlx::query(sql)
+            .bind(integration.get())
+            .bind(r.at.millis())
+            .bind(r.by.map(UserId::get))
+            .bind(r.by_name.clone());
+        if let Some(a) = account {
+            q = q.bind(a.as_str().to_owned());
+        }
+        let rows = q.fetch_all(&mut *self.tx).await.map_err(backend_error)?;
+        let mut tokens = rows
+            .iter()
+            .map(rows::token)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // RETURNING shows the new values; the caller wants what they were.
+        for t in &mut tokens {
+            t.revoked = None;
+        }
+        tokens.sort_by_key(|t| t.key);
+        Ok(tokens)
+    }
+
+    async fn touch_token(&mut self, key: TokenKey, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE access_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(key.get())
+            .bind(at.millis())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn list_tokens(&mut self, query: &TokenQuery) -> StoreResult<Vec<TokenListItem>> {
+        let f = &query.filter;
+        let mut q = SqlText::new(TOKEN_ITEM_SELECT);
+        q.push(" WHERE t.account_id = ")
+            .bind(Bind::Text(query.account.as_str().to_owned()));
+        match f.revoked {
+            RevokedFilter::All => {}
+            RevokedFilter::Yes => {
+                q.push(" AND t.revoked = 1");
+            }
+            RevokedFilter::No => {
+                q.push(" AND t.revoked = 0");
+            }
+        }
+        if let Some(v) = f.inactive {
+            q.push(" AND t.inactive = ").bind(Bind::Int(b(v)));
+        }
+        if let Some(i) = f.integration {
+            q.push(" AND t.integration_id = ").bind(Bind::Int(i.get()));
+        }
+        if let Some(u) = f.user {
+            q.push(" AND t.user_id = ").bind(Bind::Int(u.get()));
+        }
+        if let Some(r) = f.role {
+            q.push(" AND t.role_id = ").bind(Bind::Int(r.get()));
+        }
+        if let Some(term) = f.search.as_deref() {
+            match self.backend {
+                Backend::Postgres => {
+                    q.push(" AND t.search_text ILIKE ")
+                        .bind(Bind::Text(like_pattern(term)));
+                    q.push(" ESCAPE '\\'");
+                }
+                Backend::Sqlite => {
+                    // The trigram index needs three characters.
+                    let phrase = fts_phrase(term);
+                    if term.chars().count() >= 3
+                        && self.sqlite_search_hits(&phrase).await? < SQLITE_SELECTIVE_HITS
+                    {
+                        q.push(
+                            " AND t.id IN (SELECT rowid FROM access_tokens_search \
+                             WHERE access_tokens_search MATCH ",
+                        );
+                        q.bind(Bind::Text(phrase));
+                        q.push(")");
+                    } else {
+                        q.push(" AND t.search_text LIKE ")
+                            .bind(Bind::Text(like_pattern(term)));
+                        q.push(" ESCAPE '\\'");
+                    }
+                }
+            }
+        }
+        match (&query.after, query.sort) {
+            (None, _) => {}
+            (Some(c), TokenSort::NewestFirst) => {
+                q.push(" AND t.id < ").bind(Bind::Int(c.key.get()));
+            }
+            (Some(c), TokenSort::OldestFirst) => {
+                q.push(" AND t.id > ").bind(Bind::Int(c.key.get()));
+            }
+            (Some(c), TokenSort::Name) => {
+                let name = c.name_key.clone().unwrap_or_default();
+                q.push(" AND (t.name_key > ").bind(Bind::Text(name.clone()));
+                q.push(" OR (t.name_key = ").bind(Bind::Text(name));
+                q.push(" AND t.id > ").bind(Bind::Int(c.key.get()));
+                q.push("))");
+            }
+        }
+        q.push(match query.sort {
+            TokenSort::NewestFirst => " ORDER BY t.id DESC",
+            TokenSort::OldestFirst => " ORDER BY t.id ASC",
+            TokenSort::Name => " ORDER BY t.name_key ASC, t.id ASC",
+        })
+        .push(" LIMIT ")
+        .bind(Bind::Int(i64::from(query.limit)));
+        let rows = q
+            .query()
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(rows::token_item).collect()
+    }
+
+    async fn insert_notes(&mut self, notes: &[SystemNote]) -> StoreResult<()> {
+        for n in notes {
+            let (kind, id, record_account) = rows::record_parts(&n.record);
+            sqlx::query(
+                "INSERT INTO system_notes (at, account_id, actor_user_id, actor_name, context, \
+                 record_type, record_id, record_account_id, field, old_value, new_value) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(n.at.millis())
+            .bind(n.account.as_str().to_owned())
+            .bind(n.actor.map(UserId::get))
+            .bind(n.actor_name.clone())
+            .bind(n.context.code())
+            .bind(kind)
+            .bind(id)
+            .bind(record_account)
+            .bind(n.field.clone())
+            .bind(n.old_value.clone())
+            .bind(n.new_value.clone())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        }
+        Ok(())
+    }
+
+    async fn notes(&mut self, record: &RecordRef) -> StoreResult<Vec<SystemNote>> {
+        let (kind, id, record_account) = rows::record_parts(record);
+        let rows = self
+            .fetch_all(
+                "SELECT at, account_id, actor_user_id, actor_name, context, record_type, record_id, \
+                 record_account_id, field, old_value, new_value FROM system_notes \
+                 WHERE record_type = $1 AND record_id = $2 AND record_account_id = $3 ORDER BY id",
+                |q| q.bind(kind).bind(id).bind(record_account),
+            )
+            .await?;
+        rows.iter().map(rows::note).collect()
+    }
+
+    async fn secrets_not_sealed_by(
+        &mut self,
+        key_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(SealedSlot, SealedSecret)>> {
+        let rows = self
+            .fetch_all(
+                "SELECT 'consumer' AS kind, application_id AS slot, consumer_secret AS blob, \
+                 consumer_secret_key_id AS key_id FROM integrations \
+                 WHERE consumer_secret IS NOT NULL AND consumer_secret_key_id <> $1 \
+                 UNION ALL \
+                 SELECT 'token' AS kind, token_id AS slot, token_secret AS blob, \
+                 token_secret_key_id AS key_id FROM access_tokens WHERE token_secret_key_id <> $1 \
+                 LIMIT $2",
+                |q| q.bind(key_id.to_owned()).bind(i64::from(limit)),
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = get(row, "kind")?;
+                let slot: String = get(row, "slot")?;
+                let slot = match kind.as_str() {
+                    "consumer" => SealedSlot::ConsumerSecret(
+                        tessera_core::ids::ApplicationId::parse(&slot)
+                            .map_err(|_| StoreError::Corrupt("column application_id".into()))?,
+                    ),
+                    _ => SealedSlot::TokenSecret(
+                        TokenId::parse(&slot)
+                            .map_err(|_| StoreError::Corrupt("column token_id".into()))?,
+                    ),
+                };
+                Ok((
+                    slot,
+                    SealedSecret {
+                        key_id: get(row, "key_id")?,
+                        blob: get(row, "blob")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn replace_sealed(
+        &mut self,
+        slot: &SealedSlot,
+        sealed: &SealedSecret,
+    ) -> StoreResult<()> {
+        let (sql, id) = match slot {
+            SealedSlot::ConsumerSecret(app) => (
+                "UPDATE integrations SET consumer_secret = $1, consumer_secret_key_id = $2 WHERE application_id = $3",
+                app.as_str().to_owned(),
+            ),
+            SealedSlot::TokenSecret(token) => (
+                "UPDATE access_tokens SET token_secret = $1, token_secret_key_id = $2 WHERE token_id = $3",
+                token.as_str().to_owned(),
+            ),
+        };
+        sqlx::query(sql)
+            .bind(sealed.blob.clone())
+            .bind(sealed.key_id.clone())
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("a%b_c\\d"), "%a\\%b\\_c\\\\d%");
+        assert_eq!(fts_phrase("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}
