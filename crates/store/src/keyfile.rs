@@ -51,10 +51,19 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> KeyFileError + '_ {
 /// Loads the keyring from the environment variable if set, else from the data directory's key
 /// file, creating the file with a fresh key on first use.
 pub fn load_or_create(data_dir: &Path) -> Result<(Keyring, MasterKeySource), KeyFileError> {
-    if let Ok(text) = std::env::var(MASTER_KEY_ENV)
+    load_or_create_with(data_dir, std::env::var(MASTER_KEY_ENV).ok())
+}
+
+/// [`load_or_create`] with the environment variable's value passed in.
+pub fn load_or_create_with(
+    data_dir: &Path,
+    env_value: Option<String>,
+) -> Result<(Keyring, MasterKeySource), KeyFileError> {
+    let env_value = env_value.map(zeroize::Zeroizing::new);
+    if let Some(text) = env_value.as_deref()
         && !text.trim().is_empty()
     {
-        let ring = Keyring::parse(&text).map_err(|source| KeyFileError::Invalid {
+        let ring = Keyring::parse(text).map_err(|source| KeyFileError::Invalid {
             origin: MASTER_KEY_ENV.to_owned(),
             source,
         })?;
@@ -175,7 +184,16 @@ pub async fn rotate_master_key(
     data_dir: &Path,
     store: SqlStore,
 ) -> Result<RotationReport, KeyFileError> {
-    let (ring, source) = load_or_create(data_dir)?;
+    rotate_master_key_with(data_dir, store, std::env::var(MASTER_KEY_ENV).ok()).await
+}
+
+/// [`rotate_master_key`] with the environment variable's value passed in.
+pub async fn rotate_master_key_with(
+    data_dir: &Path,
+    store: SqlStore,
+    env_value: Option<String>,
+) -> Result<RotationReport, KeyFileError> {
+    let (ring, source) = load_or_create_with(data_dir, env_value)?;
     let ring = match source {
         MasterKeySource::Environment => {
             // The operator manages the keys; re-seal under the first one.
@@ -189,7 +207,7 @@ pub async fn rotate_master_key(
             let ring = ring.with_active(new_key);
             replace_key_file(&path, &ring)?;
             let report = reseal(store, ring).await?;
-            let (ring, _) = load_or_create(data_dir)?;
+            let (ring, _) = load_or_create_with(data_dir, None)?;
             replace_key_file(&path, &ring.only_active())?;
             return Ok(report);
         }

@@ -1,0 +1,321 @@
+//! Accounts, roles and users administration, on both backends.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::Env;
+use support::world::{self, OP, World};
+use tessera_core::ids::{AccountId, Email, RoleId};
+use tessera_core::model::{Context, Permission, PermissionSet};
+use tessera_core::{
+    Actor, Error, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,
+};
+
+on_both_backends!(
+    accounts_are_created_by_the_operator_with_an_administrator_role,
+    role_ids_count_per_account_from_1001,
+    emails_are_unique_per_account_ignoring_case,
+    only_administrators_of_the_account_manage_its_directory,
+    administrators_cannot_lock_themselves_out,
+    actors_must_be_active_and_hold_their_role,
+);
+
+fn account_input(id: &str) -> NewAccountInput {
+    NewAccountInput {
+        id: AccountId::parse(id).unwrap(),
+        name: "Acct".to_owned(),
+        tba_enabled: true,
+        require_approval_for_auto_install: false,
+    }
+}
+
+fn user_input(name: &str, email: &str, roles: &[RoleId]) -> NewUserInput {
+    NewUserInput {
+        name: name.to_owned(),
+        email: Email::parse(email).unwrap(),
+        password: None,
+        roles: roles.to_vec(),
+    }
+}
+
+async fn accounts_are_created_by_the_operator_with_an_administrator_role(env: &Env) {
+    let a = env
+        .svc
+        .create_account(&OP, account_input("1234567_sb2"))
+        .await
+        .unwrap();
+    assert_eq!(a.id.as_str(), "1234567_SB2");
+    let admin = env
+        .svc
+        .role(&OP, &a.id, RoleId::ADMINISTRATOR)
+        .await
+        .unwrap();
+    assert_eq!(admin.name, "Administrator");
+    assert_eq!(admin.effective_permissions(), PermissionSet::all());
+    assert!(matches!(
+        env.svc
+            .create_account(&OP, account_input("1234567-SB2"))
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+    let w = World::build(&env.svc).await;
+    assert!(matches!(
+        env.svc
+            .create_account(&w.admin.actor, account_input("999"))
+            .await,
+        Err(Error::NotPermitted { .. })
+    ));
+    let listed = env.svc.list_accounts(&OP).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(
+        env.svc.list_accounts(&w.admin.actor).await.unwrap().len(),
+        1
+    );
+    assert!(matches!(
+        env.svc
+            .update_role(
+                &OP,
+                &a.id,
+                RoleId::ADMINISTRATOR,
+                RoleChanges {
+                    inactive: Some(true),
+                    ..RoleChanges::default()
+                }
+            )
+            .await,
+        Err(Error::NotPermitted { .. })
+    ));
+}
+
+async fn role_ids_count_per_account_from_1001(env: &Env) {
+    let a = world::account(&env.svc, "111", "A").await;
+    let b = world::account(&env.svc, "222", "B").await;
+    let r1 = world::role(&env.svc, &a, "One", &[]).await;
+    let r2 = world::role(&env.svc, &a, "Two", &[]).await;
+    let rb = world::role(&env.svc, &b, "Other", &[]).await;
+    assert_eq!((r1.get(), r2.get(), rb.get()), (1001, 1002, 1001));
+    let roles = env.svc.list_roles(&OP, &a).await.unwrap();
+    let ids: Vec<i64> = roles.iter().map(|r| r.id.get()).collect();
+    assert_eq!(ids, [3, 1001, 1002]);
+    let changed = env
+        .svc
+        .update_role(
+            &OP,
+            &a,
+            r1,
+            RoleChanges {
+                permissions: Some(PermissionSet::from_iter([Permission::LoginAuditTrail])),
+                web_services_only: Some(true),
+                ..RoleChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(changed.has(Permission::LoginAuditTrail) && changed.web_services_only);
+    assert_eq!(env.svc.role(&OP, &a, r1).await.unwrap(), changed);
+}
+
+async fn emails_are_unique_per_account_ignoring_case(env: &Env) {
+    let a = world::account(&env.svc, "111", "A").await;
+    let b = world::account(&env.svc, "222", "B").await;
+    env.svc
+        .create_user(&OP, &a, user_input("Jo", "jo@example.com", &[]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        env.svc
+            .create_user(&OP, &a, user_input("Jo 2", "JO@Example.com", &[]))
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+    let other = env
+        .svc
+        .create_user(&OP, &b, user_input("Jo", "jo@example.com", &[]))
+        .await
+        .unwrap();
+    let second = env
+        .svc
+        .create_user(&OP, &a, user_input("Kim", "kim@example.com", &[]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        env.svc
+            .update_user(
+                &OP,
+                &a,
+                second.id,
+                UserChanges {
+                    email: Some(Email::parse("jo@example.com").unwrap()),
+                    ..UserChanges::default()
+                }
+            )
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+    assert_eq!(other.account, b);
+    // Roles must exist in the user's own account.
+    let rb = world::role(&env.svc, &b, "B only", &[]).await;
+    let rb2 = world::role(&env.svc, &b, "B two", &[]).await;
+    assert!(matches!(
+        env.svc
+            .create_user(&OP, &a, user_input("Lee", "lee@example.com", &[rb2]))
+            .await,
+        Err(Error::Invalid { field: "roles", .. })
+    ));
+    let users = env.svc.list_users(&OP, &b).await.unwrap();
+    assert_eq!(users.len(), 1);
+    let with_roles = env
+        .svc
+        .set_user_roles(&OP, &b, other.id, &[rb2, rb, rb])
+        .await
+        .unwrap();
+    assert_eq!(with_roles.roles, [rb, rb2]);
+}
+
+async fn only_administrators_of_the_account_manage_its_directory(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let new = || user_input("New", "new@example.com", &[]);
+    assert!(matches!(
+        env.svc.create_user(&w.manager.actor, &w.a, new()).await,
+        Err(Error::NotPermitted { .. })
+    ));
+    assert!(matches!(
+        env.svc.create_user(&w.b_admin.actor, &w.a, new()).await,
+        Err(Error::NotFound { .. })
+    ));
+    let role = NewRoleInput {
+        name: "R".to_owned(),
+        permissions: PermissionSet::empty(),
+        web_services_only: false,
+    };
+    assert!(matches!(
+        env.svc
+            .create_role(&w.alice.actor, &w.a, role.clone())
+            .await,
+        Err(Error::NotPermitted { .. })
+    ));
+    assert!(
+        env.svc
+            .create_user(&w.admin.actor, &w.a, new())
+            .await
+            .is_ok()
+    );
+    assert!(
+        env.svc
+            .create_role(&w.admin.actor, &w.a, role)
+            .await
+            .is_ok()
+    );
+    // Any active user of the account can read it; other accounts cannot.
+    assert!(env.svc.list_users(&w.clerk.actor, &w.a).await.is_ok());
+    assert!(matches!(
+        env.svc.list_users(&w.b_admin.actor, &w.a).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        env.svc
+            .update_account_settings(&w.manager.actor, &w.a, Some(false), None)
+            .await,
+        Err(Error::NotPermitted { .. })
+    ));
+    let a = env
+        .svc
+        .update_account_settings(&w.admin.actor, &w.a, None, Some(true))
+        .await
+        .unwrap();
+    assert!(a.tba_enabled && a.require_approval_for_auto_install);
+}
+
+async fn administrators_cannot_lock_themselves_out(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let me = &w.admin;
+    assert!(matches!(
+        env.svc
+            .update_user(
+                &me.actor,
+                &w.a,
+                me.id,
+                UserChanges {
+                    active: Some(false),
+                    ..UserChanges::default()
+                }
+            )
+            .await,
+        Err(Error::NotPermitted { .. })
+    ));
+    assert!(matches!(
+        env.svc
+            .set_user_roles(&me.actor, &w.a, me.id, &[w.token_user_role])
+            .await,
+        Err(Error::NotPermitted { .. })
+    ));
+    assert!(matches!(
+        env.svc.delete_user(&me.actor, &w.a, me.id).await,
+        Err(Error::NotPermitted { .. })
+    ));
+}
+
+async fn actors_must_be_active_and_hold_their_role(env: &Env) {
+    let w = World::build(&env.svc).await;
+    // Acting with a role not held.
+    let pretender = Actor::user(&w.a, w.clerk.id, RoleId::ADMINISTRATOR, Context::Ui);
+    assert!(matches!(
+        env.svc.list_users(&pretender, &w.a).await,
+        Err(Error::NotPermitted { .. })
+    ));
+    // An inactive user.
+    env.svc
+        .update_user(
+            &OP,
+            &w.a,
+            w.manager.id,
+            UserChanges {
+                active: Some(false),
+                ..UserChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    let r = env
+        .svc
+        .list_tokens(
+            &w.manager.actor,
+            Default::default(),
+            Default::default(),
+            None,
+            10,
+        )
+        .await;
+    assert!(matches!(r, Err(Error::NotPermitted { .. })));
+    // An inactive role.
+    env.svc
+        .update_role(
+            &OP,
+            &w.a,
+            w.token_user_role,
+            RoleChanges {
+                inactive: Some(true),
+                ..RoleChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    let r = env
+        .svc
+        .list_tokens(
+            &w.alice.actor,
+            Default::default(),
+            Default::default(),
+            None,
+            10,
+        )
+        .await;
+    assert!(matches!(r, Err(Error::NotPermitted { .. })));
+    // The operator does not act inside an account's token rules.
+    let r = env
+        .svc
+        .list_tokens(&OP, Default::default(), Default::default(), None, 10)
+        .await;
+    assert!(matches!(r, Err(Error::NotPermitted { .. })));
+}
