@@ -2,6 +2,7 @@
 
 mod check;
 mod common;
+mod keys;
 mod sign;
 
 use std::process::ExitCode;
@@ -29,6 +30,11 @@ enum Command {
     /// Check the Authorization header of a request against its secrets and say why it is or is
     /// not valid. Exit status: 0 valid, 1 invalid, 2 unusable input.
     CheckSignature(check::CheckArgs),
+    /// Generate a new master key and re-seal every stored consumer and token secret with it.
+    /// With the key in the data directory's master.key, the file ends up holding only the new
+    /// key. With TESSERA_MASTER_KEY, put the new key first (`new,old`), run this, then drop the
+    /// old key from the variable. Safe to interrupt and run again.
+    RotateMasterKey(keys::RotateArgs),
 }
 
 /// How results are printed.
@@ -48,6 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sign(args) => sign::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::RotateMasterKey(args) => keys::run(&args).map(|()| ExitCode::SUCCESS),
         Command::CheckSignature(args) => check::run(&args).map(|valid| {
             if valid {
                 ExitCode::SUCCESS

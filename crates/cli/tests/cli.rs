@@ -558,3 +558,28 @@ fn url_with_spaces_and_unicode_is_signed_as_sent() {
     );
     assert_eq!(code, 0);
 }
+
+#[test]
+fn rotate_master_key_replaces_the_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rotate = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["rotate-master-key", "--output", "json", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("TESSERA_MASTER_KEY")
+            .env_remove("TESSERA_DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        json(&out)
+    };
+    let first = rotate();
+    assert_eq!(first["resealed"], 0);
+    let key_file = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    let second = rotate();
+    assert_ne!(first["active_key_id"], second["active_key_id"]);
+    let rotated = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    assert_ne!(key_file, rotated);
+    assert_eq!(rotated.lines().filter(|l| !l.starts_with('#')).count(), 1);
+    assert!(dir.path().join("tessera.db").exists());
+}
