@@ -135,8 +135,21 @@ async fn r1_search_covers_token_application_user_and_role_names(env: &Env) {
     assert_eq!(names(env, m, search("bob bak")).await.len(), 1);
     assert_eq!(names(env, m, search("TOKEN LOGIN")).await.len(), 1);
     assert_eq!(names(env, m, search("acme")).await.len(), 2);
-    // Short terms too.
-    assert_eq!(names(env, m, search("Bo")).await.len(), 1);
+    // Three characters at least; a shorter term is refused, not scanned for.
+    assert_eq!(names(env, m, search("Bob")).await.len(), 1);
+    let r = env
+        .svc
+        .list_tokens(m, search("Bo"), TokenSort::NewestFirst, None, 10)
+        .await;
+    assert!(matches!(
+        r,
+        Err(Error::Invalid {
+            field: "search",
+            ..
+        })
+    ));
+    // Blank means no search.
+    assert_eq!(names(env, m, search("   ")).await.len(), 2);
     assert!(names(env, m, search("zzzz")).await.is_empty());
     // Renames of what a token binds are found at once.
     env.svc
@@ -235,7 +248,7 @@ async fn r1_keyset_pages_are_stable_and_complete(env: &Env) {
         }
         let mut expected = seen.clone();
         match sort {
-            TokenSort::NewestFirst => expected.sort_by(|a, b| b.1.cmp(&a.1)),
+            TokenSort::NewestFirst => expected.sort_by_key(|x| std::cmp::Reverse(x.1)),
             TokenSort::OldestFirst => expected.sort_by_key(|x| x.1),
             TokenSort::Name => expected.sort(),
         }

@@ -14,6 +14,8 @@ use crate::vault::SecretSlot;
 pub const TOKEN_NAME_MAX: usize = 200;
 pub const PAGE_MAX: u32 = 1000;
 const SEARCH_MAX: usize = 200;
+/// Shortest search term: the trigram indexes need three characters.
+pub const SEARCH_MIN: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct NewTokenInput {
@@ -296,6 +298,13 @@ impl Tessera {
                 return Err(Error::invalid(
                     "search",
                     "must not contain control characters",
+                ));
+            }
+            // Substring search runs on trigram indexes; shorter terms would scan every token.
+            if !s.is_empty() && s.chars().count() < SEARCH_MIN {
+                return Err(Error::invalid(
+                    "search",
+                    format!("needs at least {SEARCH_MIN} characters"),
                 ));
             }
             filter.search = (!s.is_empty()).then(|| s.to_owned());
