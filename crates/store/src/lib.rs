@@ -68,6 +68,16 @@ impl Default for PoolSizes {
     }
 }
 
+/// SQLite settings as read back from a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteSettings {
+    /// `wal`.
+    pub journal_mode: String,
+    /// `2` is FULL.
+    pub synchronous: String,
+    pub foreign_keys: bool,
+}
+
 /// The SQL store.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -158,6 +168,32 @@ impl SqlStore {
             }
         };
         Ok(store)
+    }
+
+    /// The SQLite settings in force on the connection that writes; `None` on PostgreSQL.
+    pub async fn sqlite_settings(&self) -> Result<Option<SqliteSettings>, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let mut conn = self.write.acquire().await.map_err(tx::backend_error)?;
+        let mut text = async |pragma: &'static str| -> Result<String, StoreError> {
+            let row = sqlx::query(pragma)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(tx::backend_error)?;
+            let value: Result<String, _> = sqlx::Row::try_get(&row, 0);
+            match value {
+                Ok(v) => Ok(v),
+                Err(_) => sqlx::Row::try_get::<i64, _>(&row, 0)
+                    .map(|v| v.to_string())
+                    .map_err(tx::backend_error),
+            }
+        };
+        Ok(Some(SqliteSettings {
+            journal_mode: text("PRAGMA journal_mode").await?,
+            synchronous: text("PRAGMA synchronous").await?,
+            foreign_keys: text("PRAGMA foreign_keys").await? == "1",
+        }))
     }
 
     pub fn backend_kind(&self) -> Backend {
