@@ -217,13 +217,16 @@ pub trait StoreTx: Send {
     ) -> StoreResult<Option<StoredIntegration>>;
     /// Name, description, switches, modified_at, deleted_at.
     async fn update_integration(&mut self, integration: &Integration) -> StoreResult<()>;
+    /// Replaces the consumer key and secret if the key is still `previous` (`None`: none yet);
+    /// false when a concurrent change got there first.
     async fn set_consumer_credentials(
         &mut self,
         id: IntegrationId,
+        previous: Option<&ConsumerKey>,
         key: &ConsumerKey,
         secret: &SealedSecret,
         at: Timestamp,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
 
     // Installations.
     async fn insert_installation(&mut self, installation: &Installation) -> StoreResult<()>;
@@ -256,8 +259,15 @@ pub trait StoreTx: Send {
         key: TokenKey,
     ) -> StoreResult<Option<TokenListItem>>;
     async fn token_by_token_id(&mut self, token_id: &TokenId) -> StoreResult<Option<StoredToken>>;
-    async fn rename_token(&mut self, key: TokenKey, name: &str, name_key: &str) -> StoreResult<()>;
-    async fn set_token_inactive(&mut self, key: TokenKey, inactive: bool) -> StoreResult<()>;
+    /// These two change an unrevoked token only; false when it is revoked (R8), even by a
+    /// transaction that committed a moment ago.
+    async fn rename_token(
+        &mut self,
+        key: TokenKey,
+        name: &str,
+        name_key: &str,
+    ) -> StoreResult<bool>;
+    async fn set_token_inactive(&mut self, key: TokenKey, inactive: bool) -> StoreResult<bool>;
     /// Revokes one token if it is not revoked yet; false when it already was.
     async fn revoke_token(&mut self, key: TokenKey, revocation: &Revocation) -> StoreResult<bool>;
     /// Revokes every unrevoked token of an integration (in one account, or everywhere);

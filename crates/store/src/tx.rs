@@ -620,23 +620,34 @@ impl StoreTx for SqlTx {
     async fn set_consumer_credentials(
         &mut self,
         id: IntegrationId,
+        previous: Option<&ConsumerKey>,
         key: &ConsumerKey,
         secret: &SealedSecret,
         at: Timestamp,
-    ) -> StoreResult<()> {
-        sqlx::query(
+    ) -> StoreResult<bool> {
+        // The key read earlier must still be there (compare-and-set), so that of two
+        // concurrent resets only one succeeds and every pair shown is the pair that works.
+        let guard = if previous.is_some() {
+            "consumer_key = $6"
+        } else {
+            "consumer_key IS NULL"
+        };
+        let sql = AssertSqlSafe(format!(
             "UPDATE integrations SET consumer_key = $2, consumer_secret = $3, \
-             consumer_secret_key_id = $4, credentials_issued_at = $5, modified_at = $5 WHERE id = $1",
-        )
-        .bind(id.get())
-        .bind(key.as_str().to_owned())
-        .bind(secret.blob.clone())
-        .bind(secret.key_id.clone())
-        .bind(at.millis())
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
-        Ok(())
+             consumer_secret_key_id = $4, credentials_issued_at = $5, modified_at = $5 \
+             WHERE id = $1 AND {guard}"
+        ));
+        let mut q = sqlx::query(sql)
+            .bind(id.get())
+            .bind(key.as_str().to_owned())
+            .bind(secret.blob.clone())
+            .bind(secret.key_id.clone())
+            .bind(at.millis());
+        if let Some(previous) = previous {
+            q = q.bind(previous.as_str().to_owned());
+        }
+        let done = q.execute(&mut *self.tx).await.map_err(backend_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn insert_installation(&mut self, i: &Installation) -> StoreResult<()> {
@@ -811,25 +822,38 @@ impl StoreTx for SqlTx {
         row.as_ref().map(rows::stored_token).transpose()
     }
 
-    async fn rename_token(&mut self, key: TokenKey, name: &str, name_key: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE access_tokens SET name = $2, name_key = $3 WHERE id = $1")
-            .bind(key.get())
-            .bind(name.to_owned())
-            .bind(name_key.to_owned())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
-        self.refresh_search_text("id = $1", (key.get(), None)).await
+    async fn rename_token(
+        &mut self,
+        key: TokenKey,
+        name: &str,
+        name_key: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE access_tokens SET name = $2, name_key = $3 WHERE id = $1 AND revoked = 0",
+        )
+        .bind(key.get())
+        .bind(name.to_owned())
+        .bind(name_key.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend_error)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        self.refresh_search_text("id = $1", (key.get(), None))
+            .await?;
+        Ok(true)
     }
 
-    async fn set_token_inactive(&mut self, key: TokenKey, inactive: bool) -> StoreResult<()> {
-        sqlx::query("UPDATE access_tokens SET inactive = $2 WHERE id = $1 AND revoked = 0")
-            .bind(key.get())
-            .bind(b(inactive))
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
-        Ok(())
+    async fn set_token_inactive(&mut self, key: TokenKey, inactive: bool) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE access_tokens SET inactive = $2 WHERE id = $1 AND revoked = 0")
+                .bind(key.get())
+                .bind(b(inactive))
+                .execute(&mut *self.tx)
+                .await
+                .map_err(backend_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn revoke_token(&mut self, key: TokenKey, r: &Revocation) -> StoreResult<bool> {

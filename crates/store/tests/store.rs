@@ -8,7 +8,11 @@ use sqlx::Row;
 use support::Env;
 use tessera_store::SqlStore;
 
-on_both_backends!(migrations_are_recorded_once);
+on_both_backends!(
+    migrations_are_recorded_once,
+    writes_refuse_stale_state,
+    concurrent_resets_leave_exactly_one_shown_pair_working,
+);
 
 async fn migrations_are_recorded_once(env: &Env) {
     let mut raw = env.raw().await;
@@ -33,4 +37,109 @@ async fn sqlite_runs_in_wal_with_full_sync_and_foreign_keys() {
     let again = SqlStore::open_data_dir(dir.path()).await.unwrap();
     assert!(again.sqlite_settings().await.unwrap().is_some());
     again.close().await;
+}
+
+/// Conditional writes: a token revoked a moment ago cannot be edited, and credentials are
+/// replaced only if they are still the ones read (so that concurrent resets cannot both show a
+/// pair as new while only one works).
+async fn writes_refuse_stale_state(env: &Env) {
+    use support::world::World;
+    use tessera_core::ids::ConsumerKey;
+    use tessera_core::model::Timestamp;
+    use tessera_core::store::{Store, TxMode};
+    use tessera_core::vault::SecretSlot;
+
+    let w = World::build(&env.svc).await;
+    let (key, _) = w.token(&env.svc, &w.alice, w.token_user_role).await;
+    env.svc.revoke_token(&w.manager.actor, key).await.unwrap();
+    let app = env
+        .svc
+        .integration(&w.admin.actor, w.app)
+        .await
+        .unwrap()
+        .integration;
+    let mut tx = env.store.begin(TxMode::Write).await.unwrap();
+    assert!(!tx.rename_token(key, "x", "x").await.unwrap());
+    assert!(!tx.set_token_inactive(key, true).await.unwrap());
+    let new_key = ConsumerKey::generate().unwrap();
+    let secret = tessera_core::credentials::generate_secret().unwrap();
+    let sealed = env
+        .svc
+        .keyring()
+        .seal(&secret, SecretSlot::ConsumerSecret(&app.application_id))
+        .unwrap();
+    let now = Timestamp::now();
+    let stale = ConsumerKey::generate().unwrap();
+    let id = w.app;
+    assert!(
+        !tx.set_consumer_credentials(id, Some(&stale), &new_key, &sealed, now)
+            .await
+            .unwrap(),
+        "another key was read"
+    );
+    assert!(
+        !tx.set_consumer_credentials(id, None, &new_key, &sealed, now)
+            .await
+            .unwrap(),
+        "the record has a key already"
+    );
+    let read = Some(&w.app_creds.consumer_key);
+    assert!(
+        tx.set_consumer_credentials(id, read, &new_key, &sealed, now)
+            .await
+            .unwrap()
+    );
+    // Dropped without commit: rolled back, the old pair still works.
+    drop(tx);
+    let (_, token) = w.token(&env.svc, &w.bob, w.token_login_role).await;
+    assert!(
+        env.svc
+            .authorize_token(&w.app_creds.consumer_key, &token.token_id)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}
+
+async fn concurrent_resets_leave_exactly_one_shown_pair_working(env: &Env) {
+    use support::world::World;
+    use tessera_core::{Error, ResetConfirmation};
+
+    let w = World::build(&env.svc).await;
+    let (_, token) = w.token(&env.svc, &w.alice, w.token_user_role).await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let svc = env.svc.clone();
+        let actor = w.admin.actor.clone();
+        let app = w.app;
+        tasks.push(tokio::spawn(async move {
+            svc.reset_credentials(&actor, app, ResetConfirmation::Confirmed)
+                .await
+        }));
+    }
+    let mut shown = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok((_, creds)) => shown.push(creds),
+            Err(Error::Conflict { .. }) => {}
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert!(!shown.is_empty());
+    let mut working = 0;
+    for creds in &shown {
+        if let Ok(grant) = env
+            .svc
+            .authorize_token(&creds.consumer_key, &token.token_id)
+            .await
+            .unwrap()
+        {
+            assert_eq!(
+                grant.consumer_secret.expose(),
+                creds.consumer_secret.expose()
+            );
+            working += 1;
+        }
+    }
+    assert_eq!(working, 1, "of {} pairs shown", shown.len());
 }

@@ -175,10 +175,12 @@ fn validate_callback(url: &str) -> Result<String> {
 }
 
 impl Tessera {
+    /// A new consumer key and secret for a record whose key is `previous` when it was read.
     async fn issue_consumer_credentials(
         &self,
         tx: &mut dyn StoreTx,
         integration: &Integration,
+        previous: Option<&ConsumerKey>,
         at: Timestamp,
     ) -> Result<ConsumerCredentials> {
         let consumer_key = ConsumerKey::generate()?;
@@ -187,8 +189,15 @@ impl Tessera {
             &consumer_secret,
             SecretSlot::ConsumerSecret(&integration.application_id),
         )?;
-        tx.set_consumer_credentials(integration.id, &consumer_key, &sealed, at)
+        let replaced = tx
+            .set_consumer_credentials(integration.id, previous, &consumer_key, &sealed, at)
             .await?;
+        if !replaced {
+            // Shown once means the pair shown must be the one that works.
+            return Err(Error::Conflict {
+                why: "the credentials were changed at the same moment by someone else; nothing was changed by this request".to_owned(),
+            });
+        }
         Ok(ConsumerCredentials {
             consumer_key,
             consumer_secret,
@@ -250,7 +259,7 @@ impl Tessera {
         );
         let credentials = if integration.switches.token_based_auth {
             let c = self
-                .issue_consumer_credentials(tx.as_mut(), &integration, now)
+                .issue_consumer_credentials(tx.as_mut(), &integration, None, now)
                 .await?;
             integration.has_credentials = true;
             notes.push(
@@ -393,7 +402,7 @@ impl Tessera {
         }
         let credentials = if after.switches.token_based_auth && !after.has_credentials {
             let c = self
-                .issue_consumer_credentials(tx.as_mut(), &after, now)
+                .issue_consumer_credentials(tx.as_mut(), &after, stored.consumer_key.as_ref(), now)
                 .await?;
             after.has_credentials = true;
             notes.push(
@@ -451,7 +460,12 @@ impl Tessera {
         let now = Timestamp::now();
         let mut integration = stored.integration;
         let credentials = self
-            .issue_consumer_credentials(tx.as_mut(), &integration, now)
+            .issue_consumer_credentials(
+                tx.as_mut(),
+                &integration,
+                stored.consumer_key.as_ref(),
+                now,
+            )
             .await?;
         integration.has_credentials = true;
         integration.modified_at = now;

@@ -369,7 +369,9 @@ impl Tessera {
                 Some(item.token.name.clone()),
                 Some(name.clone()),
             );
-            tx.rename_token(key, &name, &name_key(&name)).await?;
+            if !tx.rename_token(key, &name, &name_key(&name)).await? {
+                return Err(Error::TokenRevoked);
+            }
             notes.write(tx.as_mut()).await?;
             item.token.name = name;
             tx.commit().await?;
@@ -395,7 +397,9 @@ impl Tessera {
                 yes_no(item.token.inactive),
                 yes_no(inactive),
             );
-            tx.set_token_inactive(key, inactive).await?;
+            if !tx.set_token_inactive(key, inactive).await? {
+                return Err(Error::TokenRevoked);
+            }
             notes.write(tx.as_mut()).await?;
             item.token.inactive = inactive;
             tx.commit().await?;
