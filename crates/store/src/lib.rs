@@ -13,8 +13,11 @@ mod migrations;
 mod rows;
 mod tx;
 
-use std::path::Path;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,6 +46,15 @@ impl Backend {
 
 #[derive(Debug, Error)]
 pub enum OpenError {
+    #[error(
+        "the data directory {dir} is in use by another Tessera process ({holder}); stop it first"
+    )]
+    InUse { dir: PathBuf, holder: String },
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("unsupported database URL: it must start with sqlite: or postgres:")]
     UnsupportedUrl,
     #[error("cannot open the database: {0}")]
@@ -84,6 +96,51 @@ pub struct SqlStore {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// Held while open, when opened through a data directory.
+    lock: Arc<Mutex<Option<DataDirLock>>>,
+}
+
+/// The lock file name inside a data directory.
+pub const LOCK_FILE: &str = "tessera.lock";
+
+/// An exclusive advisory lock on a data directory's lock file, released on drop.
+#[derive(Debug)]
+struct DataDirLock {
+    _file: File,
+}
+
+impl DataDirLock {
+    fn acquire(dir: &Path) -> Result<Self, OpenError> {
+        let path = dir.join(LOCK_FILE);
+        let io = |source| OpenError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(OpenError::InUse {
+                    dir: dir.to_owned(),
+                    holder: holder.trim().to_owned(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        // Say who holds it, for the next process's error message.
+        file.set_len(0)
+            .and_then(|()| file.write_all(format!("pid {}", std::process::id()).as_bytes()))
+            .map_err(io)?;
+        Ok(Self { _file: file })
+    }
 }
 
 /// The SQLite file name inside a data directory.
@@ -91,8 +148,14 @@ pub const SQLITE_FILE: &str = "tessera.db";
 
 impl SqlStore {
     /// Opens (creating if needed) `tessera.db` in a data directory, and migrates it.
+    /// Opens (creating if needed) `tessera.db` in a data directory, and migrates it. The
+    /// directory is locked for as long as the store (or a clone) is open: a second process on
+    /// the same SQLite file would change records behind the first one's back.
     pub async fn open_data_dir(dir: &Path) -> Result<Self, OpenError> {
-        Self::open_sqlite_file(&dir.join(SQLITE_FILE)).await
+        let lock = DataDirLock::acquire(dir)?;
+        let mut store = Self::open_sqlite_file(&dir.join(SQLITE_FILE)).await?;
+        store.lock = Arc::new(Mutex::new(Some(lock)));
+        Ok(store)
     }
 
     pub async fn open_sqlite_file(path: &Path) -> Result<Self, OpenError> {
@@ -150,6 +213,7 @@ impl SqlStore {
                     read,
                     write,
                     backend,
+                    lock: Arc::default(),
                 }
             }
             Backend::Postgres => {
@@ -164,6 +228,7 @@ impl SqlStore {
                     read: pool.clone(),
                     write: pool,
                     backend,
+                    lock: Arc::default(),
                 }
             }
         };
@@ -204,6 +269,9 @@ impl SqlStore {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
     }
 }
 

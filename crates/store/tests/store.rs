@@ -143,3 +143,23 @@ async fn concurrent_resets_leave_exactly_one_shown_pair_working(env: &Env) {
     }
     assert_eq!(working, 1, "of {} pairs shown", shown.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_is_used_by_one_store_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open_data_dir(dir.path()).await.unwrap();
+    let second = SqlStore::open_data_dir(dir.path()).await;
+    let err = second.unwrap_err().to_string();
+    assert!(err.contains("in use by another Tessera process"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    // Clones share the lock; closing releases it.
+    let clone = store.clone();
+    drop(store);
+    assert!(SqlStore::open_data_dir(dir.path()).await.is_err());
+    clone.close().await;
+    let again = SqlStore::open_data_dir(dir.path()).await.unwrap();
+    again.close().await;
+}
