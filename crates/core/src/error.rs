@@ -33,11 +33,24 @@ pub enum Error {
     #[error(transparent)]
     Id(#[from] InvalidId),
     #[error("storage failed")]
-    Storage(#[from] StoreError),
+    Storage(#[source] StoreError),
     #[error(transparent)]
     Vault(#[from] VaultError),
     #[error(transparent)]
     Rng(#[from] RngError),
+}
+
+impl From<StoreError> for Error {
+    /// A uniqueness refusal is the caller's conflict (two requests racing to create the same
+    /// thing), not a storage failure.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(what) => Error::Conflict {
+                why: format!("a record with the same {what} already exists"),
+            },
+            e => Error::Storage(e),
+        }
+    }
 }
 
 impl Error {

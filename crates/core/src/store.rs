@@ -90,7 +90,7 @@ pub struct NewToken {
 }
 
 /// What creating a user writes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewUser {
     pub account: AccountId,
     pub name: String,
@@ -98,6 +98,20 @@ pub struct NewUser {
     pub active: bool,
     pub password_hash: Option<String>,
     pub created_at: Timestamp,
+}
+
+/// The password hash is left out: it is not a secret, but nothing gains from printing it.
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("account", &self.account)
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("active", &self.active)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "***"))
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// The Revoked filter of the Access Tokens page (R1).
