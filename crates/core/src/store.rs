@@ -292,7 +292,6 @@ pub trait StoreTx: Send {
         account: Option<&AccountId>,
         revocation: &Revocation,
     ) -> StoreResult<Vec<AccessToken>>;
-    async fn touch_token(&mut self, key: TokenKey, at: Timestamp) -> StoreResult<()>;
     async fn list_tokens(&mut self, query: &TokenQuery) -> StoreResult<Vec<TokenListItem>>;
 
     // System notes.

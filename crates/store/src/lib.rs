@@ -261,10 +261,6 @@ impl SqlStore {
         }))
     }
 
-    pub fn backend_kind(&self) -> Backend {
-        self.backend
-    }
-
     /// Closes the pools, flushing SQLite's WAL on the last connection.
     pub async fn close(&self) {
         self.read.close().await;

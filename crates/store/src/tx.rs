@@ -908,16 +908,6 @@ impl StoreTx for SqlTx {
         Ok(tokens)
     }
 
-    async fn touch_token(&mut self, key: TokenKey, at: Timestamp) -> StoreResult<()> {
-        sqlx::query("UPDATE access_tokens SET last_used_at = $2 WHERE id = $1")
-            .bind(key.get())
-            .bind(at.millis())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
-        Ok(())
-    }
-
     async fn list_tokens(&mut self, query: &TokenQuery) -> StoreResult<Vec<TokenListItem>> {
         let f = &query.filter;
         let mut q = SqlText::new(TOKEN_ITEM_SELECT);

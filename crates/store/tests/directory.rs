@@ -19,6 +19,7 @@ on_both_backends!(
     only_administrators_of_the_account_manage_its_directory,
     administrators_cannot_lock_themselves_out,
     actors_must_be_active_and_hold_their_role,
+    administrators_set_and_clear_passwords,
 );
 
 fn account_input(id: &str) -> NewAccountInput {
@@ -318,4 +319,68 @@ async fn actors_must_be_active_and_hold_their_role(env: &Env) {
         .list_tokens(&OP, Default::default(), Default::default(), None, 10)
         .await;
     assert!(matches!(r, Err(Error::NotPermitted { .. })));
+}
+
+async fn administrators_set_and_clear_passwords(env: &Env) {
+    use tessera_core::SecretString;
+    let w = World::build(&env.svc).await;
+    let email = Email::parse("alice.able@example.com").unwrap();
+    let password = SecretString::from("a long enough passphrase");
+    let check = async |p: SecretString| env.svc.check_password(&w.a, &email, &p).await.unwrap();
+    assert!(check(password.clone()).await.is_none(), "no password yet");
+    assert!(matches!(
+        env.svc
+            .set_password(&w.manager.actor, &w.a, w.alice.id, Some(&password))
+            .await,
+        Err(Error::NotPermitted { .. })
+    ));
+    env.svc
+        .set_password(&w.admin.actor, &w.a, w.alice.id, Some(&password))
+        .await
+        .unwrap();
+    assert_eq!(check(password.clone()).await.unwrap().id, w.alice.id);
+    assert!(
+        check(SecretString::from("a long enough passphrasE"))
+            .await
+            .is_none()
+    );
+    // Another account's user with the same email is another user.
+    assert!(
+        env.svc
+            .check_password(&w.b, &email, &password)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // An inactive user cannot sign in, whatever the password.
+    env.svc
+        .update_user(
+            &OP,
+            &w.a,
+            w.alice.id,
+            UserChanges {
+                active: Some(false),
+                ..UserChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(check(password.clone()).await.is_none());
+    env.svc
+        .set_password(&OP, &w.a, w.alice.id, None)
+        .await
+        .unwrap();
+    env.svc
+        .update_user(
+            &OP,
+            &w.a,
+            w.alice.id,
+            UserChanges {
+                active: Some(true),
+                ..UserChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(check(password).await.is_none(), "cleared");
 }

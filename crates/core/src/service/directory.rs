@@ -147,11 +147,6 @@ impl Tessera {
         Ok(account)
     }
 
-    pub async fn account(&self, id: &AccountId) -> Result<Account> {
-        let mut tx = self.tx(TxMode::Read).await?;
-        tx.account(id).await?.ok_or(Error::not_found("account"))
-    }
-
     pub async fn list_accounts(&self, actor: &Actor) -> Result<Vec<Account>> {
         let mut tx = self.tx(TxMode::Read).await?;
         match actor {

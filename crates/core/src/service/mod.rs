@@ -100,10 +100,6 @@ impl Tessera {
         Self { store, keyring }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
     }
