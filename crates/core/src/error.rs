@@ -48,6 +48,9 @@ impl From<StoreError> for Error {
             StoreError::Duplicate(what) => Error::Conflict {
                 why: format!("a record with the same {what} already exists"),
             },
+            StoreError::Dangling => Error::Conflict {
+                why: "a record this change refers to was removed at the same moment; nothing was changed".to_owned(),
+            },
             e => Error::Storage(e),
         }
     }

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// A uniqueness constraint refused the write; the string names what must be unique.
     #[error("a record with the same {0} already exists")]
     Duplicate(&'static str),
+    /// A write referred to a record that is gone (deleted by a concurrent transaction).
+    #[error("a referenced record no longer exists")]
+    Dangling,
     /// The database failed or is unreachable. The source is for logs, not for users.
     #[error("the database failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -243,7 +246,8 @@ pub trait StoreTx: Send {
     ) -> StoreResult<bool>;
 
     // Installations.
-    async fn insert_installation(&mut self, installation: &Installation) -> StoreResult<()>;
+    /// False when the record is already installed in that account (a concurrent install won).
+    async fn insert_installation(&mut self, installation: &Installation) -> StoreResult<bool>;
     async fn installation(
         &mut self,
         integration: IntegrationId,

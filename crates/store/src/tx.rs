@@ -38,6 +38,11 @@ pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
         };
         return StoreError::Duplicate(name);
     }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_foreign_key_violation()
+    {
+        return StoreError::Dangling;
+    }
     StoreError::Backend(Box::new(e))
 }
 
@@ -650,11 +655,12 @@ impl StoreTx for SqlTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_installation(&mut self, i: &Installation) -> StoreResult<()> {
-        sqlx::query(
+    async fn insert_installation(&mut self, i: &Installation) -> StoreResult<bool> {
+        let done = sqlx::query(
             "INSERT INTO installations (integration_id, account_id, state, note, concurrency_limit, \
              origin, installed_at, state_changed_at, state_changed_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (integration_id, account_id) DO NOTHING",
         )
         .bind(i.integration.get())
         .bind(i.account.as_str().to_owned())
@@ -668,7 +674,7 @@ impl StoreTx for SqlTx {
         .execute(&mut *self.tx)
         .await
         .map_err(backend_error)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn installation(

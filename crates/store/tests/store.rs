@@ -12,6 +12,7 @@ on_both_backends!(
     migrations_are_recorded_once,
     writes_refuse_stale_state,
     concurrent_resets_leave_exactly_one_shown_pair_working,
+    concurrent_auto_installs_agree_on_one_installation,
 );
 
 async fn migrations_are_recorded_once(env: &Env) {
@@ -162,4 +163,35 @@ async fn a_data_directory_is_used_by_one_store_at_a_time() {
     clone.close().await;
     let again = SqlStore::open_data_dir(dir.path()).await.unwrap();
     again.close().await;
+}
+
+/// R14 under concurrency: the authorization flow hitting an account from several requests at
+/// once installs the record once, and every request gets that installation.
+async fn concurrent_auto_installs_agree_on_one_installation(env: &Env) {
+    use support::world::World;
+    use tessera_core::model::Context;
+
+    let w = World::build(&env.svc).await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let svc = env.svc.clone();
+        let (account, app) = (w.b.clone(), w.app);
+        tasks.push(tokio::spawn(async move {
+            svc.auto_install(&account, app, Context::Endpoint).await
+        }));
+    }
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.unwrap().unwrap());
+    }
+    assert!(seen.windows(2).all(|p| p[0] == p[1]), "{seen:?}");
+    let notes = env
+        .svc
+        .system_notes(
+            &w.b_admin.actor,
+            &tessera_core::model::RecordRef::Installation(w.app, w.b.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(notes.len(), 1, "installed once");
 }

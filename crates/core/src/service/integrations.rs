@@ -238,7 +238,9 @@ impl Tessera {
             state_changed_at: now,
             state_changed_by: p.user.name.clone(),
         };
-        tx.insert_installation(&installation).await?;
+        if !tx.insert_installation(&installation).await? {
+            return Err(already_installed(&p.account));
+        }
         let mut integration = tx
             .integration(id)
             .await?
@@ -572,12 +574,7 @@ impl Tessera {
             .filter(|s| s.integration.deleted_at.is_none())
             .ok_or(Error::not_found("integration record"))?;
         if tx.installation(id, &p.account).await?.is_some() {
-            return Err(Error::Conflict {
-                why: format!(
-                    "the integration record is already installed in account {}",
-                    p.account
-                ),
-            });
+            return Err(already_installed(&p.account));
         }
         let now = Timestamp::now();
         let installation = Installation {
@@ -591,7 +588,9 @@ impl Tessera {
             state_changed_at: now,
             state_changed_by: p.user.name.clone(),
         };
-        tx.insert_installation(&installation).await?;
+        if !tx.insert_installation(&installation).await? {
+            return Err(already_installed(&p.account));
+        }
         let mut notes = Notes::by(&p, now);
         notes.push(
             RecordRef::Installation(id, p.account.clone()),
@@ -649,7 +648,13 @@ impl Tessera {
             state_changed_at: now,
             state_changed_by: "System".to_owned(),
         };
-        tx.insert_installation(&installation).await?;
+        if !tx.insert_installation(&installation).await? {
+            // Installed by a concurrent request a moment ago: that installation stands.
+            return tx
+                .installation(id, account)
+                .await?
+                .ok_or(Error::not_found("installation"));
+        }
         let mut notes = Notes::system(account, context, now);
         notes.push(
             RecordRef::Installation(id, account.clone()),
@@ -724,6 +729,12 @@ impl Tessera {
         notes.write(tx.as_mut()).await?;
         tx.commit().await?;
         Ok(revoked.len())
+    }
+}
+
+fn already_installed(account: &AccountId) -> Error {
+    Error::Conflict {
+        why: format!("the integration record is already installed in account {account}"),
     }
 }
 
