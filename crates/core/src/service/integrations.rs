@@ -227,17 +227,14 @@ impl Tessera {
             created_at: now,
         };
         let id = tx.insert_integration(&new).await?;
-        let installation = Installation {
-            integration: id,
-            account: p.account.clone(),
-            state: InstallState::Enabled,
-            note: String::new(),
-            concurrency_limit: None,
-            origin: InstallOrigin::Created,
-            installed_at: now,
-            state_changed_at: now,
-            state_changed_by: p.user.name.clone(),
-        };
+        let installation = new_installation(
+            id,
+            &p.account,
+            InstallState::Enabled,
+            InstallOrigin::Created,
+            now,
+            &p.user.name,
+        );
         if !tx.insert_installation(&installation).await? {
             return Err(already_installed(&p.account));
         }
@@ -577,17 +574,14 @@ impl Tessera {
             return Err(already_installed(&p.account));
         }
         let now = Timestamp::now();
-        let installation = Installation {
-            integration: id,
-            account: p.account.clone(),
-            state: InstallState::Enabled,
-            note: String::new(),
-            concurrency_limit: None,
-            origin: InstallOrigin::Bundle,
-            installed_at: now,
-            state_changed_at: now,
-            state_changed_by: p.user.name.clone(),
-        };
+        let installation = new_installation(
+            id,
+            &p.account,
+            InstallState::Enabled,
+            InstallOrigin::Bundle,
+            now,
+            &p.user.name,
+        );
         if !tx.insert_installation(&installation).await? {
             return Err(already_installed(&p.account));
         }
@@ -637,17 +631,7 @@ impl Tessera {
         } else {
             InstallState::Enabled
         };
-        let installation = Installation {
-            integration: id,
-            account: account.clone(),
-            state,
-            note: String::new(),
-            concurrency_limit: None,
-            origin: InstallOrigin::Auto,
-            installed_at: now,
-            state_changed_at: now,
-            state_changed_by: "System".to_owned(),
-        };
+        let installation = new_installation(id, account, state, InstallOrigin::Auto, now, "System");
         if !tx.insert_installation(&installation).await? {
             // Installed by a concurrent request a moment ago: that installation stands.
             return tx
@@ -729,6 +713,28 @@ impl Tessera {
         notes.write(tx.as_mut()).await?;
         tx.commit().await?;
         Ok(revoked.len())
+    }
+}
+
+/// A fresh installation: no note, no concurrency limit of its own.
+fn new_installation(
+    integration: IntegrationId,
+    account: &AccountId,
+    state: InstallState,
+    origin: InstallOrigin,
+    at: Timestamp,
+    by: &str,
+) -> Installation {
+    Installation {
+        integration,
+        account: account.clone(),
+        state,
+        note: String::new(),
+        concurrency_limit: None,
+        origin,
+        installed_at: at,
+        state_changed_at: at,
+        state_changed_by: by.to_owned(),
     }
 }
 
