@@ -148,6 +148,12 @@ pub enum TokenSort {
     Name,
 }
 
+/// The sort key of a token name for [`TokenSort::Name`]: case-insensitive, compared bytewise
+/// by both databases. Stored with the token; cursors carry it.
+pub fn token_name_sort_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
 /// A keyset position: the last row of the previous page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenCursor {
@@ -278,13 +284,9 @@ pub trait StoreTx: Send {
     ) -> StoreResult<Option<TokenListItem>>;
     async fn token_by_token_id(&mut self, token_id: &TokenId) -> StoreResult<Option<StoredToken>>;
     /// These two change an unrevoked token only; false when it is revoked (R8), even by a
-    /// transaction that committed a moment ago.
-    async fn rename_token(
-        &mut self,
-        key: TokenKey,
-        name: &str,
-        name_key: &str,
-    ) -> StoreResult<bool>;
+    /// transaction that committed a moment ago. Renaming also updates the sort key
+    /// ([`token_name_sort_key`]) and the search text.
+    async fn rename_token(&mut self, key: TokenKey, name: &str) -> StoreResult<bool>;
     async fn set_token_inactive(&mut self, key: TokenKey, inactive: bool) -> StoreResult<bool>;
     /// Revokes one token if it is not revoked yet; false when it already was.
     async fn revoke_token(&mut self, key: TokenKey, revocation: &Revocation) -> StoreResult<bool>;

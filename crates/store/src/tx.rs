@@ -13,7 +13,7 @@ use tessera_core::model::{
 };
 use tessera_core::store::{
     NewIntegration, NewToken, NewUser, RevokedFilter, SealedSlot, StoreError, StoreResult, StoreTx,
-    StoredIntegration, StoredToken, TokenQuery, TokenSort,
+    StoredIntegration, StoredToken, TokenQuery, TokenSort, token_name_sort_key,
 };
 use tessera_core::vault::SealedSecret;
 
@@ -785,7 +785,7 @@ impl StoreTx for SqlTx {
         .bind(n.user.get())
         .bind(n.role.get())
         .bind(n.name.clone())
-        .bind(n.name.to_lowercase())
+        .bind(token_name_sort_key(&n.name))
         .bind(n.token_id.as_str().to_owned())
         .bind(n.token_secret.blob.clone())
         .bind(n.token_secret.key_id.clone())
@@ -828,18 +828,13 @@ impl StoreTx for SqlTx {
         row.as_ref().map(rows::stored_token).transpose()
     }
 
-    async fn rename_token(
-        &mut self,
-        key: TokenKey,
-        name: &str,
-        name_key: &str,
-    ) -> StoreResult<bool> {
+    async fn rename_token(&mut self, key: TokenKey, name: &str) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE access_tokens SET name = $2, name_key = $3 WHERE id = $1 AND revoked = 0",
         )
         .bind(key.get())
         .bind(name.to_owned())
-        .bind(name_key.to_owned())
+        .bind(token_name_sort_key(name))
         .execute(&mut *self.tx)
         .await
         .map_err(backend_error)?;

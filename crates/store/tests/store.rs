@@ -60,7 +60,7 @@ async fn writes_refuse_stale_state(env: &Env) {
         .unwrap()
         .integration;
     let mut tx = env.store.begin(TxMode::Write).await.unwrap();
-    assert!(!tx.rename_token(key, "x", "x").await.unwrap());
+    assert!(!tx.rename_token(key, "x").await.unwrap());
     assert!(!tx.set_token_inactive(key, true).await.unwrap());
     let new_key = ConsumerKey::generate().unwrap();
     let secret = tessera_core::credentials::generate_secret().unwrap();

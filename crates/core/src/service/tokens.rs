@@ -7,7 +7,9 @@ use crate::ids::{IntegrationId, RoleId, TokenId, TokenKey, UserId};
 use crate::model::{
     InstallState, Permission, RecordRef, Revocation, Role, Timestamp, TokenListItem, User,
 };
-use crate::store::{NewToken, StoreTx, TokenCursor, TokenFilter, TokenQuery, TokenSort, TxMode};
+use crate::store::{
+    NewToken, StoreTx, TokenCursor, TokenFilter, TokenQuery, TokenSort, TxMode, token_name_sort_key,
+};
 use crate::vault::SecretSlot;
 
 /// NetSuite's limit on token names.
@@ -56,11 +58,6 @@ impl TokenCursor {
             name_key: name,
         })
     }
-}
-
-/// The sort key of a token name: case-insensitive, compared bytewise in both databases.
-pub(crate) fn name_key(name: &str) -> String {
-    name.to_lowercase()
 }
 
 fn default_token_name(application: &str, user: &str, role: &str) -> String {
@@ -342,7 +339,7 @@ impl Tessera {
             items.truncate(limit as usize);
             items.last().map(|last| TokenCursor {
                 key: last.token.key,
-                name_key: (sort == TokenSort::Name).then(|| name_key(&last.token.name)),
+                name_key: (sort == TokenSort::Name).then(|| token_name_sort_key(&last.token.name)),
             })
         } else {
             None
@@ -369,7 +366,7 @@ impl Tessera {
                 Some(item.token.name.clone()),
                 Some(name.clone()),
             );
-            if !tx.rename_token(key, &name, &name_key(&name)).await? {
+            if !tx.rename_token(key, &name).await? {
                 return Err(Error::TokenRevoked);
             }
             notes.write(tx.as_mut()).await?;
