@@ -417,6 +417,20 @@ async fn main() {
         TokenSort::NewestFirst,
     )
     .await;
+    first_page(
+        &s,
+        &format!("search {user_name:?}, by name"),
+        search(user_name),
+        TokenSort::Name,
+    )
+    .await;
+    first_page(
+        &s,
+        "search \"Payroll\", by name",
+        search("Payroll"),
+        TokenSort::Name,
+    )
+    .await;
     let combined = TokenFilter {
         search: Some("Shipping".to_owned()),
         revoked: RevokedFilter::Yes,

@@ -72,15 +72,35 @@ const INSTALLATION_COLUMNS: &str = "integration_id, account_id, state, note, con
 const TOKEN_COLUMNS: &str = "id, account_id, integration_id, user_id, role_id, name, inactive, \
     revoked, revoked_at, revoked_by, revoked_by_name, created_at, created_by, created_by_name, \
     last_used_at";
-/// A token with the names of what it binds, for `token` and `list_tokens`.
-const TOKEN_ITEM_SELECT: &str = "SELECT t.id, t.account_id, t.integration_id, t.user_id, \
-    t.role_id, t.name, t.inactive, t.revoked, t.revoked_at, t.revoked_by, t.revoked_by_name, \
-    t.created_at, t.created_by, t.created_by_name, t.last_used_at, \
-    i.name AS application_name, u.name AS user_name, r.name AS role_name \
-    FROM access_tokens t \
-    JOIN integrations i ON i.id = t.integration_id \
-    JOIN users u ON u.id = t.user_id \
-    JOIN roles r ON r.account_id = t.account_id AND r.id = t.role_id";
+/// The columns of a token with the names of what it binds, for `token` and `list_tokens`.
+macro_rules! token_item_columns {
+    () => {
+        "SELECT t.id, t.account_id, t.integration_id, t.user_id, t.role_id, t.name, t.inactive, \
+         t.revoked, t.revoked_at, t.revoked_by, t.revoked_by_name, t.created_at, t.created_by, \
+         t.created_by_name, t.last_used_at, \
+         i.name AS application_name, u.name AS user_name, r.name AS role_name "
+    };
+}
+/// The joins that bring those names.
+macro_rules! token_item_joins {
+    () => {
+        " JOIN integrations i ON i.id = t.integration_id \
+          JOIN users u ON u.id = t.user_id \
+          JOIN roles r ON r.account_id = t.account_id AND r.id = t.role_id"
+    };
+}
+const TOKEN_ITEM_SELECT: &str = concat!(
+    token_item_columns!(),
+    "FROM access_tokens t",
+    token_item_joins!()
+);
+/// The same, driven by SQLite's trigram index: its hits come in rowid (token id) order and are
+/// joined to their tokens, so a page of a common term ends after a page of hits.
+const TOKEN_ITEM_SELECT_BY_SEARCH: &str = concat!(
+    token_item_columns!(),
+    "FROM access_tokens_search s JOIN access_tokens t ON t.id = s.rowid",
+    token_item_joins!()
+);
 /// The searchable text of a token row: its name and the names of what it binds, one per line.
 const SEARCH_TEXT_OF_ROW: &str = "name || '\n' \
     || (SELECT i.name FROM integrations i WHERE i.id = access_tokens.integration_id) || '\n' \
@@ -911,9 +931,22 @@ impl StoreTx for SqlTx {
 
     async fn list_tokens(&mut self, query: &TokenQuery) -> StoreResult<Vec<TokenListItem>> {
         let f = &query.filter;
-        let mut q = SqlText::new(TOKEN_ITEM_SELECT);
-        q.push(" WHERE t.account_id = ")
-            .bind(Bind::Text(query.account.as_str().to_owned()));
+        // On SQLite, a search in id order is driven by the trigram index itself.
+        let search_driven =
+            self.backend == Backend::Sqlite && f.search.is_some() && query.sort != TokenSort::Name;
+        let (mut q, id_column) = if search_driven {
+            let mut q = SqlText::new(TOKEN_ITEM_SELECT_BY_SEARCH);
+            let phrase = fts_phrase(f.search.as_deref().unwrap_or_default());
+            q.push(" WHERE access_tokens_search MATCH ")
+                .bind(Bind::Text(phrase));
+            q.push(" AND t.account_id = ");
+            (q, "s.rowid")
+        } else {
+            let mut q = SqlText::new(TOKEN_ITEM_SELECT);
+            q.push(" WHERE t.account_id = ");
+            (q, "t.id")
+        };
+        q.bind(Bind::Text(query.account.as_str().to_owned()));
         match f.revoked {
             RevokedFilter::All => {}
             RevokedFilter::Yes => {
@@ -935,7 +968,9 @@ impl StoreTx for SqlTx {
         if let Some(r) = f.role {
             q.push(" AND t.role_id = ").bind(Bind::Int(r.get()));
         }
-        if let Some(term) = f.search.as_deref() {
+        if let Some(term) = f.search.as_deref()
+            && !search_driven
+        {
             match self.backend {
                 Backend::Postgres => {
                     q.push(" AND t.search_text ILIKE ")
@@ -943,10 +978,11 @@ impl StoreTx for SqlTx {
                     q.push(" ESCAPE '\\'");
                 }
                 Backend::Sqlite => {
-                    // Core asks for three characters at least: the trigram index's minimum.
+                    // By name: a selective term's hits are found once and sorted; a common
+                    // one is matched while walking the name index.
                     let phrase = fts_phrase(term);
                     if let Some(ids) = self.sqlite_search_ids(&phrase).await? {
-                        // The hits, already found, go in as one JSON array parameter.
+                        // The hits go in as one JSON array parameter.
                         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
                         q.push(" AND t.id IN (SELECT value FROM json_each(");
                         q.bind(Bind::Text(format!("[{list}]")));
@@ -962,10 +998,12 @@ impl StoreTx for SqlTx {
         match (&query.after, query.sort) {
             (None, _) => {}
             (Some(c), TokenSort::NewestFirst) => {
-                q.push(" AND t.id < ").bind(Bind::Int(c.key.get()));
+                q.push(&format!(" AND {id_column} < "))
+                    .bind(Bind::Int(c.key.get()));
             }
             (Some(c), TokenSort::OldestFirst) => {
-                q.push(" AND t.id > ").bind(Bind::Int(c.key.get()));
+                q.push(&format!(" AND {id_column} > "))
+                    .bind(Bind::Int(c.key.get()));
             }
             (Some(c), TokenSort::Name) => {
                 let name = c.name_key.clone().unwrap_or_default();
@@ -975,10 +1013,10 @@ impl StoreTx for SqlTx {
                 q.push("))");
             }
         }
-        q.push(match query.sort {
-            TokenSort::NewestFirst => " ORDER BY t.id DESC",
-            TokenSort::OldestFirst => " ORDER BY t.id ASC",
-            TokenSort::Name => " ORDER BY t.name_key ASC, t.id ASC",
+        q.push(&match query.sort {
+            TokenSort::NewestFirst => format!(" ORDER BY {id_column} DESC"),
+            TokenSort::OldestFirst => format!(" ORDER BY {id_column} ASC"),
+            TokenSort::Name => " ORDER BY t.name_key ASC, t.id ASC".to_owned(),
         })
         .push(" LIMIT ")
         .bind(Bind::Int(i64::from(query.limit)));

@@ -197,6 +197,38 @@ async fn r1_search_covers_token_application_user_and_role_names(env: &Env) {
     let item = env.svc.token(m, t2).await.unwrap();
     assert_eq!(item.user_name, "Robert Quill");
     assert_eq!(item.application_name, "Zephyr Bridge");
+    // Pages of a search hold every hit once, in every order.
+    for sort in [
+        TokenSort::NewestFirst,
+        TokenSort::OldestFirst,
+        TokenSort::Name,
+    ] {
+        let mut keys = Vec::new();
+        let mut after = None;
+        loop {
+            let page = env
+                .svc
+                .list_tokens(m, search("zephyr"), sort, after, 1)
+                .await
+                .unwrap();
+            keys.extend(page.items.iter().map(|i| i.token.key));
+            match page.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        keys.sort();
+        assert_eq!(keys, [t1, t2], "{sort:?}");
+    }
+    // Case folds beyond ASCII.
+    rename(env, &w, t2, "Zürich Übersicht").await;
+    for term in ["zürich übersicht", "ZÜRICH", "übersicht"] {
+        assert_eq!(
+            names(env, m, search(term)).await,
+            ["Zürich Übersicht"],
+            "{term}"
+        );
+    }
     // Search combines with filters.
     let f = TokenFilter {
         search: Some("zephyr".to_owned()),
