@@ -94,6 +94,13 @@ const TOKEN_ITEM_SELECT: &str = concat!(
     "FROM access_tokens t",
     token_item_joins!()
 );
+/// The same, walking SQLite's name index (its planner would otherwise sort the whole account
+/// when a `LIKE` is present).
+const TOKEN_ITEM_SELECT_BY_NAME: &str = concat!(
+    token_item_columns!(),
+    "FROM access_tokens t INDEXED BY access_tokens_by_name",
+    token_item_joins!()
+);
 /// The same, driven by SQLite's trigram index: its hits come in rowid (token id) order and are
 /// joined to their tokens, so a page of a common term ends after a page of hits.
 const TOKEN_ITEM_SELECT_BY_SEARCH: &str = concat!(
@@ -108,10 +115,23 @@ const SEARCH_TEXT_OF_ROW: &str = "name || '\n' \
     || (SELECT r.name FROM roles r WHERE r.account_id = access_tokens.account_id \
         AND r.id = access_tokens.role_id)";
 
-/// On SQLite, a search term found in fewer rows than this is looked up through the trigram
-/// index once, and its hits filtered and sorted; a more common one is matched while walking the list in order,
-/// which finds a page of hits after a short walk.
+/// On SQLite, sorted by name: a search term found in fewer rows than this is looked up in the
+/// trigram index once and its hits sorted; a commoner one is matched while walking the name
+/// index, where a page of hits comes after a short walk.
 const SQLITE_SELECTIVE_HITS: i64 = 1000;
+
+/// How the token list applies a search.
+enum SearchPlan {
+    None,
+    /// PostgreSQL: `ILIKE` on the trigram GIN index; the planner picks index or ordered walk.
+    Ilike(String),
+    /// SQLite, id order: the FTS5 index streams hits in rowid order into the join.
+    IndexDriven(String),
+    /// SQLite, by name, a selective term: its hits (a JSON array), found once.
+    Hits(String),
+    /// SQLite, by name, a common term: walk the name index and match each row.
+    NameWalk(String),
+}
 
 /// `%`, `_` and `\` taken literally in a `LIKE … ESCAPE '\'` pattern.
 fn like_pattern(term: &str) -> String {
@@ -931,22 +951,38 @@ impl StoreTx for SqlTx {
 
     async fn list_tokens(&mut self, query: &TokenQuery) -> StoreResult<Vec<TokenListItem>> {
         let f = &query.filter;
-        // On SQLite, a search in id order is driven by the trigram index itself.
-        let search_driven =
-            self.backend == Backend::Sqlite && f.search.is_some() && query.sort != TokenSort::Name;
-        let (mut q, id_column) = if search_driven {
-            let mut q = SqlText::new(TOKEN_ITEM_SELECT_BY_SEARCH);
-            let phrase = fts_phrase(f.search.as_deref().unwrap_or_default());
-            q.push(" WHERE access_tokens_search MATCH ")
-                .bind(Bind::Text(phrase));
-            q.push(" AND t.account_id = ");
-            (q, "s.rowid")
-        } else {
-            let mut q = SqlText::new(TOKEN_ITEM_SELECT);
-            q.push(" WHERE t.account_id = ");
-            (q, "t.id")
+        let plan = match (self.backend, f.search.as_deref()) {
+            (_, None) => SearchPlan::None,
+            (Backend::Postgres, Some(term)) => SearchPlan::Ilike(like_pattern(term)),
+            (Backend::Sqlite, Some(term)) if query.sort != TokenSort::Name => {
+                SearchPlan::IndexDriven(fts_phrase(term))
+            }
+            (Backend::Sqlite, Some(term)) => match self.sqlite_search_ids(&fts_phrase(term)).await?
+            {
+                // The hits go in as one JSON array parameter.
+                Some(ids) => SearchPlan::Hits(format!(
+                    "[{}]",
+                    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+                )),
+                None => SearchPlan::NameWalk(like_pattern(term)),
+            },
         };
-        q.bind(Bind::Text(query.account.as_str().to_owned()));
+        let (mut q, id_column) = match &plan {
+            SearchPlan::IndexDriven(phrase) => {
+                let mut q = SqlText::new(TOKEN_ITEM_SELECT_BY_SEARCH);
+                q.push(" WHERE access_tokens_search MATCH ")
+                    .bind(Bind::Text(phrase.clone()));
+                q.push(" AND");
+                (q, "s.rowid")
+            }
+            SearchPlan::NameWalk(_) => (SqlText::new(TOKEN_ITEM_SELECT_BY_NAME), "t.id"),
+            _ => (SqlText::new(TOKEN_ITEM_SELECT), "t.id"),
+        };
+        if !matches!(plan, SearchPlan::IndexDriven(_)) {
+            q.push(" WHERE");
+        }
+        q.push(" t.account_id = ")
+            .bind(Bind::Text(query.account.as_str().to_owned()));
         match f.revoked {
             RevokedFilter::All => {}
             RevokedFilter::Yes => {
@@ -968,31 +1004,21 @@ impl StoreTx for SqlTx {
         if let Some(r) = f.role {
             q.push(" AND t.role_id = ").bind(Bind::Int(r.get()));
         }
-        if let Some(term) = f.search.as_deref()
-            && !search_driven
-        {
-            match self.backend {
-                Backend::Postgres => {
-                    q.push(" AND t.search_text ILIKE ")
-                        .bind(Bind::Text(like_pattern(term)));
-                    q.push(" ESCAPE '\\'");
-                }
-                Backend::Sqlite => {
-                    // By name: a selective term's hits are found once and sorted; a common
-                    // one is matched while walking the name index.
-                    let phrase = fts_phrase(term);
-                    if let Some(ids) = self.sqlite_search_ids(&phrase).await? {
-                        // The hits go in as one JSON array parameter.
-                        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-                        q.push(" AND t.id IN (SELECT value FROM json_each(");
-                        q.bind(Bind::Text(format!("[{list}]")));
-                        q.push("))");
-                    } else {
-                        q.push(" AND t.search_text LIKE ")
-                            .bind(Bind::Text(like_pattern(term)));
-                        q.push(" ESCAPE '\\'");
-                    }
-                }
+        match plan {
+            SearchPlan::None | SearchPlan::IndexDriven(_) => {}
+            SearchPlan::Ilike(pattern) => {
+                q.push(" AND t.search_text ILIKE ")
+                    .bind(Bind::Text(pattern));
+                q.push(" ESCAPE '\\'");
+            }
+            SearchPlan::Hits(list) => {
+                q.push(" AND t.id IN (SELECT value FROM json_each(")
+                    .bind(Bind::Text(list));
+                q.push("))");
+            }
+            SearchPlan::NameWalk(pattern) => {
+                q.push(" AND t.search_text LIKE ").bind(Bind::Text(pattern));
+                q.push(" ESCAPE '\\'");
             }
         }
         match (&query.after, query.sort) {
