@@ -115,22 +115,20 @@ const SEARCH_TEXT_OF_ROW: &str = "name || '\n' \
     || (SELECT r.name FROM roles r WHERE r.account_id = access_tokens.account_id \
         AND r.id = access_tokens.role_id)";
 
-/// On SQLite, sorted by name: a search term found in fewer rows than this is looked up in the
-/// trigram index once and its hits sorted; a commoner one is matched while walking the name
-/// index, where a page of hits comes after a short walk.
-const SQLITE_SELECTIVE_HITS: i64 = 1000;
+/// A search term found in fewer rows than this is looked up in the trigram index once and its
+/// hits sorted; a commoner one is matched while walking the list in its order, where a page of
+/// hits comes after a short walk (except on SQLite in id order, where the index drives).
+const SELECTIVE_HITS: i64 = 1000;
 
 /// How the token list applies a search.
 enum SearchPlan {
     None,
-    /// PostgreSQL: `ILIKE` on the trigram GIN index; the planner picks index or ordered walk.
-    Ilike(String),
     /// SQLite, id order: the FTS5 index streams hits in rowid order into the join.
     IndexDriven(String),
-    /// SQLite, by name, a selective term: its hits (a JSON array), found once.
-    Hits(String),
-    /// SQLite, by name, a common term: walk the name index and match each row.
-    NameWalk(String),
+    /// A selective term: its hits, found once in the trigram index.
+    Hits(Vec<i64>),
+    /// A common term (its `LIKE` pattern): walk the list in order and match each row.
+    Walk(String),
 }
 
 /// `%`, `_` and `\` taken literally in a `LIKE … ESCAPE '\'` pattern.
@@ -199,24 +197,63 @@ impl SqlTx {
         Ok(())
     }
 
-    /// The ids of the tokens whose search text holds the phrase, from the SQLite trigram
-    /// index; `None` when there are [`SQLITE_SELECTIVE_HITS`] or more.
-    async fn sqlite_search_ids(&mut self, phrase: &str) -> StoreResult<Option<Vec<i64>>> {
-        let rows = sqlx::query(
-            "SELECT rowid AS id FROM access_tokens_search WHERE access_tokens_search MATCH $1 LIMIT $2",
-        )
-        .bind(phrase.to_owned())
-        .bind(SQLITE_SELECTIVE_HITS)
-        .fetch_all(&mut *self.tx)
-        .await
+    /// The ids of the tokens that hold a search term, looked up in the trigram index; `None`
+    /// when there are [`SELECTIVE_HITS`] or more. On PostgreSQL the planner is told to use the
+    /// index here (its estimate for `ILIKE '%…%'` is a guess, and a wrong guess walks the
+    /// whole table).
+    async fn search_hits(
+        &mut self,
+        account: &AccountId,
+        term: &str,
+    ) -> StoreResult<Option<Vec<i64>>> {
+        let rows = match self.backend {
+            Backend::Sqlite => {
+                sqlx::query(
+                    "SELECT rowid AS id FROM access_tokens_search \
+                     WHERE access_tokens_search MATCH $1 LIMIT $2",
+                )
+                .bind(fts_phrase(term))
+                .bind(SELECTIVE_HITS)
+                .fetch_all(&mut *self.tx)
+                .await
+            }
+            Backend::Postgres => {
+                self.pg_planner(&["enable_seqscan", "enable_indexscan"], false)
+                    .await?;
+                let rows = sqlx::query(
+                    "SELECT id FROM access_tokens WHERE account_id = $1 \
+                     AND search_text ILIKE $2 ESCAPE '\\' LIMIT $3",
+                )
+                .bind(account.as_str().to_owned())
+                .bind(like_pattern(term))
+                .bind(SELECTIVE_HITS)
+                .fetch_all(&mut *self.tx)
+                .await;
+                self.pg_planner(&["enable_seqscan", "enable_indexscan"], true)
+                    .await?;
+                rows
+            }
+        }
         .map_err(backend_error)?;
-        if rows.len() >= usize::try_from(SQLITE_SELECTIVE_HITS).unwrap_or(usize::MAX) {
+        if rows.len() >= usize::try_from(SELECTIVE_HITS).unwrap_or(usize::MAX) {
             return Ok(None);
         }
         rows.iter()
             .map(|r| get::<i64>(r, "id"))
             .collect::<StoreResult<_>>()
             .map(Some)
+    }
+
+    /// Switches PostgreSQL planner methods for the rest of the transaction.
+    async fn pg_planner(&mut self, settings: &[&'static str], on: bool) -> StoreResult<()> {
+        for setting in settings {
+            let sql = format!("SET LOCAL {setting} = {}", if on { "on" } else { "off" });
+            sqlx::query(AssertSqlSafe(sql))
+                .execute(&mut *self.tx)
+                .await
+                .map_err(backend_error)?;
+        }
+        Ok(())
     }
 }
 
@@ -953,18 +990,12 @@ impl StoreTx for SqlTx {
         let f = &query.filter;
         let plan = match (self.backend, f.search.as_deref()) {
             (_, None) => SearchPlan::None,
-            (Backend::Postgres, Some(term)) => SearchPlan::Ilike(like_pattern(term)),
             (Backend::Sqlite, Some(term)) if query.sort != TokenSort::Name => {
                 SearchPlan::IndexDriven(fts_phrase(term))
             }
-            (Backend::Sqlite, Some(term)) => match self.sqlite_search_ids(&fts_phrase(term)).await?
-            {
-                // The hits go in as one JSON array parameter.
-                Some(ids) => SearchPlan::Hits(format!(
-                    "[{}]",
-                    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-                )),
-                None => SearchPlan::NameWalk(like_pattern(term)),
+            (_, Some(term)) => match self.search_hits(&query.account, term).await? {
+                Some(ids) => SearchPlan::Hits(ids),
+                None => SearchPlan::Walk(like_pattern(term)),
             },
         };
         let (mut q, id_column) = match &plan {
@@ -975,7 +1006,11 @@ impl StoreTx for SqlTx {
                 q.push(" AND");
                 (q, "s.rowid")
             }
-            SearchPlan::NameWalk(_) => (SqlText::new(TOKEN_ITEM_SELECT_BY_NAME), "t.id"),
+            SearchPlan::Walk(_)
+                if self.backend == Backend::Sqlite && query.sort == TokenSort::Name =>
+            {
+                (SqlText::new(TOKEN_ITEM_SELECT_BY_NAME), "t.id")
+            }
             _ => (SqlText::new(TOKEN_ITEM_SELECT), "t.id"),
         };
         if !matches!(plan, SearchPlan::IndexDriven(_)) {
@@ -1004,20 +1039,23 @@ impl StoreTx for SqlTx {
         if let Some(r) = f.role {
             q.push(" AND t.role_id = ").bind(Bind::Int(r.get()));
         }
+        let walk = matches!(plan, SearchPlan::Walk(_));
         match plan {
             SearchPlan::None | SearchPlan::IndexDriven(_) => {}
-            SearchPlan::Ilike(pattern) => {
-                q.push(" AND t.search_text ILIKE ")
-                    .bind(Bind::Text(pattern));
-                q.push(" ESCAPE '\\'");
+            SearchPlan::Hits(ids) if ids.is_empty() => {
+                q.push(" AND 1 = 0");
             }
-            SearchPlan::Hits(list) => {
-                q.push(" AND t.id IN (SELECT value FROM json_each(")
-                    .bind(Bind::Text(list));
-                q.push("))");
+            SearchPlan::Hits(ids) => {
+                // Integers from the database, written as literals: nothing to inject.
+                let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                q.push(&format!(" AND t.id IN ({list})"));
             }
-            SearchPlan::NameWalk(pattern) => {
-                q.push(" AND t.search_text LIKE ").bind(Bind::Text(pattern));
+            SearchPlan::Walk(pattern) => {
+                let op = match self.backend {
+                    Backend::Postgres => " AND t.search_text ILIKE ",
+                    Backend::Sqlite => " AND t.search_text LIKE ",
+                };
+                q.push(op).bind(Bind::Text(pattern));
                 q.push(" ESCAPE '\\'");
             }
         }
@@ -1046,11 +1084,17 @@ impl StoreTx for SqlTx {
         })
         .push(" LIMIT ")
         .bind(Bind::Int(i64::from(query.limit)));
-        let rows = q
-            .query()
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+        // A common term: walk the list in order (PostgreSQL would otherwise build a bitmap of
+        // every hit before sorting them).
+        let pg_walk = walk && self.backend == Backend::Postgres;
+        if pg_walk {
+            self.pg_planner(&["enable_bitmapscan"], false).await?;
+        }
+        let rows = q.query().fetch_all(&mut *self.tx).await;
+        if pg_walk {
+            self.pg_planner(&["enable_bitmapscan"], true).await?;
+        }
+        let rows = rows.map_err(backend_error)?;
         rows.iter().map(rows::token_item).collect()
     }
 

@@ -20,6 +20,7 @@ on_both_backends!(
     r1_list_filters_by_revoked_all_yes_no,
     r1_search_covers_token_application_user_and_role_names,
     r1_keyset_pages_are_stable_and_complete,
+    r1_a_common_search_term_pages_in_order,
     r1_view_and_edit_a_token,
     r1_users_without_token_management_see_only_their_own_tokens,
     r2_reset_regenerates_key_and_secret_and_old_pair_stops_at_once,
@@ -1696,4 +1697,88 @@ async fn r15_system_notes_are_immutable(env: &Env) {
             .is_err()
     );
     assert!(raw.execute("DELETE FROM system_notes").await.is_err());
+}
+
+/// More hits (1,100) than the list looks up at once (1,000): the search then walks the list in order
+/// (or, on SQLite in id order, follows the trigram index). Every hit still comes exactly once,
+/// in order.
+async fn r1_a_common_search_term_pages_in_order(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let (seed, _) = w.token(&env.svc, &w.alice, w.token_user_role).await;
+    let t = env.svc.token(&w.manager.actor, seed).await.unwrap().token;
+    // Bulk rows beside the service's own, as a large account would have.
+    let mut raw = env.raw().await;
+    let total = 2200;
+    for batch in 0..total / 100 {
+        let mut sql = String::from(
+            "INSERT INTO access_tokens (account_id, integration_id, user_id, role_id, name, \
+             name_key, token_id, token_secret, token_secret_key_id, created_at, created_by_name, \
+             search_text) VALUES ",
+        );
+        for i in 0..100 {
+            let n = batch * 100 + i;
+            // Every other row holds the term; names interleave hits and misses.
+            let name = if n % 2 == 0 {
+                format!("Bulk {n:04} common")
+            } else {
+                format!("Bulk {n:04} other")
+            };
+            let token_id = tessera_core::ids::TokenId::generate().unwrap();
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "('{}', {}, {}, {}, '{name}', '{}', '{}', \
+                 (SELECT s.token_secret FROM access_tokens s WHERE s.id = {}), 'k', 0, 'Bulk', \
+                 '{name}')",
+                t.account.as_str(),
+                t.integration.get(),
+                t.user.get(),
+                t.role.get(),
+                name.to_lowercase(),
+                token_id.as_str(),
+                seed.get()
+            ));
+        }
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut raw)
+            .await
+            .unwrap();
+    }
+    let m = &w.manager.actor;
+    let search = TokenFilter {
+        search: Some("COMMON".to_owned()),
+        ..TokenFilter::default()
+    };
+    for sort in [
+        TokenSort::NewestFirst,
+        TokenSort::OldestFirst,
+        TokenSort::Name,
+    ] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = env
+                .svc
+                .list_tokens(m, search.clone(), sort, after, 200)
+                .await
+                .unwrap();
+            for item in &page.items {
+                assert!(item.token.name.ends_with("common"), "{}", item.token.name);
+                seen.push((item.token.name.clone(), item.token.key));
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), total / 2, "{sort:?}");
+        let mut expected = seen.clone();
+        match sort {
+            TokenSort::NewestFirst => expected.sort_by_key(|x| std::cmp::Reverse(x.1)),
+            TokenSort::OldestFirst => expected.sort_by_key(|x| x.1),
+            TokenSort::Name => expected.sort(),
+        }
+        assert_eq!(seen, expected, "{sort:?}");
+    }
 }
