@@ -98,6 +98,28 @@ pub struct SqlStore {
     backend: Backend,
     /// Held while open, when opened through a data directory.
     lock: Arc<Mutex<Option<DataDirLock>>>,
+    search: SearchTuning,
+}
+
+/// How the token list chooses between its trigram index and a walk in list order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchTuning {
+    /// A term with fewer hits than this is looked up in the trigram index and its hits sorted;
+    /// a commoner one is matched while walking the list in its order, where a page of hits
+    /// comes after a short walk (on SQLite in id order, the index drives either way).
+    pub selective_hits: i64,
+    /// PostgreSQL: below this many tokens an account is walked without asking the index (the
+    /// walk is short, and the index answers only after collecting every hit).
+    pub large_account: i64,
+}
+
+impl Default for SearchTuning {
+    fn default() -> Self {
+        Self {
+            selective_hits: 1000,
+            large_account: 20_000,
+        }
+    }
 }
 
 /// The lock file name inside a data directory.
@@ -214,6 +236,7 @@ impl SqlStore {
                     write,
                     backend,
                     lock: Arc::default(),
+                    search: SearchTuning::default(),
                 }
             }
             Backend::Postgres => {
@@ -229,10 +252,17 @@ impl SqlStore {
                     write: pool,
                     backend,
                     lock: Arc::default(),
+                    search: SearchTuning::default(),
                 }
             }
         };
         Ok(store)
+    }
+
+    /// The same store with other search thresholds (see [`SearchTuning`]).
+    pub fn with_search_tuning(mut self, search: SearchTuning) -> Self {
+        self.search = search;
+        self
     }
 
     /// The SQLite settings in force on the connection that writes; `None` on PostgreSQL.
@@ -279,7 +309,7 @@ impl Store for SqlStore {
             TxMode::Write => &self.write,
         };
         let tx = pool.begin().await.map_err(tx::backend_error)?;
-        Ok(Box::new(tx::SqlTx::new(tx, self.backend)))
+        Ok(Box::new(tx::SqlTx::new(tx, self.backend, self.search)))
     }
 
     fn backend(&self) -> &'static str {

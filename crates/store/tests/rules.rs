@@ -1782,3 +1782,47 @@ async fn r1_a_common_search_term_pages_in_order(env: &Env) {
         assert_eq!(seen, expected, "{sort:?}");
     }
 }
+
+/// The search tests again, with the trigram index always asked first: the path that large
+/// accounts take on PostgreSQL (small test accounts are otherwise walked).
+mod index_first {
+    use tessera_store::SearchTuning;
+
+    const TUNING: SearchTuning = SearchTuning {
+        selective_hits: 1000,
+        large_account: 0,
+    };
+
+    macro_rules! index_first {
+        ($($name:ident),*) => {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let env = crate::support::Env::sqlite_with(super::TUNING).await;
+                        crate::$name(&env).await;
+                        env.finish().await;
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some(env) = crate::support::Env::postgres_with(super::TUNING).await else {
+                            return;
+                        };
+                        crate::$name(&env).await;
+                        env.finish().await;
+                    }
+                )*
+            }
+        };
+    }
+
+    index_first!(
+        r1_search_covers_token_application_user_and_role_names,
+        r1_a_common_search_term_pages_in_order,
+        r1_list_filters_by_revoked_all_yes_no
+    );
+}

@@ -12,7 +12,7 @@ use sqlx::{Connection, Executor};
 use tempfile::TempDir;
 use tessera_core::Tessera;
 use tessera_core::vault::{Keyring, MasterKey};
-use tessera_store::{Backend, PoolSizes, SqlStore};
+use tessera_store::{Backend, PoolSizes, SearchTuning, SqlStore};
 
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -56,8 +56,15 @@ fn with_search_path(url: &str, schema: &str) -> String {
 
 impl Env {
     pub async fn sqlite() -> Env {
+        Self::sqlite_with(SearchTuning::default()).await
+    }
+
+    pub async fn sqlite_with(tuning: SearchTuning) -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqlStore::open_data_dir(dir.path()).await.unwrap();
+        let store = SqlStore::open_data_dir(dir.path())
+            .await
+            .unwrap()
+            .with_search_tuning(tuning);
         Env {
             svc: Tessera::new(Arc::new(store.clone()), keyring()),
             store,
@@ -69,6 +76,10 @@ impl Env {
 
     /// `None` only when `TESSERA_TEST_PG=skip`.
     pub async fn postgres() -> Option<Env> {
+        Self::postgres_with(SearchTuning::default()).await
+    }
+
+    pub async fn postgres_with(tuning: SearchTuning) -> Option<Env> {
         let url = pg_url()?;
         let schema = unique_name();
         let mut admin = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
@@ -103,7 +114,8 @@ impl Env {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .with_search_tuning(tuning);
         Some(Env {
             svc: Tessera::new(Arc::new(store.clone()), keyring()),
             store,
