@@ -104,12 +104,14 @@ pub struct SqlStore {
 /// How the token list chooses between its trigram index and a walk in list order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchTuning {
-    /// A term with fewer hits than this is looked up in the trigram index and its hits sorted;
-    /// a commoner one is matched while walking the list in its order, where a page of hits
-    /// comes after a short walk (on SQLite in id order, the index drives either way).
+    /// A term with fewer hits than this (five times this on PostgreSQL) is looked up in the
+    /// trigram index and its hits sorted; a commoner one is matched while walking the list in
+    /// its order, where a page of hits comes after a short walk (on SQLite in id order, the
+    /// index drives either way).
     pub selective_hits: i64,
     /// PostgreSQL: below this many tokens an account is walked without asking the index (the
-    /// walk is short, and the index answers only after collecting every hit).
+    /// walk is short, and the index answers only after collecting every hit). Above it, a
+    /// 0.2 % page sample decides: a term in 1 row of 200 or more is walked for.
     pub large_account: i64,
 }
 
