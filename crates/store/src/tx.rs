@@ -2,6 +2,7 @@
 //! (`$n` placeholders, `RETURNING`, row values), except for the token search.
 
 use async_trait::async_trait;
+use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use tessera_core::ids::{
@@ -155,23 +156,11 @@ fn fts_phrase(term: &str) -> String {
 }
 
 impl SqlTx {
-    async fn fetch_all(
-        &mut self,
-        sql: &'static str,
-        binder: impl FnOnce(Q<'_>) -> Q<'_>,
-    ) -> StoreResult<Vec<AnyRow>> {
-        binder(sqlx::query(sql))
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(backend_error)
-    }
-
     async fn user_roles(&mut self, user: UserId) -> StoreResult<Vec<RoleId>> {
         let rows = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
             .bind(user.get())
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .all(&mut self.tx)
+            .await?;
         rows.iter()
             .map(|r| get::<i64>(r, "role_id").map(RoleId::new))
             .collect()
@@ -197,7 +186,7 @@ impl SqlTx {
         if let Some(s) = binds.1 {
             q = q.bind(s.to_owned());
         }
-        q.execute(&mut *self.tx).await.map_err(backend_error)?;
+        q.run(&mut self.tx).await?;
         Ok(())
     }
 
@@ -267,9 +256,8 @@ impl SqlTx {
         )
         .bind(account.as_str().to_owned())
         .bind(like_pattern(term))
-        .fetch_one(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .one(&mut self.tx)
+        .await?;
         let (sampled, hits): (i64, i64) = (get(&row, "sampled")?, get(&row, "hits")?);
         let large = sampled * 500 >= self.search.large_account;
         Ok(large && hits * 200 < sampled.max(1))
@@ -279,16 +267,43 @@ impl SqlTx {
     async fn pg_planner(&mut self, settings: &[&'static str], on: bool) -> StoreResult<()> {
         for setting in settings {
             let sql = format!("SET LOCAL {setting} = {}", if on { "on" } else { "off" });
-            sqlx::query(AssertSqlSafe(sql))
-                .execute(&mut *self.tx)
-                .await
-                .map_err(backend_error)?;
+            sqlx::query(AssertSqlSafe(sql)).run(&mut self.tx).await?;
         }
         Ok(())
     }
 }
 
 type Q<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
+/// Runs a query in a transaction, its error mapped once for all.
+trait Run {
+    async fn optional(self, conn: &mut AnyConnection) -> StoreResult<Option<AnyRow>>;
+    async fn all(self, conn: &mut AnyConnection) -> StoreResult<Vec<AnyRow>>;
+    async fn one(self, conn: &mut AnyConnection) -> StoreResult<AnyRow>;
+    /// Rows affected.
+    async fn run(self, conn: &mut AnyConnection) -> StoreResult<u64>;
+}
+
+impl Run for Q<'_> {
+    async fn optional(self, conn: &mut AnyConnection) -> StoreResult<Option<AnyRow>> {
+        self.fetch_optional(conn).await.map_err(backend_error)
+    }
+
+    async fn all(self, conn: &mut AnyConnection) -> StoreResult<Vec<AnyRow>> {
+        self.fetch_all(conn).await.map_err(backend_error)
+    }
+
+    async fn one(self, conn: &mut AnyConnection) -> StoreResult<AnyRow> {
+        self.fetch_one(conn).await.map_err(backend_error)
+    }
+
+    async fn run(self, conn: &mut AnyConnection) -> StoreResult<u64> {
+        self.execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(backend_error)
+    }
+}
 
 enum Bind {
     Int(i64),
@@ -346,9 +361,8 @@ impl StoreTx for SqlTx {
         .bind(b(a.tba_enabled))
         .bind(b(a.require_approval_for_auto_install))
         .bind(a.created_at.millis())
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .run(&mut self.tx)
+        .await?;
         Ok(())
     }
 
@@ -358,9 +372,8 @@ impl StoreTx for SqlTx {
         ));
         let row = sqlx::query(sql)
             .bind(id.as_str().to_owned())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         row.as_ref().map(rows::account).transpose()
     }
 
@@ -372,9 +385,8 @@ impl StoreTx for SqlTx {
         .bind(a.name.clone())
         .bind(b(a.tba_enabled))
         .bind(b(a.require_approval_for_auto_install))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .run(&mut self.tx)
+        .await?;
         Ok(())
     }
 
@@ -382,10 +394,7 @@ impl StoreTx for SqlTx {
         let sql = AssertSqlSafe(format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
         ));
-        let rows = sqlx::query(sql)
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+        let rows = sqlx::query(sql).all(&mut self.tx).await?;
         rows.iter().map(rows::account).collect()
     }
 
@@ -395,9 +404,8 @@ impl StoreTx for SqlTx {
              RETURNING next_role_id - 1 AS id",
         )
         .bind(account.as_str().to_owned())
-        .fetch_one(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .one(&mut self.tx)
+        .await?;
         Ok(RoleId::new(get(&row, "id")?))
     }
 
@@ -412,9 +420,8 @@ impl StoreTx for SqlTx {
         .bind(r.permissions.to_codes())
         .bind(b(r.inactive))
         .bind(b(r.web_services_only))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .run(&mut self.tx)
+        .await?;
         Ok(())
     }
 
@@ -425,9 +432,8 @@ impl StoreTx for SqlTx {
         let row = sqlx::query(sql)
             .bind(account.as_str().to_owned())
             .bind(id.get())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         row.as_ref().map(rows::role).transpose()
     }
 
@@ -443,9 +449,8 @@ impl StoreTx for SqlTx {
         .bind(r.permissions.to_codes())
         .bind(b(r.inactive))
         .bind(b(r.web_services_only))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .run(&mut self.tx)
+        .await?;
         if before.is_some_and(|old| old.name != r.name) {
             self.refresh_search_text(
                 "role_id = $1 AND account_id = $2",
@@ -462,9 +467,8 @@ impl StoreTx for SqlTx {
         ));
         let rows = sqlx::query(sql)
             .bind(account.as_str().to_owned())
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .all(&mut self.tx)
+            .await?;
         rows.iter().map(rows::role).collect()
     }
 
@@ -479,9 +483,8 @@ impl StoreTx for SqlTx {
         .bind(b(u.active))
         .bind(u.password_hash.clone())
         .bind(u.created_at.millis())
-        .fetch_one(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .one(&mut self.tx)
+        .await?;
         Ok(UserId::new(get(&row, "id")?))
     }
 
@@ -492,9 +495,8 @@ impl StoreTx for SqlTx {
         let row = sqlx::query(sql)
             .bind(account.as_str().to_owned())
             .bind(id.get())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         self.user_from_row(row).await
     }
 
@@ -509,9 +511,8 @@ impl StoreTx for SqlTx {
         let row = sqlx::query(sql)
             .bind(account.as_str().to_owned())
             .bind(email.as_str().to_owned())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         self.user_from_row(row).await
     }
 
@@ -525,9 +526,8 @@ impl StoreTx for SqlTx {
         .bind(u.name.clone())
         .bind(u.email.as_str().to_owned())
         .bind(b(u.active))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .run(&mut self.tx)
+        .await?;
         if before.is_some_and(|old| old.name != u.name) {
             self.refresh_search_text("user_id = $1", (u.id.get(), None))
                 .await?;
@@ -543,9 +543,8 @@ impl StoreTx for SqlTx {
     ) -> StoreResult<()> {
         sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
             .bind(user.get())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .run(&mut self.tx)
+            .await?;
         for role in roles {
             sqlx::query(
                 "INSERT INTO user_roles (user_id, account_id, role_id) VALUES ($1, $2, $3)",
@@ -553,9 +552,8 @@ impl StoreTx for SqlTx {
             .bind(user.get())
             .bind(account.as_str().to_owned())
             .bind(role.get())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .run(&mut self.tx)
+            .await?;
         }
         Ok(())
     }
@@ -568,9 +566,8 @@ impl StoreTx for SqlTx {
         let row = sqlx::query("SELECT password_hash FROM users WHERE account_id = $1 AND id = $2")
             .bind(account.as_str().to_owned())
             .bind(user.get())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         match row {
             Some(row) => get(&row, "password_hash"),
             None => Ok(None),
@@ -587,9 +584,8 @@ impl StoreTx for SqlTx {
             .bind(account.as_str().to_owned())
             .bind(user.get())
             .bind(hash.map(str::to_owned))
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .run(&mut self.tx)
+            .await?;
         Ok(())
     }
 
@@ -604,15 +600,13 @@ impl StoreTx for SqlTx {
         let deleted = sqlx::query(sql)
             .bind(account.as_str().to_owned())
             .bind(id.get())
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .all(&mut self.tx)
+            .await?;
         sqlx::query("DELETE FROM users WHERE account_id = $1 AND id = $2")
             .bind(account.as_str().to_owned())
             .bind(id.get())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .run(&mut self.tx)
+            .await?;
         let mut tokens = deleted
             .iter()
             .map(rows::token)
@@ -627,15 +621,13 @@ impl StoreTx for SqlTx {
         ));
         let user_rows = sqlx::query(sql)
             .bind(account.as_str().to_owned())
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
-        let role_rows = self
-            .fetch_all(
-                "SELECT user_id, role_id FROM user_roles WHERE account_id = $1",
-                |q| q.bind(account.as_str().to_owned()),
-            )
+            .all(&mut self.tx)
             .await?;
+        let role_rows =
+            sqlx::query("SELECT user_id, role_id FROM user_roles WHERE account_id = $1")
+                .bind(account.as_str().to_owned())
+                .all(&mut self.tx)
+                .await?;
         let mut held: std::collections::HashMap<i64, Vec<RoleId>> =
             std::collections::HashMap::new();
         for r in &role_rows {
@@ -669,9 +661,8 @@ impl StoreTx for SqlTx {
         .bind(b(s.tba_issuetoken_endpoint))
         .bind(b(s.user_credentials))
         .bind(n.created_at.millis())
-        .fetch_one(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .one(&mut self.tx)
+        .await?;
         Ok(IntegrationId::new(get(&row, "id")?))
     }
 
@@ -681,9 +672,8 @@ impl StoreTx for SqlTx {
         ));
         let row = sqlx::query(sql)
             .bind(id.get())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         row.as_ref().map(rows::integration).transpose()
     }
 
@@ -696,9 +686,8 @@ impl StoreTx for SqlTx {
         ));
         let row = sqlx::query(sql)
             .bind(key.as_str().to_owned())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         row.as_ref().map(rows::integration).transpose()
     }
 
@@ -720,9 +709,8 @@ impl StoreTx for SqlTx {
         .bind(b(s.user_credentials))
         .bind(i.modified_at.millis())
         .bind(i.deleted_at.map(Timestamp::millis))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .run(&mut self.tx)
+        .await?;
         if before.is_some_and(|old| old.integration.name != i.name) {
             self.refresh_search_text("integration_id = $1", (i.id.get(), None))
                 .await?;
@@ -759,8 +747,8 @@ impl StoreTx for SqlTx {
         if let Some(previous) = previous {
             q = q.bind(previous.as_str().to_owned());
         }
-        let done = q.execute(&mut *self.tx).await.map_err(backend_error)?;
-        Ok(done.rows_affected() == 1)
+        let done = q.run(&mut self.tx).await?;
+        Ok(done == 1)
     }
 
     async fn insert_installation(&mut self, i: &Installation) -> StoreResult<bool> {
@@ -779,10 +767,8 @@ impl StoreTx for SqlTx {
         .bind(i.installed_at.millis())
         .bind(i.state_changed_at.millis())
         .bind(i.state_changed_by.clone())
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
-        Ok(done.rows_affected() == 1)
+        .run(&mut self.tx).await?;
+        Ok(done == 1)
     }
 
     async fn installation(
@@ -796,9 +782,8 @@ impl StoreTx for SqlTx {
         let row = sqlx::query(sql)
             .bind(integration.get())
             .bind(account.as_str().to_owned())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         row.as_ref().map(|r| rows::installation(r, "")).transpose()
     }
 
@@ -814,9 +799,7 @@ impl StoreTx for SqlTx {
         .bind(i.concurrency_limit.map(i64::from))
         .bind(i.state_changed_at.millis())
         .bind(i.state_changed_by.clone())
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .run(&mut self.tx).await?;
         Ok(())
     }
 
@@ -828,9 +811,8 @@ impl StoreTx for SqlTx {
         sqlx::query("DELETE FROM installations WHERE integration_id = $1 AND account_id = $2")
             .bind(integration.get())
             .bind(account.as_str().to_owned())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .run(&mut self.tx)
+            .await?;
         Ok(())
     }
 
@@ -843,9 +825,8 @@ impl StoreTx for SqlTx {
         ));
         let rows = sqlx::query(sql)
             .bind(integration.get())
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .all(&mut self.tx)
+            .await?;
         rows.iter().map(|r| rows::installation(r, "")).collect()
     }
 
@@ -864,9 +845,8 @@ impl StoreTx for SqlTx {
         ));
         let rows = sqlx::query(sql)
             .bind(account.as_str().to_owned())
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .all(&mut self.tx)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok((
@@ -900,9 +880,8 @@ impl StoreTx for SqlTx {
         .bind(n.created_at.millis())
         .bind(n.created_by.map(UserId::get))
         .bind(n.created_by_name.clone())
-        .fetch_one(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
+        .one(&mut self.tx)
+        .await?;
         Ok(TokenKey::new(get(&row, "id")?))
     }
 
@@ -917,9 +896,8 @@ impl StoreTx for SqlTx {
         let row = sqlx::query(sql)
             .bind(account.as_str().to_owned())
             .bind(key.get())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         row.as_ref().map(rows::token_item).transpose()
     }
 
@@ -930,9 +908,8 @@ impl StoreTx for SqlTx {
         ));
         let row = sqlx::query(sql)
             .bind(token_id.as_str().to_owned())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .optional(&mut self.tx)
+            .await?;
         row.as_ref().map(rows::stored_token).transpose()
     }
 
@@ -943,10 +920,9 @@ impl StoreTx for SqlTx {
         .bind(key.get())
         .bind(name.to_owned())
         .bind(token_name_sort_key(name))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
-        if done.rows_affected() != 1 {
+        .run(&mut self.tx)
+        .await?;
+        if done != 1 {
             return Ok(false);
         }
         self.refresh_search_text("id = $1", (key.get(), None))
@@ -959,10 +935,9 @@ impl StoreTx for SqlTx {
             sqlx::query("UPDATE access_tokens SET inactive = $2 WHERE id = $1 AND revoked = 0")
                 .bind(key.get())
                 .bind(b(inactive))
-                .execute(&mut *self.tx)
-                .await
-                .map_err(backend_error)?;
-        Ok(done.rows_affected() == 1)
+                .run(&mut self.tx)
+                .await?;
+        Ok(done == 1)
     }
 
     async fn revoke_token(&mut self, key: TokenKey, r: &Revocation) -> StoreResult<bool> {
@@ -974,10 +949,9 @@ impl StoreTx for SqlTx {
         .bind(r.at.millis())
         .bind(r.by.map(UserId::get))
         .bind(r.by_name.clone())
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend_error)?;
-        Ok(done.rows_affected() == 1)
+        .run(&mut self.tx)
+        .await?;
+        Ok(done == 1)
     }
 
     async fn revoke_tokens_of_integration(
@@ -1004,7 +978,7 @@ impl StoreTx for SqlTx {
         if let Some(a) = account {
             q = q.bind(a.as_str().to_owned());
         }
-        let rows = q.fetch_all(&mut *self.tx).await.map_err(backend_error)?;
+        let rows = q.all(&mut self.tx).await?;
         let mut tokens = rows
             .iter()
             .map(rows::token)
@@ -1153,23 +1127,24 @@ impl StoreTx for SqlTx {
             .bind(n.field.clone())
             .bind(n.old_value.clone())
             .bind(n.new_value.clone())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .run(&mut self.tx)
+            .await?;
         }
         Ok(())
     }
 
     async fn notes(&mut self, record: &RecordRef) -> StoreResult<Vec<SystemNote>> {
         let (kind, id, record_account) = rows::record_parts(record);
-        let rows = self
-            .fetch_all(
-                "SELECT at, account_id, actor_user_id, actor_name, context, record_type, record_id, \
+        let rows = sqlx::query(
+            "SELECT at, account_id, actor_user_id, actor_name, context, record_type, record_id, \
                  record_account_id, field, old_value, new_value FROM system_notes \
                  WHERE record_type = $1 AND record_id = $2 AND record_account_id = $3 ORDER BY id",
-                |q| q.bind(kind).bind(id).bind(record_account),
-            )
-            .await?;
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(record_account)
+        .all(&mut self.tx)
+        .await?;
         rows.iter().map(rows::note).collect()
     }
 
@@ -1178,18 +1153,19 @@ impl StoreTx for SqlTx {
         key_id: &str,
         limit: u32,
     ) -> StoreResult<Vec<(SealedSlot, SealedSecret)>> {
-        let rows = self
-            .fetch_all(
-                "SELECT 'consumer' AS kind, application_id AS slot, consumer_secret AS blob, \
+        let rows = sqlx::query(
+            "SELECT 'consumer' AS kind, application_id AS slot, consumer_secret AS blob, \
                  consumer_secret_key_id AS key_id FROM integrations \
                  WHERE consumer_secret IS NOT NULL AND consumer_secret_key_id <> $1 \
                  UNION ALL \
                  SELECT 'token' AS kind, token_id AS slot, token_secret AS blob, \
                  token_secret_key_id AS key_id FROM access_tokens WHERE token_secret_key_id <> $1 \
                  LIMIT $2",
-                |q| q.bind(key_id.to_owned()).bind(i64::from(limit)),
-            )
-            .await?;
+        )
+        .bind(key_id.to_owned())
+        .bind(i64::from(limit))
+        .all(&mut self.tx)
+        .await?;
         rows.iter()
             .map(|row| {
                 let kind: String = get(row, "kind")?;
@@ -1234,9 +1210,8 @@ impl StoreTx for SqlTx {
             .bind(sealed.blob.clone())
             .bind(sealed.key_id.clone())
             .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend_error)?;
+            .run(&mut self.tx)
+            .await?;
         Ok(())
     }
 }

@@ -204,6 +204,31 @@ impl Tessera {
         })
     }
 
+    /// R6: the consumer key and secret are issued when Token-based Authentication is on and
+    /// the record has none yet (on creation, or when the switch is first turned on).
+    async fn issue_when_tba_first_on(
+        &self,
+        tx: &mut dyn StoreTx,
+        integration: &mut Integration,
+        notes: &mut Notes,
+        at: Timestamp,
+    ) -> Result<Option<ConsumerCredentials>> {
+        if !integration.switches.token_based_auth || integration.has_credentials {
+            return Ok(None);
+        }
+        let credentials = self
+            .issue_consumer_credentials(tx, integration, None, at)
+            .await?;
+        integration.has_credentials = true;
+        notes.push(
+            RecordRef::Integration(integration.id),
+            "consumer key and secret",
+            None,
+            Some("issued".to_owned()),
+        );
+        Ok(Some(credentials))
+    }
+
     /// Creates an integration record owned by the actor's account and installed there. Returns
     /// the consumer key and secret once, when Token-based Authentication is on (R6).
     pub async fn create_integration(
@@ -256,21 +281,9 @@ impl Tessera {
             None,
             Some(InstallState::Enabled.label().to_owned()),
         );
-        let credentials = if integration.switches.token_based_auth {
-            let c = self
-                .issue_consumer_credentials(tx.as_mut(), &integration, None, now)
-                .await?;
-            integration.has_credentials = true;
-            notes.push(
-                RecordRef::Integration(id),
-                "consumer key and secret",
-                None,
-                Some("issued".to_owned()),
-            );
-            Some(c)
-        } else {
-            None
-        };
+        let credentials = self
+            .issue_when_tba_first_on(tx.as_mut(), &mut integration, &mut notes, now)
+            .await?;
         notes.write(tx.as_mut()).await?;
         tx.commit().await?;
         Ok((
@@ -399,21 +412,9 @@ impl Tessera {
             after.modified_at = now;
             tx.update_integration(&after).await?;
         }
-        let credentials = if after.switches.token_based_auth && !after.has_credentials {
-            let c = self
-                .issue_consumer_credentials(tx.as_mut(), &after, stored.consumer_key.as_ref(), now)
-                .await?;
-            after.has_credentials = true;
-            notes.push(
-                record,
-                "consumer key and secret",
-                None,
-                Some("issued".to_owned()),
-            );
-            Some(c)
-        } else {
-            None
-        };
+        let credentials = self
+            .issue_when_tba_first_on(tx.as_mut(), &mut after, &mut notes, now)
+            .await?;
         notes.write(tx.as_mut()).await?;
         tx.commit().await?;
         Ok((
