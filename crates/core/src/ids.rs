@@ -293,6 +293,14 @@ impl fmt::Debug for Email {
     }
 }
 
+impl TokenId {
+    /// An id no token has: 32 zero bytes are never drawn from the OS RNG in practice (2^-256).
+    /// Used to ask the store about a consumer key alone.
+    pub fn never_issued() -> Self {
+        Self("0".repeat(64))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod model;
 mod service;
 pub mod store;
 pub mod vault;
+pub mod verifier;
 
 pub use error::{Error, Result};
 pub use service::*;

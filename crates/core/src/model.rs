@@ -6,7 +6,7 @@ use std::fmt;
 use crate::ids::{AccountId, ApplicationId, Email, IntegrationId, RoleId, TokenKey, UserId};
 
 /// Milliseconds since the Unix epoch, UTC.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
@@ -170,6 +170,8 @@ pub struct Account {
     pub tba_enabled: bool,
     /// "Require approval during auto-installation of integrations" (R14).
     pub require_approval_for_auto_install: bool,
+    /// Requests of this account served at the same time (SPEC §5); `None`: the server's default.
+    pub concurrency_limit: Option<u32>,
     pub created_at: Timestamp,
 }
 

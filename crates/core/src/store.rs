@@ -48,6 +48,138 @@ pub trait Store: Send + Sync + 'static {
     async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn StoreTx>>;
     /// `"sqlite"` or `"postgres"`, for diagnostics.
     fn backend(&self) -> &'static str;
+
+    // The verification hot path: single statements or one short transaction each, outside the
+    // rule-carrying `StoreTx` API.
+
+    /// Everything R9/R11 look at for a credential pair, read in one statement. `None`: no live
+    /// or deleted integration record has this consumer key.
+    async fn login_record(
+        &self,
+        consumer_key: &ConsumerKey,
+        token_id: &TokenId,
+    ) -> StoreResult<Option<LoginRecord>>;
+
+    /// In one transaction: inserts each claim's nonce record **only if** the claim's token may
+    /// still log in under R9/R11 with that consumer key and no record with the same digest
+    /// exists (the first of equal digests in a batch wins); writes the audit rows of the claims
+    /// that succeeded, and `attempts`; moves `last_used_at` forward for succeeded claims that
+    /// ask for it. Returns, per claim, whether its nonce record was inserted. Returns only once
+    /// the transaction is durable.
+    async fn record_logins(
+        &self,
+        claims: &[NonceClaim],
+        attempts: &[LoginAttempt],
+    ) -> StoreResult<Vec<bool>>;
+
+    /// Whether a nonce record with this digest exists.
+    async fn nonce_exists(&self, digest: &NonceDigest) -> StoreResult<bool>;
+
+    /// Deletes up to `limit` nonce records whose timestamp is before `before` (Unix seconds).
+    async fn purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64>;
+
+    /// Login audit rows, newest first.
+    async fn login_attempts(&self, query: &AttemptQuery) -> StoreResult<Vec<LoginAttempt>>;
+}
+
+/// The identity of a nonce record: a 128-bit digest of (consumer key, token id, nonce,
+/// timestamp). A collision could only make a fresh request look replayed, never the reverse.
+pub type NonceDigest = [u8; 16];
+
+/// A verified request asking to be accepted: its nonce record and the audit row written if it is.
+#[derive(Debug, Clone)]
+pub struct NonceClaim {
+    pub digest: NonceDigest,
+    pub consumer_key: ConsumerKey,
+    pub token_id: TokenId,
+    /// `oauth_timestamp`, Unix seconds.
+    pub timestamp: i64,
+    /// Write the token's `last_used_at` (the success row's time) if the claim succeeds.
+    pub touch_last_used: bool,
+    /// The audit row written if the claim succeeds; it names the token.
+    pub success: LoginAttempt,
+}
+
+/// What the R9/R11 check reads about a credential pair.
+#[derive(Debug, Clone)]
+pub struct LoginRecord {
+    pub integration: IntegrationId,
+    pub application_id: ApplicationId,
+    pub application_name: String,
+    /// The record's Token-based Authentication switch.
+    pub token_based_auth: bool,
+    pub deleted: bool,
+    pub consumer_secret: Option<SealedSecret>,
+    /// `None`: no token with this id belongs to this integration.
+    pub token: Option<LoginTokenRecord>,
+}
+
+/// The token side of a [`LoginRecord`], with its account, installation, user and role.
+#[derive(Debug, Clone)]
+pub struct LoginTokenRecord {
+    pub key: TokenKey,
+    pub token_id: TokenId,
+    pub account: AccountId,
+    pub name: String,
+    pub inactive: bool,
+    pub revoked: bool,
+    pub token_secret: SealedSecret,
+    pub account_tba_enabled: bool,
+    pub account_concurrency_limit: Option<u32>,
+    /// `None`: the record is not installed in the token's account.
+    pub install_state: Option<crate::model::InstallState>,
+    pub install_concurrency_limit: Option<u32>,
+    pub user: UserId,
+    pub user_name: String,
+    pub email: String,
+    pub user_active: bool,
+    pub user_holds_role: bool,
+    pub role: RoleId,
+    pub role_name: String,
+    pub role_inactive: bool,
+    /// The role has Log in using Access Tokens or User Access Tokens.
+    pub role_token_login: bool,
+}
+
+/// One row of the login audit trail (SPEC §1). Never holds a secret or a signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginAttempt {
+    /// Set by the store when read back.
+    pub id: Option<i64>,
+    pub at: Timestamp,
+    pub account: Option<AccountId>,
+    pub user: Option<UserId>,
+    pub user_name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<RoleId>,
+    pub role_name: Option<String>,
+    pub ip: String,
+    pub user_agent: String,
+    pub method: String,
+    pub request_uri: String,
+    /// Which surface was called: `restlet`, `rest`, `verify`, `forward-auth`, ….
+    pub surface: String,
+    pub success: bool,
+    /// The Detail code (SPEC §3.1); `Success` on success.
+    pub detail: String,
+    /// What an administrator needs to fix a failure (the expected realm, the clock skew …).
+    pub detail_note: String,
+    pub integration: Option<IntegrationId>,
+    pub application_name: Option<String>,
+    pub token: Option<TokenKey>,
+    pub token_name: Option<String>,
+}
+
+/// Filters of the login audit trail. `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct AttemptQuery {
+    pub account: Option<AccountId>,
+    pub success: Option<bool>,
+    pub detail: Option<String>,
+    pub token: Option<TokenKey>,
+    /// Rows with an id below this one (keyset pagination, newest first).
+    pub before_id: Option<i64>,
+    pub limit: u32,
 }
 
 /// An integration record with its credentials as stored.

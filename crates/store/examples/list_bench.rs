@@ -116,6 +116,7 @@ async fn setup(backend: &str) -> Setup {
                 name: "Bench".to_owned(),
                 tba_enabled: true,
                 require_approval_for_auto_install: false,
+                concurrency_limit: None,
             },
         )
         .await

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod hot;
 pub mod keyfile;
 mod migrations;
 mod rows;
@@ -23,7 +24,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
-use tessera_core::store::{Store, StoreError, StoreResult, StoreTx, TxMode};
+use tessera_core::ids::{ConsumerKey, TokenId};
+use tessera_core::store::{
+    AttemptQuery, LoginAttempt, LoginRecord, NonceClaim, NonceDigest, Store, StoreError,
+    StoreResult, StoreTx, TxMode,
+};
 use thiserror::Error;
 
 pub use keyfile::{KeyFileError, MasterKeySource};
@@ -316,6 +321,34 @@ impl Store for SqlStore {
 
     fn backend(&self) -> &'static str {
         self.backend.name()
+    }
+
+    async fn login_record(
+        &self,
+        consumer_key: &ConsumerKey,
+        token_id: &TokenId,
+    ) -> StoreResult<Option<LoginRecord>> {
+        self.hot_login_record(consumer_key, token_id).await
+    }
+
+    async fn record_logins(
+        &self,
+        claims: &[NonceClaim],
+        attempts: &[LoginAttempt],
+    ) -> StoreResult<Vec<bool>> {
+        self.hot_record_logins(claims, attempts).await
+    }
+
+    async fn nonce_exists(&self, digest: &NonceDigest) -> StoreResult<bool> {
+        self.hot_nonce_exists(digest).await
+    }
+
+    async fn purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        self.hot_purge_nonces(before, limit).await
+    }
+
+    async fn login_attempts(&self, query: &AttemptQuery) -> StoreResult<Vec<LoginAttempt>> {
+        self.hot_login_attempts(query).await
     }
 }
 

@@ -15,12 +15,20 @@ struct Source {
 }
 
 /// Append only: a released migration never changes (its checksum is recorded).
-const MIGRATIONS: &[Source] = &[Source {
-    version: 1,
-    description: "initial schema",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Source] = &[
+    Source {
+        version: 1,
+        description: "initial schema",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Source {
+        version: 2,
+        description: "replay protection, login audit trail, governance",
+        sqlite: include_str!("../migrations/sqlite/0002_verification.sql"),
+        postgres: include_str!("../migrations/postgres/0002_verification.sql"),
+    },
+];
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), OpenError> {
     let migrations = MIGRATIONS

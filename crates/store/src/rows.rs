@@ -14,7 +14,7 @@ use tessera_core::model::{
 use tessera_core::store::{StoreError, StoreResult, StoredIntegration, StoredToken};
 use tessera_core::vault::SealedSecret;
 
-fn corrupt(column: &str) -> StoreError {
+pub(crate) fn corrupt(column: &str) -> StoreError {
     StoreError::Corrupt(format!("column {column}"))
 }
 
@@ -25,11 +25,11 @@ where
     row.try_get(column).map_err(|_| corrupt(column))
 }
 
-fn flag(row: &AnyRow, column: &str) -> StoreResult<bool> {
+pub(crate) fn flag(row: &AnyRow, column: &str) -> StoreResult<bool> {
     Ok(get::<i64>(row, column)? != 0)
 }
 
-fn time(row: &AnyRow, column: &str) -> StoreResult<Timestamp> {
+pub(crate) fn time(row: &AnyRow, column: &str) -> StoreResult<Timestamp> {
     get::<i64>(row, column).map(Timestamp::from_millis)
 }
 
@@ -37,7 +37,7 @@ fn opt_time(row: &AnyRow, column: &str) -> StoreResult<Option<Timestamp>> {
     Ok(get::<Option<i64>>(row, column)?.map(Timestamp::from_millis))
 }
 
-fn account_id(row: &AnyRow, column: &str) -> StoreResult<AccountId> {
+pub(crate) fn account_id(row: &AnyRow, column: &str) -> StoreResult<AccountId> {
     AccountId::parse(&get::<String>(row, column)?).map_err(|_| corrupt(column))
 }
 
@@ -47,6 +47,9 @@ pub(crate) fn account(row: &AnyRow) -> StoreResult<Account> {
         name: get(row, "name")?,
         tba_enabled: flag(row, "tba_enabled")?,
         require_approval_for_auto_install: flag(row, "require_approval")?,
+        concurrency_limit: get::<Option<i64>>(row, "concurrency_limit")?
+            .map(|n| u32::try_from(n).map_err(|_| corrupt("concurrency_limit")))
+            .transpose()?,
         created_at: time(row, "created_at")?,
     })
 }

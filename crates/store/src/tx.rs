@@ -71,7 +71,8 @@ fn b(v: bool) -> i64 {
     i64::from(v)
 }
 
-const ACCOUNT_COLUMNS: &str = "id, name, tba_enabled, require_approval, created_at";
+const ACCOUNT_COLUMNS: &str =
+    "id, name, tba_enabled, require_approval, concurrency_limit, created_at";
 const ROLE_COLUMNS: &str = "account_id, id, name, permissions, inactive, web_services_only";
 const USER_COLUMNS: &str = "id, account_id, name, email, active, created_at";
 const INTEGRATION_COLUMNS: &str = "id, application_id, owner_account_id, name, description, tba, \
@@ -273,10 +274,10 @@ impl SqlTx {
     }
 }
 
-type Q<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+pub(crate) type Q<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 /// Runs a query in a transaction, its error mapped once for all.
-trait Run {
+pub(crate) trait Run {
     async fn optional(self, conn: &mut AnyConnection) -> StoreResult<Option<AnyRow>>;
     async fn all(self, conn: &mut AnyConnection) -> StoreResult<Vec<AnyRow>>;
     async fn one(self, conn: &mut AnyConnection) -> StoreResult<AnyRow>;
@@ -305,42 +306,48 @@ impl Run for Q<'_> {
     }
 }
 
-enum Bind {
+pub(crate) enum Bind {
     Int(i64),
     Text(String),
+    OptInt(Option<i64>),
+    OptText(Option<String>),
+    Blob(Vec<u8>),
 }
 
 /// SQL text built piece by piece with `$n` placeholders, which both engines accept (sqlx's
 /// `QueryBuilder` writes `?` for `Any`, which PostgreSQL does not).
-struct SqlText {
+pub(crate) struct SqlText {
     sql: String,
     binds: Vec<Bind>,
 }
 
 impl SqlText {
-    fn new(start: &str) -> Self {
+    pub(crate) fn new(start: &str) -> Self {
         Self {
             sql: start.to_owned(),
             binds: Vec::new(),
         }
     }
 
-    fn push(&mut self, s: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, s: &str) -> &mut Self {
         self.sql.push_str(s);
         self
     }
 
-    fn bind(&mut self, value: Bind) {
+    pub(crate) fn bind(&mut self, value: Bind) {
         self.binds.push(value);
         self.sql.push_str(&format!("${}", self.binds.len()));
     }
 
-    fn query(self) -> Q<'static> {
+    pub(crate) fn query(self) -> Q<'static> {
         self.binds
             .into_iter()
             .fold(sqlx::query(AssertSqlSafe(self.sql)), |q, b| match b {
                 Bind::Int(v) => q.bind(v),
                 Bind::Text(v) => q.bind(v),
+                Bind::OptInt(v) => q.bind(v),
+                Bind::OptText(v) => q.bind(v),
+                Bind::Blob(v) => q.bind(v),
             })
     }
 }
@@ -353,13 +360,14 @@ impl StoreTx for SqlTx {
 
     async fn insert_account(&mut self, a: &Account) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO accounts (id, name, tba_enabled, require_approval, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO accounts (id, name, tba_enabled, require_approval, concurrency_limit, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(a.id.as_str().to_owned())
         .bind(a.name.clone())
         .bind(b(a.tba_enabled))
         .bind(b(a.require_approval_for_auto_install))
+        .bind(a.concurrency_limit.map(i64::from))
         .bind(a.created_at.millis())
         .run(&mut self.tx)
         .await?;
@@ -379,12 +387,14 @@ impl StoreTx for SqlTx {
 
     async fn update_account(&mut self, a: &Account) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE accounts SET name = $2, tba_enabled = $3, require_approval = $4 WHERE id = $1",
+            "UPDATE accounts SET name = $2, tba_enabled = $3, require_approval = $4, \
+             concurrency_limit = $5 WHERE id = $1",
         )
         .bind(a.id.as_str().to_owned())
         .bind(a.name.clone())
         .bind(b(a.tba_enabled))
         .bind(b(a.require_approval_for_auto_install))
+        .bind(a.concurrency_limit.map(i64::from))
         .run(&mut self.tx)
         .await?;
         Ok(())
@@ -411,8 +421,8 @@ impl StoreTx for SqlTx {
 
     async fn insert_role(&mut self, r: &Role) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO roles (account_id, id, name, permissions, inactive, web_services_only) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO roles (account_id, id, name, permissions, inactive, web_services_only, \
+             token_login) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(r.account.as_str().to_owned())
         .bind(r.id.get())
@@ -420,6 +430,7 @@ impl StoreTx for SqlTx {
         .bind(r.permissions.to_codes())
         .bind(b(r.inactive))
         .bind(b(r.web_services_only))
+        .bind(b(r.can_use_tokens()))
         .run(&mut self.tx)
         .await?;
         Ok(())
@@ -440,8 +451,8 @@ impl StoreTx for SqlTx {
     async fn update_role(&mut self, r: &Role) -> StoreResult<()> {
         let before = self.role(&r.account, r.id).await?;
         sqlx::query(
-            "UPDATE roles SET name = $3, permissions = $4, inactive = $5, web_services_only = $6 \
-             WHERE account_id = $1 AND id = $2",
+            "UPDATE roles SET name = $3, permissions = $4, inactive = $5, web_services_only = $6, \
+             token_login = $7 WHERE account_id = $1 AND id = $2",
         )
         .bind(r.account.as_str().to_owned())
         .bind(r.id.get())
@@ -449,6 +460,7 @@ impl StoreTx for SqlTx {
         .bind(r.permissions.to_codes())
         .bind(b(r.inactive))
         .bind(b(r.web_services_only))
+        .bind(b(r.can_use_tokens()))
         .run(&mut self.tx)
         .await?;
         if before.is_some_and(|old| old.name != r.name) {

@@ -9,7 +9,8 @@ use support::world::{self, OP, World};
 use tessera_core::ids::{AccountId, Email, RoleId};
 use tessera_core::model::{Context, Permission, PermissionSet};
 use tessera_core::{
-    Actor, Error, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,
+    AccountSettings, Actor, Error, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges,
+    UserChanges,
 };
 
 on_both_backends!(
@@ -28,6 +29,7 @@ fn account_input(id: &str) -> NewAccountInput {
         name: "Acct".to_owned(),
         tba_enabled: true,
         require_approval_for_auto_install: false,
+        concurrency_limit: None,
     }
 }
 
@@ -216,13 +218,27 @@ async fn only_administrators_of_the_account_manage_its_directory(env: &Env) {
     ));
     assert!(matches!(
         env.svc
-            .update_account_settings(&w.manager.actor, &w.a, Some(false), None)
+            .update_account_settings(
+                &w.manager.actor,
+                &w.a,
+                AccountSettings {
+                    tba_enabled: Some(false),
+                    ..Default::default()
+                }
+            )
             .await,
         Err(Error::NotPermitted { .. })
     ));
     let a = env
         .svc
-        .update_account_settings(&w.admin.actor, &w.a, None, Some(true))
+        .update_account_settings(
+            &w.admin.actor,
+            &w.a,
+            AccountSettings {
+                require_approval_for_auto_install: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(a.tba_enabled && a.require_approval_for_auto_install);

@@ -11,8 +11,8 @@ use tessera_core::ids::{RoleId, TokenKey};
 use tessera_core::model::{Context, InstallOrigin, InstallState, Permission, RecordRef};
 use tessera_core::store::{RevokedFilter, TokenFilter, TokenSort};
 use tessera_core::{
-    Actor, Error, InstallationChanges, IntegrationChanges, LoginRefusal, NewTokenInput,
-    ResetConfirmation, RoleChanges, UserChanges,
+    AccountSettings, Actor, Error, InstallationChanges, IntegrationChanges, LoginRefusal,
+    NewTokenInput, ResetConfirmation, RoleChanges, UserChanges,
 };
 use tessera_oauth1::SigningKey;
 
@@ -1090,7 +1090,14 @@ async fn r11_login_needs_feature_installation_token_user_and_role(env: &Env) {
     assert!(login().await.unwrap().is_ok());
 
     env.svc
-        .update_account_settings(&OP, &w.a, Some(false), None)
+        .update_account_settings(
+            &OP,
+            &w.a,
+            AccountSettings {
+                tba_enabled: Some(false),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1098,7 +1105,14 @@ async fn r11_login_needs_feature_installation_token_user_and_role(env: &Env) {
         LoginRefusal::FeatureDisabled
     );
     env.svc
-        .update_account_settings(&OP, &w.a, Some(true), None)
+        .update_account_settings(
+            &OP,
+            &w.a,
+            AccountSettings {
+                tba_enabled: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
 
@@ -1477,7 +1491,14 @@ async fn r14_auto_install_is_enabled_or_waiting_for_approval(env: &Env) {
     assert_eq!(again, inst);
     let c = world::account(&env.svc, "TSTDRV77", "Careful Co").await;
     env.svc
-        .update_account_settings(&OP, &c, None, Some(true))
+        .update_account_settings(
+            &OP,
+            &c,
+            AccountSettings {
+                require_approval_for_auto_install: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let inst = env

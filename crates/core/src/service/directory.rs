@@ -19,6 +19,18 @@ pub struct NewAccountInput {
     pub name: String,
     pub tba_enabled: bool,
     pub require_approval_for_auto_install: bool,
+    pub concurrency_limit: Option<u32>,
+}
+
+/// Changes to an account's settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountSettings {
+    /// The Token-based Authentication feature (R11).
+    pub tba_enabled: Option<bool>,
+    /// Require approval during auto-installation of integrations (R14).
+    pub require_approval_for_auto_install: Option<bool>,
+    /// The account's concurrency limit (SPEC §5); `Some(None)` returns to the server default.
+    pub concurrency_limit: Option<Option<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +125,32 @@ async fn roles_exist(
     Ok(sorted)
 }
 
+fn check_limit(limit: Option<u32>) -> Result<Option<u32>> {
+    if limit == Some(0) {
+        return Err(Error::invalid(
+            "concurrency_limit",
+            "must be at least 1, or empty for the server default",
+        ));
+    }
+    Ok(limit)
+}
+
+/// The sum of the per-installation concurrency limits in an account, leaving out one record.
+pub(crate) async fn allocated_concurrency(
+    tx: &mut dyn StoreTx,
+    account: &AccountId,
+    except: Option<crate::ids::IntegrationId>,
+) -> Result<u64> {
+    Ok(tx
+        .installed_in(account)
+        .await?
+        .iter()
+        .filter(|(i, _)| Some(i.id) != except)
+        .filter_map(|(_, inst)| inst.concurrency_limit)
+        .map(u64::from)
+        .sum())
+}
+
 impl Tessera {
     /// Creates an account with its built-in Administrator role (internal id 3). Operator only.
     pub async fn create_account(&self, actor: &Actor, input: NewAccountInput) -> Result<Account> {
@@ -131,6 +169,7 @@ impl Tessera {
             name,
             tba_enabled: input.tba_enabled,
             require_approval_for_auto_install: input.require_approval_for_auto_install,
+            concurrency_limit: check_limit(input.concurrency_limit)?,
             created_at: Timestamp::now(),
         };
         tx.insert_account(&account).await?;
@@ -143,7 +182,7 @@ impl Tessera {
             web_services_only: false,
         })
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(account)
     }
 
@@ -158,14 +197,20 @@ impl Tessera {
         }
     }
 
-    /// Switches the TBA feature (R11) and the auto-installation approval preference (R14).
+    /// Switches the TBA feature (R11) and the auto-installation approval preference (R14),
+    /// and sets the concurrency limit (SPEC §5: at least one unit is left unallocated by the
+    /// installations' own limits).
     pub async fn update_account_settings(
         &self,
         actor: &Actor,
         account: &AccountId,
-        tba_enabled: Option<bool>,
-        require_approval_for_auto_install: Option<bool>,
+        settings: AccountSettings,
     ) -> Result<Account> {
+        let AccountSettings {
+            tba_enabled,
+            require_approval_for_auto_install,
+            concurrency_limit,
+        } = settings;
         let mut tx = self.tx(TxMode::Write).await?;
         directory_admin(tx.as_mut(), actor, account).await?;
         let mut a = tx
@@ -178,8 +223,13 @@ impl Tessera {
         if let Some(v) = require_approval_for_auto_install {
             a.require_approval_for_auto_install = v;
         }
+        if let Some(limit) = concurrency_limit {
+            a.concurrency_limit = check_limit(limit)?;
+            let allocated = allocated_concurrency(tx.as_mut(), account, None).await?;
+            super::check_unallocated(self.effective_limit(&a), allocated)?;
+        }
         tx.update_account(&a).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(a)
     }
 
@@ -201,7 +251,7 @@ impl Tessera {
             web_services_only: input.web_services_only,
         };
         tx.insert_role(&role).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(role)
     }
 
@@ -236,7 +286,7 @@ impl Tessera {
             role.web_services_only = v;
         }
         tx.update_role(&role).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(role)
     }
 
@@ -283,7 +333,7 @@ impl Tessera {
             .user(account, id)
             .await?
             .ok_or(Error::not_found("user"))?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(user)
     }
 
@@ -318,7 +368,7 @@ impl Tessera {
             user.active = active;
         }
         tx.update_user(&user).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(user)
     }
 
@@ -351,7 +401,7 @@ impl Tessera {
             .user(account, id)
             .await?
             .ok_or(Error::not_found("user"))?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(user)
     }
 
@@ -369,7 +419,7 @@ impl Tessera {
             .await?
             .ok_or(Error::not_found("user"))?;
         tx.set_password_hash(account, id, hash.as_deref()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -428,7 +478,7 @@ impl Tessera {
             );
         }
         notes.write(tx.as_mut()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(deleted)
     }
 

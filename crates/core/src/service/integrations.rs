@@ -285,7 +285,7 @@ impl Tessera {
             .issue_when_tba_first_on(tx.as_mut(), &mut integration, &mut notes, now)
             .await?;
         notes.write(tx.as_mut()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((
             IntegrationView {
                 integration,
@@ -416,7 +416,7 @@ impl Tessera {
             .issue_when_tba_first_on(tx.as_mut(), &mut after, &mut notes, now)
             .await?;
         notes.write(tx.as_mut()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((
             IntegrationView {
                 integration: after,
@@ -477,7 +477,7 @@ impl Tessera {
             Some("reset: new pair issued, previous pair invalid".to_owned()),
         );
         notes.write(tx.as_mut()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((
             IntegrationView {
                 integration,
@@ -519,6 +519,16 @@ impl Tessera {
                 ));
             }
             after.concurrency_limit = limit;
+            if let Some(own) = limit {
+                let account = tx
+                    .account(&p.account)
+                    .await?
+                    .ok_or(Error::not_found("account"))?;
+                let others =
+                    super::directory::allocated_concurrency(tx.as_mut(), &p.account, Some(id))
+                        .await?;
+                super::check_unallocated(self.effective_limit(&account), others + u64::from(own))?;
+            }
         }
         let record = RecordRef::Installation(id, p.account.clone());
         let mut notes = Notes::by(&p, now);
@@ -544,7 +554,7 @@ impl Tessera {
             tx.update_installation(&after).await?;
         }
         notes.write(tx.as_mut()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(IntegrationView {
             is_owner: stored.integration.owner == p.account,
             integration: stored.integration,
@@ -597,7 +607,7 @@ impl Tessera {
             )),
         );
         notes.write(tx.as_mut()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(IntegrationView {
             is_owner: false,
             integration: stored.integration,
@@ -648,7 +658,7 @@ impl Tessera {
             Some(format!("automatically; state {}", state.label())),
         );
         notes.write(tx.as_mut()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(installation)
     }
 
@@ -712,7 +722,7 @@ impl Tessera {
             );
         }
         notes.write(tx.as_mut()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(revoked.len())
     }
 }

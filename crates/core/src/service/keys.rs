@@ -35,7 +35,7 @@ impl Tessera {
                 tx.replace_sealed(slot, &fresh).await?;
                 resealed += 1;
             }
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
         Ok(RotationReport {
             active_key_id: active,

@@ -6,7 +6,7 @@ use super::Tessera;
 use crate::error::Result;
 use crate::ids::{AccountId, ConsumerKey, IntegrationId, RoleId, TokenId, TokenKey, UserId};
 use crate::model::InstallState;
-use crate::store::TxMode;
+use crate::store::{LoginRecord, LoginTokenRecord};
 use crate::vault::SecretSlot;
 
 /// Why a token may not log in, as the login audit trail's Detail code (SPEC §3.1).
@@ -52,91 +52,91 @@ pub struct LoginGrant {
     pub application_name: String,
     pub user: UserId,
     pub user_name: String,
+    pub email: String,
     pub role: RoleId,
     pub role_name: String,
     pub token: TokenKey,
     pub token_name: String,
+    pub account_concurrency_limit: Option<u32>,
+    pub install_concurrency_limit: Option<u32>,
     pub consumer_secret: SecretString,
     pub token_secret: SecretString,
 }
 
+/// Applies R9 and R11, in the order NetSuite reports them, to what the store read.
+pub fn assess(record: &LoginRecord) -> Result<&LoginTokenRecord, LoginRefusal> {
+    if record.deleted || record.consumer_secret.is_none() {
+        return Err(LoginRefusal::ConsumerKeyUnknown);
+    }
+    let Some(t) = &record.token else {
+        return Err(LoginRefusal::InvalidToken);
+    };
+    if !t.account_tba_enabled {
+        return Err(LoginRefusal::FeatureDisabled);
+    }
+    if t.install_state != Some(InstallState::Enabled) || !record.token_based_auth {
+        return Err(LoginRefusal::ConsumerKeyRefused);
+    }
+    if t.revoked {
+        return Err(LoginRefusal::TokenRevoked);
+    }
+    if t.inactive {
+        return Err(LoginRefusal::TokenInactive);
+    }
+    if !t.user_active || !t.user_holds_role || t.role_inactive {
+        return Err(LoginRefusal::EntityOrRoleDisabled);
+    }
+    if !t.role_token_login {
+        return Err(LoginRefusal::RoleNotAllowed);
+    }
+    Ok(t)
+}
+
 impl Tessera {
-    /// Looks a credential pair up and applies R9 and R11 in the order NetSuite reports them.
-    /// The outer error is a failure of storage or of the keyring; the inner one a refusal.
+    /// Looks a credential pair up and applies R9 and R11 (see [`assess`]). The outer error is a
+    /// failure of storage or of the keyring; the inner one a refusal.
     pub async fn authorize_token(
         &self,
         consumer_key: &ConsumerKey,
         token_id: &TokenId,
     ) -> Result<Result<LoginGrant, LoginRefusal>> {
-        let mut tx = self.tx(TxMode::Read).await?;
-        let Some(stored) = tx
-            .integration_by_consumer_key(consumer_key)
-            .await?
-            .filter(|s| s.integration.deleted_at.is_none())
-        else {
+        let Some(record) = self.store.login_record(consumer_key, token_id).await? else {
             return Ok(Err(LoginRefusal::ConsumerKeyUnknown));
         };
-        let Some(token) = tx
-            .token_by_token_id(token_id)
-            .await?
-            .filter(|t| t.token.integration == stored.integration.id)
-        else {
-            return Ok(Err(LoginRefusal::InvalidToken));
-        };
-        let t = &token.token;
-        let Some(account) = tx.account(&t.account).await? else {
-            return Ok(Err(LoginRefusal::InvalidToken));
-        };
-        if !account.tba_enabled {
-            return Ok(Err(LoginRefusal::FeatureDisabled));
+        match assess(&record) {
+            Ok(token) => self.open_grant(&record, token).map(Ok),
+            Err(refusal) => Ok(Err(refusal)),
         }
-        let installation = tx.installation(stored.integration.id, &t.account).await?;
-        if !installation.is_some_and(|i| i.state == InstallState::Enabled)
-            || !stored.integration.switches.token_based_auth
-        {
-            return Ok(Err(LoginRefusal::ConsumerKeyRefused));
-        }
-        if t.is_revoked() {
-            return Ok(Err(LoginRefusal::TokenRevoked));
-        }
-        if t.inactive {
-            return Ok(Err(LoginRefusal::TokenInactive));
-        }
-        let user = tx.user(&t.account, t.user).await?;
-        let role = tx.role(&t.account, t.role).await?;
-        let (Some(user), Some(role)) = (user, role) else {
-            return Ok(Err(LoginRefusal::EntityOrRoleDisabled));
-        };
-        if !user.active || !user.holds(role.id) || role.inactive {
-            return Ok(Err(LoginRefusal::EntityOrRoleDisabled));
-        }
-        if !role.can_use_tokens() {
-            return Ok(Err(LoginRefusal::RoleNotAllowed));
-        }
-        drop(tx);
-        let Some(sealed_consumer) = &stored.consumer_secret else {
-            return Ok(Err(LoginRefusal::ConsumerKeyUnknown));
-        };
-        let app = &stored.integration.application_id;
-        let consumer_secret = self
-            .keyring
-            .open(sealed_consumer, SecretSlot::ConsumerSecret(app))?;
-        let token_secret = self.keyring.open(
-            &token.token_secret,
-            SecretSlot::TokenSecret(&token.token_id),
+    }
+
+    /// Opens the secrets of a credential pair that [`assess`] let through.
+    pub fn open_grant(&self, record: &LoginRecord, t: &LoginTokenRecord) -> Result<LoginGrant> {
+        let sealed_consumer = record
+            .consumer_secret
+            .as_ref()
+            .ok_or_else(|| crate::Error::not_found("consumer secret"))?;
+        let consumer_secret = self.keyring.open(
+            sealed_consumer,
+            SecretSlot::ConsumerSecret(&record.application_id),
         )?;
-        Ok(Ok(LoginGrant {
+        let token_secret = self
+            .keyring
+            .open(&t.token_secret, SecretSlot::TokenSecret(&t.token_id))?;
+        Ok(LoginGrant {
             account: t.account.clone(),
-            integration: stored.integration.id,
-            application_name: stored.integration.name.clone(),
-            user: user.id,
-            user_name: user.name,
-            role: role.id,
-            role_name: role.name,
+            integration: record.integration,
+            application_name: record.application_name.clone(),
+            user: t.user,
+            user_name: t.user_name.clone(),
+            email: t.email.clone(),
+            role: t.role,
+            role_name: t.role_name.clone(),
             token: t.key,
             token_name: t.name.clone(),
+            account_concurrency_limit: t.account_concurrency_limit,
+            install_concurrency_limit: t.install_concurrency_limit,
             consumer_secret,
             token_secret,
-        }))
+        })
     }
 }

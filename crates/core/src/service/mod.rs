@@ -11,6 +11,7 @@ mod login;
 mod tokens;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, RoleId, UserId};
@@ -18,13 +19,15 @@ use crate::model::{Context, Permission, RecordRef, Role, SystemNote, Timestamp, 
 use crate::store::{Store, StoreTx, TxMode};
 use crate::vault::Keyring;
 
-pub use directory::{NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges};
+pub use directory::{
+    AccountSettings, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,
+};
 pub use integrations::{
     InstallationChanges, IntegrationChanges, IntegrationView, NewIntegrationInput,
     ResetConfirmation,
 };
 pub use keys::RotationReport;
-pub use login::{LoginGrant, LoginRefusal};
+pub use login::{LoginGrant, LoginRefusal, assess};
 pub use tokens::{NewTokenInput, TokenPage};
 
 /// Who is acting.
@@ -84,6 +87,29 @@ impl Principal {
 pub struct Tessera {
     store: Arc<dyn Store>,
     keyring: Arc<Keyring>,
+    /// Counts committed changes made through this value (and its clones), so caches of what
+    /// the store holds can tell they may be stale. Moved forward after the commit, before the
+    /// call returns.
+    changes: Arc<AtomicU64>,
+    default_concurrency_limit: u32,
+}
+
+/// NetSuite's base account concurrency limit with one SuiteCloud Plus licence (5 + 10).
+pub const DEFAULT_CONCURRENCY_LIMIT: u32 = 15;
+
+/// SPEC §5: the installations' own limits leave at least one unit of the account's limit to
+/// everything else.
+pub(crate) fn check_unallocated(account_limit: u32, allocated: u64) -> Result<()> {
+    if allocated >= u64::from(account_limit) {
+        return Err(Error::invalid(
+            "concurrency_limit",
+            format!(
+                "the integrations' own limits would total {allocated} of the account's \
+                 {account_limit}; at least one unit must stay unallocated"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Tessera {
@@ -97,7 +123,43 @@ impl std::fmt::Debug for Tessera {
 
 impl Tessera {
     pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Self {
-        Self { store, keyring }
+        Self {
+            store,
+            keyring,
+            changes: Arc::new(AtomicU64::new(0)),
+            default_concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
+        }
+    }
+
+    /// Sets the concurrency limit of accounts that have none of their own (SPEC §5).
+    pub fn with_default_concurrency_limit(mut self, limit: u32) -> Self {
+        self.default_concurrency_limit = limit.max(1);
+        self
+    }
+
+    /// An account's concurrency limit: its own, or the server's default.
+    pub fn effective_limit(&self, account: &crate::model::Account) -> u32 {
+        account
+            .concurrency_limit
+            .unwrap_or(self.default_concurrency_limit)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The number of changes committed so far through this service. A value read before a
+    /// read of the store proves that read saw at least those changes.
+    pub fn change_epoch(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// Commits a change and then moves [`Self::change_epoch`] on.
+    async fn commit(&self, tx: Box<dyn StoreTx>) -> Result<()> {
+        let result = tx.commit().await;
+        // Moved on even when the commit failed: whether it landed is then unknown.
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        Ok(result?)
     }
 
     pub fn keyring(&self) -> &Keyring {

@@ -250,7 +250,7 @@ impl Tessera {
             .token(&p.account, key)
             .await?
             .ok_or(Error::not_found("access token"))?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((
             item,
             TokenCredentials {
@@ -371,7 +371,7 @@ impl Tessera {
             }
             notes.write(tx.as_mut()).await?;
             item.token.name = name;
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
         Ok(item)
     }
@@ -399,7 +399,7 @@ impl Tessera {
             }
             notes.write(tx.as_mut()).await?;
             item.token.inactive = inactive;
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
         Ok(item)
     }
@@ -426,7 +426,7 @@ impl Tessera {
             yes_no(true),
         );
         notes.write(tx.as_mut()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         item.token.revoked = Some(revocation);
         Ok(item)
     }

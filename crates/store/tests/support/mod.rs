@@ -268,6 +268,7 @@ pub mod world {
                 name: name.to_owned(),
                 tba_enabled: true,
                 require_approval_for_auto_install: false,
+                concurrency_limit: None,
             },
         )
         .await

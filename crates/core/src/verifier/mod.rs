@@ -1,0 +1,549 @@
+//! The verification hot path: is this signed request allowed, right now, exactly once?
+//!
+//! 1. Parse and check the protocol rules that need no secret (`tessera-oauth1`).
+//! 2. Find the credential pair: an in-process cache of grants (the signing key and who it is),
+//!    or one store read. Unknown keys are checked against a dummy key, so every failure takes
+//!    the same path.
+//! 3. Check the signature, then the realm.
+//! 4. Claim the nonce: the claim goes to one writer task that commits claims in groups. The
+//!    store inserts a nonce record only if the token may *still* log in (R9/R11, checked in the
+//!    same statement) and the nonce is new, and the request is accepted only once that
+//!    transaction is durable. So a request is never accepted twice (not across restarts, crashes
+//!    or nodes sharing a database), and a change that committed before a request started always
+//!    stops it, whatever the cache holds.
+//!
+//! Refusals carry a Detail code (SPEC §3.1) for the login audit trail; the wire answer stays
+//! generic. Every attempt is written to the audit trail by the same writer, in batches.
+
+mod cache;
+mod writer;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use tessera_oauth1::header::HeaderError;
+use tessera_oauth1::verify::{Profile, ProtocolParams, Rejection, RequestParts};
+use tessera_oauth1::{AuthorizationHeader, RequestUrl, SigningKey};
+use thiserror::Error;
+
+use crate::Tessera;
+use crate::ids::{AccountId, ConsumerKey, IntegrationId, RoleId, TokenId, TokenKey, UserId};
+use crate::model::Timestamp;
+use crate::service::{LoginRefusal, assess};
+use crate::store::{LoginAttempt, LoginRecord, NonceClaim, NonceDigest, StoreError};
+
+pub use writer::WriterStats;
+
+/// Settings of the verifier.
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    /// `oauth_timestamp` acceptance window (±seconds).
+    pub profile: Profile,
+    /// Grants kept in memory at most.
+    pub cache_capacity: usize,
+    /// A cached grant is read again after this long even if nothing changed through this
+    /// process (other nodes may have renamed things; validity never depends on it).
+    pub cache_ttl: Duration,
+    /// Claims and audit rows committed together at most.
+    pub batch_max: usize,
+    /// `last_used_at` is written at most this often per token.
+    pub last_used_resolution: Duration,
+    /// Nonce records are kept this long beyond the acceptance window.
+    pub purge_margin: Duration,
+    /// How often expired nonce records are purged.
+    pub purge_interval: Duration,
+}
+
+impl Default for VerifierConfig {
+    fn default() -> Self {
+        Self {
+            profile: Profile::default(),
+            cache_capacity: 200_000,
+            cache_ttl: Duration::from_secs(60),
+            batch_max: 512,
+            last_used_resolution: Duration::from_secs(60),
+            purge_margin: Duration::from_secs(300),
+            purge_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Who a request is signed as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: AccountId,
+    pub integration: IntegrationId,
+    pub application_name: String,
+    pub user: UserId,
+    pub user_name: String,
+    pub email: String,
+    pub role: RoleId,
+    pub role_name: String,
+    pub token: TokenKey,
+    pub token_name: String,
+    pub account_concurrency_limit: Option<u32>,
+    pub install_concurrency_limit: Option<u32>,
+}
+
+/// The request as received, borrowed from the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
+    pub url: RequestUrl<'a>,
+    /// The `Authorization` header value, if any.
+    pub authorization: Option<&'a str>,
+    /// The body when it is `application/x-www-form-urlencoded`.
+    pub form_body: Option<&'a [u8]>,
+    pub body: &'a [u8],
+}
+
+/// What the audit trail records about where a request came from. Never a secret.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub surface: &'static str,
+    pub ip: String,
+    pub user_agent: String,
+    pub method: String,
+    pub request_uri: String,
+}
+
+/// The answer to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted(Arc<Identity>),
+    /// A well-formed request that is not allowed (HTTP 401 on NetSuite's surfaces).
+    Refused(Refusal),
+    /// A request that cannot be understood (HTTP 400): a malformed Authorization header, an
+    /// undecodable query or form body.
+    Malformed {
+        why: String,
+    },
+}
+
+/// Why a request was refused: the Detail code and a note for the administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub detail: &'static str,
+    pub note: String,
+}
+
+impl Refusal {
+    fn new(detail: &'static str, note: impl Into<String>) -> Self {
+        Self {
+            detail,
+            note: note.into(),
+        }
+    }
+}
+
+/// The verifier could not decide: the store failed. The request must not be accepted.
+#[derive(Debug, Error)]
+pub enum VerifierError {
+    #[error("the store failed while verifying")]
+    Store(#[from] StoreError),
+    #[error("a stored secret could not be opened")]
+    Service(#[from] crate::Error),
+    #[error("the verifier is shut down")]
+    Closed,
+}
+
+/// Detail code of a request without TBA credentials.
+pub const DETAIL_MISSING: &str = "MissingRequiredParameter";
+/// Detail code of a wrong or missing realm.
+pub const DETAIL_INVALID_REALM: &str = "InvalidRealm";
+/// Detail code of a replay.
+pub const DETAIL_NONCE_USED: &str = "nonce_used";
+/// Detail code of a success in the audit trail.
+pub const DETAIL_SUCCESS: &str = "Success";
+/// Detail code, in the audit trail only, of a request answered 400.
+pub const DETAIL_MALFORMED: &str = "MalformedRequest";
+
+/// Verifies signed requests. Cheap to clone; one writer task per verifier.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tessera: Tessera,
+    config: VerifierConfig,
+    cache: cache::GrantCache,
+    writer: writer::WriterHandle,
+    /// Checked when the credentials are unknown, so that path costs what a real check costs.
+    dummy_key: SigningKey,
+}
+
+impl Verifier {
+    /// Starts the verifier's writer and purge tasks on the current Tokio runtime.
+    pub fn start(tessera: Tessera, config: VerifierConfig) -> Self {
+        let writer = writer::WriterHandle::start(tessera.store().clone(), &config);
+        let dummy = crate::credentials::generate_secret()
+            .map(|s| SigningKey::new(s.expose(), s.expose()))
+            .unwrap_or_else(|_| SigningKey::new("dummy", "dummy"));
+        Self {
+            inner: Arc::new(Inner {
+                cache: cache::GrantCache::new(config.cache_capacity),
+                tessera,
+                config,
+                writer,
+                dummy_key: dummy,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &VerifierConfig {
+        &self.inner.config
+    }
+
+    /// Verifies one request and records the attempt in the login audit trail.
+    pub async fn verify(
+        &self,
+        request: &SignedRequest<'_>,
+        context: &RequestContext,
+    ) -> Result<Outcome, VerifierError> {
+        let outcome = match self.decide(request, context).await? {
+            Decision::Accepted(identity) => Outcome::Accepted(identity),
+            Decision::Refused(refusal, subject) => {
+                self.record_failure(context, &refusal, *subject).await;
+                Outcome::Refused(refusal)
+            }
+            Decision::Malformed(why) => {
+                let refusal = Refusal::new(DETAIL_MALFORMED, why.clone());
+                self.record_failure(context, &refusal, Subject::default())
+                    .await;
+                Outcome::Malformed { why }
+            }
+        };
+        Ok(outcome)
+    }
+
+    /// Records a failure found before the verifier was asked (a request the HTTP layer could
+    /// not read, a request over the concurrency limit).
+    pub async fn record_refusal(
+        &self,
+        context: &RequestContext,
+        refusal: &Refusal,
+        identity: Option<&Identity>,
+    ) {
+        let subject = identity.map(Subject::of_identity).unwrap_or_default();
+        self.record_failure(context, refusal, subject).await;
+    }
+
+    /// Waits until every audit row and claim handed over so far is committed.
+    pub async fn flush(&self) {
+        self.inner.writer.flush().await;
+    }
+
+    /// Counters of the writer, for metrics.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
+    /// Grants held in memory.
+    pub fn cached_grants(&self) -> usize {
+        self.inner.cache.len()
+    }
+
+    async fn decide(
+        &self,
+        request: &SignedRequest<'_>,
+        context: &RequestContext,
+    ) -> Result<Decision, VerifierError> {
+        let now = unix_now();
+        let Some(value) = request.authorization else {
+            return Ok(refused(
+                DETAIL_MISSING,
+                "the request has no Authorization header",
+            ));
+        };
+        let header = match AuthorizationHeader::parse(value) {
+            Ok(h) => h,
+            Err(HeaderError::NotOAuth) => {
+                return Ok(refused(
+                    DETAIL_MISSING,
+                    "the Authorization header does not use the OAuth scheme",
+                ));
+            }
+            Err(e) => return Ok(Decision::Malformed(e.to_string())),
+        };
+        let params = match ProtocolParams::from_header(&header) {
+            Ok(p) => p,
+            Err(e) => return Ok(Decision::Malformed(e.to_string())),
+        };
+        let timestamp = match self.inner.config.profile.check(&params, Some(now)) {
+            Ok(ts) => ts,
+            Err(r) => return Ok(refused(r.detail_code(), r.to_string())),
+        };
+        let parts = RequestParts {
+            method: request.method,
+            url: request.url.clone(),
+            form_body: request.form_body,
+            body: request.body,
+        };
+        let base_string = match parts.base_string(&header) {
+            Ok(b) => b,
+            Err(e) => return Ok(Decision::Malformed(e.to_string())),
+        };
+        let token_id = params.token.unwrap_or("");
+        let lookup = self.lookup(params.consumer_key, token_id).await?;
+        // The HMAC is computed on every path, with a dummy key when there is no real one.
+        let key = match &lookup {
+            Lookup::Granted(entry) => &entry.key,
+            Lookup::Refused(..) => &self.inner.dummy_key,
+        };
+        let signature_matches = key.verify(base_string.as_bytes(), params.signature);
+        let entry = match lookup {
+            Lookup::Granted(entry) => entry,
+            Lookup::Refused(refusal, subject) => {
+                let note = match (refusal, params.token) {
+                    (LoginRefusal::InvalidToken, None) => "the request has no oauth_token",
+                    _ => "",
+                };
+                return Ok(Decision::Refused(
+                    Refusal::new(refusal.detail_code(), note),
+                    subject,
+                ));
+            }
+        };
+        let subject = || Box::new(Subject::of_identity(&entry.identity));
+        if !signature_matches {
+            return Ok(Decision::Refused(
+                Refusal::new(
+                    Rejection::InvalidSignature.detail_code(),
+                    "the signature does not match the request",
+                ),
+                subject(),
+            ));
+        }
+        if let Some(provided) = params.body_hash
+            && let Err(e) = tessera_oauth1::body_hash::check_body_hash(provided, request.body)
+        {
+            let rejection = Rejection::BodyHash(e);
+            return Ok(Decision::Refused(
+                Refusal::new(rejection.detail_code(), rejection.to_string()),
+                subject(),
+            ));
+        }
+        let expected = entry.identity.account.as_str();
+        if header.realm() != Some(expected) {
+            let note = match header.realm() {
+                Some(realm) => {
+                    format!("realm {realm:?} is not this account's; expected {expected:?}")
+                }
+                None => format!("the realm is missing; expected {expected:?}"),
+            };
+            return Ok(Decision::Refused(
+                Refusal::new(DETAIL_INVALID_REALM, note),
+                subject(),
+            ));
+        }
+        let digest = nonce_digest(params.consumer_key, token_id, params.nonce, timestamp);
+        let success =
+            Subject::of_identity(&entry.identity).attempt(context, true, DETAIL_SUCCESS, "");
+        let claim = NonceClaim {
+            digest,
+            consumer_key: entry.consumer_key.clone(),
+            token_id: entry.token_id.clone(),
+            timestamp: i64::try_from(timestamp).unwrap_or(i64::MAX),
+            touch_last_used: entry.should_touch(success.at, self.inner.config.last_used_resolution),
+            success,
+        };
+        if self.inner.writer.claim(claim).await? {
+            return Ok(Decision::Accepted(entry.identity.clone()));
+        }
+        // Refused by the store: either a replay, or the token may no longer log in.
+        self.inner.cache.remove(token_id);
+        if self.inner.tessera.store().nonce_exists(&digest).await? {
+            return Ok(Decision::Refused(
+                Refusal::new(
+                    DETAIL_NONCE_USED,
+                    "this consumer key, token, nonce and timestamp were accepted before",
+                ),
+                subject(),
+            ));
+        }
+        Ok(match self.lookup(params.consumer_key, token_id).await? {
+            Lookup::Refused(refusal, subject) => {
+                Decision::Refused(Refusal::new(refusal.detail_code(), ""), subject)
+            }
+            // It changed back while this request was in flight; it was not allowed when claimed.
+            Lookup::Granted(_) => Decision::Refused(
+                Refusal::new(
+                    LoginRefusal::EntityOrRoleDisabled.detail_code(),
+                    "the token's state changed while the request was verified",
+                ),
+                subject(),
+            ),
+        })
+    }
+
+    /// The grant for a credential pair: from the cache when it is current, else from the store.
+    async fn lookup(&self, consumer_key: &str, token_id: &str) -> Result<Lookup, VerifierError> {
+        let epoch = self.inner.tessera.change_epoch();
+        if let Some(entry) = self.inner.cache.get(token_id)
+            && entry.consumer_key.as_str() == consumer_key
+            && entry.is_current(epoch, self.inner.config.cache_ttl)
+        {
+            return Ok(Lookup::Granted(entry));
+        }
+        let Ok(ck) = ConsumerKey::parse(consumer_key) else {
+            return Ok(Lookup::Refused(
+                LoginRefusal::ConsumerKeyUnknown,
+                Box::default(),
+            ));
+        };
+        // An id of the wrong shape cannot match a token; the store still says whether the
+        // consumer key exists, so the Detail is the same as for a well-formed unknown id.
+        let tid = TokenId::parse(token_id).unwrap_or_else(|_| TokenId::never_issued());
+        let store = self.inner.tessera.store();
+        let Some(record) = store.login_record(&ck, &tid).await? else {
+            return Ok(Lookup::Refused(
+                LoginRefusal::ConsumerKeyUnknown,
+                Box::default(),
+            ));
+        };
+        let token = match assess(&record) {
+            Ok(t) => t,
+            Err(refusal) => {
+                return Ok(Lookup::Refused(
+                    refusal,
+                    Box::new(Subject::of_record(&record)),
+                ));
+            }
+        };
+        let grant = self.inner.tessera.open_grant(&record, token)?;
+        let entry = Arc::new(cache::Grant::new(ck, tid, grant, epoch));
+        self.inner.cache.insert(token_id, entry.clone());
+        Ok(Lookup::Granted(entry))
+    }
+
+    async fn record_failure(&self, context: &RequestContext, refusal: &Refusal, subject: Subject) {
+        let attempt = subject.attempt(context, false, refusal.detail, &refusal.note);
+        self.inner.writer.record(attempt).await;
+    }
+}
+
+enum Lookup {
+    Granted(Arc<cache::Grant>),
+    Refused(LoginRefusal, Box<Subject>),
+}
+
+fn refused(detail: &'static str, note: impl Into<String>) -> Decision {
+    Decision::Refused(Refusal::new(detail, note), Box::default())
+}
+
+enum Decision {
+    Accepted(Arc<Identity>),
+    Refused(Refusal, Box<Subject>),
+    Malformed(String),
+}
+
+/// What is known about who a failed request claimed to be.
+#[derive(Debug, Clone, Default)]
+struct Subject {
+    account: Option<AccountId>,
+    user: Option<UserId>,
+    user_name: Option<String>,
+    email: Option<String>,
+    role: Option<RoleId>,
+    role_name: Option<String>,
+    integration: Option<IntegrationId>,
+    application_name: Option<String>,
+    token: Option<TokenKey>,
+    token_name: Option<String>,
+}
+
+impl Subject {
+    fn of_record(record: &LoginRecord) -> Self {
+        let mut s = Subject {
+            integration: Some(record.integration),
+            application_name: Some(record.application_name.clone()),
+            ..Subject::default()
+        };
+        if let Some(t) = &record.token {
+            s.account = Some(t.account.clone());
+            s.user = Some(t.user);
+            s.user_name = Some(t.user_name.clone());
+            s.email = Some(t.email.clone());
+            s.role = Some(t.role);
+            s.role_name = Some(t.role_name.clone());
+            s.token = Some(t.key);
+            s.token_name = Some(t.name.clone());
+        }
+        s
+    }
+
+    fn of_identity(id: &Identity) -> Self {
+        Subject {
+            account: Some(id.account.clone()),
+            user: Some(id.user),
+            user_name: Some(id.user_name.clone()),
+            email: Some(id.email.clone()),
+            role: Some(id.role),
+            role_name: Some(id.role_name.clone()),
+            integration: Some(id.integration),
+            application_name: Some(id.application_name.clone()),
+            token: Some(id.token),
+            token_name: Some(id.token_name.clone()),
+        }
+    }
+
+    fn attempt(
+        self,
+        context: &RequestContext,
+        success: bool,
+        detail: &str,
+        note: &str,
+    ) -> LoginAttempt {
+        LoginAttempt {
+            id: None,
+            at: Timestamp::now(),
+            account: self.account,
+            user: self.user,
+            user_name: self.user_name,
+            email: self.email,
+            role: self.role,
+            role_name: self.role_name,
+            ip: context.ip.clone(),
+            user_agent: context.user_agent.clone(),
+            method: context.method.clone(),
+            request_uri: context.request_uri.clone(),
+            surface: context.surface.to_owned(),
+            success,
+            detail: detail.to_owned(),
+            detail_note: note.to_owned(),
+            integration: self.integration,
+            application_name: self.application_name,
+            token: self.token,
+            token_name: self.token_name,
+        }
+    }
+}
+
+/// The digest that identifies a nonce record. Fields are length-prefixed so that no two
+/// different tuples share an input.
+pub fn nonce_digest(
+    consumer_key: &str,
+    token_id: &str,
+    nonce: &str,
+    timestamp: u64,
+) -> NonceDigest {
+    let mut h = Sha256::new();
+    for part in [consumer_key, token_id, nonce] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.update(timestamp.to_be_bytes());
+    let full = h.finalize();
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&full[..16]);
+    digest
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

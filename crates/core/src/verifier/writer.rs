@@ -1,0 +1,215 @@
+//! One task commits nonce claims and login audit rows in groups: while a transaction is being
+//! made durable, new claims queue up and go into the next one, so each request waits about one
+//! commit and throughput grows with concurrency.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{VerifierConfig, VerifierError};
+use crate::store::{LoginAttempt, NonceClaim, Store};
+
+/// Jobs waiting for the writer at most; senders wait beyond that (back-pressure).
+const QUEUE: usize = 65_536;
+/// Nonce records deleted per purge statement.
+const PURGE_CHUNK: u32 = 10_000;
+
+enum Job {
+    Claim {
+        claim: NonceClaim,
+        reply: oneshot::Sender<bool>,
+    },
+    Attempt(LoginAttempt),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Counters of the writer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub batches: u64,
+    pub claims: u64,
+    pub attempts: u64,
+    /// Transactions that failed (their claims were refused, their audit rows lost).
+    pub failed_batches: u64,
+    pub purged_nonces: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    claims: AtomicU64,
+    attempts: AtomicU64,
+    failed_batches: AtomicU64,
+    purged_nonces: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct WriterHandle {
+    jobs: mpsc::Sender<Job>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Job::Claim { .. } => "Claim",
+            Job::Attempt(_) => "Attempt",
+            Job::Flush(_) => "Flush",
+        })
+    }
+}
+
+impl WriterHandle {
+    pub fn start(store: Arc<dyn Store>, config: &VerifierConfig) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(run(
+            store.clone(),
+            queue,
+            config.batch_max.max(1),
+            counters.clone(),
+        ));
+        let horizon =
+            Duration::from_secs(config.profile.timestamp_window_secs) + config.purge_margin;
+        tokio::spawn(purge(
+            store,
+            horizon,
+            config.purge_interval,
+            counters.clone(),
+            jobs.downgrade(),
+        ));
+        Self { jobs, counters }
+    }
+
+    /// Hands a claim to the writer; `true` once its nonce record is durable.
+    pub async fn claim(&self, claim: NonceClaim) -> Result<bool, VerifierError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Claim { claim, reply })
+            .await
+            .map_err(|_| VerifierError::Closed)?;
+        // A dropped reply means the transaction failed: not accepted.
+        answer.await.map_err(|_| VerifierError::Closed)
+    }
+
+    /// Queues an audit row; it is committed with the next group.
+    pub async fn record(&self, attempt: LoginAttempt) {
+        if self.jobs.send(Job::Attempt(attempt)).await.is_err() {
+            tracing::error!("login audit row lost: the writer has stopped");
+        }
+    }
+
+    pub async fn flush(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.jobs.send(Job::Flush(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.counters;
+        WriterStats {
+            batches: c.batches.load(Ordering::Relaxed),
+            claims: c.claims.load(Ordering::Relaxed),
+            attempts: c.attempts.load(Ordering::Relaxed),
+            failed_batches: c.failed_batches.load(Ordering::Relaxed),
+            purged_nonces: c.purged_nonces.load(Ordering::Relaxed),
+        }
+    }
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    mut queue: mpsc::Receiver<Job>,
+    batch_max: usize,
+    counters: Arc<Counters>,
+) {
+    let mut jobs = Vec::with_capacity(batch_max);
+    let mut claims = Vec::new();
+    let mut replies = Vec::new();
+    let mut attempts = Vec::new();
+    let mut flushes = Vec::new();
+    while queue.recv_many(&mut jobs, batch_max).await > 0 {
+        for job in jobs.drain(..) {
+            match job {
+                Job::Claim { claim, reply } => {
+                    claims.push(claim);
+                    replies.push(reply);
+                }
+                Job::Attempt(a) => attempts.push(a),
+                Job::Flush(done) => flushes.push(done),
+            }
+        }
+        if !(claims.is_empty() && attempts.is_empty()) {
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            match store.record_logins(&claims, &attempts).await {
+                Ok(inserted) => {
+                    counters
+                        .claims
+                        .fetch_add(claims.len() as u64, Ordering::Relaxed);
+                    counters
+                        .attempts
+                        .fetch_add(attempts.len() as u64, Ordering::Relaxed);
+                    for (reply, ok) in replies.drain(..).zip(inserted) {
+                        let _ = reply.send(ok);
+                    }
+                }
+                Err(e) => {
+                    counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        error = %e,
+                        claims = claims.len(),
+                        audit_rows = attempts.len(),
+                        "could not record logins; the claims are refused"
+                    );
+                }
+            }
+            // Replies not sent (failure) are dropped: their requests are refused.
+            replies.clear();
+            claims.clear();
+            attempts.clear();
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Deletes nonce records whose timestamp can no longer be accepted: older than the window plus
+/// a margin, so a record never goes while a request carrying its timestamp could still pass.
+async fn purge(
+    store: Arc<dyn Store>,
+    horizon: Duration,
+    every: Duration,
+    counters: Arc<Counters>,
+    alive: mpsc::WeakSender<Job>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if alive.upgrade().is_none() {
+            return;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let before = i64::try_from(now.saturating_sub(horizon).as_secs()).unwrap_or(0);
+        loop {
+            match store.purge_nonces(before, PURGE_CHUNK).await {
+                Ok(n) => {
+                    counters.purged_nonces.fetch_add(n, Ordering::Relaxed);
+                    if n < u64::from(PURGE_CHUNK) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "purging old nonce records failed; will retry");
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The verification hot path: the one-statement login lookup, the grouped nonce claims with
+//! their audit rows, and the purge. Each runs on its own connection or transaction, outside
+//! the rule-carrying `StoreTx`.
+
+use std::collections::HashSet;
+
+use sqlx::any::AnyRow;
+use tessera_core::ids::{
+    AccountId, ApplicationId, ConsumerKey, IntegrationId, RoleId, TokenId, TokenKey, UserId,
+};
+use tessera_core::model::InstallState;
+use tessera_core::store::{
+    AttemptQuery, LoginAttempt, LoginRecord, LoginTokenRecord, NonceClaim, NonceDigest, StoreResult,
+};
+use tessera_core::vault::SealedSecret;
+
+use crate::SqlStore;
+use crate::rows::{self, corrupt, flag, get};
+use crate::tx::{Bind, Run, SqlText, backend_error};
+
+/// Rows per multi-row INSERT: well inside both engines' bound-parameter limits.
+const ROWS_PER_INSERT: usize = 400;
+
+const LOGIN_RECORD: &str = "SELECT i.id AS integration_id, i.application_id, \
+    i.name AS application_name, i.tba, i.deleted_at, i.consumer_secret, i.consumer_secret_key_id, \
+    t.id AS token_key, t.token_id, t.account_id, t.name AS token_name, t.inactive, t.revoked, \
+    t.token_secret, t.token_secret_key_id, t.user_id, t.role_id, \
+    a.tba_enabled, a.concurrency_limit AS account_limit, \
+    ins.state AS install_state, ins.concurrency_limit AS install_limit, \
+    u.name AS user_name, u.email, u.active AS user_active, \
+    (SELECT COUNT(*) FROM user_roles ur WHERE ur.user_id = t.user_id AND ur.role_id = t.role_id) \
+        AS holds_role, \
+    r.name AS role_name, r.inactive AS role_inactive, r.token_login \
+    FROM integrations i \
+    LEFT JOIN access_tokens t ON t.token_id = $2 AND t.integration_id = i.id \
+    LEFT JOIN accounts a ON a.id = t.account_id \
+    LEFT JOIN installations ins ON ins.integration_id = i.id AND ins.account_id = t.account_id \
+    LEFT JOIN users u ON u.id = t.user_id \
+    LEFT JOIN roles r ON r.account_id = t.account_id AND r.id = t.role_id \
+    WHERE i.consumer_key = $1";
+
+/// Inserts the nonce records of the listed claims whose token may still log in (R9/R11, the
+/// same conditions as `tessera_core::assess`) and whose digest is new.
+const CLAIM_HEAD: &str = "WITH v (digest, ts, ck, tid) AS (VALUES ";
+const CLAIM_TAIL: &str = ") INSERT INTO nonces (digest, ts, token_id) \
+    SELECT v.digest, v.ts, t.id FROM v \
+    JOIN access_tokens t ON t.token_id = v.tid \
+    JOIN integrations i ON i.id = t.integration_id \
+    JOIN installations ins ON ins.integration_id = t.integration_id \
+        AND ins.account_id = t.account_id \
+    JOIN accounts a ON a.id = t.account_id \
+    JOIN users u ON u.id = t.user_id \
+    JOIN user_roles ur ON ur.user_id = t.user_id AND ur.role_id = t.role_id \
+    JOIN roles r ON r.account_id = t.account_id AND r.id = t.role_id \
+    WHERE i.consumer_key = v.ck AND i.deleted_at IS NULL AND i.tba = 1 \
+        AND i.consumer_secret IS NOT NULL \
+        AND ins.state = 'enabled' AND a.tba_enabled = 1 \
+        AND t.revoked = 0 AND t.inactive = 0 \
+        AND u.active = 1 AND r.inactive = 0 AND r.token_login = 1 \
+    ON CONFLICT (digest) DO NOTHING RETURNING digest";
+
+const ATTEMPT_COLUMNS: &str = "at, account_id, user_id, user_name, email, role_id, role_name, \
+    ip, user_agent, method, request_uri, surface, success, detail, detail_note, integration_id, \
+    application_name, token_key, token_name";
+
+impl SqlStore {
+    pub(crate) async fn hot_login_record(
+        &self,
+        consumer_key: &ConsumerKey,
+        token_id: &TokenId,
+    ) -> StoreResult<Option<LoginRecord>> {
+        let mut conn = self.read.acquire().await.map_err(backend_error)?;
+        let row = sqlx::query(LOGIN_RECORD)
+            .bind(consumer_key.as_str().to_owned())
+            .bind(token_id.as_str().to_owned())
+            .optional(&mut conn)
+            .await?;
+        row.as_ref().map(login_record).transpose()
+    }
+
+    pub(crate) async fn hot_record_logins(
+        &self,
+        claims: &[NonceClaim],
+        attempts: &[LoginAttempt],
+    ) -> StoreResult<Vec<bool>> {
+        let mut tx = self.write.begin().await.map_err(backend_error)?;
+        let mut inserted_digests: HashSet<NonceDigest> = HashSet::new();
+        // The first claim of each digest takes part; later equal ones are replays.
+        let mut seen = HashSet::new();
+        let unique: Vec<&NonceClaim> = claims.iter().filter(|c| seen.insert(c.digest)).collect();
+        for chunk in unique.chunks(ROWS_PER_INSERT) {
+            let mut sql = SqlText::new(CLAIM_HEAD);
+            for (i, c) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.bind(Bind::Blob(c.digest.to_vec()));
+                sql.push(", ");
+                sql.bind(Bind::Int(c.timestamp));
+                sql.push(", ");
+                sql.bind(Bind::Text(c.consumer_key.as_str().to_owned()));
+                sql.push(", ");
+                sql.bind(Bind::Text(c.token_id.as_str().to_owned()));
+                sql.push(")");
+            }
+            sql.push(CLAIM_TAIL);
+            for row in sql.query().all(&mut tx).await? {
+                let digest: Vec<u8> = get(&row, "digest")?;
+                let digest: NonceDigest = digest.try_into().map_err(|_| corrupt("digest"))?;
+                inserted_digests.insert(digest);
+            }
+        }
+        let mut first = HashSet::new();
+        let accepted: Vec<bool> = claims
+            .iter()
+            .map(|c| inserted_digests.contains(&c.digest) && first.insert(c.digest))
+            .collect();
+        let successes = claims
+            .iter()
+            .zip(&accepted)
+            .filter(|(_, ok)| **ok)
+            .map(|(c, _)| &c.success);
+        let rows: Vec<&LoginAttempt> = successes.chain(attempts).collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            insert_attempts(chunk).run(&mut tx).await?;
+        }
+        for (c, _) in claims
+            .iter()
+            .zip(&accepted)
+            .filter(|(c, ok)| **ok && c.touch_last_used)
+        {
+            if let Some(token) = c.success.token {
+                sqlx::query(
+                    "UPDATE access_tokens SET last_used_at = $1 \
+                     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+                )
+                .bind(c.success.at.millis())
+                .bind(token.get())
+                .run(&mut tx)
+                .await?;
+            }
+        }
+        tx.commit().await.map_err(backend_error)?;
+        Ok(accepted)
+    }
+
+    pub(crate) async fn hot_nonce_exists(&self, digest: &NonceDigest) -> StoreResult<bool> {
+        // On the writer's pool: a claim committed a moment ago must be seen.
+        let mut conn = self.write.acquire().await.map_err(backend_error)?;
+        let row = sqlx::query("SELECT 1 AS one FROM nonces WHERE digest = $1")
+            .bind(digest.to_vec())
+            .optional(&mut conn)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub(crate) async fn hot_purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        let mut conn = self.write.acquire().await.map_err(backend_error)?;
+        sqlx::query(
+            "DELETE FROM nonces WHERE digest IN \
+             (SELECT digest FROM nonces WHERE ts < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .run(&mut conn)
+        .await
+    }
+
+    pub(crate) async fn hot_login_attempts(
+        &self,
+        q: &AttemptQuery,
+    ) -> StoreResult<Vec<LoginAttempt>> {
+        let mut sql = SqlText::new(&format!(
+            "SELECT id, {ATTEMPT_COLUMNS} FROM login_audit WHERE 1 = 1"
+        ));
+        if let Some(a) = &q.account {
+            sql.push(" AND account_id = ");
+            sql.bind(Bind::Text(a.as_str().to_owned()));
+        }
+        if let Some(s) = q.success {
+            sql.push(" AND success = ");
+            sql.bind(Bind::Int(i64::from(s)));
+        }
+        if let Some(d) = &q.detail {
+            sql.push(" AND detail = ");
+            sql.bind(Bind::Text(d.clone()));
+        }
+        if let Some(t) = q.token {
+            sql.push(" AND token_key = ");
+            sql.bind(Bind::Int(t.get()));
+        }
+        if let Some(before) = q.before_id {
+            sql.push(" AND id < ");
+            sql.bind(Bind::Int(before));
+        }
+        sql.push(" ORDER BY id DESC LIMIT ");
+        sql.bind(Bind::Int(i64::from(q.limit)));
+        let mut conn = self.read.acquire().await.map_err(backend_error)?;
+        let rows = sql.query().all(&mut conn).await?;
+        rows.iter().map(attempt).collect()
+    }
+}
+
+fn insert_attempts(rows: &[&LoginAttempt]) -> crate::tx::Q<'static> {
+    let mut sql = SqlText::new(&format!(
+        "INSERT INTO login_audit ({ATTEMPT_COLUMNS}) VALUES "
+    ));
+    for (i, a) in rows.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        let values = [
+            Bind::Int(a.at.millis()),
+            Bind::OptText(a.account.as_ref().map(|x| x.as_str().to_owned())),
+            Bind::OptInt(a.user.map(|x| x.get())),
+            Bind::OptText(a.user_name.clone()),
+            Bind::OptText(a.email.clone()),
+            Bind::OptInt(a.role.map(|x| x.get())),
+            Bind::OptText(a.role_name.clone()),
+            Bind::Text(a.ip.clone()),
+            Bind::Text(a.user_agent.clone()),
+            Bind::Text(a.method.clone()),
+            Bind::Text(a.request_uri.clone()),
+            Bind::Text(a.surface.clone()),
+            Bind::Int(i64::from(a.success)),
+            Bind::Text(a.detail.clone()),
+            Bind::Text(a.detail_note.clone()),
+            Bind::OptInt(a.integration.map(|x| x.get())),
+            Bind::OptText(a.application_name.clone()),
+            Bind::OptInt(a.token.map(|x| x.get())),
+            Bind::OptText(a.token_name.clone()),
+        ];
+        for (j, v) in values.into_iter().enumerate() {
+            if j > 0 {
+                sql.push(", ");
+            }
+            sql.bind(v);
+        }
+        sql.push(")");
+    }
+    sql.query()
+}
+
+fn opt_u32(row: &AnyRow, column: &str) -> StoreResult<Option<u32>> {
+    get::<Option<i64>>(row, column)?
+        .map(|n| u32::try_from(n).map_err(|_| corrupt(column)))
+        .transpose()
+}
+
+fn opt_flag(row: &AnyRow, column: &str) -> StoreResult<bool> {
+    Ok(get::<Option<i64>>(row, column)?.is_some_and(|v| v != 0))
+}
+
+fn login_record(row: &AnyRow) -> StoreResult<LoginRecord> {
+    let consumer_secret = match (
+        get::<Option<Vec<u8>>>(row, "consumer_secret")?,
+        get::<Option<String>>(row, "consumer_secret_key_id")?,
+    ) {
+        (Some(blob), Some(key_id)) => Some(SealedSecret { key_id, blob }),
+        _ => None,
+    };
+    let token = match get::<Option<i64>>(row, "token_key")? {
+        None => None,
+        Some(key) => Some(LoginTokenRecord {
+            key: TokenKey::new(key),
+            token_id: TokenId::parse(&get::<String>(row, "token_id")?)
+                .map_err(|_| corrupt("token_id"))?,
+            account: rows::account_id(row, "account_id")?,
+            name: get(row, "token_name")?,
+            inactive: flag(row, "inactive")?,
+            revoked: flag(row, "revoked")?,
+            token_secret: SealedSecret {
+                key_id: get(row, "token_secret_key_id")?,
+                blob: get(row, "token_secret")?,
+            },
+            account_tba_enabled: opt_flag(row, "tba_enabled")?,
+            account_concurrency_limit: opt_u32(row, "account_limit")?,
+            install_state: get::<Option<String>>(row, "install_state")?
+                .map(|s| InstallState::from_code(&s).ok_or_else(|| corrupt("install_state")))
+                .transpose()?,
+            install_concurrency_limit: opt_u32(row, "install_limit")?,
+            user: UserId::new(get(row, "user_id")?),
+            user_name: get::<Option<String>>(row, "user_name")?.unwrap_or_default(),
+            email: get::<Option<String>>(row, "email")?.unwrap_or_default(),
+            user_active: opt_flag(row, "user_active")?,
+            user_holds_role: get::<i64>(row, "holds_role")? > 0,
+            role: RoleId::new(get(row, "role_id")?),
+            role_name: get::<Option<String>>(row, "role_name")?.unwrap_or_default(),
+            role_inactive: get::<Option<i64>>(row, "role_inactive")?.is_none_or(|v| v != 0),
+            role_token_login: opt_flag(row, "token_login")?,
+        }),
+    };
+    Ok(LoginRecord {
+        integration: IntegrationId::new(get(row, "integration_id")?),
+        application_id: ApplicationId::parse(&get::<String>(row, "application_id")?)
+            .map_err(|_| corrupt("application_id"))?,
+        application_name: get(row, "application_name")?,
+        token_based_auth: flag(row, "tba")?,
+        deleted: get::<Option<i64>>(row, "deleted_at")?.is_some(),
+        consumer_secret,
+        token,
+    })
+}
+
+fn attempt(row: &AnyRow) -> StoreResult<LoginAttempt> {
+    Ok(LoginAttempt {
+        id: Some(get(row, "id")?),
+        at: rows::time(row, "at")?,
+        account: get::<Option<String>>(row, "account_id")?
+            .map(|a| AccountId::parse(&a).map_err(|_| corrupt("account_id")))
+            .transpose()?,
+        user: get::<Option<i64>>(row, "user_id")?.map(UserId::new),
+        user_name: get(row, "user_name")?,
+        email: get(row, "email")?,
+        role: get::<Option<i64>>(row, "role_id")?.map(RoleId::new),
+        role_name: get(row, "role_name")?,
+        ip: get(row, "ip")?,
+        user_agent: get(row, "user_agent")?,
+        method: get(row, "method")?,
+        request_uri: get(row, "request_uri")?,
+        surface: get(row, "surface")?,
+        success: flag(row, "success")?,
+        detail: get(row, "detail")?,
+        detail_note: get(row, "detail_note")?,
+        integration: get::<Option<i64>>(row, "integration_id")?.map(IntegrationId::new),
+        application_name: get(row, "application_name")?,
+        token: get::<Option<i64>>(row, "token_key")?.map(TokenKey::new),
+        token_name: get(row, "token_name")?,
+    })
+}

@@ -1,0 +1,338 @@
+//! The verifier over both stores: a signed request is accepted exactly once, and every change
+//! that stops a token stops it for the next request, whatever the grant cache holds.
+
+mod support;
+
+use std::sync::Arc;
+
+use support::Env;
+use support::world::World;
+use tessera_core::credentials::{ConsumerCredentials, TokenCredentials};
+use tessera_core::ids::TokenKey;
+use tessera_core::model::InstallState;
+use tessera_core::store::AttemptQuery;
+use tessera_core::verifier::{
+    Outcome, RequestContext, SignedRequest, Verifier, VerifierConfig, nonce_digest,
+};
+use tessera_core::{InstallationChanges, ResetConfirmation};
+use tessera_oauth1::{RequestToSign, RequestUrl, Signer};
+
+on_both_backends!(
+    a_request_is_accepted_once_then_nonce_used,
+    copies_in_parallel_are_accepted_exactly_once,
+    a_new_verifier_on_the_same_store_refuses_the_replay,
+    revoke_inactive_block_take_effect_on_the_next_request,
+    a_change_behind_the_cache_still_stops_the_claim,
+    reset_stops_the_old_pair_and_tokens_work_with_the_new_one,
+    wrong_signature_realm_and_unknown_keys_are_refused_with_their_detail,
+    expired_nonce_records_are_purged_and_fresh_ones_kept,
+);
+
+const URL: &str =
+    "https://1234567.restlets.api.netsuite.com/app/site/hosting/restlet.nl?script=1&deploy=1";
+
+fn context() -> RequestContext {
+    RequestContext {
+        surface: "restlet",
+        ip: "127.0.0.1".into(),
+        user_agent: "test".into(),
+        method: "GET".into(),
+        request_uri: "/app/site/hosting/restlet.nl?script=1&deploy=1".into(),
+    }
+}
+
+fn header(
+    app: &ConsumerCredentials,
+    token: &TokenCredentials,
+    realm: &str,
+    nonce: Option<&str>,
+) -> String {
+    Signer::new(
+        app.consumer_key.as_str(),
+        &app.consumer_secret,
+        token.token_id.as_str(),
+        &token.token_secret,
+    )
+    .with_realm(realm)
+    .sign(&RequestToSign {
+        method: "GET",
+        url: URL,
+        nonce,
+        ..RequestToSign::default()
+    })
+    .unwrap()
+    .authorization
+}
+
+async fn verify(verifier: &Verifier, authorization: &str) -> Outcome {
+    let request = SignedRequest {
+        method: "GET",
+        url: RequestUrl::parse(URL).unwrap(),
+        authorization: Some(authorization),
+        form_body: None,
+        body: b"",
+    };
+    verifier.verify(&request, &context()).await.unwrap()
+}
+
+fn detail(outcome: &Outcome) -> &str {
+    match outcome {
+        Outcome::Accepted(_) => "accepted",
+        Outcome::Refused(r) => r.detail,
+        Outcome::Malformed { .. } => "malformed",
+    }
+}
+
+async fn setup(env: &Env) -> (World, Verifier, TokenKey, TokenCredentials) {
+    let w = World::build(&env.svc).await;
+    let (key, creds) = w.token(&env.svc, &w.alice, w.token_login_role).await;
+    let verifier = Verifier::start(env.svc.clone(), VerifierConfig::default());
+    (w, verifier, key, creds)
+}
+
+async fn a_request_is_accepted_once_then_nonce_used(env: &Env) {
+    let (w, verifier, key, creds) = setup(env).await;
+    let h = header(&w.app_creds, &creds, "1234567", None);
+    let Outcome::Accepted(identity) = verify(&verifier, &h).await else {
+        panic!("first use must be accepted");
+    };
+    assert_eq!(identity.token, key);
+    assert_eq!(identity.user_name, "Alice Able");
+    assert_eq!(identity.role_name, "Token Login");
+    assert_eq!(identity.application_name, "Acme Sync");
+    assert_eq!(detail(&verify(&verifier, &h).await), "nonce_used");
+    verifier.flush().await;
+    let rows = env
+        .svc
+        .store()
+        .login_attempts(&AttemptQuery {
+            limit: 10,
+            ..AttemptQuery::default()
+        })
+        .await
+        .unwrap();
+    let details: Vec<&str> = rows.iter().map(|r| r.detail.as_str()).collect();
+    assert_eq!(details, ["nonce_used", "Success"]);
+    let success = &rows[1];
+    assert!(success.success);
+    assert_eq!(success.token, Some(key));
+    assert_eq!(
+        success.token_name.as_deref(),
+        Some("Acme Sync - Alice Able - Token Login")
+    );
+    assert_eq!(success.email.as_deref(), Some("alice.able@example.com"));
+    assert_eq!(success.surface, "restlet");
+    // No secret or signature reaches the audit trail.
+    let dump = format!("{rows:?}");
+    assert!(!dump.contains(creds.token_secret.expose()));
+    assert!(!dump.contains(w.app_creds.consumer_secret.expose()));
+    assert!(!dump.contains("oauth_signature"));
+}
+
+async fn copies_in_parallel_are_accepted_exactly_once(env: &Env) {
+    let (w, verifier, _, creds) = setup(env).await;
+    // Warm the grant cache, so the copies race on the claim alone.
+    let first = header(&w.app_creds, &creds, "1234567", None);
+    assert_eq!(detail(&verify(&verifier, &first).await), "accepted");
+    let h = Arc::new(header(&w.app_creds, &creds, "1234567", None));
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let (v, h) = (verifier.clone(), h.clone());
+            tokio::spawn(async move { detail(&verify(&v, &h).await).to_owned() })
+        })
+        .collect();
+    let mut accepted = 0;
+    for t in tasks {
+        match t.await.unwrap().as_str() {
+            "accepted" => accepted += 1,
+            "nonce_used" => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(accepted, 1);
+}
+
+async fn a_new_verifier_on_the_same_store_refuses_the_replay(env: &Env) {
+    let (w, verifier, _, creds) = setup(env).await;
+    let h = header(&w.app_creds, &creds, "1234567", None);
+    assert_eq!(detail(&verify(&verifier, &h).await), "accepted");
+    // Another process (or node) with its own empty cache and its own writer.
+    let other = Verifier::start(env.svc.clone(), VerifierConfig::default());
+    assert_eq!(detail(&verify(&other, &h).await), "nonce_used");
+}
+
+async fn revoke_inactive_block_take_effect_on_the_next_request(env: &Env) {
+    let (w, verifier, key, creds) = setup(env).await;
+    let fresh = || header(&w.app_creds, &creds, "1234567", None);
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "accepted");
+
+    env.svc
+        .set_token_inactive(&w.manager.actor, key, true)
+        .await
+        .unwrap();
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "TokenInactive");
+    env.svc
+        .set_token_inactive(&w.manager.actor, key, false)
+        .await
+        .unwrap();
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "accepted");
+
+    let block = |state| InstallationChanges {
+        state: Some(state),
+        note: None,
+        concurrency_limit: None,
+    };
+    env.svc
+        .update_installation(&w.admin.actor, w.app, block(InstallState::Blocked))
+        .await
+        .unwrap();
+    assert_eq!(
+        detail(&verify(&verifier, &fresh()).await),
+        "consumer_key_refused"
+    );
+    env.svc
+        .update_installation(&w.admin.actor, w.app, block(InstallState::Enabled))
+        .await
+        .unwrap();
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "accepted");
+
+    env.svc.revoke_token(&w.manager.actor, key).await.unwrap();
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "TokenRevoked");
+}
+
+/// Another node (here: SQL run beside the service, which moves no change epoch) revokes the
+/// token while this verifier holds its grant in cache: the claim still refuses.
+async fn a_change_behind_the_cache_still_stops_the_claim(env: &Env) {
+    let (w, verifier, key, creds) = setup(env).await;
+    let fresh = || header(&w.app_creds, &creds, "1234567", None);
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "accepted");
+    assert_eq!(verifier.cached_grants(), 1);
+    let mut raw = env.raw().await;
+    for sql in [
+        "UPDATE access_tokens SET revoked = 1, revoked_at = 1 WHERE id = $1",
+        "UPDATE access_tokens SET revoked = 0, revoked_at = NULL, inactive = 1 WHERE id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(key.get())
+            .execute(&mut raw)
+            .await
+            .unwrap();
+        let outcome = verify(&verifier, &fresh()).await;
+        assert!(matches!(outcome, Outcome::Refused(_)), "{sql}: {outcome:?}");
+    }
+    let role = w.token_login_role.get();
+    sqlx::query("UPDATE access_tokens SET inactive = 0 WHERE id = $1")
+        .bind(key.get())
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "accepted");
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+        .bind(w.alice.id.get())
+        .bind(role)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        detail(&verify(&verifier, &fresh()).await),
+        "EntityOrRoleDisabled"
+    );
+}
+
+async fn reset_stops_the_old_pair_and_tokens_work_with_the_new_one(env: &Env) {
+    let (w, verifier, _, creds) = setup(env).await;
+    assert_eq!(
+        detail(&verify(&verifier, &header(&w.app_creds, &creds, "1234567", None)).await),
+        "accepted"
+    );
+    let (_, new_pair) = env
+        .svc
+        .reset_credentials(&w.admin.actor, w.app, ResetConfirmation::Confirmed)
+        .await
+        .unwrap();
+    assert_eq!(
+        detail(&verify(&verifier, &header(&w.app_creds, &creds, "1234567", None)).await),
+        "consumer_key_unknown"
+    );
+    assert_eq!(
+        detail(&verify(&verifier, &header(&new_pair, &creds, "1234567", None)).await),
+        "accepted"
+    );
+}
+
+async fn wrong_signature_realm_and_unknown_keys_are_refused_with_their_detail(env: &Env) {
+    let (w, verifier, _, creds) = setup(env).await;
+    let wrong_secret = TokenCredentials {
+        token_id: creds.token_id.clone(),
+        token_secret: tessera_core::SecretString::new("0".repeat(64)),
+    };
+    assert_eq!(
+        detail(
+            &verify(
+                &verifier,
+                &header(&w.app_creds, &wrong_secret, "1234567", None)
+            )
+            .await
+        ),
+        "InvalidSignature"
+    );
+    let Outcome::Refused(r) = verify(
+        &verifier,
+        &header(&w.app_creds, &creds, "1234567_SB1", None),
+    )
+    .await
+    else {
+        panic!("a wrong realm must be refused");
+    };
+    assert_eq!(r.detail, "InvalidRealm");
+    assert!(r.note.contains("expected \"1234567\""), "{}", r.note);
+    let unknown_token = TokenCredentials {
+        token_id: tessera_core::ids::TokenId::parse(&"ab".repeat(32)).unwrap(),
+        token_secret: creds.token_secret.clone(),
+    };
+    assert_eq!(
+        detail(
+            &verify(
+                &verifier,
+                &header(&w.app_creds, &unknown_token, "1234567", None)
+            )
+            .await
+        ),
+        "InvalidToken"
+    );
+    let unknown_app = ConsumerCredentials {
+        consumer_key: tessera_core::ids::ConsumerKey::parse(&"cd".repeat(32)).unwrap(),
+        consumer_secret: w.app_creds.consumer_secret.clone(),
+    };
+    assert_eq!(
+        detail(&verify(&verifier, &header(&unknown_app, &creds, "1234567", None)).await),
+        "consumer_key_unknown"
+    );
+    // Refusals never wrote a nonce record: the same nonce still works when signed right.
+    let h = header(&w.app_creds, &creds, "1234567", Some("same-nonce-1"));
+    assert_eq!(detail(&verify(&verifier, &h).await), "accepted");
+}
+
+async fn expired_nonce_records_are_purged_and_fresh_ones_kept(env: &Env) {
+    let (w, verifier, _, creds) = setup(env).await;
+    let h = header(&w.app_creds, &creds, "1234567", None);
+    assert_eq!(detail(&verify(&verifier, &h).await), "accepted");
+    let store = env.svc.store().clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let old = nonce_digest("a", "b", "c", 1);
+    let mut raw = env.raw().await;
+    sqlx::query("INSERT INTO nonces (digest, ts, token_id) VALUES ($1, $2, 1)")
+        .bind(old.to_vec())
+        .bind(now - 3600)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert!(store.nonce_exists(&old).await.unwrap());
+    let purged = store.purge_nonces(now - 600, 100).await.unwrap();
+    assert_eq!(purged, 1);
+    assert!(!store.nonce_exists(&old).await.unwrap());
+    assert_eq!(detail(&verify(&verifier, &h).await), "nonce_used");
+}
