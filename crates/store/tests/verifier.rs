@@ -1,6 +1,8 @@
 //! The verifier over both stores: a signed request is accepted exactly once, and every change
 //! that stops a token stops it for the next request, whatever the grant cache holds.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::Arc;
