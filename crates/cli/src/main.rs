@@ -3,6 +3,7 @@
 mod check;
 mod common;
 mod keys;
+mod serve;
 mod sign;
 
 use std::process::ExitCode;
@@ -24,6 +25,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the server: NetSuite-compatible endpoints, the verification API, health and metrics.
+    /// First start on an empty database creates account 1234567 and an administrator whose
+    /// password is printed once.
+    Serve(Box<serve::ServeArgs>),
     /// Sign a request with TBA credentials (HMAC-SHA256) and print the base string, signature and
     /// Authorization header.
     Sign(sign::SignArgs),
@@ -53,6 +58,7 @@ const EXIT_UNUSABLE: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(*args).map(|()| ExitCode::SUCCESS),
         Command::Sign(args) => sign::run(&args).map(|()| ExitCode::SUCCESS),
         Command::RotateMasterKey(args) => keys::run(&args).map(|()| ExitCode::SUCCESS),
         Command::CheckSignature(args) => check::run(&args).map(|valid| {

@@ -174,6 +174,20 @@ fn validate_callback(url: &str) -> Result<String> {
     Ok(url.to_owned())
 }
 
+/// A secret chosen by the caller must look like an issued one (64 lower-case hex characters).
+pub(crate) fn check_given_secret(
+    field: &'static str,
+    secret: &tessera_oauth1::SecretString,
+) -> Result<()> {
+    if !crate::credentials::is_credential_hex(secret.expose()) {
+        return Err(Error::invalid(
+            field,
+            "must be 64 lower-case hexadecimal characters, as issued",
+        ));
+    }
+    Ok(())
+}
+
 impl Tessera {
     /// A new consumer key and secret for a record whose key is `previous` when it was read.
     async fn issue_consumer_credentials(
@@ -182,9 +196,12 @@ impl Tessera {
         integration: &Integration,
         previous: Option<&ConsumerKey>,
         at: Timestamp,
+        given: Option<ConsumerCredentials>,
     ) -> Result<ConsumerCredentials> {
-        let consumer_key = ConsumerKey::generate()?;
-        let consumer_secret = generate_secret()?;
+        let (consumer_key, consumer_secret) = match given {
+            Some(c) => (c.consumer_key, c.consumer_secret),
+            None => (ConsumerKey::generate()?, generate_secret()?),
+        };
         let sealed = self.keyring.seal(
             &consumer_secret,
             SecretSlot::ConsumerSecret(&integration.application_id),
@@ -212,12 +229,13 @@ impl Tessera {
         integration: &mut Integration,
         notes: &mut Notes,
         at: Timestamp,
+        given: Option<ConsumerCredentials>,
     ) -> Result<Option<ConsumerCredentials>> {
         if !integration.switches.token_based_auth || integration.has_credentials {
             return Ok(None);
         }
         let credentials = self
-            .issue_consumer_credentials(tx, integration, None, at)
+            .issue_consumer_credentials(tx, integration, None, at, given)
             .await?;
         integration.has_credentials = true;
         notes.push(
@@ -236,6 +254,21 @@ impl Tessera {
         actor: &Actor,
         input: NewIntegrationInput,
     ) -> Result<(IntegrationView, Option<ConsumerCredentials>)> {
+        self.create_integration_with(actor, input, None).await
+    }
+
+    /// [`Self::create_integration`] with a consumer key and secret chosen by the caller instead
+    /// of drawn from the OS RNG: for fixtures, so a test suite can sign with known credentials.
+    /// They must have the issued format (64 lower-case hex characters each).
+    pub async fn create_integration_with(
+        &self,
+        actor: &Actor,
+        input: NewIntegrationInput,
+        given: Option<ConsumerCredentials>,
+    ) -> Result<(IntegrationView, Option<ConsumerCredentials>)> {
+        if let Some(c) = &given {
+            check_given_secret("consumer_secret", &c.consumer_secret)?;
+        }
         let name = super::clean_name("name", &input.name, NAME_MAX)?;
         let description = clean_description(&input.description)?;
         let switches = validate_switches(&input.switches)?;
@@ -282,7 +315,7 @@ impl Tessera {
             Some(InstallState::Enabled.label().to_owned()),
         );
         let credentials = self
-            .issue_when_tba_first_on(tx.as_mut(), &mut integration, &mut notes, now)
+            .issue_when_tba_first_on(tx.as_mut(), &mut integration, &mut notes, now, given)
             .await?;
         notes.write(tx.as_mut()).await?;
         self.commit(tx).await?;
@@ -413,7 +446,7 @@ impl Tessera {
             tx.update_integration(&after).await?;
         }
         let credentials = self
-            .issue_when_tba_first_on(tx.as_mut(), &mut after, &mut notes, now)
+            .issue_when_tba_first_on(tx.as_mut(), &mut after, &mut notes, now, None)
             .await?;
         notes.write(tx.as_mut()).await?;
         self.commit(tx).await?;
@@ -465,6 +498,7 @@ impl Tessera {
                 &integration,
                 stored.consumer_key.as_ref(),
                 now,
+                None,
             )
             .await?;
         integration.has_credentials = true;

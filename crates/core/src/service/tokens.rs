@@ -146,6 +146,20 @@ impl Tessera {
         actor: &Actor,
         input: NewTokenInput,
     ) -> Result<(TokenListItem, TokenCredentials)> {
+        self.create_token_with(actor, input, None).await
+    }
+
+    /// [`Self::create_token`] with a token id and secret chosen by the caller: for fixtures, so
+    /// a test suite can sign with known credentials. Every rule of R12 still applies.
+    pub async fn create_token_with(
+        &self,
+        actor: &Actor,
+        input: NewTokenInput,
+        given: Option<TokenCredentials>,
+    ) -> Result<(TokenListItem, TokenCredentials)> {
+        if let Some(c) = &given {
+            super::integrations::check_given_secret("token_secret", &c.token_secret)?;
+        }
         let mut tx = self.tx(TxMode::Write).await?;
         let p = principal(tx.as_mut(), actor).await?;
         let account = tx
@@ -223,8 +237,10 @@ impl Tessera {
             Some(n) => super::clean_name("token name", n, TOKEN_NAME_MAX)?,
             None => default_token_name(&integration.name, &user.name, &role.name),
         };
-        let token_id = TokenId::generate()?;
-        let token_secret = generate_secret()?;
+        let (token_id, token_secret) = match given {
+            Some(c) => (c.token_id, c.token_secret),
+            None => (TokenId::generate()?, generate_secret()?),
+        };
         let sealed = self
             .keyring
             .seal(&token_secret, SecretSlot::TokenSecret(&token_id))?;

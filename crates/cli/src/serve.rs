@@ -1,0 +1,332 @@
+//! `tessera serve`: the server, with the embedded SQLite default or PostgreSQL.
+//!
+//! Settings come from flags, then `TESSERA_*` environment variables (clap reads both), then
+//! the config file (`--config`), then the defaults.
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use serde::Deserialize;
+use tessera_core::Tessera;
+use tessera_core::ids::{AccountId, Email};
+use tessera_core::verifier::VerifierConfig;
+use tessera_oauth1::Profile;
+use tessera_server::bootstrap::{BootstrapSettings, bootstrap_if_empty};
+use tessera_server::{AppState, ServerConfig, fixtures};
+use tessera_store::{PoolSizes, SqlStore};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML config file; flags and TESSERA_* variables override what it says.
+    #[arg(long, env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "TESSERA_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory: SQLite database and master key [default: tessera-data].
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…) instead of the SQLite database in the data directory.
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Where clients reach this server, as scheme://host[:port]; repeat or comma-separate.
+    /// Signatures are checked against these [default: the listen address, localhost forms].
+    #[arg(
+        long = "public-origin",
+        env = "TESSERA_PUBLIC_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub public_origins: Vec<String>,
+    /// Proxy addresses whose X-Forwarded-* headers are believed; repeat or comma-separate.
+    #[arg(
+        long = "trusted-proxy",
+        env = "TESSERA_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Addresses allowed to call /api/v1/verify and forward-auth [default: loopback].
+    #[arg(
+        long = "trusted-service",
+        env = "TESSERA_TRUSTED_SERVICES",
+        value_delimiter = ','
+    )]
+    pub trusted_services: Vec<IpAddr>,
+    /// oauth_timestamp acceptance window, ± seconds [default: 300].
+    #[arg(long, env = "TESSERA_TIMESTAMP_WINDOW")]
+    pub timestamp_window: Option<u64>,
+    /// Concurrency limit of accounts without their own [default: 15].
+    #[arg(long, env = "TESSERA_DEFAULT_CONCURRENCY_LIMIT")]
+    pub default_concurrency_limit: Option<u32>,
+    /// Fixtures (TOML) to create at start-up, idempotently. See fixtures.example.toml.
+    #[arg(long, env = "TESSERA_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
+    /// Account created on first start with an empty database [default: 1234567].
+    #[arg(long, env = "TESSERA_BOOTSTRAP_ACCOUNT")]
+    pub bootstrap_account: Option<String>,
+    /// Email of the administrator created on first start [default: admin@example.com].
+    #[arg(long, env = "TESSERA_BOOTSTRAP_ADMIN_EMAIL")]
+    pub bootstrap_admin_email: Option<String>,
+    /// Log filter (error, warn, info, debug, trace, or tracing directives) [default: info].
+    #[arg(long, env = "TESSERA_LOG")]
+    pub log: Option<String>,
+    /// Database connections for reads and for writes (PostgreSQL) [default: 8].
+    #[arg(long, env = "TESSERA_DB_CONNECTIONS")]
+    pub db_connections: Option<u32>,
+}
+
+/// The config file: the same settings, snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    #[serde(default)]
+    public_origins: Vec<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<IpAddr>,
+    #[serde(default)]
+    trusted_services: Vec<IpAddr>,
+    timestamp_window: Option<u64>,
+    default_concurrency_limit: Option<u32>,
+    fixtures: Option<PathBuf>,
+    bootstrap_account: Option<String>,
+    bootstrap_account_name: Option<String>,
+    bootstrap_admin_email: Option<String>,
+    bootstrap_admin_name: Option<String>,
+    log: Option<String>,
+    db_connections: Option<u32>,
+    max_body_bytes: Option<usize>,
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug)]
+struct Settings {
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    fixtures: Option<PathBuf>,
+    bootstrap: BootstrapSettings,
+    default_concurrency_limit: u32,
+    log: String,
+    db_connections: u32,
+    server: ServerConfig,
+}
+
+fn either<T>(flag: Option<T>, file: Option<T>) -> Option<T> {
+    flag.or(file)
+}
+
+fn list<T>(flag: Vec<T>, file: Vec<T>) -> Vec<T> {
+    if flag.is_empty() { file } else { flag }
+}
+
+fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
+    let file = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the config file {}", path.display()))?;
+            toml::from_str::<FileConfig>(&text)
+                .with_context(|| format!("config file {} is not valid", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    // Paths in the config file are relative to the file.
+    let base = args
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let from_file = |p: Option<PathBuf>| p.map(|p| base.join(p));
+    let account = either(args.bootstrap_account, file.bootstrap_account)
+        .unwrap_or_else(|| "1234567".to_owned());
+    let account = AccountId::parse(&account)
+        .with_context(|| format!("bootstrap account {account:?} is not a NetSuite account id"))?;
+    let email = either(args.bootstrap_admin_email, file.bootstrap_admin_email)
+        .unwrap_or_else(|| "admin@example.com".to_owned());
+    let email = Email::parse(&email)
+        .with_context(|| format!("bootstrap administrator email {email:?} is not valid"))?;
+    let window = either(args.timestamp_window, file.timestamp_window).unwrap_or(300);
+    if window == 0 || window > 24 * 3600 {
+        bail!("the timestamp window must be between 1 and 86400 seconds (got {window})");
+    }
+    let limit = either(
+        args.default_concurrency_limit,
+        file.default_concurrency_limit,
+    )
+    .unwrap_or(tessera_core::DEFAULT_CONCURRENCY_LIMIT);
+    if limit == 0 {
+        bail!("the default concurrency limit must be at least 1");
+    }
+    let mut server = ServerConfig {
+        public_origins: list(args.public_origins, file.public_origins),
+        trusted_proxies: list(args.trusted_proxies, file.trusted_proxies),
+        trusted_services: list(args.trusted_services, file.trusted_services),
+        verifier: VerifierConfig {
+            profile: Profile {
+                timestamp_window_secs: window,
+            },
+            ..VerifierConfig::default()
+        },
+        ..ServerConfig::default()
+    };
+    if let Some(max) = file.max_body_bytes {
+        server.max_body_bytes = max;
+    }
+    for origin in &server.public_origins {
+        tessera_server::Origin::parse(origin).map_err(anyhow::Error::msg)?;
+    }
+    Ok(Settings {
+        listen: either(args.listen, file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        data_dir: args
+            .data_dir
+            .or_else(|| from_file(file.data_dir))
+            .unwrap_or_else(|| PathBuf::from("tessera-data")),
+        database_url: either(args.database_url, file.database_url),
+        fixtures: args.fixtures.or_else(|| from_file(file.fixtures)),
+        bootstrap: BootstrapSettings {
+            account,
+            account_name: file
+                .bootstrap_account_name
+                .unwrap_or_else(|| "Tessera".to_owned()),
+            admin_name: file
+                .bootstrap_admin_name
+                .unwrap_or_else(|| "Administrator".to_owned()),
+            admin_email: email,
+        },
+        default_concurrency_limit: limit,
+        log: either(args.log, file.log).unwrap_or_else(|| "info".to_owned()),
+        db_connections: either(args.db_connections, file.db_connections).unwrap_or(8),
+        server,
+    })
+}
+
+fn init_logging(filter: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("log filter {filter:?} is not valid"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = resolve(args)?;
+    init_logging(&settings.log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(settings))
+}
+
+async fn open_store(s: &Settings) -> anyhow::Result<SqlStore> {
+    std::fs::create_dir_all(&s.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", s.data_dir.display()))?;
+    match &s.database_url {
+        Some(url) => SqlStore::connect(
+            url,
+            PoolSizes {
+                readers: s.db_connections,
+                writers: s.db_connections,
+            },
+        )
+        .await
+        .context("cannot open the PostgreSQL database"),
+        None => SqlStore::open_data_dir(&s.data_dir)
+            .await
+            .context("cannot open the SQLite database"),
+    }
+}
+
+async fn serve(s: Settings) -> anyhow::Result<()> {
+    let store = open_store(&s).await?;
+    let (keyring, source) = tessera_store::keyfile::load_or_create(&s.data_dir)
+        .context("cannot load the master key")?;
+    tracing::info!(source = ?source, backend = tessera_core::store::Store::backend(&store), "store open");
+    let tessera = Tessera::new(Arc::new(store.clone()), Arc::new(keyring))
+        .with_default_concurrency_limit(s.default_concurrency_limit);
+
+    if let Some(created) = bootstrap_if_empty(&tessera, &s.bootstrap)
+        .await
+        .context("cannot create the first account")?
+    {
+        // Shown once, on stdout, never in the log.
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "Created account {} with administrator {}.\n\
+             Password (shown once; store it now): {}",
+            created.account,
+            created.admin_email,
+            created.admin_password.expose()
+        )?;
+        out.flush()?;
+    }
+    if let Some(path) = &s.fixtures {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the fixtures file {}", path.display()))?;
+        let parsed = fixtures::Fixtures::parse(&text)
+            .with_context(|| format!("fixtures file {}", path.display()))?;
+        let report = fixtures::apply(&tessera, &parsed)
+            .await
+            .with_context(|| format!("fixtures file {}", path.display()))?;
+        tracing::info!(
+            created = report.created.len(),
+            existing = report.existing.len(),
+            file = %path.display(),
+            "fixtures applied"
+        );
+    }
+
+    let listener = tokio::net::TcpListener::bind(s.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", s.listen))?;
+    let local = listener.local_addr()?;
+    let state = AppState::new(tessera, s.server, local, s.default_concurrency_limit)
+        .map_err(anyhow::Error::msg)?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "tessera listening on http://{local}")?;
+        out.flush()?;
+    }
+    tracing::info!(%local, "listening");
+    tessera_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("the server failed")?;
+    tracing::info!("shut down; audit trail flushed");
+    store.close().await;
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}

@@ -1,0 +1,92 @@
+//! The server's settings, as the binary resolves them from flags, environment and file.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tessera_core::verifier::VerifierConfig;
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Scheme and authority (`http://127.0.0.1:8080`) under which clients reach this server
+    /// and sign their requests. Empty: the listen address and its `localhost` / `127.0.0.1` /
+    /// `[::1]` forms, under `http`.
+    pub public_origins: Vec<String>,
+    /// Peers whose `X-Forwarded-For`/`-Proto`/`-Host` headers are believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Peers allowed to call the verification API and the forward-auth endpoint. Empty: the
+    /// loopback addresses only.
+    pub trusted_services: Vec<IpAddr>,
+    /// Largest request body read, in bytes.
+    pub max_body_bytes: usize,
+    /// How long graceful shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+    pub verifier: VerifierConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            public_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            trusted_services: Vec::new(),
+            max_body_bytes: 10 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+            verifier: VerifierConfig::default(),
+        }
+    }
+}
+
+/// One public origin: scheme and lower-case authority (`host[:port]`, default port left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: tessera_oauth1::Scheme,
+    pub authority: String,
+}
+
+impl Origin {
+    /// Parses `http://host[:port]` (a trailing `/` is allowed; nothing else may follow).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| format!("public origin {s:?} must look like https://host[:port]"))?;
+        let scheme = tessera_oauth1::Scheme::parse(scheme)
+            .map_err(|_| format!("public origin {s:?}: scheme must be http or https"))?;
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+            return Err(format!(
+                "public origin {s:?} must be scheme://host[:port] with no path"
+            ));
+        }
+        Ok(Self::new(scheme, authority))
+    }
+
+    pub fn new(scheme: tessera_oauth1::Scheme, authority: &str) -> Self {
+        let authority = authority.to_ascii_lowercase();
+        let default_suffix = format!(":{}", scheme.default_port());
+        let authority = authority
+            .strip_suffix(&default_suffix)
+            .map(str::to_owned)
+            .unwrap_or(authority);
+        Self { scheme, authority }
+    }
+
+    /// The default origins of a server listening on `addr`.
+    pub fn defaults_for(addr: SocketAddr) -> Vec<Origin> {
+        let port = addr.port();
+        let http = tessera_oauth1::Scheme::Http;
+        let mut hosts = vec![
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ];
+        let own = match addr.ip() {
+            IpAddr::V4(ip) => format!("{ip}:{port}"),
+            IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+        };
+        if !addr.ip().is_unspecified() && !hosts.contains(&own) {
+            hosts.push(own);
+        }
+        hosts.iter().map(|h| Origin::new(http, h)).collect()
+    }
+}

@@ -1,0 +1,176 @@
+//! Tessera's HTTP server: the NetSuite-compatible endpoints that verify signed requests (SPEC
+//! §4), the verification API and forward-auth endpoint, health and metrics. Handlers parse,
+//! call `tessera-core`, and render; every error shape lives in [`wire`].
+
+#![forbid(unsafe_code)]
+
+pub mod bootstrap;
+pub mod config;
+pub mod fixtures;
+mod governance;
+mod observe;
+mod surfaces;
+pub mod wire;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use tessera_core::Tessera;
+use tessera_core::verifier::Verifier;
+use tokio::net::TcpListener;
+
+pub use config::{Origin, ServerConfig};
+pub use governance::Governor;
+
+/// Where the forward-auth endpoint is mounted.
+pub const FORWARD_AUTH_PATH: &str = "/api/v1/forward-auth";
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tessera: Tessera,
+    verifier: Verifier,
+    config: ServerConfig,
+    origins: Vec<Origin>,
+    governor: Governor,
+}
+
+impl AppState {
+    /// Starts the verifier; `local` is the bound address (for the default public origins).
+    pub fn new(
+        tessera: Tessera,
+        config: ServerConfig,
+        local: SocketAddr,
+        default_concurrency_limit: u32,
+    ) -> Result<Self, String> {
+        let origins = if config.public_origins.is_empty() {
+            Origin::defaults_for(local)
+        } else {
+            config
+                .public_origins
+                .iter()
+                .map(|o| Origin::parse(o))
+                .collect::<Result<_, _>>()?
+        };
+        // The metrics recorder must exist before the first request is counted.
+        let _ = observe::handle();
+        let verifier = Verifier::start(tessera.clone(), config.verifier.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tessera,
+                verifier,
+                origins,
+                governor: Governor::new(default_concurrency_limit),
+                config,
+            }),
+        })
+    }
+
+    pub fn tessera(&self) -> &Tessera {
+        &self.inner.tessera
+    }
+
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    pub fn origins(&self) -> &[Origin] {
+        &self.inner.origins
+    }
+
+    pub(crate) fn governor(&self) -> &Governor {
+        &self.inner.governor
+    }
+}
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/app/site/hosting/restlet.nl", any(surfaces::restlet))
+        .route(
+            "/services/rest/system/v1/governanceLimits",
+            get(surfaces::governance_limits),
+        )
+        .route("/services/rest/{*path}", any(surfaces::rest_web_services))
+        .route("/api/v1/verify", post(surfaces::verify_api))
+        .route(FORWARD_AUTH_PATH, any(surfaces::forward_auth))
+        .route(
+            &format!("{FORWARD_AUTH_PATH}/{{*path}}"),
+            any(surfaces::forward_auth),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish and commits every
+/// pending audit row before returning.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    state.verifier().flush().await;
+    result
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state
+        .tessera()
+        .store()
+        .begin(tessera_core::store::TxMode::Read)
+        .await
+    {
+        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the store is unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let stats = state.verifier().writer_stats();
+    metrics::gauge!("tessera_cached_grants").set(state.verifier().cached_grants() as f64);
+    metrics::gauge!("tessera_writer_batches").set(stats.batches as f64);
+    metrics::gauge!("tessera_writer_failed_batches").set(stats.failed_batches as f64);
+    metrics::gauge!("tessera_nonces_purged").set(stats.purged_nonces as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        observe::handle().render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    wire::api_error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "no such endpoint on this server",
+    )
+}

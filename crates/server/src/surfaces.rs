@@ -1,0 +1,681 @@
+//! The endpoints that verify signed requests: the echo RESTlet, REST web services, the
+//! verification API and the forward-auth endpoint. Each parses, asks the verifier, renders.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tessera_core::verifier::{Identity, Outcome, Refusal, RequestContext, SignedRequest};
+use tessera_oauth1::encode::form_decode;
+use tessera_oauth1::{RequestUrl, Scheme};
+
+use crate::AppState;
+use crate::config::Origin;
+use crate::wire::{self, Surface};
+
+/// An incoming request, read whole (bodies are bounded by the configured limit).
+pub(crate) struct Received {
+    method: Method,
+    path_and_query: String,
+    headers: HeaderMap,
+    body: Bytes,
+    peer: SocketAddr,
+}
+
+impl Received {
+    pub(crate) async fn read(
+        state: &AppState,
+        peer: SocketAddr,
+        request: Request,
+    ) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, state.config().max_body_bytes)
+            .await
+            .map_err(|_| {
+                wire::api_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    format!(
+                        "the request body is larger than {} bytes",
+                        state.config().max_body_bytes
+                    ),
+                )
+            })?;
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
+        Ok(Self {
+            method: parts.method,
+            path_and_query,
+            headers: parts.headers,
+            body,
+            peer,
+        })
+    }
+
+    fn header(&self, name: &HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn from_trusted_proxy(&self, state: &AppState) -> bool {
+        state.config().trusted_proxies.contains(&self.peer.ip())
+    }
+
+    /// The client's address: the peer, or the last hop a trusted proxy names.
+    fn client_ip(&self, state: &AppState) -> String {
+        if self.from_trusted_proxy(state)
+            && let Some(forwarded) = self.header(&X_FORWARDED_FOR)
+        {
+            let hops: Vec<&str> = forwarded.split(',').map(str::trim).collect();
+            let proxies = &state.config().trusted_proxies;
+            if let Some(hop) = hops.iter().rev().find(|h| {
+                h.parse::<IpAddr>()
+                    .map_or(true, |ip| !proxies.contains(&ip))
+            }) {
+                return (*hop).to_owned();
+            }
+        }
+        self.peer.ip().to_string()
+    }
+
+    fn context(
+        &self,
+        state: &AppState,
+        surface: Surface,
+        method: &str,
+        uri: &str,
+    ) -> RequestContext {
+        RequestContext {
+            surface: surface.label(),
+            ip: self.client_ip(state),
+            user_agent: clip(self.header(&header::USER_AGENT).unwrap_or(""), 512),
+            method: method.to_owned(),
+            request_uri: clip(&redact_oauth_query(uri), 2048),
+        }
+    }
+
+    /// The single `Authorization` header; two of them, or one that is not text, is malformed.
+    fn authorization(&self) -> Result<Option<&str>, String> {
+        let mut values = self.headers.get_all(header::AUTHORIZATION).iter();
+        let Some(first) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err("the request has more than one Authorization header".to_owned());
+        }
+        first
+            .to_str()
+            .map(Some)
+            .map_err(|_| "the Authorization header is not visible ASCII text".to_owned())
+    }
+
+    fn is_form(&self) -> bool {
+        is_form_content_type(self.header(&header::CONTENT_TYPE))
+    }
+
+    /// The origin this request was sent to, if it is one of the server's public origins.
+    fn origin(&self, state: &AppState) -> Option<Origin> {
+        let trusted = self.from_trusted_proxy(state);
+        let forwarded_host = trusted.then(|| self.header(&X_FORWARDED_HOST)).flatten();
+        let host = forwarded_host.or_else(|| self.header(&header::HOST))?;
+        let host = host.split(',').next()?.trim();
+        let proto = trusted
+            .then(|| self.header(&X_FORWARDED_PROTO))
+            .flatten()
+            .and_then(|p| Scheme::parse(p.split(',').next()?.trim()).ok());
+        state
+            .origins()
+            .iter()
+            .find(|o| {
+                let wanted = Origin::new(o.scheme, host);
+                wanted == **o && proto.is_none_or(|p| p == o.scheme)
+            })
+            .cloned()
+    }
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+static X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+static X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+
+fn is_form_content_type(value: Option<&str>) -> bool {
+    value.is_some_and(|ct| {
+        ct.split(';').next().is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    })
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// The request URI for the audit trail, with the values of any `oauth_*` query parameters
+/// masked: a client that puts its signature in the query must not have it recorded.
+fn redact_oauth_query(uri: &str) -> String {
+    let Some((path, query)) = uri.split_once('?') else {
+        return uri.to_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().starts_with("oauth_") => {
+                format!("{name}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
+}
+
+/// The outcome of verifying on one of NetSuite's surfaces, recorded in the metrics.
+async fn verify_received(
+    state: &AppState,
+    received: &Received,
+    surface: Surface,
+) -> Result<Outcome, Response> {
+    let method = received.method.as_str();
+    let context = received.context(state, surface, method, &received.path_and_query);
+    let Some(origin) = received.origin(state) else {
+        let refusal = Refusal {
+            detail: "InvalidSignature",
+            note: format!(
+                "the request was sent to host {:?}, which is not a public origin of this server; \
+                 its signature cannot be checked (configure public_origins)",
+                received.header(&header::HOST).unwrap_or("")
+            ),
+        };
+        state
+            .verifier()
+            .record_refusal(&context, &refusal, None)
+            .await;
+        crate::observe::request(surface, refusal.detail, None);
+        return Ok(Outcome::Refused(refusal));
+    };
+    let authorization = match received.authorization() {
+        Ok(a) => a,
+        Err(why) => {
+            let refusal = Refusal {
+                detail: tessera_core::verifier::DETAIL_MALFORMED,
+                note: why.clone(),
+            };
+            state
+                .verifier()
+                .record_refusal(&context, &refusal, None)
+                .await;
+            crate::observe::request(surface, refusal.detail, None);
+            return Ok(Outcome::Malformed { why });
+        }
+    };
+    let url =
+        match RequestUrl::from_parts(origin.scheme, &origin.authority, &received.path_and_query) {
+            Ok(u) => u,
+            Err(e) => {
+                crate::observe::request(surface, tessera_core::verifier::DETAIL_MALFORMED, None);
+                return Ok(Outcome::Malformed { why: e.to_string() });
+            }
+        };
+    let request = SignedRequest {
+        method,
+        url,
+        authorization,
+        form_body: received.is_form().then_some(&received.body[..]),
+        body: &received.body,
+    };
+    run_verifier(state, &request, &context, surface).await
+}
+
+async fn run_verifier(
+    state: &AppState,
+    request: &SignedRequest<'_>,
+    context: &RequestContext,
+    surface: Surface,
+) -> Result<Outcome, Response> {
+    let started = Instant::now();
+    match state.verifier().verify(request, context).await {
+        Ok(outcome) => {
+            let detail = match &outcome {
+                Outcome::Accepted(_) => tessera_core::verifier::DETAIL_SUCCESS,
+                Outcome::Refused(r) => r.detail,
+                Outcome::Malformed { .. } => tessera_core::verifier::DETAIL_MALFORMED,
+            };
+            crate::observe::request(surface, detail, Some(started.elapsed()));
+            Ok(outcome)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, surface = surface.label(), "verification failed");
+            crate::observe::request(surface, "Unavailable", Some(started.elapsed()));
+            Err(wire::unavailable())
+        }
+    }
+}
+
+/// Verifies, applies governance, and answers with `render` for an accepted request.
+async fn netsuite_surface(
+    state: AppState,
+    peer: SocketAddr,
+    request: Request,
+    surface: Surface,
+    render: impl FnOnce(&AppState, &Received, &Identity) -> Response,
+) -> Response {
+    let received = match Received::read(&state, peer, request).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let identity = match verify_received(&state, &received, surface).await {
+        Ok(Outcome::Accepted(identity)) => identity,
+        Ok(Outcome::Refused(_)) => return wire::invalid_login(surface),
+        Ok(Outcome::Malformed { .. }) => return wire::malformed(),
+        Err(response) => return response,
+    };
+    let Some(_permit) = state.governor().try_acquire(&identity) else {
+        let context = received.context(
+            &state,
+            surface,
+            received.method.as_str(),
+            &received.path_and_query,
+        );
+        let refusal = Refusal {
+            detail: "ConcurrencyLimitExceeded",
+            note: "the account's or the integration's concurrency limit was reached".into(),
+        };
+        state
+            .verifier()
+            .record_refusal(&context, &refusal, Some(&identity))
+            .await;
+        crate::observe::request(surface, refusal.detail, None);
+        return wire::over_limit(surface);
+    };
+    render(&state, &received, &identity)
+}
+
+pub(crate) async fn restlet(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    netsuite_surface(state, peer, request, Surface::Restlet, echo).await
+}
+
+pub(crate) async fn rest_web_services(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    netsuite_surface(state, peer, request, Surface::RestWebServices, echo).await
+}
+
+pub(crate) async fn governance_limits(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    netsuite_surface(
+        state,
+        peer,
+        request,
+        Surface::RestWebServices,
+        |state, _, identity| {
+            let account = identity
+                .account_concurrency_limit
+                .unwrap_or(state.governor().default_limit());
+            Json(json!({
+                "accountConcurrencyLimit": account,
+                "integrationConcurrencyLimit": identity.install_concurrency_limit,
+            }))
+            .into_response()
+        },
+    )
+    .await
+}
+
+fn identity_json(identity: &Identity) -> serde_json::Map<String, Value> {
+    let value = json!({
+        "account": identity.account.as_str(),
+        "user": {"id": identity.user.get(), "name": identity.user_name, "email": identity.email},
+        "role": {"id": identity.role.get(), "name": identity.role_name},
+        "integration": {"id": identity.integration.get(), "name": identity.application_name},
+        "token": {"id": identity.token.get(), "name": identity.token_name},
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// The echo: who is calling, and what it sent.
+fn echo(_: &AppState, received: &Received, identity: &Identity) -> Response {
+    let mut out = identity_json(identity);
+    let (path, query) = received
+        .path_and_query
+        .split_once('?')
+        .unwrap_or((&received.path_and_query, ""));
+    out.insert("method".into(), received.method.as_str().into());
+    out.insert("path".into(), path.into());
+    out.insert("query".into(), query_json(query));
+    let content_type = received.header(&header::CONTENT_TYPE).unwrap_or("");
+    out.insert("contentType".into(), content_type.into());
+    out.insert("body".into(), body_json(content_type, &received.body));
+    Json(Value::Object(out)).into_response()
+}
+
+/// Query parameters decoded; a repeated name becomes an array.
+fn query_json(query: &str) -> Value {
+    let mut map = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = form_decode(name).map_or_else(|_| name.to_owned(), |n| n.into_owned());
+        let value = form_decode(value).map_or_else(|_| value.to_owned(), |v| v.into_owned());
+        match map.get_mut(&name) {
+            None => {
+                map.insert(name, Value::String(value));
+            }
+            Some(Value::Array(values)) => values.push(Value::String(value)),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, Value::String(value)]);
+            }
+        }
+    }
+    Value::Object(map)
+}
+
+fn body_json(content_type: &str, body: &[u8]) -> Value {
+    if body.is_empty() {
+        return Value::Null;
+    }
+    let is_json = content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().to_ascii_lowercase().ends_with("json"));
+    if is_json && let Ok(v) = serde_json::from_slice::<Value>(body) {
+        return v;
+    }
+    Value::String(String::from_utf8_lossy(body).into_owned())
+}
+
+// ----- The verification API -----
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum HeaderList {
+    Map(std::collections::BTreeMap<String, String>),
+    Pairs(Vec<(String, String)>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VerifyInput {
+    method: String,
+    url: String,
+    #[serde(default)]
+    headers: Option<HeaderList>,
+    /// The raw body; signed when the content type is form-urlencoded.
+    #[serde(default)]
+    body: Option<String>,
+    /// Overrides the Content-Type found in `headers`.
+    #[serde(default)]
+    content_type: Option<String>,
+}
+
+fn trusted_service(state: &AppState, peer: &SocketAddr) -> Result<(), Response> {
+    let allowed = &state.config().trusted_services;
+    let ip = peer.ip();
+    let ok = if allowed.is_empty() {
+        ip.is_loopback() || ip.to_canonical().is_loopback()
+    } else {
+        allowed.contains(&ip) || allowed.contains(&ip.to_canonical())
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(wire::api_error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!("{ip} is not a trusted service (configure trusted_services)"),
+        ))
+    }
+}
+
+pub(crate) async fn verify_api(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    if let Err(r) = trusted_service(&state, &peer) {
+        return r;
+    }
+    let received = match Received::read(&state, peer, request).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let input: VerifyInput = match serde_json::from_slice(&received.body) {
+        Ok(i) => i,
+        Err(e) => {
+            return wire::api_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                format!("the body must be a JSON object {{method, url, headers, body}}: {e}"),
+            );
+        }
+    };
+    let headers: Vec<(String, String)> = match input.headers {
+        None => Vec::new(),
+        Some(HeaderList::Map(m)) => m.into_iter().collect(),
+        Some(HeaderList::Pairs(p)) => p,
+    };
+    let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    let authorization = match tessera_oauth1::header::find_authorization(pairs) {
+        Ok(a) => a,
+        Err(e) => return verify_answer_malformed(e.to_string()),
+    };
+    let content_type = input.content_type.as_deref().or_else(|| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str())
+    });
+    let url = match RequestUrl::parse(&input.url) {
+        Ok(u) => u,
+        Err(e) => {
+            return wire::api_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_FIELD",
+                format!("url: {e}"),
+            );
+        }
+    };
+    let body = input.body.as_deref().unwrap_or("").as_bytes();
+    let path_and_query = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let context = received.context(&state, Surface::VerifyApi, &input.method, &path_and_query);
+    let signed = SignedRequest {
+        method: &input.method,
+        url: url.clone(),
+        authorization,
+        form_body: is_form_content_type(content_type).then_some(body),
+        body,
+    };
+    match run_verifier(&state, &signed, &context, Surface::VerifyApi).await {
+        Ok(Outcome::Accepted(identity)) => {
+            let mut out = identity_json(&identity);
+            out.insert("valid".into(), true.into());
+            Json(Value::Object(out)).into_response()
+        }
+        Ok(Outcome::Refused(r)) => Json(json!({
+            "valid": false,
+            "detail": r.detail,
+            "message": r.note,
+        }))
+        .into_response(),
+        Ok(Outcome::Malformed { why }) => verify_answer_malformed(why),
+        Err(response) => response,
+    }
+}
+
+fn verify_answer_malformed(why: String) -> Response {
+    Json(json!({
+        "valid": false,
+        "detail": tessera_core::verifier::DETAIL_MALFORMED,
+        "message": why,
+    }))
+    .into_response()
+}
+
+// ----- Forward auth (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz) -----
+
+/// `prefix` is the path this endpoint is mounted at; what follows it (Envoy's way of passing
+/// the original path) is the original path when no header names one.
+pub(crate) async fn forward_auth(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    if let Err(r) = trusted_service(&state, &peer) {
+        return r;
+    }
+    let received = match Received::read(&state, peer, request).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let method = received
+        .header(&X_FORWARDED_METHOD)
+        .or_else(|| received.header(&X_ORIGINAL_METHOD))
+        .unwrap_or(received.method.as_str())
+        .to_owned();
+    let uri = received
+        .header(&X_FORWARDED_URI)
+        .or_else(|| received.header(&X_ORIGINAL_URI))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let rest = received
+                .path_and_query
+                .strip_prefix(crate::FORWARD_AUTH_PATH)
+                .unwrap_or("/");
+            if rest.starts_with('/') {
+                rest.to_owned()
+            } else {
+                format!("/{rest}")
+            }
+        });
+    let surface_of_original = if uri.starts_with("/services/rest/") {
+        Surface::RestWebServices
+    } else {
+        Surface::Restlet
+    };
+    let host = received
+        .header(&X_FORWARDED_HOST)
+        .or_else(|| received.header(&header::HOST))
+        .unwrap_or("")
+        .to_owned();
+    let scheme = received
+        .header(&X_FORWARDED_PROTO)
+        .and_then(|p| Scheme::parse(p).ok())
+        .unwrap_or(Scheme::Http);
+    let context = received.context(&state, Surface::ForwardAuth, &method, &uri);
+    let authorization = match received.authorization() {
+        Ok(a) => a,
+        Err(_) => return wire::malformed(),
+    };
+    let url = match RequestUrl::from_parts(scheme, &host, &uri) {
+        Ok(u) => u,
+        Err(_) => return wire::malformed(),
+    };
+    let signed = SignedRequest {
+        method: &method,
+        url,
+        authorization,
+        // The proxy does not pass the body: form parameters cannot be signed through it.
+        form_body: None,
+        body: &[],
+    };
+    match run_verifier(&state, &signed, &context, Surface::ForwardAuth).await {
+        Ok(Outcome::Accepted(identity)) => identity_headers(&identity),
+        Ok(Outcome::Refused(_)) => wire::invalid_login(surface_of_original),
+        Ok(Outcome::Malformed { .. }) => wire::malformed(),
+        Err(response) => response,
+    }
+}
+
+/// 200 with who is calling in headers; names are percent-encoded (header values are ASCII).
+fn identity_headers(identity: &Arc<Identity>) -> Response {
+    let enc = |s: &str| tessera_oauth1::encode::encode(s).into_owned();
+    let pairs = [
+        ("x-tessera-account", identity.account.as_str().to_owned()),
+        ("x-tessera-user-id", identity.user.get().to_string()),
+        ("x-tessera-user", enc(&identity.user_name)),
+        ("x-tessera-email", enc(&identity.email)),
+        ("x-tessera-role-id", identity.role.get().to_string()),
+        ("x-tessera-role", enc(&identity.role_name)),
+        (
+            "x-tessera-integration-id",
+            identity.integration.get().to_string(),
+        ),
+        ("x-tessera-application", enc(&identity.application_name)),
+        ("x-tessera-token-id", identity.token.get().to_string()),
+        ("x-tessera-token-name", enc(&identity.token_name)),
+    ];
+    let mut response = Response::new(Body::empty());
+    for (name, value) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(name), v);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth_query_values_are_masked_for_the_audit_trail() {
+        assert_eq!(
+            redact_oauth_query("/r?script=1&oauth_signature=abc&OAUTH_TOKEN=x&deploy=2"),
+            "/r?script=1&oauth_signature=***&OAUTH_TOKEN=***&deploy=2"
+        );
+        assert_eq!(redact_oauth_query("/r"), "/r");
+    }
+
+    #[test]
+    fn repeated_query_names_become_arrays() {
+        assert_eq!(
+            query_json("a=1&b=x+y&a=2&c=%E2%82%AC&a=3"),
+            json!({"a": ["1", "2", "3"], "b": "x y", "c": "€"})
+        );
+    }
+
+    #[test]
+    fn form_content_type_is_matched_without_parameters_or_case() {
+        assert!(is_form_content_type(Some(
+            "Application/X-WWW-Form-Urlencoded; charset=UTF-8"
+        )));
+        assert!(!is_form_content_type(Some("application/json")));
+        assert!(!is_form_content_type(None));
+    }
+}
