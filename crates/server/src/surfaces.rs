@@ -66,13 +66,13 @@ impl Received {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn from_trusted_proxy(&self, state: &AppState) -> bool {
+    fn is_via_trusted_proxy(&self, state: &AppState) -> bool {
         state.config().trusted_proxies.contains(&self.peer.ip())
     }
 
     /// The client's address: the peer, or the last hop a trusted proxy names.
     fn client_ip(&self, state: &AppState) -> String {
-        if self.from_trusted_proxy(state)
+        if self.is_via_trusted_proxy(state)
             && let Some(forwarded) = self.header(&X_FORWARDED_FOR)
         {
             let hops: Vec<&str> = forwarded.split(',').map(str::trim).collect();
@@ -124,7 +124,7 @@ impl Received {
 
     /// The origin this request was sent to, if it is one of the server's public origins.
     fn origin(&self, state: &AppState) -> Option<Origin> {
-        let trusted = self.from_trusted_proxy(state);
+        let trusted = self.is_via_trusted_proxy(state);
         let forwarded_host = trusted.then(|| self.header(&X_FORWARDED_HOST)).flatten();
         let host = forwarded_host.or_else(|| self.header(&header::HOST))?;
         let host = host.split(',').next()?.trim();
@@ -307,7 +307,25 @@ async fn netsuite_surface(
         crate::observe::request(surface, refusal.detail, None);
         return wire::over_limit(surface);
     };
+    if let Some(delay) = rehearsal_delay(&received) {
+        tokio::time::sleep(delay).await;
+    }
     render(&state, &received, &identity)
+}
+
+/// The echo RESTlet holds the request for `tessera_delay_ms` milliseconds (at most 30 s) when
+/// asked, so an integrator can rehearse the concurrency limits with slow requests.
+fn rehearsal_delay(received: &Received) -> Option<std::time::Duration> {
+    let (path, query) = received.path_and_query.split_once('?')?;
+    if path != "/app/site/hosting/restlet.nl" {
+        return None;
+    }
+    let ms: u64 = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("tessera_delay_ms="))?
+        .parse()
+        .ok()?;
+    Some(std::time::Duration::from_millis(ms.min(30_000)))
 }
 
 pub(crate) async fn restlet(
@@ -439,7 +457,8 @@ pub(crate) struct VerifyInput {
     content_type: Option<String>,
 }
 
-fn trusted_service(state: &AppState, peer: &SocketAddr) -> Result<(), Response> {
+/// The refusal for a caller that is not a trusted service, if it is not.
+fn refuse_untrusted_service(state: &AppState, peer: &SocketAddr) -> Option<Response> {
     let allowed = &state.config().trusted_services;
     let ip = peer.ip();
     let ok = if allowed.is_empty() {
@@ -447,15 +466,13 @@ fn trusted_service(state: &AppState, peer: &SocketAddr) -> Result<(), Response> 
     } else {
         allowed.contains(&ip) || allowed.contains(&ip.to_canonical())
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(wire::api_error(
+    (!ok).then(|| {
+        wire::api_error(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
             format!("{ip} is not a trusted service (configure trusted_services)"),
-        ))
-    }
+        )
+    })
 }
 
 pub(crate) async fn verify_api(
@@ -463,8 +480,8 @@ pub(crate) async fn verify_api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    if let Err(r) = trusted_service(&state, &peer) {
-        return r;
+    if let Some(refusal) = refuse_untrusted_service(&state, &peer) {
+        return refusal;
     }
     let received = match Received::read(&state, peer, request).await {
         Ok(r) => r,
@@ -554,8 +571,8 @@ pub(crate) async fn forward_auth(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    if let Err(r) = trusted_service(&state, &peer) {
-        return r;
+    if let Some(refusal) = refuse_untrusted_service(&state, &peer) {
+        return refusal;
     }
     let received = match Received::read(&state, peer, request).await {
         Ok(r) => r,

@@ -12,6 +12,8 @@ mod hot;
 pub mod keyfile;
 mod migrations;
 mod rows;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tx;
 
 use std::fs::{File, OpenOptions, TryLockError};

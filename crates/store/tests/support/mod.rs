@@ -5,172 +5,59 @@
 
 #![allow(dead_code)]
 
+use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::{Connection, Executor};
-use tempfile::TempDir;
 use tessera_core::Tessera;
 use tessera_core::vault::{Keyring, MasterKey};
-use tessera_store::{Backend, PoolSizes, SearchTuning, SqlStore};
+use tessera_store::SearchTuning;
+use tessera_store::testing::TestDatabase;
 
-pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
+/// A test database with the service over it.
 pub struct Env {
     pub svc: Tessera,
-    pub store: SqlStore,
-    pub backend: Backend,
-    pub dir: TempDir,
-    pg: Option<(String, String)>,
+    db: TestDatabase,
 }
 
-/// `None` when the PostgreSQL half is switched off on purpose.
-pub fn pg_url() -> Option<String> {
-    if std::env::var("TESSERA_TEST_PG").is_ok_and(|v| v == "skip") {
-        return None;
+impl Deref for Env {
+    type Target = TestDatabase;
+
+    fn deref(&self) -> &TestDatabase {
+        &self.db
     }
-    Some(std::env::var("TESSERA_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned()))
 }
 
-fn keyring() -> Arc<Keyring> {
+pub fn keyring() -> Arc<Keyring> {
     Arc::new(Keyring::new(vec![MasterKey::generate().unwrap()]).unwrap())
 }
 
-fn unique_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    format!(
-        "tessera_t_{secs}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn with_search_path(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}%2Cpublic")
-}
-
 impl Env {
+    fn over(db: TestDatabase) -> Env {
+        Env {
+            svc: Tessera::new(Arc::new(db.store.clone()), keyring()),
+            db,
+        }
+    }
+
     pub async fn sqlite() -> Env {
-        Self::sqlite_with(SearchTuning::default()).await
+        Self::over(TestDatabase::sqlite().await)
     }
 
     pub async fn sqlite_with(tuning: SearchTuning) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqlStore::open_data_dir(dir.path())
-            .await
-            .unwrap()
-            .with_search_tuning(tuning);
-        Env {
-            svc: Tessera::new(Arc::new(store.clone()), keyring()),
-            store,
-            backend: Backend::Sqlite,
-            dir,
-            pg: None,
-        }
+        Self::over(TestDatabase::sqlite_with(tuning).await)
     }
 
     /// `None` only when `TESSERA_TEST_PG=skip`.
     pub async fn postgres() -> Option<Env> {
-        Self::postgres_with(SearchTuning::default()).await
+        TestDatabase::postgres().await.map(Self::over)
     }
 
     pub async fn postgres_with(tuning: SearchTuning) -> Option<Env> {
-        let url = pg_url()?;
-        let schema = unique_name();
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at {url} is unreachable ({e}). The storage tests run on both backends; \
-                 start PostgreSQL, point TESSERA_TEST_PG_URL at one, or set TESSERA_TEST_PG=skip \
-                 to run the SQLite half only."
-            )
-        });
-        // The extension lives in `public`, shared by every test schema. Two test processes
-        // creating it at once can race; the loser sees it exist on the retry.
-        for attempt in 0..3 {
-            match admin
-                .execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
-                .await
-            {
-                Ok(_) => break,
-                Err(e) if attempt == 2 => panic!("cannot create extension pg_trgm: {e}"),
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-            }
-        }
-        drop_stale_schemas(&mut admin).await;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .await
-            .unwrap();
-        let store = SqlStore::connect(
-            &with_search_path(&url, &schema),
-            PoolSizes {
-                readers: 3,
-                writers: 3,
-            },
-        )
-        .await
-        .unwrap()
-        .with_search_tuning(tuning);
-        Some(Env {
-            svc: Tessera::new(Arc::new(store.clone()), keyring()),
-            store,
-            backend: Backend::Postgres,
-            dir: tempfile::tempdir().unwrap(),
-            pg: Some((url, schema)),
-        })
-    }
-
-    /// A raw connection to the same database (and schema), for looking under the store.
-    pub async fn raw(&self) -> sqlx::AnyConnection {
-        sqlx::any::install_default_drivers();
-        let url = match &self.pg {
-            Some((url, schema)) => with_search_path(url, schema),
-            None => format!(
-                "sqlite://{}",
-                self.dir.path().join(tessera_store::SQLITE_FILE).display()
-            ),
-        };
-        sqlx::AnyConnection::connect(&url).await.unwrap()
+        TestDatabase::postgres_with(tuning).await.map(Self::over)
     }
 
     pub async fn finish(self) {
-        self.store.close().await;
-        if let Some((url, schema)) = &self.pg {
-            let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
-            admin
-                .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .await
-                .unwrap();
-        }
-    }
-}
-
-/// Schemas left by tests that panicked more than an hour ago.
-async fn drop_stale_schemas(admin: &mut sqlx::PgConnection) {
-    let cutoff = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .saturating_sub(3600);
-    let names: Vec<(String,)> =
-        sqlx::query_as("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tessera\\_t\\_%'")
-            .fetch_all(&mut *admin)
-            .await
-            .unwrap_or_default();
-    for (name,) in names {
-        let created: Option<u64> = name.split('_').nth(2).and_then(|s| s.parse().ok());
-        if created.is_some_and(|c| c < cutoff) {
-            let _ = admin
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {name} CASCADE"
-                )))
-                .await;
-        }
+        self.db.finish().await;
     }
 }
 
