@@ -29,8 +29,10 @@ enum Command {
     /// First start on an empty database creates account 1234567 and an administrator whose
     /// password is printed once.
     Serve(Box<serve::ServeArgs>),
-    /// Sign a request with TBA credentials (HMAC-SHA256) and print the base string, signature and
-    /// Authorization header.
+    /// Sign a request with TBA credentials (HMAC-SHA256) and send it, curl-like: the body goes
+    /// to stdout, the status line to stderr (with -i, status and headers to stdout first).
+    /// Exit status 0 for a 2xx/3xx answer, 1 otherwise. With --dry-run, print the base string,
+    /// signature and Authorization header instead.
     Sign(sign::SignArgs),
     /// Check the Authorization header of a request against its secrets and say why it is or is
     /// not valid. Exit status: 0 valid, 1 invalid, 2 unusable input.
@@ -59,7 +61,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args).map(|()| ExitCode::SUCCESS),
-        Command::Sign(args) => sign::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Sign(args) => sign::run(&args).map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
         Command::RotateMasterKey(args) => keys::run(&args).map(|()| ExitCode::SUCCESS),
         Command::CheckSignature(args) => check::run(&args).map(|valid| {
             if valid {

@@ -212,6 +212,7 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
         .with_context(|| format!("log filter {filter:?} is not valid"))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))

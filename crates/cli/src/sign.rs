@@ -13,9 +13,23 @@ use crate::common::{SecretArg, prepare_url, read_body_file, timestamp_warning};
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    /// Print the signed request instead of sending it (required in this version).
-    #[arg(long, required = true)]
+    /// Print the signed request (base string, signature, header) instead of sending it.
+    #[arg(long)]
     dry_run: bool,
+    /// Request body, sent as given. Its parameters are signed when the content type is
+    /// application/x-www-form-urlencoded, which is the default with a body (as curl does).
+    /// `@PATH` reads the body from a file.
+    #[arg(short = 'd', long = "data", value_name = "DATA", conflicts_with_all = ["form_body", "body_file"])]
+    data: Option<String>,
+    /// A request header, `Name: value`; repeat for more.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// Print the response's status line and headers before its body.
+    #[arg(short = 'i', long)]
+    include: bool,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    timeout: u64,
     /// Consumer key of the integration record.
     #[arg(long, value_name = "CK")]
     consumer_key: String,
@@ -95,10 +109,81 @@ struct SignOutput<'a> {
     warnings: &'a [String],
 }
 
-pub fn run(args: &SignArgs) -> Result<()> {
+/// What is sent: the body and its content type.
+struct Payload {
+    body: Option<Vec<u8>>,
+    content_type: Option<String>,
+    /// The body's parameters are signed.
+    form: bool,
+}
+
+fn split_header(h: &str) -> Result<(&str, &str)> {
+    let (name, value) = h
+        .split_once(':')
+        .with_context(|| format!("header {h:?} must look like `Name: value`"))?;
+    let name = name.trim();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        bail!("header name {name:?} is not valid");
+    }
+    Ok((name, value.trim()))
+}
+
+fn payload(args: &SignArgs) -> Result<Payload> {
+    let explicit_type = args
+        .headers
+        .iter()
+        .filter_map(|h| split_header(h).ok())
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.to_owned());
+    let is_form = |ct: Option<&str>| {
+        ct.is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        })
+    };
+    if let Some(form) = &args.form_body {
+        return Ok(Payload {
+            body: Some(form.clone().into_bytes()),
+            form: true,
+            content_type: Some(
+                explicit_type.unwrap_or_else(|| "application/x-www-form-urlencoded".to_owned()),
+            ),
+        });
+    }
+    if let Some(data) = &args.data {
+        let body = match data.strip_prefix('@') {
+            Some(path) => read_body_file(std::path::Path::new(path))?,
+            None => data.clone().into_bytes(),
+        };
+        let content_type =
+            explicit_type.unwrap_or_else(|| "application/x-www-form-urlencoded".to_owned());
+        return Ok(Payload {
+            form: is_form(Some(&content_type)),
+            body: Some(body),
+            content_type: Some(content_type),
+        });
+    }
+    if let Some(path) = &args.body_file {
+        return Ok(Payload {
+            body: Some(read_body_file(path)?),
+            form: is_form(explicit_type.as_deref()),
+            content_type: explicit_type,
+        });
+    }
+    Ok(Payload {
+        body: None,
+        content_type: explicit_type,
+        form: false,
+    })
+}
+
+pub fn run(args: &SignArgs) -> Result<bool> {
     let mut warnings = Vec::new();
     let url = prepare_url(&args.url, &mut warnings);
-    let body = args.body_file.as_deref().map(read_body_file).transpose()?;
+    let payload = payload(args)?;
+    let body = (!payload.form).then(|| payload.body.clone()).flatten();
     if let Some(Err(rejection)) = args.nonce.as_deref().map(verify::check_nonce) {
         warnings.push(format!("a server would refuse this request: {rejection}"));
     }
@@ -110,7 +195,7 @@ pub fn run(args: &SignArgs) -> Result<()> {
             DEFAULT_TIMESTAMP_WINDOW_SECS,
         ));
     }
-    if body.is_some() && args.body_hash.is_none() {
+    if body.is_some() && args.body_hash.is_none() && args.dry_run {
         warnings.push(
             "the --body-file is not signed; add --body-hash to sign its hash, or pass form \
              parameters with --form-body"
@@ -134,7 +219,7 @@ pub fn run(args: &SignArgs) -> Result<()> {
         .sign(&RequestToSign {
             method: &args.method,
             url: &url,
-            form_body: args.form_body.as_deref().map(str::as_bytes),
+            form_body: payload.form.then_some(payload.body.as_deref()).flatten(),
             body_hash: args
                 .body_hash
                 .zip(body.as_deref())
@@ -147,6 +232,9 @@ pub fn run(args: &SignArgs) -> Result<()> {
 
     for w in &warnings {
         eprintln!("warning: {w}");
+    }
+    if !args.dry_run {
+        return send(args, &url, &signed.authorization, payload);
     }
     match args.output {
         Output::Json => {
@@ -170,5 +258,69 @@ pub fn run(args: &SignArgs) -> Result<()> {
             println!("Authorization: {}", signed.authorization);
         }
     }
-    Ok(())
+    Ok(true)
+}
+
+/// Sends the signed request and prints the answer. `Ok(true)` for a 2xx or 3xx status.
+fn send(args: &SignArgs, url: &str, authorization: &str, payload: Payload) -> Result<bool> {
+    use std::io::Write as _;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(std::time::Duration::from_secs(args.timeout)))
+        .user_agent("tessera-sign")
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder()
+        .method(args.method.as_str())
+        .uri(url)
+        .header("Authorization", authorization);
+    for h in &args.headers {
+        let (name, value) = split_header(h)?;
+        if name.eq_ignore_ascii_case("authorization") {
+            bail!("the Authorization header is made by the signer; do not pass one with -H");
+        }
+        if name.eq_ignore_ascii_case("content-type") {
+            continue;
+        }
+        request = request.header(name, value);
+    }
+    if let Some(ct) = &payload.content_type {
+        request = request.header("Content-Type", ct.as_str());
+    }
+    let response = match payload.body {
+        Some(body) => agent.run(request.body(body).context("cannot build the request")?),
+        None => agent.run(request.body(()).context("cannot build the request")?),
+    }
+    .with_context(|| format!("cannot send the request to {url}"))?;
+    let status = response.status();
+    let mut out = std::io::stdout().lock();
+    let status_line = format!(
+        "{:?} {} {}",
+        response.version(),
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    if args.include {
+        writeln!(out, "{status_line}")?;
+        for (name, value) in response.headers() {
+            writeln!(out, "{name}: {}", String::from_utf8_lossy(value.as_bytes()))?;
+        }
+        writeln!(out)?;
+    } else {
+        eprintln!("{status_line}");
+    }
+    let mut response = response;
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(256 * 1024 * 1024)
+        .read_to_vec()
+        .context("cannot read the response body")?;
+    out.write_all(&body)?;
+    if !body.is_empty() && !body.ends_with(b"\n") {
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(status.is_success() || status.is_redirection())
 }

@@ -230,25 +230,6 @@ fn secrets_can_come_from_the_environment() {
 }
 
 #[test]
-fn sign_requires_dry_run_for_now() {
-    let out = tessera(&[
-        "sign",
-        "--consumer-key",
-        "a",
-        "--consumer-secret",
-        "b",
-        "--token",
-        "c",
-        "--token-secret",
-        "d",
-        "GET",
-        LOCAL_URL,
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--dry-run"));
-}
-
-#[test]
 fn check_accepts_what_sign_produced() {
     let signed = sign(&["--realm", "1234567_SB1"], "GET", LOCAL_URL);
     let (code, v, _) = check(&authorization(&signed), &[], "GET", LOCAL_URL);

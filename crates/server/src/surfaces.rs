@@ -260,7 +260,17 @@ async fn run_verifier(
                 Outcome::Refused(r) => r.detail,
                 Outcome::Malformed { .. } => tessera_core::verifier::DETAIL_MALFORMED,
             };
-            crate::observe::request(surface, detail, Some(started.elapsed()));
+            let took = started.elapsed();
+            crate::observe::request(surface, detail, Some(took));
+            // The path only: a query may carry anything, and the audit trail has the rest.
+            tracing::debug!(
+                surface = surface.label(),
+                method = request.method,
+                path = request.url.path(),
+                detail,
+                micros = took.as_micros() as u64,
+                "verified"
+            );
             Ok(outcome)
         }
         Err(e) => {

@@ -146,6 +146,11 @@ async fn run(
             counters.batches.fetch_add(1, Ordering::Relaxed);
             match store.record_logins(&claims, &attempts).await {
                 Ok(inserted) => {
+                    tracing::trace!(
+                        claims = claims.len(),
+                        audit_rows = attempts.len(),
+                        "login batch committed"
+                    );
                     counters
                         .claims
                         .fetch_add(claims.len() as u64, Ordering::Relaxed);

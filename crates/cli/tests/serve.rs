@@ -1,0 +1,305 @@
+//! `tessera serve` run as the real binary: the README's first steps, replay protection across
+//! `kill -9` and restarts on both stores, graceful shutdown, and logs free of secrets.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tessera_store::testing::TestDatabase;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures.example.toml");
+const CK: &str = "e133adc2871bc19a63362a2dd75101df935716cfbfd7b04a3555a63e9356cff4";
+const CS: &str = "b7f962ea6fb978b771bbb4c8e7583a29bd9ba71843b789d2c5bff114ed1330e8";
+const TID: &str = "eec0d2aea0e562a245abacb6fe5a60db7891cafa9488ef1ccf1ca1db7d1a9c22";
+const TS: &str = "b5f07efc4cabab965a220784c7fd59439b0a6d4baf951283d3425f5cf15d2721";
+const RESTLET: &str = "/app/site/hosting/restlet.nl?script=7&deploy=1";
+
+/// A running `tessera serve`; killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    /// Everything printed on stdout up to the listening line.
+    banner: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--fixtures", FIXTURES])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env_remove("TESSERA_MASTER_KEY")
+            .env_remove("TESSERA_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut banner = String::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let port = loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap() == 0 || Instant::now() > deadline {
+                let mut err = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("tessera serve did not start:\n{banner}\n{err}");
+            }
+            banner.push_str(&line);
+            if let Some(addr) = line.trim().strip_prefix("tessera listening on http://") {
+                break addr.rsplit(':').next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stdout.read_to_string(&mut rest);
+        });
+        Server {
+            child,
+            port,
+            banner,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `kill -9`: no chance to flush or clean up.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then the exit status and everything written to stderr.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status, err)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sign(server: &Server, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "sign",
+            "--consumer-key",
+            CK,
+            "--token",
+            TID,
+            "--realm",
+            "1234567",
+        ])
+        .env("TESSERA_CONSUMER_SECRET", CS)
+        .env("TESSERA_TOKEN_SECRET", TS)
+        .args(extra)
+        .args(["GET", &server.url(RESTLET)])
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn readme_first_steps_reach_the_echo_restlet() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    assert!(
+        server
+            .banner
+            .contains("Created account 1234567 with administrator admin@example.com")
+    );
+    assert!(server.banner.contains("Password (shown once"));
+    let out = sign(&server, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["user"]["name"], "Alice Able");
+    assert_eq!(body["token"]["name"], "Alice - Acme Sync");
+    assert_eq!(body["query"]["script"], "7");
+    assert!(text(&out.stderr).contains("200"));
+
+    // -i prints the status line and headers; a JSON body with -d and -H.
+    let out = sign(
+        &server,
+        &[
+            "-i",
+            "-d",
+            "{\"a\":1}",
+            "-H",
+            "Content-Type: application/json",
+        ],
+    );
+    let shown = text(&out.stdout);
+    assert!(shown.starts_with("HTTP/1.1 200 OK"), "{shown}");
+    assert!(shown.contains("content-type: application/json"));
+    assert!(shown.contains("\"body\":{\"a\":1}"));
+
+    // A form body is signed.
+    let out = sign(&server, &["-d", "name=J%C3%BCrgen&x=1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // A wrong secret: the NetSuite 401 body, exit status 1.
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "sign",
+            "--consumer-key",
+            CK,
+            "--token",
+            TID,
+            "--realm",
+            "1234567",
+        ])
+        .env("TESSERA_CONSUMER_SECRET", CS)
+        .env("TESSERA_TOKEN_SECRET", CS)
+        .args(["GET", &server.url(RESTLET)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("INVALID_LOGIN_ATTEMPT"));
+
+    // Restarting with the same fixtures changes nothing, and prints no password again.
+    drop(server);
+    let again = Server::start(dir.path(), &[]);
+    assert!(!again.banner.contains("Password"));
+    assert_eq!(sign(&again, &[]).status.code(), Some(0));
+}
+
+/// The same request, once accepted, is refused after `kill -9` and a restart.
+fn replay_survives_kill(data_dir: &Path, extra: &[&str]) {
+    let server = Server::start(data_dir, extra);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let same = ["--nonce", "kill9nonce01", "--timestamp", now.as_str()];
+    let first = sign(&server, &same);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    server.kill();
+    let server = Server::start(data_dir, extra);
+    let replay = sign(&server, &same);
+    assert_eq!(replay.status.code(), Some(1), "{}", text(&replay.stdout));
+    assert!(text(&replay.stdout).contains("INVALID_LOGIN_ATTEMPT"));
+    // A fresh request still works.
+    assert_eq!(sign(&server, &[]).status.code(), Some(0));
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}
+
+#[test]
+fn an_accepted_request_is_refused_after_kill_9_and_restart_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    replay_survives_kill(dir.path(), &[]);
+}
+
+#[test]
+fn an_accepted_request_is_refused_after_kill_9_and_restart_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(TestDatabase::postgres()) else {
+        eprintln!("TESSERA_TEST_PG=skip: PostgreSQL half not run");
+        return;
+    };
+    let url = db.database_url().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    replay_survives_kill(dir.path(), &["--database-url", &url]);
+    runtime.block_on(db.finish());
+}
+
+#[test]
+fn secrets_never_reach_the_log_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--log", "trace"]);
+    let password = server
+        .banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Password (shown once; store it now): "))
+        .unwrap()
+        .to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let fixed = ["--nonce", "lognonce0001", "--timestamp", now.as_str()];
+    // The signature of the request about to be sent, to look for it in the log.
+    let dry = sign(
+        &server,
+        &[&fixed[..], &["--dry-run", "--output", "json"]].concat(),
+    );
+    let signed: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let signature = signed["signature"].as_str().unwrap().to_owned();
+    let ok = sign(&server, &fixed);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
+    let wrong = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "sign",
+            "--consumer-key",
+            CK,
+            "--token",
+            TID,
+            "--realm",
+            "1234567",
+        ])
+        .env("TESSERA_CONSUMER_SECRET", CS)
+        .env("TESSERA_TOKEN_SECRET", CS)
+        .args([
+            "GET",
+            &server.url("/services/rest/record/v1/x?oauth_signature=leak"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    let (status, log) = server.terminate();
+    assert!(status.success());
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "trace logging is on"
+    );
+    assert!(log.contains("shut down; audit trail flushed"));
+    let master_key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    for (what, secret) in [
+        ("consumer secret", CS),
+        ("token secret", TS),
+        ("admin password", password.as_str()),
+        ("signature", signature.as_str()),
+        ("master key", master_key.trim()),
+    ] {
+        assert!(!log.contains(secret), "the {what} is in the log");
+    }
+    for line in master_key
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let key = line.rsplit([':', ' ', '=']).next().unwrap();
+        assert!(
+            key.len() < 8 || !log.contains(key),
+            "master key material in the log"
+        );
+    }
+}
