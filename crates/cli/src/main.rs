@@ -1,5 +1,6 @@
 //! The `tessera` binary.
 
+mod bench;
 mod check;
 mod common;
 mod keys;
@@ -42,6 +43,13 @@ enum Command {
     /// key. With TESSERA_MASTER_KEY, put the new key first (`new,old`), run this, then drop the
     /// old key from the variable. Safe to interrupt and run again.
     RotateMasterKey(keys::RotateArgs),
+    /// Load a running server with freshly signed requests (a new nonce each) over many
+    /// connections and report throughput and latency percentiles, optionally against an
+    /// unauthenticated endpoint of the same server first.
+    Bench(Box<bench::BenchArgs>),
+    /// Write N benchmark tokens (credentials derived from --seed) for `bench --seeded N`.
+    /// For load tests only: the tokens skip system notes. Run it with the server stopped.
+    BenchSeed(bench::BenchSeedArgs),
 }
 
 /// How results are printed.
@@ -69,6 +77,8 @@ fn main() -> ExitCode {
             }
         }),
         Command::RotateMasterKey(args) => keys::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::BenchSeed(args) => bench::seed(&args).map(|()| ExitCode::SUCCESS),
         Command::CheckSignature(args) => check::run(&args).map(|valid| {
             if valid {
                 ExitCode::SUCCESS

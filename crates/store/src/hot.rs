@@ -14,12 +14,27 @@ use tessera_core::store::{
 };
 use tessera_core::vault::SealedSecret;
 
-use crate::SqlStore;
 use crate::rows::{self, corrupt, flag, get};
 use crate::tx::{Bind, Run, SqlText, backend_error};
+use crate::{Backend, SqlStore};
 
-/// Rows per multi-row INSERT: well inside both engines' bound-parameter limits.
-const ROWS_PER_INSERT: usize = 400;
+/// Most rows per multi-row INSERT: well inside both engines' bound-parameter limits.
+const ROWS_PER_INSERT: usize = 256;
+
+/// Splits `items` into chunks whose sizes are powers of two (largest first), so that a handful
+/// of statement shapes serve every batch size and stay in the prepared-statement cache.
+fn pow2_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = 1usize << rest.len().min(ROWS_PER_INSERT).ilog2();
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
 
 const LOGIN_RECORD: &str = "SELECT i.id AS integration_id, i.application_id, \
     i.name AS application_name, i.tba, i.deleted_at, i.consumer_secret, i.consumer_secret_key_id, \
@@ -88,8 +103,8 @@ impl SqlStore {
         // The first claim of each digest takes part; later equal ones are replays.
         let mut seen = HashSet::new();
         let unique: Vec<&NonceClaim> = claims.iter().filter(|c| seen.insert(c.digest)).collect();
-        for chunk in unique.chunks(ROWS_PER_INSERT) {
-            let mut sql = SqlText::new(CLAIM_HEAD);
+        for chunk in pow2_chunks(&unique) {
+            let mut sql = SqlText::for_backend(self.backend, CLAIM_HEAD);
             for (i, c) in chunk.iter().enumerate() {
                 sql.push(if i == 0 { "(" } else { ", (" });
                 sql.bind(Bind::Blob(c.digest.to_vec()));
@@ -119,8 +134,8 @@ impl SqlStore {
             .filter(|(_, ok)| **ok)
             .map(|(c, _)| &c.success);
         let rows: Vec<&LoginAttempt> = successes.chain(attempts).collect();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            insert_attempts(chunk).run(&mut tx).await?;
+        for chunk in pow2_chunks(&rows) {
+            insert_attempts(self.backend, chunk).run(&mut tx).await?;
         }
         for (c, _) in claims
             .iter()
@@ -199,10 +214,11 @@ impl SqlStore {
     }
 }
 
-fn insert_attempts(rows: &[&LoginAttempt]) -> crate::tx::Q<'static> {
-    let mut sql = SqlText::new(&format!(
-        "INSERT INTO login_audit ({ATTEMPT_COLUMNS}) VALUES "
-    ));
+fn insert_attempts(backend: Backend, rows: &[&LoginAttempt]) -> crate::tx::Q<'static> {
+    let mut sql = SqlText::for_backend(
+        backend,
+        &format!("INSERT INTO login_audit ({ATTEMPT_COLUMNS}) VALUES "),
+    );
     for (i, a) in rows.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
         let values = [
@@ -323,4 +339,18 @@ fn attempt(row: &AnyRow) -> StoreResult<LoginAttempt> {
         token: get::<Option<i64>>(row, "token_key")?.map(TokenKey::new),
         token_name: get(row, "token_name")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pow2_chunks;
+
+    #[test]
+    fn batches_split_into_power_of_two_chunks() {
+        let items: Vec<u32> = (0..700).collect();
+        let sizes: Vec<usize> = pow2_chunks(&items).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [256, 256, 128, 32, 16, 8, 4]);
+        assert_eq!(pow2_chunks(&items[..1]).count(), 1);
+        assert_eq!(pow2_chunks::<u32>(&[]).count(), 0);
+    }
 }
