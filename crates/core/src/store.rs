@@ -49,6 +49,13 @@ pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`, for diagnostics.
     fn backend(&self) -> &'static str;
 
+    /// Counts write transactions committed through this store object (and its clones); moved
+    /// on after each commit, before `commit` returns, and also when a commit fails (whether it
+    /// landed is then unknown). A value read before a read of the store proves that the read
+    /// saw every change committed through this object before it: caches use it to know they
+    /// are current. Changes made by other processes do not move it.
+    fn change_epoch(&self) -> u64;
+
     // The verification hot path: single statements or one short transaction each, outside the
     // rule-carrying `StoreTx` API.
 
@@ -60,20 +67,25 @@ pub trait Store: Send + Sync + 'static {
         token_id: &TokenId,
     ) -> StoreResult<Option<LoginRecord>>;
 
-    /// In one transaction: inserts each claim's nonce record **only if** the claim's token may
-    /// still log in under R9/R11 with that consumer key and no record with the same digest
-    /// exists (the first of equal digests in a batch wins); writes the audit rows of the claims
-    /// that succeeded, and `attempts`; moves `last_used_at` forward for succeeded claims that
-    /// ask for it. Returns, per claim, whether its nonce record was inserted. Returns only once
-    /// the transaction is durable.
+    /// In one transaction: inserts each claim's nonce record only if no record with the same
+    /// digest exists (the first of equal digests in a batch wins); writes the audit rows of the
+    /// claims that succeeded, and `attempts`; moves `last_used_at` forward for succeeded claims
+    /// that ask for it. Returns, per claim, whether its nonce record was inserted, and only
+    /// once the transaction is durable.
+    ///
+    /// A store that other processes may change (PostgreSQL shared by several nodes) also
+    /// inserts a record only if the claim's token may still log in under R9/R11 with that
+    /// consumer key, checked in the same statement. A store only this process changes (SQLite
+    /// in a locked data directory) may leave that to the caller's [`Store::change_epoch`]
+    /// check.
     async fn record_logins(
         &self,
         claims: &[NonceClaim],
         attempts: &[LoginAttempt],
     ) -> StoreResult<Vec<bool>>;
 
-    /// Whether a nonce record with this digest exists.
-    async fn nonce_exists(&self, digest: &NonceDigest) -> StoreResult<bool>;
+    /// Whether a nonce record with this digest (and `oauth_timestamp`) exists.
+    async fn nonce_exists(&self, digest: &NonceDigest, timestamp: i64) -> StoreResult<bool>;
 
     /// Deletes up to `limit` nonce records whose timestamp is before `before` (Unix seconds).
     async fn purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64>;

@@ -2,7 +2,7 @@
 //! their audit rows, and the purge. Each runs on its own connection or transaction, outside
 //! the rule-carrying `StoreTx`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use sqlx::any::AnyRow;
 use tessera_core::ids::{
@@ -10,13 +10,67 @@ use tessera_core::ids::{
 };
 use tessera_core::model::InstallState;
 use tessera_core::store::{
-    AttemptQuery, LoginAttempt, LoginRecord, LoginTokenRecord, NonceClaim, NonceDigest, StoreResult,
+    AttemptQuery, LoginAttempt, LoginRecord, LoginTokenRecord, NonceClaim, NonceDigest, StoreError,
+    StoreResult,
 };
 use tessera_core::vault::SealedSecret;
 
 use crate::rows::{self, corrupt, flag, get};
 use crate::tx::{Bind, Run, SqlText, backend_error};
 use crate::{Backend, SqlStore};
+
+/// The nonce records of the acceptance window, by `oauth_timestamp` (a replay carries the same
+/// timestamp, so one second's set is all a check looks at). Digests are kept to 64 bits: a
+/// collision could only refuse a fresh request, about once in 2^64 / (requests per second).
+#[derive(Debug, Default)]
+pub(crate) struct RecentNonces {
+    by_second: BTreeMap<i64, HashSet<u64>>,
+}
+
+impl RecentNonces {
+    fn short(digest: &NonceDigest) -> u64 {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_le_bytes(first)
+    }
+
+    /// Adds a record; `false` if it was there.
+    pub(crate) fn insert(&mut self, timestamp: i64, digest: &NonceDigest) -> bool {
+        self.by_second
+            .entry(timestamp)
+            .or_default()
+            .insert(Self::short(digest))
+    }
+
+    pub(crate) fn contains(&self, timestamp: i64, digest: &NonceDigest) -> bool {
+        self.by_second
+            .get(&timestamp)
+            .is_some_and(|s| s.contains(&Self::short(digest)))
+    }
+
+    /// Drops the records of timestamps before `before`: they can no longer be accepted.
+    pub(crate) fn forget_before(&mut self, before: i64) {
+        self.by_second = self.by_second.split_off(&before);
+    }
+
+    /// Every record in the table (the purge keeps it to the window and its margin).
+    pub(crate) async fn load(pool: &sqlx::AnyPool) -> Result<Self, crate::OpenError> {
+        let rows = sqlx::query("SELECT ts, digest FROM nonces")
+            .fetch_all(pool)
+            .await
+            .map_err(crate::OpenError::Connect)?;
+        let mut recent = Self::default();
+        for row in &rows {
+            let ts: i64 = sqlx::Row::try_get(row, "ts").map_err(crate::OpenError::Connect)?;
+            let digest: Vec<u8> =
+                sqlx::Row::try_get(row, "digest").map_err(crate::OpenError::Connect)?;
+            if let Ok(digest) = NonceDigest::try_from(digest.as_slice()) {
+                recent.insert(ts, &digest);
+            }
+        }
+        Ok(recent)
+    }
+}
 
 /// Most rows per multi-row INSERT: well inside both engines' bound-parameter limits.
 const ROWS_PER_INSERT: usize = 256;
@@ -99,35 +153,10 @@ impl SqlStore {
         attempts: &[LoginAttempt],
     ) -> StoreResult<Vec<bool>> {
         let mut tx = self.write.begin().await.map_err(backend_error)?;
-        let mut inserted_digests: HashSet<NonceDigest> = HashSet::new();
-        // The first claim of each digest takes part; later equal ones are replays.
-        let mut seen = HashSet::new();
-        let unique: Vec<&NonceClaim> = claims.iter().filter(|c| seen.insert(c.digest)).collect();
-        for chunk in pow2_chunks(&unique) {
-            let mut sql = SqlText::for_backend(self.backend, CLAIM_HEAD);
-            for (i, c) in chunk.iter().enumerate() {
-                sql.push(if i == 0 { "(" } else { ", (" });
-                sql.bind(Bind::Blob(c.digest.to_vec()));
-                sql.push(", ");
-                sql.bind(Bind::Int(c.timestamp));
-                sql.push(", ");
-                sql.bind(Bind::Text(c.consumer_key.as_str().to_owned()));
-                sql.push(", ");
-                sql.bind(Bind::Text(c.token_id.as_str().to_owned()));
-                sql.push(")");
-            }
-            sql.push(CLAIM_TAIL);
-            for row in sql.query().all(&mut tx).await? {
-                let digest: Vec<u8> = get(&row, "digest")?;
-                let digest: NonceDigest = digest.try_into().map_err(|_| corrupt("digest"))?;
-                inserted_digests.insert(digest);
-            }
-        }
-        let mut first = HashSet::new();
-        let accepted: Vec<bool> = claims
-            .iter()
-            .map(|c| inserted_digests.contains(&c.digest) && first.insert(c.digest))
-            .collect();
+        let accepted = match self.backend {
+            Backend::Sqlite => self.claim_in_process(&mut tx, claims).await?,
+            Backend::Postgres => claim_in_database(&mut tx, claims).await?,
+        };
         let successes = claims
             .iter()
             .zip(&accepted)
@@ -157,8 +186,62 @@ impl SqlStore {
         Ok(accepted)
     }
 
-    pub(crate) async fn hot_nonce_exists(&self, digest: &NonceDigest) -> StoreResult<bool> {
-        // On the writer's pool: a claim committed a moment ago must be seen.
+    /// SQLite: this process is the database's only writer, so the set of recent records in
+    /// memory decides, and accepted claims are appended. A claim accepted here whose
+    /// transaction then fails stays in the set: that nonce is refused from then on, which is
+    /// the safe side.
+    async fn claim_in_process(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        claims: &[NonceClaim],
+    ) -> StoreResult<Vec<bool>> {
+        let accepted: Vec<bool> = {
+            let mut recent = self
+                .recent
+                .lock()
+                .map_err(|_| StoreError::Corrupt("the nonce set lock is poisoned".into()))?;
+            claims
+                .iter()
+                .map(|c| recent.insert(c.timestamp, &c.digest))
+                .collect()
+        };
+        let new: Vec<&NonceClaim> = claims
+            .iter()
+            .zip(&accepted)
+            .filter(|(_, ok)| **ok)
+            .map(|(c, _)| c)
+            .collect();
+        for chunk in pow2_chunks(&new) {
+            let mut sql = SqlText::for_backend(
+                self.backend,
+                "INSERT INTO nonces (ts, digest, token_id) VALUES ",
+            );
+            for (i, c) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.bind(Bind::Int(c.timestamp));
+                sql.push(", ");
+                sql.bind(Bind::Blob(c.digest.to_vec()));
+                sql.push(", ");
+                sql.bind(Bind::Int(c.success.token.map_or(0, TokenKey::get)));
+                sql.push(")");
+            }
+            sql.query().run(&mut **tx).await?;
+        }
+        Ok(accepted)
+    }
+
+    pub(crate) async fn hot_nonce_exists(
+        &self,
+        digest: &NonceDigest,
+        timestamp: i64,
+    ) -> StoreResult<bool> {
+        if self.backend == Backend::Sqlite {
+            let recent = self
+                .recent
+                .lock()
+                .map_err(|_| StoreError::Corrupt("the nonce set lock is poisoned".into()))?;
+            return Ok(recent.contains(timestamp, digest));
+        }
         let mut conn = self.write.acquire().await.map_err(backend_error)?;
         let row = sqlx::query("SELECT 1 AS one FROM nonces WHERE digest = $1")
             .bind(digest.to_vec())
@@ -168,15 +251,24 @@ impl SqlStore {
     }
 
     pub(crate) async fn hot_purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                if let Ok(mut recent) = self.recent.lock() {
+                    recent.forget_before(before);
+                }
+                "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE ts < $1 LIMIT $2)"
+            }
+            Backend::Postgres => {
+                "DELETE FROM nonces WHERE digest IN \
+                 (SELECT digest FROM nonces WHERE ts < $1 LIMIT $2)"
+            }
+        };
         let mut conn = self.write.acquire().await.map_err(backend_error)?;
-        sqlx::query(
-            "DELETE FROM nonces WHERE digest IN \
-             (SELECT digest FROM nonces WHERE ts < $1 LIMIT $2)",
-        )
-        .bind(before)
-        .bind(i64::from(limit))
-        .run(&mut conn)
-        .await
+        sqlx::query(sql)
+            .bind(before)
+            .bind(i64::from(limit))
+            .run(&mut conn)
+            .await
     }
 
     pub(crate) async fn hot_login_attempts(
@@ -212,6 +304,43 @@ impl SqlStore {
         let rows = sql.query().all(&mut conn).await?;
         rows.iter().map(attempt).collect()
     }
+}
+
+/// PostgreSQL: the unique key decides, among every node, and the same statement re-checks
+/// that the token may still log in.
+async fn claim_in_database(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    claims: &[NonceClaim],
+) -> StoreResult<Vec<bool>> {
+    let mut inserted: HashSet<NonceDigest> = HashSet::new();
+    // The first claim of each digest takes part; later equal ones are replays.
+    let mut seen = HashSet::new();
+    let unique: Vec<&NonceClaim> = claims.iter().filter(|c| seen.insert(c.digest)).collect();
+    for chunk in pow2_chunks(&unique) {
+        let mut sql = SqlText::for_backend(Backend::Postgres, CLAIM_HEAD);
+        for (i, c) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.bind(Bind::Blob(c.digest.to_vec()));
+            sql.push(", ");
+            sql.bind(Bind::Int(c.timestamp));
+            sql.push(", ");
+            sql.bind(Bind::Text(c.consumer_key.as_str().to_owned()));
+            sql.push(", ");
+            sql.bind(Bind::Text(c.token_id.as_str().to_owned()));
+            sql.push(")");
+        }
+        sql.push(CLAIM_TAIL);
+        for row in sql.query().all(&mut **tx).await? {
+            let digest: Vec<u8> = get(&row, "digest")?;
+            let digest: NonceDigest = digest.try_into().map_err(|_| corrupt("digest"))?;
+            inserted.insert(digest);
+        }
+    }
+    let mut first = HashSet::new();
+    Ok(claims
+        .iter()
+        .map(|c| inserted.contains(&c.digest) && first.insert(c.digest))
+        .collect())
 }
 
 fn insert_attempts(backend: Backend, rows: &[&LoginAttempt]) -> crate::tx::Q<'static> {

@@ -20,6 +20,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -106,6 +107,13 @@ pub struct SqlStore {
     /// Held while open, when opened through a data directory.
     lock: Arc<Mutex<Option<DataDirLock>>>,
     search: SearchTuning,
+    /// Write transactions committed through this store (`Store::change_epoch`).
+    changes: Arc<AtomicU64>,
+    /// SQLite: the authoritative set of nonce records in the acceptance window. This process
+    /// is the only writer of the database (the data directory lock), so a check of this set
+    /// and an append to the table replace a unique index whose random keys would make every
+    /// insert write a different page.
+    recent: Arc<Mutex<hot::RecentNonces>>,
 }
 
 /// How the token list chooses between its trigram index and a walk in list order.
@@ -240,12 +248,15 @@ impl SqlStore {
                     .connect_with(options)
                     .await
                     .map_err(OpenError::Connect)?;
+                let recent = hot::RecentNonces::load(&write).await?;
                 Self {
                     read,
                     write,
                     backend,
                     lock: Arc::default(),
                     search: SearchTuning::default(),
+                    changes: Arc::default(),
+                    recent: Arc::new(Mutex::new(recent)),
                 }
             }
             Backend::Postgres => {
@@ -262,6 +273,8 @@ impl SqlStore {
                     backend,
                     lock: Arc::default(),
                     search: SearchTuning::default(),
+                    changes: Arc::default(),
+                    recent: Arc::default(),
                 }
             }
         };
@@ -318,11 +331,21 @@ impl Store for SqlStore {
             TxMode::Write => &self.write,
         };
         let tx = pool.begin().await.map_err(tx::backend_error)?;
-        Ok(Box::new(tx::SqlTx::new(tx, self.backend, self.search)))
+        let changes = (mode == TxMode::Write).then(|| self.changes.clone());
+        Ok(Box::new(tx::SqlTx::new(
+            tx,
+            self.backend,
+            self.search,
+            changes,
+        )))
     }
 
     fn backend(&self) -> &'static str {
         self.backend.name()
+    }
+
+    fn change_epoch(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
     }
 
     async fn login_record(
@@ -341,8 +364,8 @@ impl Store for SqlStore {
         self.hot_record_logins(claims, attempts).await
     }
 
-    async fn nonce_exists(&self, digest: &NonceDigest) -> StoreResult<bool> {
-        self.hot_nonce_exists(digest).await
+    async fn nonce_exists(&self, digest: &NonceDigest, timestamp: i64) -> StoreResult<bool> {
+        self.hot_nonce_exists(digest, timestamp).await
     }
 
     async fn purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64> {

@@ -1,6 +1,9 @@
 //! One transaction: the `StoreTx` methods as SQL that runs unchanged on SQLite and PostgreSQL
 //! (`$n` placeholders, `RETURNING`, row values), except for the token search.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -51,6 +54,8 @@ pub(crate) struct SqlTx {
     tx: Transaction<'static, Any>,
     backend: Backend,
     search: SearchTuning,
+    /// The store's change epoch, for a write transaction.
+    changes: Option<Arc<AtomicU64>>,
 }
 
 impl SqlTx {
@@ -58,11 +63,13 @@ impl SqlTx {
         tx: Transaction<'static, Any>,
         backend: Backend,
         search: SearchTuning,
+        changes: Option<Arc<AtomicU64>>,
     ) -> Self {
         Self {
             tx,
             backend,
             search,
+            changes,
         }
     }
 }
@@ -372,7 +379,12 @@ impl SqlText {
 #[async_trait]
 impl StoreTx for SqlTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.map_err(backend_error)
+        let result = self.tx.commit().await.map_err(backend_error);
+        // Moved on whatever the outcome: a failed commit may still have landed.
+        if let Some(changes) = &self.changes {
+            changes.fetch_add(1, Ordering::AcqRel);
+        }
+        result
     }
 
     async fn insert_account(&mut self, a: &Account) -> StoreResult<()> {

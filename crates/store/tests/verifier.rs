@@ -24,11 +24,21 @@ on_both_backends!(
     copies_in_parallel_are_accepted_exactly_once,
     a_new_verifier_on_the_same_store_refuses_the_replay,
     revoke_inactive_block_take_effect_on_the_next_request,
-    a_change_behind_the_cache_still_stops_the_claim,
     reset_stops_the_old_pair_and_tokens_work_with_the_new_one,
     wrong_signature_realm_and_unknown_keys_are_refused_with_their_detail,
     expired_nonce_records_are_purged_and_fresh_ones_kept,
+    a_change_through_another_service_on_the_same_store_is_seen,
 );
+
+/// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_change_by_another_node_still_stops_the_claim() {
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
+    a_change_behind_the_cache_still_stops_the_claim(&env).await;
+    env.finish().await;
+}
 
 const URL: &str =
     "https://1234567.restlets.api.netsuite.com/app/site/hosting/restlet.nl?script=1&deploy=1";
@@ -203,7 +213,8 @@ async fn revoke_inactive_block_take_effect_on_the_next_request(env: &Env) {
 }
 
 /// Another node (here: SQL run beside the service, which moves no change epoch) revokes the
-/// token while this verifier holds its grant in cache: the claim still refuses.
+/// token while this verifier holds its grant in cache: the claim still refuses. (SQLite has no
+/// other node: its data directory is locked by the one process.)
 async fn a_change_behind_the_cache_still_stops_the_claim(env: &Env) {
     let (w, verifier, key, creds) = setup(env).await;
     let fresh = || header(&w.app_creds, &creds, "1234567", None);
@@ -316,7 +327,7 @@ async fn wrong_signature_realm_and_unknown_keys_are_refused_with_their_detail(en
 }
 
 async fn expired_nonce_records_are_purged_and_fresh_ones_kept(env: &Env) {
-    let (w, verifier, _, creds) = setup(env).await;
+    let (w, verifier, key, creds) = setup(env).await;
     let h = header(&w.app_creds, &creds, "1234567", None);
     assert_eq!(detail(&verify(&verifier, &h).await), "accepted");
     let store = env.svc.store().clone();
@@ -325,16 +336,36 @@ async fn expired_nonce_records_are_purged_and_fresh_ones_kept(env: &Env) {
         .unwrap()
         .as_secs() as i64;
     let old = nonce_digest("a", "b", "c", 1);
-    let mut raw = env.raw().await;
-    sqlx::query("INSERT INTO nonces (digest, ts, token_id) VALUES ($1, $2, 1)")
-        .bind(old.to_vec())
-        .bind(now - 3600)
-        .execute(&mut raw)
-        .await
-        .unwrap();
-    assert!(store.nonce_exists(&old).await.unwrap());
+    let claim = tessera_core::store::NonceClaim {
+        digest: old,
+        consumer_key: w.app_creds.consumer_key.clone(),
+        token_id: creds.token_id.clone(),
+        timestamp: now - 3600,
+        touch_last_used: false,
+        success: tessera_core::store::LoginAttempt {
+            token: Some(key),
+            detail: "Success".into(),
+            success: true,
+            ..Default::default()
+        },
+    };
+    assert_eq!(store.record_logins(&[claim.clone()], &[]).await.unwrap(), [true]);
+    assert_eq!(store.record_logins(&[claim], &[]).await.unwrap(), [false]);
+    assert!(store.nonce_exists(&old, now - 3600).await.unwrap());
     let purged = store.purge_nonces(now - 600, 100).await.unwrap();
     assert_eq!(purged, 1);
-    assert!(!store.nonce_exists(&old).await.unwrap());
+    assert!(!store.nonce_exists(&old, now - 3600).await.unwrap());
+    // The record inside the window stays.
     assert_eq!(detail(&verify(&verifier, &h).await), "nonce_used");
+}
+
+/// A second service value over the same store (as every handler of one server holds) shares
+/// its change epoch: its revocation is seen at once by a verifier holding a cached grant.
+async fn a_change_through_another_service_on_the_same_store_is_seen(env: &Env) {
+    let (w, verifier, key, creds) = setup(env).await;
+    let fresh = || header(&w.app_creds, &creds, "1234567", None);
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "accepted");
+    let other = tessera_core::Tessera::new(env.svc.store().clone(), support::keyring());
+    other.revoke_token(&w.manager.actor, key).await.unwrap();
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "TokenRevoked");
 }

@@ -11,7 +11,6 @@ mod login;
 mod tokens;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, RoleId, UserId};
@@ -87,10 +86,6 @@ impl Principal {
 pub struct Tessera {
     store: Arc<dyn Store>,
     keyring: Arc<Keyring>,
-    /// Counts committed changes made through this value (and its clones), so caches of what
-    /// the store holds can tell they may be stale. Moved forward after the commit, before the
-    /// call returns.
-    changes: Arc<AtomicU64>,
     default_concurrency_limit: u32,
 }
 
@@ -126,7 +121,6 @@ impl Tessera {
         Self {
             store,
             keyring,
-            changes: Arc::new(AtomicU64::new(0)),
             default_concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
         }
     }
@@ -148,18 +142,14 @@ impl Tessera {
         &self.store
     }
 
-    /// The number of changes committed so far through this service. A value read before a
-    /// read of the store proves that read saw at least those changes.
+    /// See [`Store::change_epoch`].
     pub fn change_epoch(&self) -> u64 {
-        self.changes.load(Ordering::Acquire)
+        self.store.change_epoch()
     }
 
-    /// Commits a change and then moves [`Self::change_epoch`] on.
+    /// Commits a change (the store moves its change epoch on before this returns).
     async fn commit(&self, tx: Box<dyn StoreTx>) -> Result<()> {
-        let result = tx.commit().await;
-        // Moved on even when the commit failed: whether it landed is then unknown.
-        self.changes.fetch_add(1, Ordering::AcqRel);
-        Ok(result?)
+        Ok(tx.commit().await?)
     }
 
     pub fn keyring(&self) -> &Keyring {

@@ -1,8 +1,8 @@
 //! Grants in memory: the signing key and identity of credential pairs that verified recently.
 //!
-//! An entry is used only while no change has been committed through this process since it was
-//! read (the change epoch) and for at most the configured time. Validity never rests on the
-//! cache: the nonce claim checks R9/R11 in the store.
+//! An entry is used only while no change has been committed through the store since it was
+//! read (the store's change epoch, read before the entry was) and for at most the configured
+//! time. A store shared with other nodes re-checks R9/R11 in the nonce claim as well.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};

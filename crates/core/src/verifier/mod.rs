@@ -6,11 +6,13 @@
 //!    the same path.
 //! 3. Check the signature, then the realm.
 //! 4. Claim the nonce: the claim goes to one writer task that commits claims in groups. The
-//!    store inserts a nonce record only if the token may *still* log in (R9/R11, checked in the
-//!    same statement) and the nonce is new, and the request is accepted only once that
-//!    transaction is durable. So a request is never accepted twice (not across restarts, crashes
-//!    or nodes sharing a database), and a change that committed before a request started always
-//!    stops it, whatever the cache holds.
+//!    store inserts a nonce record only if the nonce is new, and the request is accepted only
+//!    once that transaction is durable: a request is never accepted twice, not across restarts,
+//!    crashes or nodes sharing a database.
+//!
+//! A change that committed before a request started always stops it: through this process, the
+//! store's change epoch has moved, so the cached grant is read again (step 2); on a database
+//! shared with other nodes, the store also re-checks R9/R11 in the claim's own statement.
 //!
 //! Refusals carry a Detail code (SPEC §3.1) for the login audit trail; the wire answer stays
 //! generic. Every attempt is written to the audit trail by the same writer, in batches.
@@ -355,7 +357,14 @@ impl Verifier {
         }
         // Refused by the store: either a replay, or the token may no longer log in.
         self.inner.cache.remove(token_id);
-        if self.inner.tessera.store().nonce_exists(&digest).await? {
+        let timestamp = i64::try_from(timestamp).unwrap_or(i64::MAX);
+        if self
+            .inner
+            .tessera
+            .store()
+            .nonce_exists(&digest, timestamp)
+            .await?
+        {
             return Ok(Decision::Refused(
                 Refusal::new(
                     DETAIL_NONCE_USED,

@@ -13,7 +13,8 @@ UPDATE roles SET token_login = CASE
 ALTER TABLE accounts ADD COLUMN concurrency_limit BIGINT CHECK (concurrency_limit > 0);
 
 -- One row per accepted (consumer key, token, nonce, timestamp): the key is a 128-bit digest of
--- the four. Kept until the timestamp is older than the acceptance window plus a margin.
+-- the four. Kept until the timestamp is older than the acceptance window plus a margin. The
+-- primary key is the uniqueness check of every node sharing this database.
 CREATE TABLE nonces (
     digest    BYTEA PRIMARY KEY,
     ts        BIGINT NOT NULL,

@@ -12,13 +12,17 @@ UPDATE roles SET token_login = CASE
 -- The account's concurrency limit (SPEC §5); NULL means the server's default.
 ALTER TABLE accounts ADD COLUMN concurrency_limit INTEGER CHECK (concurrency_limit > 0);
 
--- One row per accepted (consumer key, token, nonce, timestamp): the key is a 128-bit digest of
--- the four. Kept until the timestamp is older than the acceptance window plus a margin.
+-- One row per accepted (consumer key, token, nonce, timestamp), identified by a 128-bit digest
+-- of the four. Kept until the timestamp is older than the acceptance window plus a margin.
+-- Appended in arrival order: uniqueness is checked by the one process that holds the data
+-- directory, against the records it loads from here at start-up (a unique index on random
+-- digests would make every insert write a different page).
 CREATE TABLE nonces (
-    digest    BLOB PRIMARY KEY NOT NULL,
+    id        INTEGER PRIMARY KEY,
     ts        INTEGER NOT NULL,
+    digest    BLOB NOT NULL,
     token_id  INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 CREATE INDEX nonces_by_ts ON nonces (ts);
 
 CREATE TABLE login_audit (
