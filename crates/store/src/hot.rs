@@ -163,8 +163,8 @@ impl SqlStore {
             .filter(|(_, ok)| **ok)
             .map(|(c, _)| &c.success);
         let rows: Vec<&LoginAttempt> = successes.chain(attempts).collect();
-        for chunk in pow2_chunks(&rows) {
-            insert_attempts(self.backend, chunk).run(&mut tx).await?;
+        if !rows.is_empty() {
+            insert_attempts(self.backend, &rows).run(&mut tx).await?;
         }
         for (c, _) in claims
             .iter()
@@ -211,21 +211,18 @@ impl SqlStore {
             .filter(|(_, ok)| **ok)
             .map(|(c, _)| c)
             .collect();
-        for chunk in pow2_chunks(&new) {
-            let mut sql = SqlText::for_backend(
-                self.backend,
-                "INSERT INTO nonces (ts, digest, token_id) VALUES ",
-            );
-            for (i, c) in chunk.iter().enumerate() {
-                sql.push(if i == 0 { "(" } else { ", (" });
-                sql.bind(Bind::Int(c.timestamp));
-                sql.push(", ");
-                sql.bind(Bind::Blob(c.digest.to_vec()));
-                sql.push(", ");
-                sql.bind(Bind::Int(c.success.token.map_or(0, TokenKey::get)));
-                sql.push(")");
-            }
-            sql.query().run(&mut **tx).await?;
+        if !new.is_empty() {
+            let json: Vec<serde_json::Value> = new
+                .iter()
+                .map(|c| {
+                    let hex: String = c.digest.iter().map(|b| format!("{b:02x}")).collect();
+                    serde_json::json!([c.timestamp, hex, c.success.token.map_or(0, TokenKey::get)])
+                })
+                .collect();
+            sqlx::query(INSERT_NONCES_SQLITE)
+                .bind(serde_json::Value::Array(json).to_string())
+                .run(&mut **tx)
+                .await?;
         }
         Ok(accepted)
     }
@@ -343,44 +340,61 @@ async fn claim_in_database(
         .collect())
 }
 
+/// One statement per batch whatever its size: the rows travel as one JSON array (one bound
+/// parameter) that the database unpacks, instead of nineteen parameters per row.
 fn insert_attempts(backend: Backend, rows: &[&LoginAttempt]) -> crate::tx::Q<'static> {
-    let mut sql = SqlText::for_backend(
-        backend,
-        &format!("INSERT INTO login_audit ({ATTEMPT_COLUMNS}) VALUES "),
-    );
-    for (i, a) in rows.iter().enumerate() {
-        sql.push(if i == 0 { "(" } else { ", (" });
-        let values = [
-            Bind::Int(a.at.millis()),
-            Bind::OptText(a.account.as_ref().map(|x| x.as_str().to_owned())),
-            Bind::OptInt(a.user.map(|x| x.get())),
-            Bind::OptText(a.user_name.clone()),
-            Bind::OptText(a.email.clone()),
-            Bind::OptInt(a.role.map(|x| x.get())),
-            Bind::OptText(a.role_name.clone()),
-            Bind::Text(a.ip.clone()),
-            Bind::Text(a.user_agent.clone()),
-            Bind::Text(a.method.clone()),
-            Bind::Text(a.request_uri.clone()),
-            Bind::Text(a.surface.clone()),
-            Bind::Int(i64::from(a.success)),
-            Bind::Text(a.detail.clone()),
-            Bind::Text(a.detail_note.clone()),
-            Bind::OptInt(a.integration.map(|x| x.get())),
-            Bind::OptText(a.application_name.clone()),
-            Bind::OptInt(a.token.map(|x| x.get())),
-            Bind::OptText(a.token_name.clone()),
-        ];
-        for (j, v) in values.into_iter().enumerate() {
-            if j > 0 {
-                sql.push(", ");
-            }
-            sql.bind(v);
-        }
-        sql.push(")");
-    }
-    sql.query()
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|a| {
+            serde_json::json!([
+                a.at.millis(),
+                a.account.as_ref().map(|x| x.as_str()),
+                a.user.map(|x| x.get()),
+                a.user_name,
+                a.email,
+                a.role.map(|x| x.get()),
+                a.role_name,
+                a.ip,
+                a.user_agent,
+                a.method,
+                a.request_uri,
+                a.surface,
+                i64::from(a.success),
+                a.detail,
+                a.detail_note,
+                a.integration.map(|x| x.get()),
+                a.application_name,
+                a.token.map(|x| x.get()),
+                a.token_name,
+            ])
+        })
+        .collect();
+    let sql = match backend {
+        Backend::Sqlite => INSERT_ATTEMPTS_SQLITE,
+        Backend::Postgres => INSERT_ATTEMPTS_POSTGRES,
+    };
+    sqlx::query(sql).bind(serde_json::Value::Array(json).to_string())
 }
+
+const INSERT_ATTEMPTS_SQLITE: &str = "INSERT INTO login_audit (at, account_id, user_id, user_name, \
+    email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, detail, \
+    detail_note, integration_id, application_name, token_key, token_name) \
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+    value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, \
+    value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17, value ->> 18 \
+    FROM json_each($1) ORDER BY key";
+
+const INSERT_ATTEMPTS_POSTGRES: &str = "INSERT INTO login_audit (at, account_id, user_id, \
+    user_name, email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, \
+    detail, detail_note, integration_id, application_name, token_key, token_name) \
+    SELECT (r ->> 0)::bigint, r ->> 1, (r ->> 2)::bigint, r ->> 3, r ->> 4, (r ->> 5)::bigint, \
+    r ->> 6, r ->> 7, r ->> 8, r ->> 9, r ->> 10, r ->> 11, (r ->> 12)::bigint, r ->> 13, \
+    r ->> 14, (r ->> 15)::bigint, r ->> 16, (r ->> 17)::bigint, r ->> 18 \
+    FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (r, n) ORDER BY n";
+
+/// SQLite's appended nonce records, a batch in one statement (digests as hex).
+const INSERT_NONCES_SQLITE: &str = "INSERT INTO nonces (ts, digest, token_id) \
+    SELECT value ->> 0, unhex(value ->> 1), value ->> 2 FROM json_each($1) ORDER BY key";
 
 fn opt_u32(row: &AnyRow, column: &str) -> StoreResult<Option<u32>> {
     get::<Option<i64>>(row, column)?

@@ -316,8 +316,6 @@ impl Run for Q<'_> {
 pub(crate) enum Bind {
     Int(i64),
     Text(String),
-    OptInt(Option<i64>),
-    OptText(Option<String>),
     Blob(Vec<u8>),
 }
 
@@ -369,8 +367,6 @@ impl SqlText {
             .fold(sqlx::query(AssertSqlSafe(self.sql)), |q, b| match b {
                 Bind::Int(v) => q.bind(v),
                 Bind::Text(v) => q.bind(v),
-                Bind::OptInt(v) => q.bind(v),
-                Bind::OptText(v) => q.bind(v),
                 Bind::Blob(v) => q.bind(v),
             })
     }

@@ -349,7 +349,10 @@ async fn expired_nonce_records_are_purged_and_fresh_ones_kept(env: &Env) {
             ..Default::default()
         },
     };
-    assert_eq!(store.record_logins(&[claim.clone()], &[]).await.unwrap(), [true]);
+    assert_eq!(
+        store.record_logins(&[claim.clone()], &[]).await.unwrap(),
+        [true]
+    );
     assert_eq!(store.record_logins(&[claim], &[]).await.unwrap(), [false]);
     assert!(store.nonce_exists(&old, now - 3600).await.unwrap());
     let purged = store.purge_nonces(now - 600, 100).await.unwrap();
