@@ -221,7 +221,7 @@ impl SqlStore {
                 .collect();
             sqlx::query(INSERT_NONCES_SQLITE)
                 .bind(serde_json::Value::Array(json).to_string())
-                .run(&mut **tx)
+                .run(tx)
                 .await?;
         }
         Ok(accepted)
@@ -327,7 +327,7 @@ async fn claim_in_database(
             sql.push(")");
         }
         sql.push(CLAIM_TAIL);
-        for row in sql.query().all(&mut **tx).await? {
+        for row in sql.query().all(tx).await? {
             let digest: Vec<u8> = get(&row, "digest")?;
             let digest: NonceDigest = digest.try_into().map_err(|_| corrupt("digest"))?;
             inserted.insert(digest);
