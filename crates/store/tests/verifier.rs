@@ -350,7 +350,10 @@ async fn expired_nonce_records_are_purged_and_fresh_ones_kept(env: &Env) {
         },
     };
     assert_eq!(
-        store.record_logins(&[claim.clone()], &[]).await.unwrap(),
+        store
+            .record_logins(std::slice::from_ref(&claim), &[])
+            .await
+            .unwrap(),
         [true]
     );
     assert_eq!(store.record_logins(&[claim], &[]).await.unwrap(), [false]);
