@@ -232,7 +232,11 @@ async fn connection_loop(
     let mut latencies = Vec::with_capacity(100_000);
     let mut statuses = std::collections::BTreeMap::new();
     let mut errors = 0u64;
-    let mut rng = start_index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    // A different sequence every run, so one run does not find the tokens the last one warmed.
+    let run_seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut rng = (start_index ^ run_seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     'reconnect: while Instant::now() < stop_at {
         let Ok(stream) = tokio::net::TcpStream::connect(&target.addr).await else {
             errors += 1;

@@ -382,7 +382,7 @@ const INSERT_ATTEMPTS_SQLITE: &str = "INSERT INTO login_audit (at, account_id, u
     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
     value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, \
     value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17, value ->> 18 \
-    FROM json_each($1) ORDER BY key";
+    FROM jsonb_each(jsonb($1)) ORDER BY key";
 
 const INSERT_ATTEMPTS_POSTGRES: &str = "INSERT INTO login_audit (at, account_id, user_id, \
     user_name, email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, \
@@ -394,7 +394,7 @@ const INSERT_ATTEMPTS_POSTGRES: &str = "INSERT INTO login_audit (at, account_id,
 
 /// SQLite's appended nonce records, a batch in one statement (digests as hex).
 const INSERT_NONCES_SQLITE: &str = "INSERT INTO nonces (ts, digest, token_id) \
-    SELECT value ->> 0, unhex(value ->> 1), value ->> 2 FROM json_each($1) ORDER BY key";
+    SELECT value ->> 0, unhex(value ->> 1), value ->> 2 FROM jsonb_each(jsonb($1)) ORDER BY key";
 
 fn opt_u32(row: &AnyRow, column: &str) -> StoreResult<Option<u32>> {
     get::<Option<i64>>(row, column)?
