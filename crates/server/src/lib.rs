@@ -159,6 +159,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("tessera_cached_grants").set(state.verifier().cached_grants() as f64);
     metrics::gauge!("tessera_writer_batches").set(stats.batches as f64);
     metrics::gauge!("tessera_writer_failed_batches").set(stats.failed_batches as f64);
+    metrics::gauge!("tessera_writer_claims").set(stats.claims as f64);
+    metrics::gauge!("tessera_writer_audit_rows").set(stats.attempts as f64);
+    metrics::gauge!("tessera_writer_busy_seconds").set(stats.busy_micros as f64 / 1e6);
     metrics::gauge!("tessera_nonces_purged").set(stats.purged_nonces as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

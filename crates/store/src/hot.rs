@@ -152,48 +152,21 @@ impl SqlStore {
         claims: &[NonceClaim],
         attempts: &[LoginAttempt],
     ) -> StoreResult<Vec<bool>> {
-        let mut tx = self.write.begin().await.map_err(backend_error)?;
-        let accepted = match self.backend {
-            Backend::Sqlite => self.claim_in_process(&mut tx, claims).await?,
-            Backend::Postgres => claim_in_database(&mut tx, claims).await?,
-        };
-        let successes = claims
-            .iter()
-            .zip(&accepted)
-            .filter(|(_, ok)| **ok)
-            .map(|(c, _)| &c.success);
-        let rows: Vec<&LoginAttempt> = successes.chain(attempts).collect();
-        if !rows.is_empty() {
-            insert_attempts(self.backend, &rows).run(&mut tx).await?;
+        match self.backend {
+            Backend::Sqlite => self.record_logins_sqlite(claims, attempts).await,
+            Backend::Postgres => self.record_logins_postgres(claims, attempts).await,
         }
-        for (c, _) in claims
-            .iter()
-            .zip(&accepted)
-            .filter(|(c, ok)| **ok && c.touch_last_used)
-        {
-            if let Some(token) = c.success.token {
-                sqlx::query(
-                    "UPDATE access_tokens SET last_used_at = $1 \
-                     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
-                )
-                .bind(c.success.at.millis())
-                .bind(token.get())
-                .run(&mut tx)
-                .await?;
-            }
-        }
-        tx.commit().await.map_err(backend_error)?;
-        Ok(accepted)
     }
 
     /// SQLite: this process is the database's only writer, so the set of recent records in
-    /// memory decides, and accepted claims are appended. A claim accepted here whose
-    /// transaction then fails stays in the set: that nonce is refused from then on, which is
-    /// the safe side.
-    async fn claim_in_process(
+    /// memory decides, and the group is written in one round trip to the database thread: one
+    /// transaction of three statements, each taking its rows as one JSON parameter. A claim
+    /// accepted by the set whose transaction then fails stays in the set: that nonce is refused
+    /// from then on, which is the safe side.
+    async fn record_logins_sqlite(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         claims: &[NonceClaim],
+        attempts: &[LoginAttempt],
     ) -> StoreResult<Vec<bool>> {
         let accepted: Vec<bool> = {
             let mut recent = self
@@ -205,25 +178,41 @@ impl SqlStore {
                 .map(|c| recent.insert(c.timestamp, &c.digest))
                 .collect()
         };
-        let new: Vec<&NonceClaim> = claims
-            .iter()
-            .zip(&accepted)
-            .filter(|(_, ok)| **ok)
-            .map(|(c, _)| c)
-            .collect();
-        if !new.is_empty() {
-            let json: Vec<serde_json::Value> = new
-                .iter()
-                .map(|c| {
-                    let hex: String = c.digest.iter().map(|b| format!("{b:02x}")).collect();
-                    serde_json::json!([c.timestamp, hex, c.success.token.map_or(0, TokenKey::get)])
-                })
-                .collect();
-            sqlx::query(INSERT_NONCES_SQLITE)
-                .bind(serde_json::Value::Array(json).to_string())
-                .run(tx)
-                .await?;
+        let (nonces, rows, touches) = group_rows(claims, &accepted, attempts);
+        let mut conn = self.write.acquire().await.map_err(backend_error)?;
+        let written = sqlx::query(RECORD_LOGINS_SQLITE)
+            .bind(nonces)
+            .bind(rows)
+            .bind(touches)
+            .run(&mut conn)
+            .await;
+        if let Err(e) = written {
+            // A statement failed inside the transaction: end it before the connection is reused.
+            let _ = sqlx::query("ROLLBACK").run(&mut conn).await;
+            return Err(e);
         }
+        Ok(accepted)
+    }
+
+    /// PostgreSQL: the unique key decides among every node, and the claim's statement re-checks
+    /// that the token may still log in.
+    async fn record_logins_postgres(
+        &self,
+        claims: &[NonceClaim],
+        attempts: &[LoginAttempt],
+    ) -> StoreResult<Vec<bool>> {
+        let mut tx = self.write.begin().await.map_err(backend_error)?;
+        let accepted = claim_in_database(&mut tx, claims).await?;
+        let (_, rows, touches) = group_rows(claims, &accepted, attempts);
+        sqlx::query(INSERT_ATTEMPTS_POSTGRES)
+            .bind(rows)
+            .run(&mut tx)
+            .await?;
+        sqlx::query(TOUCH_TOKENS_POSTGRES)
+            .bind(touches)
+            .run(&mut tx)
+            .await?;
+        tx.commit().await.map_err(backend_error)?;
         Ok(accepted)
     }
 
@@ -340,11 +329,30 @@ async fn claim_in_database(
         .collect())
 }
 
-/// One statement per batch whatever its size: the rows travel as one JSON array (one bound
-/// parameter) that the database unpacks, instead of nineteen parameters per row.
-fn insert_attempts(backend: Backend, rows: &[&LoginAttempt]) -> crate::tx::Q<'static> {
-    let json: Vec<serde_json::Value> = rows
-        .iter()
+/// A group's rows as three JSON arrays (one bound parameter each, unpacked by the database):
+/// the nonce records of accepted claims `[ts, digest hex, token]`, the audit rows (accepted
+/// claims' successes, then `attempts`), and the `last_used_at` moves `[token, ms]`.
+fn group_rows(
+    claims: &[NonceClaim],
+    accepted: &[bool],
+    attempts: &[LoginAttempt],
+) -> (String, String, String) {
+    let won = || {
+        claims
+            .iter()
+            .zip(accepted)
+            .filter(|(_, ok)| **ok)
+            .map(|(c, _)| c)
+    };
+    let nonces: Vec<serde_json::Value> = won()
+        .map(|c| {
+            let hex: String = c.digest.iter().map(|b| format!("{b:02x}")).collect();
+            serde_json::json!([c.timestamp, hex, c.success.token.map_or(0, TokenKey::get)])
+        })
+        .collect();
+    let rows: Vec<serde_json::Value> = won()
+        .map(|c| &c.success)
+        .chain(attempts)
         .map(|a| {
             serde_json::json!([
                 a.at.millis(),
@@ -369,20 +377,37 @@ fn insert_attempts(backend: Backend, rows: &[&LoginAttempt]) -> crate::tx::Q<'st
             ])
         })
         .collect();
-    let sql = match backend {
-        Backend::Sqlite => INSERT_ATTEMPTS_SQLITE,
-        Backend::Postgres => INSERT_ATTEMPTS_POSTGRES,
-    };
-    sqlx::query(sql).bind(serde_json::Value::Array(json).to_string())
+    let touches: Vec<serde_json::Value> = won()
+        .filter(|c| c.touch_last_used)
+        .filter_map(|c| {
+            Some(serde_json::json!([
+                c.success.token?.get(),
+                c.success.at.millis()
+            ]))
+        })
+        .collect();
+    (
+        serde_json::Value::Array(nonces).to_string(),
+        serde_json::Value::Array(rows).to_string(),
+        serde_json::Value::Array(touches).to_string(),
+    )
 }
 
-const INSERT_ATTEMPTS_SQLITE: &str = "INSERT INTO login_audit (at, account_id, user_id, user_name, \
+/// SQLite: one transaction, three statements, one round trip.
+const RECORD_LOGINS_SQLITE: &str = "BEGIN IMMEDIATE; \
+    INSERT INTO nonces (ts, digest, token_id) \
+    SELECT value ->> 0, unhex(value ->> 1), value ->> 2 FROM jsonb_each(jsonb($1)) ORDER BY key; \
+    INSERT INTO login_audit (at, account_id, user_id, user_name, \
     email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, detail, \
     detail_note, integration_id, application_name, token_key, token_name) \
     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
     value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, \
     value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17, value ->> 18 \
-    FROM jsonb_each(jsonb($1)) ORDER BY key";
+    FROM jsonb_each(jsonb($2)) ORDER BY key; \
+    UPDATE access_tokens SET last_used_at = j.value ->> 1 FROM jsonb_each(jsonb($3)) AS j \
+    WHERE access_tokens.id = j.value ->> 0 \
+    AND (access_tokens.last_used_at IS NULL OR access_tokens.last_used_at < j.value ->> 1); \
+    COMMIT;";
 
 const INSERT_ATTEMPTS_POSTGRES: &str = "INSERT INTO login_audit (at, account_id, user_id, \
     user_name, email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, \
@@ -392,9 +417,11 @@ const INSERT_ATTEMPTS_POSTGRES: &str = "INSERT INTO login_audit (at, account_id,
     r ->> 14, (r ->> 15)::bigint, r ->> 16, (r ->> 17)::bigint, r ->> 18 \
     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (r, n) ORDER BY n";
 
-/// SQLite's appended nonce records, a batch in one statement (digests as hex).
-const INSERT_NONCES_SQLITE: &str = "INSERT INTO nonces (ts, digest, token_id) \
-    SELECT value ->> 0, unhex(value ->> 1), value ->> 2 FROM jsonb_each(jsonb($1)) ORDER BY key";
+/// PostgreSQL's `last_used_at` moves of a group.
+const TOUCH_TOKENS_POSTGRES: &str = "UPDATE access_tokens t SET last_used_at = (j.r ->> 1)::bigint \
+    FROM jsonb_array_elements($1::jsonb) AS j (r) \
+    WHERE t.id = (j.r ->> 0)::bigint \
+    AND (t.last_used_at IS NULL OR t.last_used_at < (j.r ->> 1)::bigint)";
 
 fn opt_u32(row: &AnyRow, column: &str) -> StoreResult<Option<u32>> {
     get::<Option<i64>>(row, column)?

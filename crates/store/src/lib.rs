@@ -227,6 +227,9 @@ impl SqlStore {
                     AnyPoolOptions::new()
                         .max_connections(max)
                         .acquire_timeout(Duration::from_secs(30))
+                        // A file does not go away like a network peer: no ping per acquire
+                        // (it cost a round trip to the database thread on every use).
+                        .test_before_acquire(false)
                         .after_connect(|conn, _| {
                             Box::pin(async move {
                                 conn.execute(

@@ -28,6 +28,8 @@ on_both_backends!(
     wrong_signature_realm_and_unknown_keys_are_refused_with_their_detail,
     expired_nonce_records_are_purged_and_fresh_ones_kept,
     a_change_through_another_service_on_the_same_store_is_seen,
+    a_failed_group_writes_nothing_accepts_nothing_and_the_next_one_works,
+    use_moves_last_used_at,
 );
 
 /// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
@@ -374,4 +376,78 @@ async fn a_change_through_another_service_on_the_same_store_is_seen(env: &Env) {
     let other = tessera_core::Tessera::new(env.svc.store().clone(), support::keyring());
     other.revoke_token(&w.manager.actor, key).await.unwrap();
     assert_eq!(detail(&verify(&verifier, &fresh()).await), "TokenRevoked");
+}
+
+/// The group's transaction fails (an audit insert refused by a trigger): its claims are refused,
+/// none of its rows stay, and the next group, on the same connection, commits.
+async fn a_failed_group_writes_nothing_accepts_nothing_and_the_next_one_works(env: &Env) {
+    use sqlx::Executor;
+    let (w, verifier, _, creds) = setup(env).await;
+    let mut raw = env.raw().await;
+    let trigger = match env.backend {
+        tessera_store::Backend::Sqlite => {
+            "CREATE TRIGGER audit_fail BEFORE INSERT ON login_audit BEGIN \
+             SELECT RAISE(ABORT, 'audit refused by test'); END"
+        }
+        tessera_store::Backend::Postgres => {
+            "CREATE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'audit refused by test'; END; $$; \
+             CREATE TRIGGER audit_fail BEFORE INSERT ON login_audit \
+             FOR EACH ROW EXECUTE FUNCTION audit_fail()"
+        }
+    };
+    raw.execute(trigger).await.unwrap();
+    let h = header(&w.app_creds, &creds, "1234567", None);
+    let request = SignedRequest {
+        method: "GET",
+        url: RequestUrl::parse(URL).unwrap(),
+        authorization: Some(&h),
+        form_body: None,
+        body: b"",
+    };
+    assert!(verifier.verify(&request, &context()).await.is_err());
+    let count = |table: &'static str| {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        async move {
+            let mut raw = env.raw().await;
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut raw)
+                .await
+                .unwrap();
+            sqlx::Row::get::<i64, _>(&row, "n")
+        }
+    };
+    assert_eq!(count("nonces").await, 0);
+    let drop = match env.backend {
+        tessera_store::Backend::Sqlite => "DROP TRIGGER audit_fail",
+        tessera_store::Backend::Postgres => "DROP TRIGGER audit_fail ON login_audit",
+    };
+    raw.execute(drop).await.unwrap();
+    // A new request works; the refused one stays refused (the safe side) or works again on
+    // PostgreSQL, where its record was rolled back with the rest.
+    assert_eq!(
+        detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
+        "accepted"
+    );
+    assert_eq!(count("nonces").await, 1);
+    assert_eq!(count("login_audit").await, 1);
+}
+
+fn fresh_header(w: &World, creds: &TokenCredentials) -> String {
+    header(&w.app_creds, creds, "1234567", None)
+}
+
+async fn use_moves_last_used_at(env: &Env) {
+    let (w, verifier, key, creds) = setup(env).await;
+    let before = env.svc.token(&w.manager.actor, key).await.unwrap().token;
+    assert_eq!(before.last_used_at, None);
+    assert_eq!(
+        detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
+        "accepted"
+    );
+    let after = env.svc.token(&w.manager.actor, key).await.unwrap().token;
+    let used = after
+        .last_used_at
+        .expect("last_used_at is set by a successful request");
+    assert!(used.millis() > before.created_at.millis() - 1000);
 }

@@ -34,6 +34,8 @@ pub struct WriterStats {
     /// Transactions that failed (their claims were refused, their audit rows lost).
     pub failed_batches: u64,
     pub purged_nonces: u64,
+    /// Time spent committing groups, in microseconds.
+    pub busy_micros: u64,
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +45,7 @@ struct Counters {
     attempts: AtomicU64,
     failed_batches: AtomicU64,
     purged_nonces: AtomicU64,
+    busy_micros: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -116,6 +119,7 @@ impl WriterHandle {
             attempts: c.attempts.load(Ordering::Relaxed),
             failed_batches: c.failed_batches.load(Ordering::Relaxed),
             purged_nonces: c.purged_nonces.load(Ordering::Relaxed),
+            busy_micros: c.busy_micros.load(Ordering::Relaxed),
         }
     }
 }
@@ -144,7 +148,13 @@ async fn run(
         }
         if !(claims.is_empty() && attempts.is_empty()) {
             counters.batches.fetch_add(1, Ordering::Relaxed);
-            match store.record_logins(&claims, &attempts).await {
+            let started = std::time::Instant::now();
+            let result = store.record_logins(&claims, &attempts).await;
+            counters.busy_micros.fetch_add(
+                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            match result {
                 Ok(inserted) => {
                     tracing::trace!(
                         claims = claims.len(),
