@@ -68,10 +68,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<LoginRecord>>;
 
     /// In one transaction: inserts each claim's nonce record only if no record with the same
-    /// digest exists (the first of equal digests in a batch wins); writes the audit rows of the
-    /// claims that succeeded, and `attempts`; moves `last_used_at` forward for succeeded claims
-    /// that ask for it. Returns, per claim, whether its nonce record was inserted, and only
-    /// once the transaction is durable.
+    /// digest exists (the first of equal digests in a batch wins), and writes the audit rows of
+    /// the claims that succeeded, and `attempts`. Returns, per claim, whether its nonce record
+    /// was inserted, and only once the transaction is durable.
     ///
     /// A store that other processes may change (PostgreSQL shared by several nodes) also
     /// inserts a record only if the claim's token may still log in under R9/R11 with that
@@ -83,6 +82,9 @@ pub trait Store: Send + Sync + 'static {
         claims: &[NonceClaim],
         attempts: &[LoginAttempt],
     ) -> StoreResult<Vec<bool>>;
+
+    /// Moves the tokens' `last_used_at` forward (never back); tokens gone meanwhile are skipped.
+    async fn record_token_use(&self, uses: &[(TokenKey, Timestamp)]) -> StoreResult<()>;
 
     /// Whether a nonce record with this digest (and `oauth_timestamp`) exists.
     async fn nonce_exists(&self, digest: &NonceDigest, timestamp: i64) -> StoreResult<bool>;
@@ -106,7 +108,8 @@ pub struct NonceClaim {
     pub token_id: TokenId,
     /// `oauth_timestamp`, Unix seconds.
     pub timestamp: i64,
-    /// Write the token's `last_used_at` (the success row's time) if the claim succeeds.
+    /// Move the token's `last_used_at` to the success row's time if the claim succeeds (the
+    /// writer collects these and writes them every few seconds).
     pub touch_last_used: bool,
     /// The audit row written if the claim succeeds; it names the token.
     pub success: LoginAttempt,

@@ -178,12 +178,11 @@ impl SqlStore {
                 .map(|c| recent.insert(c.timestamp, &c.digest))
                 .collect()
         };
-        let (nonces, rows, touches) = group_rows(claims, &accepted, attempts);
+        let (nonces, rows) = group_rows(claims, &accepted, attempts);
         let mut conn = self.write.acquire().await.map_err(backend_error)?;
         let written = sqlx::query(RECORD_LOGINS_SQLITE)
             .bind(nonces)
             .bind(rows)
-            .bind(touches)
             .run(&mut conn)
             .await;
         if let Err(e) = written {
@@ -203,17 +202,36 @@ impl SqlStore {
     ) -> StoreResult<Vec<bool>> {
         let mut tx = self.write.begin().await.map_err(backend_error)?;
         let accepted = claim_in_database(&mut tx, claims).await?;
-        let (_, rows, touches) = group_rows(claims, &accepted, attempts);
+        let (_, rows) = group_rows(claims, &accepted, attempts);
         sqlx::query(INSERT_ATTEMPTS_POSTGRES)
             .bind(rows)
             .run(&mut tx)
             .await?;
-        sqlx::query(TOUCH_TOKENS_POSTGRES)
-            .bind(touches)
-            .run(&mut tx)
-            .await?;
         tx.commit().await.map_err(backend_error)?;
         Ok(accepted)
+    }
+
+    pub(crate) async fn hot_record_token_use(
+        &self,
+        uses: &[(TokenKey, tessera_core::model::Timestamp)],
+    ) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let json: Vec<serde_json::Value> = uses
+            .iter()
+            .map(|(token, at)| serde_json::json!([token.get(), at.millis()]))
+            .collect();
+        let sql = match self.backend {
+            Backend::Sqlite => RECORD_USE_SQLITE,
+            Backend::Postgres => RECORD_USE_POSTGRES,
+        };
+        let mut conn = self.write.acquire().await.map_err(backend_error)?;
+        sqlx::query(sql)
+            .bind(serde_json::Value::Array(json).to_string())
+            .run(&mut conn)
+            .await?;
+        Ok(())
     }
 
     pub(crate) async fn hot_nonce_exists(
@@ -329,14 +347,14 @@ async fn claim_in_database(
         .collect())
 }
 
-/// A group's rows as three JSON arrays (one bound parameter each, unpacked by the database):
-/// the nonce records of accepted claims `[ts, digest hex, token]`, the audit rows (accepted
-/// claims' successes, then `attempts`), and the `last_used_at` moves `[token, ms]`.
+/// A group's rows as two JSON arrays (one bound parameter each, unpacked by the database): the
+/// nonce records of accepted claims `[ts, digest hex, token]`, and the audit rows (accepted
+/// claims' successes, then `attempts`).
 fn group_rows(
     claims: &[NonceClaim],
     accepted: &[bool],
     attempts: &[LoginAttempt],
-) -> (String, String, String) {
+) -> (String, String) {
     let won = || {
         claims
             .iter()
@@ -377,23 +395,13 @@ fn group_rows(
             ])
         })
         .collect();
-    let touches: Vec<serde_json::Value> = won()
-        .filter(|c| c.touch_last_used)
-        .filter_map(|c| {
-            Some(serde_json::json!([
-                c.success.token?.get(),
-                c.success.at.millis()
-            ]))
-        })
-        .collect();
     (
         serde_json::Value::Array(nonces).to_string(),
         serde_json::Value::Array(rows).to_string(),
-        serde_json::Value::Array(touches).to_string(),
     )
 }
 
-/// SQLite: one transaction, three statements, one round trip.
+/// SQLite: one transaction, two statements, one round trip.
 const RECORD_LOGINS_SQLITE: &str = "BEGIN IMMEDIATE; \
     INSERT INTO nonces (ts, digest, token_id) \
     SELECT value ->> 0, unhex(value ->> 1), value ->> 2 FROM jsonb_each(jsonb($1)) ORDER BY key; \
@@ -404,10 +412,21 @@ const RECORD_LOGINS_SQLITE: &str = "BEGIN IMMEDIATE; \
     value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, \
     value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17, value ->> 18 \
     FROM jsonb_each(jsonb($2)) ORDER BY key; \
-    UPDATE access_tokens SET last_used_at = j.value ->> 1 FROM jsonb_each(jsonb($3)) AS j \
-    WHERE access_tokens.id = j.value ->> 0 \
-    AND (access_tokens.last_used_at IS NULL OR access_tokens.last_used_at < j.value ->> 1); \
     COMMIT;";
+
+/// `last_used_at` moves `[[token, ms], …]`, in token order; gone tokens skipped.
+const RECORD_USE_SQLITE: &str = "INSERT INTO token_usage (token_id, last_used_at) \
+    SELECT j.value ->> 0, j.value ->> 1 FROM jsonb_each(jsonb($1)) AS j \
+    WHERE EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = j.value ->> 0) ORDER BY j.key \
+    ON CONFLICT (token_id) DO UPDATE \
+    SET last_used_at = max(token_usage.last_used_at, excluded.last_used_at)";
+
+const RECORD_USE_POSTGRES: &str = "INSERT INTO token_usage (token_id, last_used_at) \
+    SELECT (r ->> 0)::bigint, (r ->> 1)::bigint \
+    FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (r, n) \
+    WHERE EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = (r ->> 0)::bigint) ORDER BY n \
+    ON CONFLICT (token_id) DO UPDATE \
+    SET last_used_at = GREATEST(token_usage.last_used_at, EXCLUDED.last_used_at)";
 
 const INSERT_ATTEMPTS_POSTGRES: &str = "INSERT INTO login_audit (at, account_id, user_id, \
     user_name, email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, \
@@ -416,12 +435,6 @@ const INSERT_ATTEMPTS_POSTGRES: &str = "INSERT INTO login_audit (at, account_id,
     r ->> 6, r ->> 7, r ->> 8, r ->> 9, r ->> 10, r ->> 11, (r ->> 12)::bigint, r ->> 13, \
     r ->> 14, (r ->> 15)::bigint, r ->> 16, (r ->> 17)::bigint, r ->> 18 \
     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (r, n) ORDER BY n";
-
-/// PostgreSQL's `last_used_at` moves of a group.
-const TOUCH_TOKENS_POSTGRES: &str = "UPDATE access_tokens t SET last_used_at = (j.r ->> 1)::bigint \
-    FROM jsonb_array_elements($1::jsonb) AS j (r) \
-    WHERE t.id = (j.r ->> 0)::bigint \
-    AND (t.last_used_at IS NULL OR t.last_used_at < (j.r ->> 1)::bigint)";
 
 fn opt_u32(row: &AnyRow, column: &str) -> StoreResult<Option<u32>> {
     get::<Option<i64>>(row, column)?

@@ -367,6 +367,13 @@ impl Store for SqlStore {
         self.hot_record_logins(claims, attempts).await
     }
 
+    async fn record_token_use(
+        &self,
+        uses: &[(tessera_core::ids::TokenKey, tessera_core::model::Timestamp)],
+    ) -> StoreResult<()> {
+        self.hot_record_token_use(uses).await
+    }
+
     async fn nonce_exists(&self, digest: &NonceDigest, timestamp: i64) -> StoreResult<bool> {
         self.hot_nonce_exists(digest, timestamp).await
     }

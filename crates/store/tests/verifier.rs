@@ -441,13 +441,32 @@ async fn use_moves_last_used_at(env: &Env) {
     let (w, verifier, key, creds) = setup(env).await;
     let before = env.svc.token(&w.manager.actor, key).await.unwrap().token;
     assert_eq!(before.last_used_at, None);
+    // Directly: a move forward is kept, a move back is not, a gone token is skipped.
+    let store = env.svc.store();
+    let t = |ms| tessera_core::model::Timestamp::from_millis(ms);
+    store.record_token_use(&[(key, t(2_000))]).await.unwrap();
+    store
+        .record_token_use(&[(key, t(1_000)), (TokenKey::new(999_999), t(5))])
+        .await
+        .unwrap();
+    let mid = env.svc.token(&w.manager.actor, key).await.unwrap().token;
+    assert_eq!(mid.last_used_at, Some(t(2_000)));
+    store.record_token_use(&[(key, t(3_000))]).await.unwrap();
+    let mid = env.svc.token(&w.manager.actor, key).await.unwrap().token;
+    assert_eq!(mid.last_used_at, Some(t(3_000)));
     assert_eq!(
         detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
         "accepted"
     );
+    // Written from memory every few seconds, and by a flush (as at shutdown).
+    verifier.flush().await;
     let after = env.svc.token(&w.manager.actor, key).await.unwrap().token;
     let used = after
         .last_used_at
         .expect("last_used_at is set by a successful request");
-    assert!(used.millis() > before.created_at.millis() - 1000);
+    assert!(
+        used.millis() > before.created_at.millis() - 1000,
+        "{used:?} vs created {:?}",
+        before.created_at
+    );
 }

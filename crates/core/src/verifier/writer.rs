@@ -13,6 +13,9 @@ use crate::store::{LoginAttempt, NonceClaim, Store};
 
 /// Jobs waiting for the writer at most; senders wait beyond that (back-pressure).
 const QUEUE: usize = 65_536;
+/// How often collected `last_used_at` moves are written. A crash loses at most this much of
+/// that informational field; a graceful stop writes them.
+const USE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 /// Nonce records deleted per purge statement.
 const PURGE_CHUNK: u32 = 10_000;
 
@@ -135,7 +138,23 @@ async fn run(
     let mut replies = Vec::new();
     let mut attempts = Vec::new();
     let mut flushes = Vec::new();
-    while queue.recv_many(&mut jobs, batch_max).await > 0 {
+    let mut uses = UseLog::default();
+    loop {
+        let received = match uses.due() {
+            // Wait for jobs, but not past the time collected uses are due.
+            Some(due) => tokio::select! {
+                n = queue.recv_many(&mut jobs, batch_max) => n,
+                () = tokio::time::sleep_until(due) => {
+                    uses.write(store.as_ref()).await;
+                    continue;
+                }
+            },
+            None => queue.recv_many(&mut jobs, batch_max).await,
+        };
+        if received == 0 {
+            uses.write(store.as_ref()).await;
+            break;
+        }
         for job in jobs.drain(..) {
             match job {
                 Job::Claim { claim, reply } => {
@@ -167,7 +186,10 @@ async fn run(
                     counters
                         .attempts
                         .fetch_add(attempts.len() as u64, Ordering::Relaxed);
-                    for (reply, ok) in replies.drain(..).zip(inserted) {
+                    for ((reply, ok), claim) in replies.drain(..).zip(inserted).zip(&claims) {
+                        if ok && claim.touch_last_used {
+                            uses.add(claim);
+                        }
                         let _ = reply.send(ok);
                     }
                 }
@@ -186,8 +208,46 @@ async fn run(
             claims.clear();
             attempts.clear();
         }
+        if !flushes.is_empty() {
+            uses.write(store.as_ref()).await;
+        }
         for done in flushes.drain(..) {
             let _ = done.send(());
+        }
+    }
+}
+
+/// `last_used_at` moves collected since the last write, one per token (the latest).
+#[derive(Debug, Default)]
+struct UseLog {
+    latest: std::collections::HashMap<crate::ids::TokenKey, crate::model::Timestamp>,
+    since: Option<tokio::time::Instant>,
+}
+
+impl UseLog {
+    fn add(&mut self, claim: &NonceClaim) {
+        if let Some(token) = claim.success.token {
+            let at = self.latest.entry(token).or_insert(claim.success.at);
+            *at = (*at).max(claim.success.at);
+            self.since.get_or_insert_with(tokio::time::Instant::now);
+        }
+    }
+
+    fn due(&self) -> Option<tokio::time::Instant> {
+        self.since.map(|s| s + USE_FLUSH)
+    }
+
+    /// Writes the collected moves in token order. A failure is logged and the moves dropped:
+    /// the field is informational, and the next use sets it again.
+    async fn write(&mut self, store: &dyn Store) {
+        if self.latest.is_empty() {
+            return;
+        }
+        let mut moves: Vec<_> = self.latest.drain().collect();
+        moves.sort_unstable_by_key(|(token, _)| *token);
+        self.since = None;
+        if let Err(e) = store.record_token_use(&moves).await {
+            tracing::warn!(error = %e, tokens = moves.len(), "could not record token use");
         }
     }
 }

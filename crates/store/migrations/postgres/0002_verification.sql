@@ -45,3 +45,14 @@ CREATE TABLE login_audit (
     token_name        TEXT
 );
 CREATE INDEX login_audit_by_account ON login_audit (account_id, id);
+
+-- When each token was last used, apart from the token: written in token order from memory every
+-- few seconds, so a request never rewrites a row of `access_tokens`. Replaces
+-- `access_tokens.last_used_at`.
+CREATE TABLE token_usage (
+    token_id      BIGINT PRIMARY KEY REFERENCES access_tokens (id) ON DELETE CASCADE,
+    last_used_at  BIGINT NOT NULL
+);
+INSERT INTO token_usage (token_id, last_used_at)
+    SELECT id, last_used_at FROM access_tokens WHERE last_used_at IS NOT NULL;
+ALTER TABLE access_tokens DROP COLUMN last_used_at;
