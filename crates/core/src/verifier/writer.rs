@@ -145,14 +145,14 @@ async fn run(
             Some(due) => tokio::select! {
                 n = queue.recv_many(&mut jobs, batch_max) => n,
                 () = tokio::time::sleep_until(due) => {
-                    uses.write(store.as_ref()).await;
+                    uses.start_write(&store);
                     continue;
                 }
             },
             None => queue.recv_many(&mut jobs, batch_max).await,
         };
         if received == 0 {
-            uses.write(store.as_ref()).await;
+            uses.write(&store).await;
             break;
         }
         for job in jobs.drain(..) {
@@ -209,7 +209,7 @@ async fn run(
             attempts.clear();
         }
         if !flushes.is_empty() {
-            uses.write(store.as_ref()).await;
+            uses.write(&store).await;
         }
         for done in flushes.drain(..) {
             let _ = done.send(());
@@ -217,11 +217,17 @@ async fn run(
     }
 }
 
+/// `last_used_at` moves written per statement: a statement holds the database's one writer, so
+/// a long one would hold up the claims queued behind it.
+const USE_CHUNK: usize = 1_000;
+
 /// `last_used_at` moves collected since the last write, one per token (the latest).
 #[derive(Debug, Default)]
 struct UseLog {
     latest: std::collections::HashMap<crate::ids::TokenKey, crate::model::Timestamp>,
     since: Option<tokio::time::Instant>,
+    /// The write in progress, in the background.
+    writing: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl UseLog {
@@ -237,17 +243,35 @@ impl UseLog {
         self.since.map(|s| s + USE_FLUSH)
     }
 
-    /// Writes the collected moves in token order. A failure is logged and the moves dropped:
-    /// the field is informational, and the next use sets it again.
-    async fn write(&mut self, store: &dyn Store) {
+    /// Starts writing the collected moves in token order, in chunks, beside the claims. A
+    /// failure is logged and the moves dropped: the field is informational, and the next use
+    /// sets it again.
+    fn start_write(&mut self, store: &Arc<dyn Store>) {
         if self.latest.is_empty() {
             return;
         }
         let mut moves: Vec<_> = self.latest.drain().collect();
         moves.sort_unstable_by_key(|(token, _)| *token);
         self.since = None;
-        if let Err(e) = store.record_token_use(&moves).await {
-            tracing::warn!(error = %e, tokens = moves.len(), "could not record token use");
+        let store = store.clone();
+        let previous = self.writing.take();
+        self.writing = Some(tokio::spawn(async move {
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            for chunk in moves.chunks(USE_CHUNK) {
+                if let Err(e) = store.record_token_use(chunk).await {
+                    tracing::warn!(error = %e, tokens = chunk.len(), "could not record token use");
+                }
+            }
+        }));
+    }
+
+    /// Writes everything collected and waits for every write started before.
+    async fn write(&mut self, store: &Arc<dyn Store>) {
+        self.start_write(store);
+        if let Some(writing) = self.writing.take() {
+            let _ = writing.await;
         }
     }
 }
