@@ -182,6 +182,13 @@ impl DataDirLock {
     }
 }
 
+/// Readers of a SQLite store at most: twice the cores, at least 2.
+fn sqlite_readers() -> u32 {
+    std::thread::available_parallelism()
+        .map_or(4, |n| u32::try_from(n.get() * 2).unwrap_or(4))
+        .max(2)
+}
+
 /// The SQLite file name inside a data directory.
 pub const SQLITE_FILE: &str = "tessera.db";
 
@@ -234,7 +241,8 @@ impl SqlStore {
                             Box::pin(async move {
                                 conn.execute(
                                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                                     PRAGMA cache_size = -16384;",
                                 )
                                 .await
                                 .map(|_| ())
@@ -247,7 +255,10 @@ impl SqlStore {
                     .map_err(OpenError::Connect)?;
                 // Migrate before the readers open, so they see the schema.
                 migrations::run(&write, backend).await?;
-                let read = pool(sizes.readers.max(1))
+                // Each SQLite connection is a thread of its own; more readers than the machine
+                // has cores only switch between them.
+                let readers = sizes.readers.clamp(1, sqlite_readers());
+                let read = pool(readers)
                     .connect_with(options)
                     .await
                     .map_err(OpenError::Connect)?;
