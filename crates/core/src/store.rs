@@ -59,13 +59,22 @@ pub trait Store: Send + Sync + 'static {
     // The verification hot path: single statements or one short transaction each, outside the
     // rule-carrying `StoreTx` API.
 
-    /// Everything R9/R11 look at for a credential pair, read in one statement. `None`: no live
-    /// or deleted integration record has this consumer key.
+    /// Everything R9/R11 look at for each credential pair, read in one statement, in the order
+    /// given. `None`: no live or deleted integration record has that consumer key.
+    async fn login_records(
+        &self,
+        pairs: &[(ConsumerKey, TokenId)],
+    ) -> StoreResult<Vec<Option<LoginRecord>>>;
+
+    /// [`Store::login_records`] for one pair.
     async fn login_record(
         &self,
         consumer_key: &ConsumerKey,
         token_id: &TokenId,
-    ) -> StoreResult<Option<LoginRecord>>;
+    ) -> StoreResult<Option<LoginRecord>> {
+        let pair = [(consumer_key.clone(), token_id.clone())];
+        Ok(self.login_records(&pair).await?.pop().flatten())
+    }
 
     /// In one transaction: inserts each claim's nonce record only if no record with the same
     /// digest exists (the first of equal digests in a batch wins), and writes the audit rows of

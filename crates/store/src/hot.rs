@@ -90,23 +90,46 @@ fn pow2_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-const LOGIN_RECORD: &str = "SELECT i.id AS integration_id, i.application_id, \
-    i.name AS application_name, i.tba, i.deleted_at, i.consumer_secret, i.consumer_secret_key_id, \
-    t.id AS token_key, t.token_id, t.account_id, t.name AS token_name, t.inactive, t.revoked, \
-    t.token_secret, t.token_secret_key_id, t.user_id, t.role_id, \
-    a.tba_enabled, a.concurrency_limit AS account_limit, \
-    ins.state AS install_state, ins.concurrency_limit AS install_limit, \
-    u.name AS user_name, u.email, u.active AS user_active, \
-    (SELECT COUNT(*) FROM user_roles ur WHERE ur.user_id = t.user_id AND ur.role_id = t.role_id) \
-        AS holds_role, \
-    r.name AS role_name, r.inactive AS role_inactive, r.token_login \
-    FROM integrations i \
-    LEFT JOIN access_tokens t ON t.token_id = $2 AND t.integration_id = i.id \
-    LEFT JOIN accounts a ON a.id = t.account_id \
-    LEFT JOIN installations ins ON ins.integration_id = i.id AND ins.account_id = t.account_id \
-    LEFT JOIN users u ON u.id = t.user_id \
-    LEFT JOIN roles r ON r.account_id = t.account_id AND r.id = t.role_id \
-    WHERE i.consumer_key = $1";
+/// What R9/R11 read, for many (consumer key, token id) pairs in one statement; `idx` is the
+/// pair's place in the list. Pairs whose consumer key no record has give no row.
+macro_rules! login_records_sql {
+    ($from:literal, $ck:literal, $tid:literal, $idx:literal) => {
+        concat!(
+            "SELECT ", $idx, " AS idx, i.id AS integration_id, i.application_id, \
+             i.name AS application_name, i.tba, i.deleted_at, i.consumer_secret, \
+             i.consumer_secret_key_id, t.id AS token_key, t.token_id, t.account_id, \
+             t.name AS token_name, t.inactive, t.revoked, t.token_secret, t.token_secret_key_id, \
+             t.user_id, t.role_id, a.tba_enabled, a.concurrency_limit AS account_limit, \
+             ins.state AS install_state, ins.concurrency_limit AS install_limit, \
+             u.name AS user_name, u.email, u.active AS user_active, \
+             (SELECT COUNT(*) FROM user_roles ur WHERE ur.user_id = t.user_id \
+                 AND ur.role_id = t.role_id) AS holds_role, \
+             r.name AS role_name, r.inactive AS role_inactive, r.token_login \
+             FROM ", $from, " \
+             JOIN integrations i ON i.consumer_key = ", $ck, " \
+             LEFT JOIN access_tokens t ON t.token_id = ", $tid, " AND t.integration_id = i.id \
+             LEFT JOIN accounts a ON a.id = t.account_id \
+             LEFT JOIN installations ins ON ins.integration_id = i.id \
+                 AND ins.account_id = t.account_id \
+             LEFT JOIN users u ON u.id = t.user_id \
+             LEFT JOIN roles r ON r.account_id = t.account_id AND r.id = t.role_id"
+        )
+    };
+}
+
+const LOGIN_RECORDS_SQLITE: &str = login_records_sql!(
+    "jsonb_each(jsonb($1)) AS j",
+    "j.value ->> 0",
+    "j.value ->> 1",
+    "j.key"
+);
+
+const LOGIN_RECORDS_POSTGRES: &str = login_records_sql!(
+    "jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j (v, n)",
+    "(j.v ->> 0)",
+    "(j.v ->> 1)",
+    "j.n - 1"
+);
 
 /// Inserts the nonce records of the listed claims whose token may still log in (R9/R11, the
 /// same conditions as `tessera_core::assess`) and whose digest is new.
@@ -133,18 +156,34 @@ const ATTEMPT_COLUMNS: &str = "at, account_id, user_id, user_name, email, role_i
     application_name, token_key, token_name";
 
 impl SqlStore {
-    pub(crate) async fn hot_login_record(
+    pub(crate) async fn hot_login_records(
         &self,
-        consumer_key: &ConsumerKey,
-        token_id: &TokenId,
-    ) -> StoreResult<Option<LoginRecord>> {
+        pairs: &[(ConsumerKey, TokenId)],
+    ) -> StoreResult<Vec<Option<LoginRecord>>> {
+        let mut found = vec![None; pairs.len()];
+        if pairs.is_empty() {
+            return Ok(found);
+        }
+        let json: Vec<serde_json::Value> = pairs
+            .iter()
+            .map(|(ck, tid)| serde_json::json!([ck.as_str(), tid.as_str()]))
+            .collect();
+        let sql = match self.backend {
+            Backend::Sqlite => LOGIN_RECORDS_SQLITE,
+            Backend::Postgres => LOGIN_RECORDS_POSTGRES,
+        };
         let mut conn = self.read.acquire().await.map_err(backend_error)?;
-        let row = sqlx::query(LOGIN_RECORD)
-            .bind(consumer_key.as_str().to_owned())
-            .bind(token_id.as_str().to_owned())
-            .optional(&mut conn)
+        let rows = sqlx::query(sql)
+            .bind(serde_json::Value::Array(json).to_string())
+            .all(&mut conn)
             .await?;
-        row.as_ref().map(login_record).transpose()
+        for row in &rows {
+            let idx = usize::try_from(get::<i64>(row, "idx")?).map_err(|_| corrupt("idx"))?;
+            if let Some(slot) = found.get_mut(idx) {
+                *slot = Some(login_record(row)?);
+            }
+        }
+        Ok(found)
     }
 
     pub(crate) async fn hot_record_logins(

@@ -362,12 +362,11 @@ impl Store for SqlStore {
         self.changes.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    async fn login_record(
+    async fn login_records(
         &self,
-        consumer_key: &ConsumerKey,
-        token_id: &TokenId,
-    ) -> StoreResult<Option<LoginRecord>> {
-        self.hot_login_record(consumer_key, token_id).await
+        pairs: &[(ConsumerKey, TokenId)],
+    ) -> StoreResult<Vec<Option<LoginRecord>>> {
+        self.hot_login_records(pairs).await
     }
 
     async fn record_logins(

@@ -18,6 +18,7 @@
 //! generic. Every attempt is written to the audit trail by the same writer, in batches.
 
 mod cache;
+mod loader;
 mod writer;
 
 use std::sync::Arc;
@@ -148,6 +149,8 @@ pub enum VerifierError {
     Service(#[from] crate::Error),
     #[error("the verifier is shut down")]
     Closed,
+    #[error("the store failed while reading grants: {0}")]
+    Lookup(String),
 }
 
 /// Detail code of a request without TBA credentials.
@@ -172,6 +175,7 @@ struct Inner {
     tessera: Tessera,
     config: VerifierConfig,
     cache: cache::GrantCache,
+    loader: loader::LoaderHandle,
     writer: writer::WriterHandle,
     /// Checked when the credentials are unknown, so that path costs what a real check costs.
     dummy_key: SigningKey,
@@ -181,6 +185,7 @@ impl Verifier {
     /// Starts the verifier's writer and purge tasks on the current Tokio runtime.
     pub fn start(tessera: Tessera, config: VerifierConfig) -> Self {
         let writer = writer::WriterHandle::start(tessera.store().clone(), &config);
+        let loader = loader::LoaderHandle::start(tessera.store().clone());
         let dummy = crate::credentials::generate_secret()
             .map(|s| SigningKey::new(s.expose(), s.expose()))
             .unwrap_or_else(|_| SigningKey::new("dummy", "dummy"));
@@ -189,6 +194,7 @@ impl Verifier {
                 cache: cache::GrantCache::new(config.cache_capacity),
                 tessera,
                 config,
+                loader,
                 writer,
                 dummy_key: dummy,
             }),
@@ -406,8 +412,7 @@ impl Verifier {
         // An id of the wrong shape cannot match a token; the store still says whether the
         // consumer key exists, so the Detail is the same as for a well-formed unknown id.
         let tid = TokenId::parse(token_id).unwrap_or_else(|_| TokenId::never_issued());
-        let store = self.inner.tessera.store();
-        let Some(record) = store.login_record(&ck, &tid).await? else {
+        let Some(record) = self.inner.loader.load(ck.clone(), tid.clone()).await? else {
             return Ok(Lookup::Refused(
                 LoginRefusal::ConsumerKeyUnknown,
                 Box::default(),

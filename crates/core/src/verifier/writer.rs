@@ -12,7 +12,7 @@ use super::{VerifierConfig, VerifierError};
 use crate::store::{LoginAttempt, NonceClaim, Store};
 
 /// Jobs waiting for the writer at most; senders wait beyond that (back-pressure).
-const QUEUE: usize = 65_536;
+pub(crate) const QUEUE: usize = 65_536;
 /// How often collected `last_used_at` moves are written. A crash loses at most this much of
 /// that informational field; a graceful stop writes them.
 const USE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
