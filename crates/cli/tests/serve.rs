@@ -104,6 +104,11 @@ impl Drop for Server {
 }
 
 fn sign(server: &Server, extra: &[&str]) -> Output {
+    sign_with(TS, extra, &server.url(RESTLET))
+}
+
+/// `tessera sign` with the fixture token, this token secret, and `GET url`.
+fn sign_with(token_secret: &str, extra: &[&str], url: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args([
             "sign",
@@ -115,9 +120,9 @@ fn sign(server: &Server, extra: &[&str]) -> Output {
             "1234567",
         ])
         .env("TESSERA_CONSUMER_SECRET", CS)
-        .env("TESSERA_TOKEN_SECRET", TS)
+        .env("TESSERA_TOKEN_SECRET", token_secret)
         .args(extra)
-        .args(["GET", &server.url(RESTLET)])
+        .args(["GET", url])
         .output()
         .unwrap()
 }
@@ -165,21 +170,7 @@ fn readme_first_steps_reach_the_echo_restlet() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 
     // A wrong secret: the NetSuite 401 body, exit status 1.
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "sign",
-            "--consumer-key",
-            CK,
-            "--token",
-            TID,
-            "--realm",
-            "1234567",
-        ])
-        .env("TESSERA_CONSUMER_SECRET", CS)
-        .env("TESSERA_TOKEN_SECRET", CS)
-        .args(["GET", &server.url(RESTLET)])
-        .output()
-        .unwrap();
+    let out = sign_with(CS, &[], &server.url(RESTLET));
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("INVALID_LOGIN_ATTEMPT"));
 
@@ -256,24 +247,11 @@ fn secrets_never_reach_the_log_even_at_trace_level() {
     let signature = signed["signature"].as_str().unwrap().to_owned();
     let ok = sign(&server, &fixed);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
-    let wrong = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "sign",
-            "--consumer-key",
-            CK,
-            "--token",
-            TID,
-            "--realm",
-            "1234567",
-        ])
-        .env("TESSERA_CONSUMER_SECRET", CS)
-        .env("TESSERA_TOKEN_SECRET", CS)
-        .args([
-            "GET",
-            &server.url("/services/rest/record/v1/x?oauth_signature=leak"),
-        ])
-        .output()
-        .unwrap();
+    let wrong = sign_with(
+        CS,
+        &[],
+        &server.url("/services/rest/record/v1/x?oauth_signature=leak"),
+    );
     assert_eq!(wrong.status.code(), Some(1));
     let (status, log) = server.terminate();
     assert!(status.success());
