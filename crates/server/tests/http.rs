@@ -19,6 +19,7 @@ use tessera_oauth1::RequestToSign;
 on_both_backends!(
     echo_restlet_answers_with_the_caller_and_what_it_sent,
     rest_web_services_verify_every_path_and_answer_their_own_401,
+    a_signed_body_hash_must_match_the_body,
     every_detail_code_is_reachable_and_recorded,
     malformed_authorization_is_400_not_401,
     a_thousand_parallel_copies_get_exactly_one_200,
@@ -132,6 +133,52 @@ async fn echo_restlet_answers_with_the_caller_and_what_it_sent(server: &TestServ
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+/// `oauth_body_hash` signs a JSON body: the body as signed passes, any other body is refused.
+async fn a_signed_body_hash_must_match_the_body(server: &TestServer) {
+    let url = server.url(RESTLET);
+    let body = br#"{"item":"widget","qty":3}"#;
+    for algorithm in [
+        tessera_oauth1::BodyHashAlgorithm::Sha256,
+        tessera_oauth1::BodyHashAlgorithm::Sha1,
+    ] {
+        let sign = || {
+            signer()
+                .sign(&RequestToSign {
+                    method: "POST",
+                    url: &url,
+                    body_hash: Some((algorithm, &body[..])),
+                    ..RequestToSign::default()
+                })
+                .unwrap()
+                .authorization
+        };
+        let auth = sign();
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let reply = send(server.addr, "POST", RESTLET, &headers, body).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let auth = sign();
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let reply = send(
+            server.addr,
+            "POST",
+            RESTLET,
+            &headers,
+            br#"{"item":"widget","qty":300}"#,
+        )
+        .await;
+        assert_eq!(reply.status, 401);
+        let row = &audit(server).await[0];
+        assert_eq!(row.detail, "InvalidSignature");
+        assert!(row.detail_note.contains("body"), "{}", row.detail_note);
+    }
 }
 
 async fn rest_web_services_verify_every_path_and_answer_their_own_401(server: &TestServer) {
