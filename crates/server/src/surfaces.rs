@@ -206,34 +206,18 @@ async fn verify_received(
                 received.header(&header::HOST).unwrap_or("")
             ),
         };
-        state
-            .verifier()
-            .record_refusal(&context, &refusal, None)
-            .await;
-        crate::observe::request(surface, refusal.detail, None);
-        return Ok(Outcome::Refused(refusal));
+        return Ok(refused_early(state, &context, surface, refusal).await);
     };
     let authorization = match received.authorization() {
         Ok(a) => a,
-        Err(why) => {
-            let refusal = Refusal {
-                detail: tessera_core::verifier::DETAIL_MALFORMED,
-                note: why.clone(),
-            };
-            state
-                .verifier()
-                .record_refusal(&context, &refusal, None)
-                .await;
-            crate::observe::request(surface, refusal.detail, None);
-            return Ok(Outcome::Malformed { why });
-        }
+        Err(why) => return Ok(refused_early(state, &context, surface, malformed(why)).await),
     };
     let url =
         match RequestUrl::from_parts(origin.scheme, &origin.authority, &received.path_and_query) {
             Ok(u) => u,
             Err(e) => {
-                crate::observe::request(surface, tessera_core::verifier::DETAIL_MALFORMED, None);
-                return Ok(Outcome::Malformed { why: e.to_string() });
+                let refusal = malformed(e.to_string());
+                return Ok(refused_early(state, &context, surface, refusal).await);
             }
         };
     let request = SignedRequest {
@@ -244,6 +228,32 @@ async fn verify_received(
         body: &received.body,
     };
     run_verifier(state, &request, &context, surface).await
+}
+
+fn malformed(why: String) -> Refusal {
+    Refusal {
+        detail: tessera_core::verifier::DETAIL_MALFORMED,
+        note: why,
+    }
+}
+
+/// A request refused before the verifier could look at it, recorded and counted like the rest.
+async fn refused_early(
+    state: &AppState,
+    context: &RequestContext,
+    surface: Surface,
+    refusal: Refusal,
+) -> Outcome {
+    state
+        .verifier()
+        .record_refusal(context, &refusal, None)
+        .await;
+    crate::observe::request(surface, refusal.detail, None);
+    if refusal.detail == tessera_core::verifier::DETAIL_MALFORMED {
+        Outcome::Malformed { why: refusal.note }
+    } else {
+        Outcome::Refused(refusal)
+    }
 }
 
 async fn run_verifier(
@@ -623,13 +633,20 @@ pub(crate) async fn forward_auth(
         .and_then(|p| Scheme::parse(p).ok())
         .unwrap_or(Scheme::Http);
     let context = received.context(&state, Surface::ForwardAuth, &method, &uri);
+    let surface = Surface::ForwardAuth;
     let authorization = match received.authorization() {
         Ok(a) => a,
-        Err(_) => return wire::malformed(),
+        Err(why) => {
+            refused_early(&state, &context, surface, malformed(why)).await;
+            return wire::malformed();
+        }
     };
     let url = match RequestUrl::from_parts(scheme, &host, &uri) {
         Ok(u) => u,
-        Err(_) => return wire::malformed(),
+        Err(e) => {
+            refused_early(&state, &context, surface, malformed(e.to_string())).await;
+            return wire::malformed();
+        }
     };
     let signed = SignedRequest {
         method: &method,
