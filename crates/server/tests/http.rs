@@ -456,7 +456,10 @@ async fn malformed_authorization_is_400_not_401(server: &TestServer) {
     assert_eq!(two.status, 400);
     let row = &audit(server).await[0];
     assert_eq!(row.detail, "MalformedRequest");
-    assert!(row.detail_note.contains("more than one Authorization header"));
+    assert!(
+        row.detail_note
+            .contains("more than one Authorization header")
+    );
 }
 
 async fn a_thousand_parallel_copies_get_exactly_one_200(server: &TestServer) {
