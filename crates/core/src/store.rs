@@ -66,6 +66,14 @@ pub trait Store: Send + Sync + 'static {
         pairs: &[(ConsumerKey, TokenId)],
     ) -> StoreResult<Vec<Option<LoginRecord>>>;
 
+    /// The records of active (neither revoked nor inactive) tokens whose key is above `after`,
+    /// in key order, at most `limit`, each with its token key: for warming a grant cache.
+    async fn login_records_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, LoginRecord)>>;
+
     /// [`Store::login_records`] for one pair.
     async fn login_record(
         &self,
@@ -127,6 +135,7 @@ pub struct NonceClaim {
 /// What the R9/R11 check reads about a credential pair.
 #[derive(Debug, Clone)]
 pub struct LoginRecord {
+    pub consumer_key: ConsumerKey,
     pub integration: IntegrationId,
     pub application_id: ApplicationId,
     pub application_name: String,

@@ -96,18 +96,20 @@ mod tests {
 
     fn who(limit: Option<u32>, install: Option<u32>) -> Identity {
         Identity {
-            account: AccountId::parse("1234567").unwrap(),
-            integration: IntegrationId::new(1),
-            application_name: String::new(),
-            user: UserId::new(1),
-            user_name: String::new(),
-            email: String::new(),
-            role: RoleId::new(3),
-            role_name: String::new(),
             token: TokenKey::new(1),
             token_name: String::new(),
-            account_concurrency_limit: limit,
-            install_concurrency_limit: install,
+            owner: std::sync::Arc::new(tessera_core::verifier::TokenOwner {
+                account: AccountId::parse("1234567").unwrap(),
+                integration: IntegrationId::new(1),
+                application_name: String::new(),
+                user: UserId::new(1),
+                user_name: String::new(),
+                email: String::new(),
+                role: RoleId::new(3),
+                role_name: String::new(),
+                account_concurrency_limit: limit,
+                install_concurrency_limit: install,
+            }),
         }
     }
 

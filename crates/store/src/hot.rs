@@ -95,7 +95,7 @@ fn pow2_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
 macro_rules! login_records_sql {
     ($from:literal, $ck:literal, $tid:literal, $idx:literal) => {
         concat!(
-            "SELECT ", $idx, " AS idx, i.id AS integration_id, i.application_id, \
+            "SELECT ", $idx, " AS idx, i.consumer_key, i.id AS integration_id, i.application_id, \
              i.name AS application_name, i.tba, i.deleted_at, i.consumer_secret, \
              i.consumer_secret_key_id, t.id AS token_key, t.token_id, t.account_id, \
              t.name AS token_name, t.inactive, t.revoked, t.token_secret, t.token_secret_key_id, \
@@ -122,6 +122,17 @@ const LOGIN_RECORDS_SQLITE: &str = login_records_sql!(
     "j.value ->> 0",
     "j.value ->> 1",
     "j.key"
+);
+
+/// The active tokens after a token key, in key order, for warming the grant cache.
+const LOGIN_RECORDS_AFTER: &str = login_records_sql!(
+    "(SELECT x.id AS k, x.token_id AS tid, ci.consumer_key AS ck FROM access_tokens x \
+      JOIN integrations ci ON ci.id = x.integration_id \
+      WHERE x.id > $1 AND x.revoked = 0 AND x.inactive = 0 AND ci.consumer_key IS NOT NULL \
+      ORDER BY x.id LIMIT $2) AS j",
+    "j.ck",
+    "j.tid",
+    "j.k"
 );
 
 const LOGIN_RECORDS_POSTGRES: &str = login_records_sql!(
@@ -184,6 +195,22 @@ impl SqlStore {
             }
         }
         Ok(found)
+    }
+
+    pub(crate) async fn hot_login_records_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, LoginRecord)>> {
+        let mut conn = self.read.acquire().await.map_err(backend_error)?;
+        let rows = sqlx::query(LOGIN_RECORDS_AFTER)
+            .bind(after)
+            .bind(i64::from(limit))
+            .all(&mut conn)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((get::<i64>(row, "idx")?, login_record(row)?)))
+            .collect()
     }
 
     pub(crate) async fn hot_record_logins(
@@ -525,6 +552,8 @@ fn login_record(row: &AnyRow) -> StoreResult<LoginRecord> {
         }),
     };
     Ok(LoginRecord {
+        consumer_key: ConsumerKey::parse(&get::<String>(row, "consumer_key")?)
+            .map_err(|_| corrupt("consumer_key"))?,
         integration: IntegrationId::new(get(row, "integration_id")?),
         application_id: ApplicationId::parse(&get::<String>(row, "application_id")?)
             .map_err(|_| corrupt("application_id"))?,

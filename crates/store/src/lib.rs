@@ -369,6 +369,14 @@ impl Store for SqlStore {
         self.hot_login_records(pairs).await
     }
 
+    async fn login_records_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, LoginRecord)>> {
+        self.hot_login_records_after(after, limit).await
+    }
+
     async fn record_logins(
         &self,
         claims: &[NonceClaim],

@@ -1,8 +1,13 @@
-//! Grants in memory: the signing key and identity of credential pairs that verified recently.
+//! Grants in memory: what a credential pair's signature is checked with, and who it is.
 //!
 //! An entry is used only while no change has been committed through the store since it was
 //! read (the store's change epoch, read before the entry was) and for at most the configured
 //! time. A store shared with other nodes re-checks R9/R11 in the nonce claim as well.
+//!
+//! Entries are compact so that a million fit in a few hundred megabytes: the key is the token
+//! id's 32 bytes, the secrets are kept as 32 bytes each (the HMAC key is set up per request,
+//! about a tenth of a microsecond), and what tokens share (their consumer side, their owner) is
+//! shared.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -10,19 +15,59 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tessera_oauth1::SigningKey;
+use zeroize::Zeroizing;
 
-use super::Identity;
-use crate::ids::{ConsumerKey, TokenId};
+use super::{Identity, TokenOwner};
+use crate::ids::{ConsumerKey, IntegrationId, RoleId, UserId};
 use crate::model::Timestamp;
 use crate::service::LoginGrant;
 
 const SHARDS: usize = 16;
 
+/// A token id as 32 bytes; `None` for anything that is not 64 hex characters.
+pub(crate) fn key_of(token_id: &str) -> Option<[u8; 32]> {
+    decode_hex(token_id)
+}
+
+fn decode_hex(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        // Lower case only, as issued: an upper-case id is another string, not this token.
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+fn encode_hex(bytes: &[u8; 32]) -> Zeroizing<String> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = Zeroizing::new(String::with_capacity(64));
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// What every token of one integration record shares.
+#[derive(Debug)]
+pub(crate) struct ConsumerSide {
+    pub consumer_key: ConsumerKey,
+    secret: Zeroizing<[u8; 32]>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Grant {
-    pub consumer_key: ConsumerKey,
-    pub token_id: TokenId,
-    pub key: SigningKey,
+    pub consumer: Arc<ConsumerSide>,
+    token_secret: Zeroizing<[u8; 32]>,
     pub identity: Arc<Identity>,
     epoch: u64,
     loaded: Instant,
@@ -30,31 +75,78 @@ pub(crate) struct Grant {
     last_touch: AtomicI64,
 }
 
+/// Shares consumer sides and owners between the grants it builds.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    consumers: HashMap<IntegrationId, Arc<ConsumerSide>>,
+    owners: HashMap<(IntegrationId, UserId, RoleId), Arc<TokenOwner>>,
+}
+
 impl Grant {
-    pub fn new(consumer_key: ConsumerKey, token_id: TokenId, g: LoginGrant, epoch: u64) -> Self {
-        let key = SigningKey::new(g.consumer_secret.expose(), g.token_secret.expose());
-        Self {
-            consumer_key,
-            token_id,
-            key,
+    /// `None` if a secret does not have the issued form (64 hex characters).
+    pub fn new(
+        consumer_key: ConsumerKey,
+        g: LoginGrant,
+        epoch: u64,
+        interner: &mut Interner,
+    ) -> Option<Self> {
+        let token_secret = Zeroizing::new(decode_hex(g.token_secret.expose())?);
+        let consumer = match interner.consumers.get(&g.integration) {
+            Some(c) if c.consumer_key == consumer_key => c.clone(),
+            _ => {
+                let side = Arc::new(ConsumerSide {
+                    consumer_key,
+                    secret: Zeroizing::new(decode_hex(g.consumer_secret.expose())?),
+                });
+                interner.consumers.insert(g.integration, side.clone());
+                side
+            }
+        };
+        let owner = TokenOwner {
+            account: g.account,
+            integration: g.integration,
+            application_name: g.application_name,
+            user: g.user,
+            user_name: g.user_name,
+            email: g.email,
+            role: g.role,
+            role_name: g.role_name,
+            account_concurrency_limit: g.account_concurrency_limit,
+            install_concurrency_limit: g.install_concurrency_limit,
+        };
+        let owner = match interner
+            .owners
+            .get(&(owner.integration, owner.user, owner.role))
+        {
+            Some(shared) if **shared == owner => shared.clone(),
+            _ => {
+                let shared = Arc::new(owner);
+                interner.owners.insert(
+                    (shared.integration, shared.user, shared.role),
+                    shared.clone(),
+                );
+                shared
+            }
+        };
+        Some(Self {
+            consumer,
+            token_secret,
             identity: Arc::new(Identity {
-                account: g.account,
-                integration: g.integration,
-                application_name: g.application_name,
-                user: g.user,
-                user_name: g.user_name,
-                email: g.email,
-                role: g.role,
-                role_name: g.role_name,
                 token: g.token,
                 token_name: g.token_name,
-                account_concurrency_limit: g.account_concurrency_limit,
-                install_concurrency_limit: g.install_concurrency_limit,
+                owner,
             }),
             epoch,
             loaded: Instant::now(),
             last_touch: AtomicI64::new(i64::MIN),
-        }
+        })
+    }
+
+    /// The HMAC key `enc(consumer secret)&enc(token secret)`.
+    pub fn signing_key(&self) -> SigningKey {
+        let cs = encode_hex(&self.consumer.secret);
+        let ts = encode_hex(&self.token_secret);
+        SigningKey::new(&cs, &ts)
     }
 
     pub fn is_current(&self, epoch: u64, ttl: Duration) -> bool {
@@ -73,11 +165,13 @@ impl Grant {
     }
 }
 
+type Shard = RwLock<HashMap<[u8; 32], Arc<Grant>>>;
+
 /// A sharded map from token id to grant. When a shard is full it is emptied: simple, bounded,
 /// and a miss costs one store read.
 #[derive(Debug)]
 pub(crate) struct GrantCache {
-    shards: Vec<RwLock<HashMap<Box<str>, Arc<Grant>>>>,
+    shards: Vec<Shard>,
     shard_capacity: usize,
 }
 
@@ -89,33 +183,50 @@ impl GrantCache {
         }
     }
 
-    fn shard(&self, token_id: &str) -> &RwLock<HashMap<Box<str>, Arc<Grant>>> {
-        // Token ids are random hex: their last digit spreads evenly over 16 shards.
-        let i = token_id
-            .chars()
-            .last()
-            .and_then(|c| c.to_digit(16))
-            .map_or(0, |d| d as usize % SHARDS);
-        &self.shards[i]
+    fn shard(&self, key: &[u8; 32]) -> &Shard {
+        // Token ids are random: their last byte spreads evenly over the shards.
+        &self.shards[usize::from(key[31]) % SHARDS]
     }
 
     pub fn get(&self, token_id: &str) -> Option<Arc<Grant>> {
-        let shard = self.shard(token_id).read().ok()?;
-        shard.get(token_id).cloned()
+        let key = key_of(token_id)?;
+        let shard = self.shard(&key).read().ok()?;
+        shard.get(&key).cloned()
     }
 
     pub fn insert(&self, token_id: &str, grant: Arc<Grant>) {
-        if let Ok(mut shard) = self.shard(token_id).write() {
-            if shard.len() >= self.shard_capacity && !shard.contains_key(token_id) {
+        let Some(key) = key_of(token_id) else {
+            return;
+        };
+        if let Ok(mut shard) = self.shard(&key).write() {
+            if shard.len() >= self.shard_capacity && !shard.contains_key(&key) {
                 shard.clear();
             }
-            shard.insert(token_id.into(), grant);
+            shard.insert(key, grant);
         }
     }
 
+    /// Inserts unless the shard holds this token already or is full; `true` if inserted.
+    pub fn insert_if_absent(&self, token_id: &str, grant: Arc<Grant>) -> bool {
+        let Some(key) = key_of(token_id) else {
+            return false;
+        };
+        let Ok(mut shard) = self.shard(&key).write() else {
+            return false;
+        };
+        if shard.len() >= self.shard_capacity || shard.contains_key(&key) {
+            return false;
+        }
+        shard.insert(key, grant);
+        true
+    }
+
     pub fn remove(&self, token_id: &str) {
-        if let Ok(mut shard) = self.shard(token_id).write() {
-            shard.remove(token_id);
+        let Some(key) = key_of(token_id) else {
+            return;
+        };
+        if let Ok(mut shard) = self.shard(&key).write() {
+            shard.remove(&key);
         }
     }
 
@@ -124,5 +235,21 @@ impl GrantCache {
             .iter()
             .map(|s| s.read().map_or(0, |s| s.len()))
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_refuses_other_shapes() {
+        let hex = "00ff10a5".repeat(8);
+        let bytes = decode_hex(&hex).unwrap();
+        assert_eq!(bytes[1], 0xff);
+        assert_eq!(*encode_hex(&bytes), hex);
+        assert!(decode_hex(&hex[..62]).is_none());
+        assert!(decode_hex(&"zz".repeat(32)).is_none());
+        assert!(decode_hex(&"AB".repeat(32)).is_none());
     }
 }

@@ -52,6 +52,9 @@ pub struct VerifierConfig {
     pub batch_max: usize,
     /// `last_used_at` is written at most this often per token.
     pub last_used_resolution: Duration,
+    /// Read every active token's grant into the cache at start, in the background (up to the
+    /// cache's capacity), so that a load spread over many tokens does not meet them cold.
+    pub preload_grants: bool,
     /// Nonce records are kept this long beyond the acceptance window.
     pub purge_margin: Duration,
     /// How often expired nonce records are purged.
@@ -62,19 +65,30 @@ impl Default for VerifierConfig {
     fn default() -> Self {
         Self {
             profile: Profile::default(),
-            cache_capacity: 200_000,
+            cache_capacity: 2_000_000,
             cache_ttl: Duration::from_secs(60),
             batch_max: 512,
             last_used_resolution: Duration::from_secs(60),
+            preload_grants: true,
             purge_margin: Duration::from_secs(300),
             purge_interval: Duration::from_secs(60),
         }
     }
 }
 
-/// Who a request is signed as.
+/// Who a request is signed as: a token and its owner. The owner's fields read through
+/// `Deref` (`identity.user_name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    pub token: TokenKey,
+    pub token_name: String,
+    /// Shared by the grants of every token of one integration, user and role.
+    pub owner: Arc<TokenOwner>,
+}
+
+/// The integration, user and role a token binds, as they were when its grant was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
     pub account: AccountId,
     pub integration: IntegrationId,
     pub application_name: String,
@@ -83,10 +97,16 @@ pub struct Identity {
     pub email: String,
     pub role: RoleId,
     pub role_name: String,
-    pub token: TokenKey,
-    pub token_name: String,
     pub account_concurrency_limit: Option<u32>,
     pub install_concurrency_limit: Option<u32>,
+}
+
+impl std::ops::Deref for Identity {
+    type Target = TokenOwner;
+
+    fn deref(&self) -> &TokenOwner {
+        &self.owner
+    }
 }
 
 /// The request as received, borrowed from the HTTP layer.
@@ -189,16 +209,18 @@ impl Verifier {
         let dummy = crate::credentials::generate_secret()
             .map(|s| SigningKey::new(s.expose(), s.expose()))
             .unwrap_or_else(|_| SigningKey::new("dummy", "dummy"));
-        Self {
-            inner: Arc::new(Inner {
-                cache: cache::GrantCache::new(config.cache_capacity),
-                tessera,
-                config,
-                loader,
-                writer,
-                dummy_key: dummy,
-            }),
+        let inner = Arc::new(Inner {
+            cache: cache::GrantCache::new(config.cache_capacity),
+            tessera,
+            config,
+            loader,
+            writer,
+            dummy_key: dummy,
+        });
+        if inner.config.preload_grants {
+            tokio::spawn(preload(Arc::downgrade(&inner)));
         }
+        Self { inner }
     }
 
     pub fn config(&self) -> &VerifierConfig {
@@ -297,11 +319,15 @@ impl Verifier {
         let token_id = params.token.unwrap_or("");
         let lookup = self.lookup(params.consumer_key, token_id).await?;
         // The HMAC is computed on every path, with a dummy key when there is no real one.
-        let key = match &lookup {
-            Lookup::Granted(entry) => &entry.key,
-            Lookup::Refused(..) => &self.inner.dummy_key,
+        let signature_matches = match &lookup {
+            Lookup::Granted(entry) => entry
+                .signing_key()
+                .verify(base_string.as_bytes(), params.signature),
+            Lookup::Refused(..) => self
+                .inner
+                .dummy_key
+                .verify(base_string.as_bytes(), params.signature),
         };
-        let signature_matches = key.verify(base_string.as_bytes(), params.signature);
         let entry = match lookup {
             Lookup::Granted(entry) => entry,
             Lookup::Refused(refusal, subject) => {
@@ -352,8 +378,8 @@ impl Verifier {
             Subject::of_identity(&entry.identity).attempt(context, true, DETAIL_SUCCESS, "");
         let claim = NonceClaim {
             digest,
-            consumer_key: entry.consumer_key.clone(),
-            token_id: entry.token_id.clone(),
+            consumer_key: entry.consumer.consumer_key.clone(),
+            token_id: TokenId::parse(token_id).unwrap_or_else(|_| TokenId::never_issued()),
             timestamp: i64::try_from(timestamp).unwrap_or(i64::MAX),
             touch_last_used: entry.should_touch(success.at, self.inner.config.last_used_resolution),
             success,
@@ -398,7 +424,7 @@ impl Verifier {
     async fn lookup(&self, consumer_key: &str, token_id: &str) -> Result<Lookup, VerifierError> {
         let epoch = self.inner.tessera.change_epoch();
         if let Some(entry) = self.inner.cache.get(token_id)
-            && entry.consumer_key.as_str() == consumer_key
+            && entry.consumer.consumer_key.as_str() == consumer_key
             && entry.is_current(epoch, self.inner.config.cache_ttl)
         {
             return Ok(Lookup::Granted(entry));
@@ -428,7 +454,14 @@ impl Verifier {
             }
         };
         let grant = self.inner.tessera.open_grant(&record, token)?;
-        let entry = Arc::new(cache::Grant::new(ck, tid, grant, epoch));
+        let mut interner = cache::Interner::default();
+        let Some(entry) = cache::Grant::new(ck, grant, epoch, &mut interner) else {
+            return Ok(Lookup::Refused(
+                LoginRefusal::InvalidToken,
+                Box::new(Subject::of_record(&record)),
+            ));
+        };
+        let entry = Arc::new(entry);
         self.inner.cache.insert(token_id, entry.clone());
         Ok(Lookup::Granted(entry))
     }
@@ -437,6 +470,67 @@ impl Verifier {
         let attempt = subject.attempt(context, false, refusal.detail, &refusal.note);
         self.inner.writer.record(attempt).await;
     }
+}
+
+/// Tokens read per page while warming the cache.
+const PRELOAD_PAGE: u32 = 2_000;
+
+/// Warms the grant cache with every active token, page by page, each page under the change
+/// epoch read before it (a change committed meanwhile makes those grants read again on use).
+/// Stops when the verifier is gone or the cache is full.
+async fn preload(inner: std::sync::Weak<Inner>) {
+    let started = std::time::Instant::now();
+    let (mut after, mut loaded) = (0i64, 0usize);
+    let mut interner = cache::Interner::default();
+    loop {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        if inner.cache.len() >= inner.config.cache_capacity {
+            break;
+        }
+        let epoch = inner.tessera.change_epoch();
+        let page = match inner
+            .tessera
+            .store()
+            .login_records_after(after, PRELOAD_PAGE)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "warming the grant cache stopped");
+                return;
+            }
+        };
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = *last;
+        for (_, record) in &page {
+            let Ok(token) = assess(record) else {
+                continue;
+            };
+            let Ok(grant) = inner.tessera.open_grant(record, token) else {
+                continue;
+            };
+            let Some(entry) =
+                cache::Grant::new(record.consumer_key.clone(), grant, epoch, &mut interner)
+            else {
+                continue;
+            };
+            if inner
+                .cache
+                .insert_if_absent(token.token_id.as_str(), Arc::new(entry))
+            {
+                loaded += 1;
+            }
+        }
+    }
+    tracing::info!(
+        grants = loaded,
+        millis = started.elapsed().as_millis() as u64,
+        "grant cache warmed"
+    );
 }
 
 enum Lookup {
