@@ -46,7 +46,8 @@ pub struct VerifierConfig {
     /// Grants kept in memory at most.
     pub cache_capacity: usize,
     /// A cached grant is read again after this long even if nothing changed through this
-    /// process (other nodes may have renamed things; validity never depends on it).
+    /// store: other nodes may have renamed things (validity never depends on it — the claim
+    /// re-checks on a shared database).
     pub cache_ttl: Duration,
     /// Claims and audit rows committed together at most.
     pub batch_max: usize,
@@ -66,7 +67,7 @@ impl Default for VerifierConfig {
         Self {
             profile: Profile::default(),
             cache_capacity: 2_000_000,
-            cache_ttl: Duration::from_secs(60),
+            cache_ttl: Duration::from_secs(600),
             batch_max: 512,
             last_used_resolution: Duration::from_secs(60),
             preload_grants: true,
@@ -195,6 +196,8 @@ struct Inner {
     tessera: Tessera,
     config: VerifierConfig,
     cache: cache::GrantCache,
+    /// Shares consumer sides and owners between grants, so a million grants stay small.
+    interner: std::sync::Mutex<cache::Interner>,
     loader: loader::LoaderHandle,
     writer: writer::WriterHandle,
     /// Checked when the credentials are unknown, so that path costs what a real check costs.
@@ -211,6 +214,7 @@ impl Verifier {
             .unwrap_or_else(|_| SigningKey::new("dummy", "dummy"));
         let inner = Arc::new(Inner {
             cache: cache::GrantCache::new(config.cache_capacity),
+            interner: std::sync::Mutex::default(),
             tessera,
             config,
             loader,
@@ -454,8 +458,11 @@ impl Verifier {
             }
         };
         let grant = self.inner.tessera.open_grant(&record, token)?;
-        let mut interner = cache::Interner::default();
-        let Some(entry) = cache::Grant::new(ck, grant, epoch, &mut interner) else {
+        let entry = match self.inner.interner.lock() {
+            Ok(mut interner) => cache::Grant::new(ck, grant, epoch, &mut interner),
+            Err(_) => cache::Grant::new(ck, grant, epoch, &mut cache::Interner::default()),
+        };
+        let Some(entry) = entry else {
             return Ok(Lookup::Refused(
                 LoginRefusal::InvalidToken,
                 Box::new(Subject::of_record(&record)),
@@ -481,7 +488,6 @@ const PRELOAD_PAGE: u32 = 2_000;
 async fn preload(inner: std::sync::Weak<Inner>) {
     let started = std::time::Instant::now();
     let (mut after, mut loaded) = (0i64, 0usize);
-    let mut interner = cache::Interner::default();
     loop {
         let Some(inner) = inner.upgrade() else {
             return;
@@ -513,9 +519,13 @@ async fn preload(inner: std::sync::Weak<Inner>) {
             let Ok(grant) = inner.tessera.open_grant(record, token) else {
                 continue;
             };
-            let Some(entry) =
-                cache::Grant::new(record.consumer_key.clone(), grant, epoch, &mut interner)
-            else {
+            let entry = match inner.interner.lock() {
+                Ok(mut interner) => {
+                    cache::Grant::new(record.consumer_key.clone(), grant, epoch, &mut interner)
+                }
+                Err(_) => None,
+            };
+            let Some(entry) = entry else {
                 continue;
             };
             if inner
