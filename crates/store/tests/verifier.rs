@@ -30,6 +30,7 @@ on_both_backends!(
     a_change_through_another_service_on_the_same_store_is_seen,
     a_failed_group_writes_nothing_accepts_nothing_and_the_next_one_works,
     use_moves_last_used_at,
+    the_cache_is_warmed_with_active_tokens_only,
 );
 
 /// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
@@ -468,5 +469,41 @@ async fn use_moves_last_used_at(env: &Env) {
         used.millis() > before.created_at.millis() - 1000,
         "{used:?} vs created {:?}",
         before.created_at
+    );
+}
+
+/// At start the verifier reads every active token's grant in the background; revoked and
+/// inactive tokens are not among them, and a warmed grant still obeys a later revocation.
+async fn the_cache_is_warmed_with_active_tokens_only(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let (alice_key, creds) = w.token(&env.svc, &w.alice, w.token_login_role).await;
+    let (bob_key, _) = w.token(&env.svc, &w.bob, w.token_login_role).await;
+    let (revoked, _) = w.token(&env.svc, &w.alice, w.token_user_role).await;
+    env.svc
+        .revoke_token(&w.manager.actor, revoked)
+        .await
+        .unwrap();
+    env.svc
+        .set_token_inactive(&w.manager.actor, bob_key, true)
+        .await
+        .unwrap();
+    let verifier = Verifier::start(env.svc.clone(), VerifierConfig::default());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while verifier.cached_grants() < 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(verifier.cached_grants(), 1, "only Alice's active token");
+    assert_eq!(
+        detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
+        "accepted"
+    );
+    env.svc
+        .revoke_token(&w.manager.actor, alice_key)
+        .await
+        .unwrap();
+    assert_eq!(
+        detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
+        "TokenRevoked"
     );
 }
