@@ -55,6 +55,19 @@ async fn audit(server: &TestServer) -> Vec<LoginAttempt> {
         .unwrap()
 }
 
+/// The fixture token with this name.
+async fn token_named(server: &TestServer, name: &str) -> tessera_core::model::TokenListItem {
+    let page = server
+        .tessera()
+        .list_tokens(&admin(), Default::default(), Default::default(), None, 10)
+        .await
+        .unwrap();
+    page.items
+        .into_iter()
+        .find(|t| t.token.name == name)
+        .unwrap()
+}
+
 async fn last_detail(server: &TestServer) -> String {
     audit(server).await[0].detail.clone()
 }
@@ -358,15 +371,7 @@ async fn every_detail_code_is_reachable_and_recorded(server: &TestServer) {
         .unwrap();
     expect("Success", detail_of(server, &ok, keep, same).await);
 
-    let tokens = svc
-        .list_tokens(&admin(), Default::default(), Default::default(), None, 10)
-        .await
-        .unwrap()
-        .items;
-    let second = tokens
-        .iter()
-        .find(|t| t.token.name == "alice second")
-        .unwrap();
+    let second = token_named(server, "alice second").await;
     let second_signer = signer_for(CONSUMER_KEY, CONSUMER_SECRET, TOKEN2_ID, TOKEN2_SECRET);
     svc.set_token_inactive(&admin(), second.token.key, true)
         .await
@@ -513,15 +518,7 @@ async fn revocation_is_effective_before_the_call_returns(server: &TestServer) {
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let svc = server.tessera();
-    let tokens = svc
-        .list_tokens(&admin(), Default::default(), Default::default(), None, 10)
-        .await
-        .unwrap()
-        .items;
-    let first = tokens
-        .iter()
-        .find(|t| t.token.name == "alice sync")
-        .unwrap();
+    let first = token_named(server, "alice sync").await;
     svc.revoke_token(&admin(), first.token.key).await.unwrap();
     let returned = Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -387,7 +387,7 @@ async fn claim_in_database(
     let mut seen = HashSet::new();
     let unique: Vec<&NonceClaim> = claims.iter().filter(|c| seen.insert(c.digest)).collect();
     for chunk in pow2_chunks(&unique) {
-        let mut sql = SqlText::for_backend(Backend::Postgres, CLAIM_HEAD);
+        let mut sql = SqlText::new(CLAIM_HEAD);
         for (i, c) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
             sql.bind(Bind::Blob(c.digest.to_vec()));

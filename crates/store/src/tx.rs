@@ -326,9 +326,6 @@ pub(crate) enum Bind {
 pub(crate) struct SqlText {
     sql: String,
     binds: Vec<Bind>,
-    /// Plain `?` placeholders: SQLite finds a named parameter's index by walking a list, so a
-    /// statement with thousands of `$n` costs time quadratic in their number to bind.
-    positional: bool,
 }
 
 impl SqlText {
@@ -336,16 +333,6 @@ impl SqlText {
         Self {
             sql: start.to_owned(),
             binds: Vec::new(),
-            positional: false,
-        }
-    }
-
-    /// A statement whose placeholders suit `backend` best: `?` on SQLite, `$n` on PostgreSQL.
-    /// Its text must not refer to a placeholder by number.
-    pub(crate) fn for_backend(backend: Backend, start: &str) -> Self {
-        Self {
-            positional: backend == Backend::Sqlite,
-            ..Self::new(start)
         }
     }
 
@@ -356,11 +343,7 @@ impl SqlText {
 
     pub(crate) fn bind(&mut self, value: Bind) {
         self.binds.push(value);
-        if self.positional {
-            self.sql.push('?');
-        } else {
-            self.sql.push_str(&format!("${}", self.binds.len()));
-        }
+        self.sql.push_str(&format!("${}", self.binds.len()));
     }
 
     pub(crate) fn query(self) -> Q<'static> {

@@ -466,7 +466,7 @@ async fn r3_tokens_keep_working_with_the_new_consumer_pair_only(env: &Env) {
     let with_old = SigningKey::new(old.consumer_secret.expose(), token.token_secret.expose());
     assert!(server.verify(base, &with_new.sign(base).to_base64()));
     assert!(!server.verify(base, &with_old.sign(base).to_base64()));
-    assert_eq!(grant.user, w.alice.id);
+    assert_eq!(grant.owner.user, w.alice.id);
 }
 
 async fn r4_bundle_install_cannot_reset(env: &Env) {
@@ -694,7 +694,7 @@ async fn r7_token_binds_one_account_integration_user_and_role(env: &Env) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (grant.account, grant.user, grant.role),
+        (grant.owner.account, grant.owner.user, grant.owner.role),
         (w.a.clone(), w.alice.id, w.token_user_role)
     );
     let new = |user, role, integration| NewTokenInput {

@@ -4,10 +4,11 @@ use tessera_oauth1::SecretString;
 
 use super::Tessera;
 use crate::error::Result;
-use crate::ids::{AccountId, ConsumerKey, IntegrationId, RoleId, TokenId, TokenKey, UserId};
+use crate::ids::{ConsumerKey, TokenId, TokenKey};
 use crate::model::InstallState;
 use crate::store::{LoginRecord, LoginTokenRecord};
 use crate::vault::SecretSlot;
+use crate::verifier::TokenOwner;
 
 /// Why a token may not log in, as the login audit trail's Detail code (SPEC §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,18 +48,9 @@ impl LoginRefusal {
 /// A token allowed to log in, with what its signature is checked against.
 #[derive(Debug)]
 pub struct LoginGrant {
-    pub account: AccountId,
-    pub integration: IntegrationId,
-    pub application_name: String,
-    pub user: UserId,
-    pub user_name: String,
-    pub email: String,
-    pub role: RoleId,
-    pub role_name: String,
+    pub owner: TokenOwner,
     pub token: TokenKey,
     pub token_name: String,
-    pub account_concurrency_limit: Option<u32>,
-    pub install_concurrency_limit: Option<u32>,
     pub consumer_secret: SecretString,
     pub token_secret: SecretString,
 }
@@ -123,18 +115,20 @@ impl Tessera {
             .keyring
             .open(&t.token_secret, SecretSlot::TokenSecret(&t.token_id))?;
         Ok(LoginGrant {
-            account: t.account.clone(),
-            integration: record.integration,
-            application_name: record.application_name.clone(),
-            user: t.user,
-            user_name: t.user_name.clone(),
-            email: t.email.clone(),
-            role: t.role,
-            role_name: t.role_name.clone(),
+            owner: TokenOwner {
+                account: t.account.clone(),
+                integration: record.integration,
+                application_name: record.application_name.clone(),
+                user: t.user,
+                user_name: t.user_name.clone(),
+                email: t.email.clone(),
+                role: t.role,
+                role_name: t.role_name.clone(),
+                account_concurrency_limit: t.account_concurrency_limit,
+                install_concurrency_limit: t.install_concurrency_limit,
+            },
             token: t.key,
             token_name: t.name.clone(),
-            account_concurrency_limit: t.account_concurrency_limit,
-            install_concurrency_limit: t.install_concurrency_limit,
             consumer_secret,
             token_secret,
         })

@@ -58,13 +58,11 @@ fn encode_hex(bytes: &[u8; 32]) -> Zeroizing<String> {
 }
 
 /// What every token of one integration record shares.
-#[derive(Debug)]
 pub(crate) struct ConsumerSide {
     pub consumer_key: ConsumerKey,
     secret: Zeroizing<[u8; 32]>,
 }
 
-#[derive(Debug)]
 pub(crate) struct Grant {
     pub consumer: Arc<ConsumerSide>,
     token_secret: Zeroizing<[u8; 32]>,
@@ -73,6 +71,27 @@ pub(crate) struct Grant {
     loaded: Instant,
     /// When `last_used_at` was last handed to the writer, Unix ms.
     last_touch: AtomicI64,
+}
+
+/// The secrets print as `***`: a cache (and what holds it) may be formatted with `{:?}`.
+impl std::fmt::Debug for ConsumerSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerSide")
+            .field("consumer_key", &self.consumer_key)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("consumer", &self.consumer)
+            .field("token_secret", &"***")
+            .field("identity", &self.identity)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Shares consumer sides and owners between the grants it builds.
@@ -91,29 +110,19 @@ impl Grant {
         interner: &mut Interner,
     ) -> Option<Self> {
         let token_secret = Zeroizing::new(decode_hex(g.token_secret.expose())?);
-        let consumer = match interner.consumers.get(&g.integration) {
+        let integration = g.owner.integration;
+        let consumer = match interner.consumers.get(&integration) {
             Some(c) if c.consumer_key == consumer_key => c.clone(),
             _ => {
                 let side = Arc::new(ConsumerSide {
                     consumer_key,
                     secret: Zeroizing::new(decode_hex(g.consumer_secret.expose())?),
                 });
-                interner.consumers.insert(g.integration, side.clone());
+                interner.consumers.insert(integration, side.clone());
                 side
             }
         };
-        let owner = TokenOwner {
-            account: g.account,
-            integration: g.integration,
-            application_name: g.application_name,
-            user: g.user,
-            user_name: g.user_name,
-            email: g.email,
-            role: g.role,
-            role_name: g.role_name,
-            account_concurrency_limit: g.account_concurrency_limit,
-            install_concurrency_limit: g.install_concurrency_limit,
-        };
+        let owner = g.owner;
         let owner = match interner
             .owners
             .get(&(owner.integration, owner.user, owner.role))
@@ -241,6 +250,40 @@ impl GrantCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secrets() {
+        let owner = TokenOwner {
+            account: crate::ids::AccountId::parse("1234567").unwrap(),
+            integration: IntegrationId::new(1),
+            application_name: "app".into(),
+            user: UserId::new(1),
+            user_name: "u".into(),
+            email: "u@example.com".into(),
+            role: RoleId::new(3),
+            role_name: "r".into(),
+            account_concurrency_limit: None,
+            install_concurrency_limit: None,
+        };
+        let cs = "c5".repeat(32);
+        let ts = "7e".repeat(32);
+        let grant = LoginGrant {
+            owner,
+            token: crate::ids::TokenKey::new(1),
+            token_name: "t".into(),
+            consumer_secret: cs.as_str().into(),
+            token_secret: ts.as_str().into(),
+        };
+        let ck = ConsumerKey::parse(&"ab".repeat(32)).unwrap();
+        let g = Grant::new(ck, grant, 0, &mut Interner::default()).unwrap();
+        let cache = GrantCache::new(16);
+        cache.insert(&"cd".repeat(32), Arc::new(g));
+        let shown = format!("{cache:?}");
+        assert!(shown.contains("***"));
+        for secret_byte in ["197", "126", "c5c5", "7e7e"] {
+            assert!(!shown.contains(secret_byte), "{shown}");
+        }
+    }
 
     #[test]
     fn hex_round_trips_and_refuses_other_shapes() {
