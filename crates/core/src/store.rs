@@ -96,12 +96,12 @@ pub trait Store: Send + Sync + 'static {
     /// check.
     async fn record_logins(
         &self,
-        claims: &[NonceClaim],
-        attempts: &[LoginAttempt],
+        claims: Vec<NonceClaim>,
+        attempts: Vec<LoginAttempt>,
     ) -> StoreResult<Vec<bool>>;
 
     /// Moves the tokens' `last_used_at` forward (never back); tokens gone meanwhile are skipped.
-    async fn record_token_use(&self, uses: &[(TokenKey, Timestamp)]) -> StoreResult<()>;
+    async fn record_token_use(&self, uses: Vec<(TokenKey, Timestamp)>) -> StoreResult<()>;
 
     /// Whether a nonce record with this digest (and `oauth_timestamp`) exists.
     async fn nonce_exists(&self, digest: &NonceDigest, timestamp: i64) -> StoreResult<bool>;

@@ -61,7 +61,7 @@ async fn main() {
             })
             .collect();
         accepted += store
-            .record_logins(&claims, &[])
+            .record_logins(claims, Vec::new())
             .await
             .unwrap()
             .iter()

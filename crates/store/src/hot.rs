@@ -15,6 +15,7 @@ use tessera_core::store::{
 };
 use tessera_core::vault::SealedSecret;
 
+use crate::hot_sqlite::HotWriter;
 use crate::rows::{self, corrupt, flag, get};
 use crate::tx::{Bind, Run, SqlText, backend_error};
 use crate::{Backend, SqlStore};
@@ -215,24 +216,24 @@ impl SqlStore {
 
     pub(crate) async fn hot_record_logins(
         &self,
-        claims: &[NonceClaim],
-        attempts: &[LoginAttempt],
+        claims: Vec<NonceClaim>,
+        attempts: Vec<LoginAttempt>,
     ) -> StoreResult<Vec<bool>> {
-        match self.backend {
-            Backend::Sqlite => self.record_logins_sqlite(claims, attempts).await,
-            Backend::Postgres => self.record_logins_postgres(claims, attempts).await,
+        match &self.hot {
+            Some(hot) => self.record_logins_sqlite(hot, claims, attempts).await,
+            None => self.record_logins_postgres(&claims, &attempts).await,
         }
     }
 
     /// SQLite: this process is the database's only writer, so the set of recent records in
-    /// memory decides, and the group is written in one round trip to the database thread: one
-    /// transaction of three statements, each taking its rows as one JSON parameter. A claim
-    /// accepted by the set whose transaction then fails stays in the set: that nonce is refused
-    /// from then on, which is the safe side.
+    /// memory decides, and the hot-path writer thread writes the group in one transaction. A
+    /// claim accepted by the set whose transaction then fails stays in the set: that nonce is
+    /// refused from then on, which is the safe side.
     async fn record_logins_sqlite(
         &self,
-        claims: &[NonceClaim],
-        attempts: &[LoginAttempt],
+        hot: &HotWriter,
+        claims: Vec<NonceClaim>,
+        attempts: Vec<LoginAttempt>,
     ) -> StoreResult<Vec<bool>> {
         let accepted: Vec<bool> = {
             let mut recent = self
@@ -244,19 +245,7 @@ impl SqlStore {
                 .map(|c| recent.insert(c.timestamp, &c.digest))
                 .collect()
         };
-        let (nonces, rows) = group_rows(claims, &accepted, attempts);
-        let mut conn = self.write.acquire().await.map_err(backend_error)?;
-        let written = sqlx::query(RECORD_LOGINS_SQLITE)
-            .bind(nonces)
-            .bind(rows)
-            .run(&mut conn)
-            .await;
-        if let Err(e) = written {
-            // A statement failed inside the transaction: end it before the connection is reused.
-            let _ = sqlx::query("ROLLBACK").run(&mut conn).await;
-            return Err(e);
-        }
-        Ok(accepted)
+        hot.record_logins(claims, accepted, attempts).await
     }
 
     /// PostgreSQL: the unique key decides among every node, and the claim's statement re-checks
@@ -268,9 +257,8 @@ impl SqlStore {
     ) -> StoreResult<Vec<bool>> {
         let mut tx = self.write.begin().await.map_err(backend_error)?;
         let accepted = claim_in_database(&mut tx, claims).await?;
-        let (_, rows) = group_rows(claims, &accepted, attempts);
         sqlx::query(INSERT_ATTEMPTS_POSTGRES)
-            .bind(rows)
+            .bind(audit_rows_json(claims, &accepted, attempts))
             .run(&mut tx)
             .await?;
         tx.commit().await.map_err(backend_error)?;
@@ -279,21 +267,20 @@ impl SqlStore {
 
     pub(crate) async fn hot_record_token_use(
         &self,
-        uses: &[(TokenKey, tessera_core::model::Timestamp)],
+        uses: Vec<(TokenKey, tessera_core::model::Timestamp)>,
     ) -> StoreResult<()> {
         if uses.is_empty() {
             return Ok(());
+        }
+        if let Some(hot) = &self.hot {
+            return hot.record_token_use(uses).await;
         }
         let json: Vec<serde_json::Value> = uses
             .iter()
             .map(|(token, at)| serde_json::json!([token.get(), at.millis()]))
             .collect();
-        let sql = match self.backend {
-            Backend::Sqlite => RECORD_USE_SQLITE,
-            Backend::Postgres => RECORD_USE_POSTGRES,
-        };
         let mut conn = self.write.acquire().await.map_err(backend_error)?;
-        sqlx::query(sql)
+        sqlx::query(RECORD_USE_POSTGRES)
             .bind(serde_json::Value::Array(json).to_string())
             .run(&mut conn)
             .await?;
@@ -321,24 +308,21 @@ impl SqlStore {
     }
 
     pub(crate) async fn hot_purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64> {
-        let sql = match self.backend {
-            Backend::Sqlite => {
-                if let Ok(mut recent) = self.recent.lock() {
-                    recent.forget_before(before);
-                }
-                "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE ts < $1 LIMIT $2)"
+        if let Some(hot) = &self.hot {
+            if let Ok(mut recent) = self.recent.lock() {
+                recent.forget_before(before);
             }
-            Backend::Postgres => {
-                "DELETE FROM nonces WHERE digest IN \
-                 (SELECT digest FROM nonces WHERE ts < $1 LIMIT $2)"
-            }
-        };
+            return hot.purge_nonces(before, limit).await;
+        }
         let mut conn = self.write.acquire().await.map_err(backend_error)?;
-        sqlx::query(sql)
-            .bind(before)
-            .bind(i64::from(limit))
-            .run(&mut conn)
-            .await
+        sqlx::query(
+            "DELETE FROM nonces WHERE digest IN \
+             (SELECT digest FROM nonces WHERE ts < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .run(&mut conn)
+        .await
     }
 
     pub(crate) async fn hot_login_attempts(
@@ -413,29 +397,14 @@ async fn claim_in_database(
         .collect())
 }
 
-/// A group's rows as two JSON arrays (one bound parameter each, unpacked by the database): the
-/// nonce records of accepted claims `[ts, digest hex, token]`, and the audit rows (accepted
-/// claims' successes, then `attempts`).
-fn group_rows(
-    claims: &[NonceClaim],
-    accepted: &[bool],
-    attempts: &[LoginAttempt],
-) -> (String, String) {
-    let won = || {
-        claims
-            .iter()
-            .zip(accepted)
-            .filter(|(_, ok)| **ok)
-            .map(|(c, _)| c)
-    };
-    let nonces: Vec<serde_json::Value> = won()
-        .map(|c| {
-            let hex: String = c.digest.iter().map(|b| format!("{b:02x}")).collect();
-            serde_json::json!([c.timestamp, hex, c.success.token.map_or(0, TokenKey::get)])
-        })
-        .collect();
-    let rows: Vec<serde_json::Value> = won()
-        .map(|c| &c.success)
+/// PostgreSQL: a group's audit rows as one JSON array (one bound parameter, unpacked by the
+/// database): the accepted claims' successes, then `attempts`.
+fn audit_rows_json(claims: &[NonceClaim], accepted: &[bool], attempts: &[LoginAttempt]) -> String {
+    let rows: Vec<serde_json::Value> = claims
+        .iter()
+        .zip(accepted)
+        .filter(|(_, ok)| **ok)
+        .map(|(c, _)| &c.success)
         .chain(attempts)
         .map(|a| {
             serde_json::json!([
@@ -461,32 +430,10 @@ fn group_rows(
             ])
         })
         .collect();
-    (
-        serde_json::Value::Array(nonces).to_string(),
-        serde_json::Value::Array(rows).to_string(),
-    )
+    serde_json::Value::Array(rows).to_string()
 }
 
-/// SQLite: one transaction, two statements, one round trip.
-const RECORD_LOGINS_SQLITE: &str = "BEGIN IMMEDIATE; \
-    INSERT INTO nonces (ts, digest, token_id) \
-    SELECT value ->> 0, unhex(value ->> 1), value ->> 2 FROM jsonb_each(jsonb($1)) ORDER BY key; \
-    INSERT INTO login_audit (at, account_id, user_id, user_name, \
-    email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, detail, \
-    detail_note, integration_id, application_name, token_key, token_name) \
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-    value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, \
-    value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17, value ->> 18 \
-    FROM jsonb_each(jsonb($2)) ORDER BY key; \
-    COMMIT;";
-
 /// `last_used_at` moves `[[token, ms], …]`, in token order; gone tokens skipped.
-const RECORD_USE_SQLITE: &str = "INSERT INTO token_usage (token_id, last_used_at) \
-    SELECT j.value ->> 0, j.value ->> 1 FROM jsonb_each(jsonb($1)) AS j \
-    WHERE EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = j.value ->> 0) ORDER BY j.key \
-    ON CONFLICT (token_id) DO UPDATE \
-    SET last_used_at = max(token_usage.last_used_at, excluded.last_used_at)";
-
 const RECORD_USE_POSTGRES: &str = "INSERT INTO token_usage (token_id, last_used_at) \
     SELECT (r ->> 0)::bigint, (r ->> 1)::bigint \
     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (r, n) \

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod hot;
+mod hot_sqlite;
 pub mod keyfile;
 mod migrations;
 mod rows;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use tessera_core::ids::{ConsumerKey, TokenId};
 use tessera_core::store::{
@@ -69,6 +71,8 @@ pub enum OpenError {
     Connect(#[source] sqlx::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("cannot start the SQLite hot-path writer: {0}")]
+    HotWriter(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Connection pool sizes. SQLite writes go through one connection (SQLite has one writer
@@ -114,6 +118,10 @@ pub struct SqlStore {
     /// and an append to the table replace a unique index whose random keys would make every
     /// insert write a different page.
     recent: Arc<Mutex<hot::RecentNonces>>,
+    /// SQLite: the hot path's writer thread, and the turn to write that it shares with the
+    /// write pool.
+    hot: Option<Arc<hot_sqlite::HotWriter>>,
+    gate: Option<hot_sqlite::WriteGate>,
 }
 
 /// How the token list chooses between its trigram index and a walk in list order.
@@ -263,6 +271,12 @@ impl SqlStore {
                     .await
                     .map_err(OpenError::Connect)?;
                 let recent = hot::RecentNonces::load(&write).await?;
+                let path = SqliteConnectOptions::from_str(url)
+                    .map_err(OpenError::Connect)?
+                    .get_filename()
+                    .to_owned();
+                let gate = hot_sqlite::WriteGate::default();
+                let hot = hot_sqlite::HotWriter::start(&path, gate.clone())?;
                 Self {
                     read,
                     write,
@@ -271,6 +285,8 @@ impl SqlStore {
                     search: SearchTuning::default(),
                     changes: Arc::default(),
                     recent: Arc::new(Mutex::new(recent)),
+                    hot: Some(Arc::new(hot)),
+                    gate: Some(gate),
                 }
             }
             Backend::Postgres => {
@@ -289,6 +305,8 @@ impl SqlStore {
                     search: SearchTuning::default(),
                     changes: Arc::default(),
                     recent: Arc::default(),
+                    hot: None,
+                    gate: None,
                 }
             }
         };
@@ -329,6 +347,9 @@ impl SqlStore {
 
     /// Closes the pools, flushing SQLite's WAL on the last connection.
     pub async fn close(&self) {
+        if let Some(hot) = &self.hot {
+            hot.stop().await;
+        }
         self.read.close().await;
         self.write.close().await;
         if let Ok(mut lock) = self.lock.lock() {
@@ -344,6 +365,12 @@ impl Store for SqlStore {
             TxMode::Read => &self.read,
             TxMode::Write => &self.write,
         };
+        // SQLite: wait for the turn to write before the transaction starts, and keep it to
+        // the end (the hot-path writer commits between other transactions, never inside one).
+        let turn = match (&self.gate, mode) {
+            (Some(gate), TxMode::Write) => Some(gate.clone().lock_owned().await),
+            _ => None,
+        };
         let tx = pool.begin().await.map_err(tx::backend_error)?;
         let changes = (mode == TxMode::Write).then(|| self.changes.clone());
         Ok(Box::new(tx::SqlTx::new(
@@ -351,6 +378,7 @@ impl Store for SqlStore {
             self.backend,
             self.search,
             changes,
+            turn,
         )))
     }
 
@@ -379,15 +407,15 @@ impl Store for SqlStore {
 
     async fn record_logins(
         &self,
-        claims: &[NonceClaim],
-        attempts: &[LoginAttempt],
+        claims: Vec<NonceClaim>,
+        attempts: Vec<LoginAttempt>,
     ) -> StoreResult<Vec<bool>> {
         self.hot_record_logins(claims, attempts).await
     }
 
     async fn record_token_use(
         &self,
-        uses: &[(tessera_core::ids::TokenKey, tessera_core::model::Timestamp)],
+        uses: Vec<(tessera_core::ids::TokenKey, tessera_core::model::Timestamp)>,
     ) -> StoreResult<()> {
         self.hot_record_token_use(uses).await
     }

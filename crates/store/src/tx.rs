@@ -56,6 +56,8 @@ pub(crate) struct SqlTx {
     search: SearchTuning,
     /// The store's change epoch, for a write transaction.
     changes: Option<Arc<AtomicU64>>,
+    /// SQLite: the turn to write, held until the transaction ends (dropped with it).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl SqlTx {
@@ -64,12 +66,14 @@ impl SqlTx {
         backend: Backend,
         search: SearchTuning,
         changes: Option<Arc<AtomicU64>>,
+        turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     ) -> Self {
         Self {
             tx,
             backend,
             search,
             changes,
+            _turn: turn,
         }
     }
 }

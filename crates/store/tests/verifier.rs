@@ -31,6 +31,7 @@ on_both_backends!(
     a_failed_group_writes_nothing_accepts_nothing_and_the_next_one_works,
     use_moves_last_used_at,
     the_cache_is_warmed_with_active_tokens_only,
+    administration_writes_succeed_while_claims_are_committed,
 );
 
 /// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
@@ -354,12 +355,15 @@ async fn expired_nonce_records_are_purged_and_fresh_ones_kept(env: &Env) {
     };
     assert_eq!(
         store
-            .record_logins(std::slice::from_ref(&claim), &[])
+            .record_logins(vec![claim.clone()], Vec::new())
             .await
             .unwrap(),
         [true]
     );
-    assert_eq!(store.record_logins(&[claim], &[]).await.unwrap(), [false]);
+    assert_eq!(
+        store.record_logins(vec![claim], Vec::new()).await.unwrap(),
+        [false]
+    );
     assert!(store.nonce_exists(&old, now - 3600).await.unwrap());
     let purged = store.purge_nonces(now - 600, 100).await.unwrap();
     assert_eq!(purged, 1);
@@ -445,14 +449,14 @@ async fn use_moves_last_used_at(env: &Env) {
     // Directly: a move forward is kept, a move back is not, a gone token is skipped.
     let store = env.svc.store();
     let t = |ms| tessera_core::model::Timestamp::from_millis(ms);
-    store.record_token_use(&[(key, t(2_000))]).await.unwrap();
+    store.record_token_use(vec![(key, t(2_000))]).await.unwrap();
     store
-        .record_token_use(&[(key, t(1_000)), (TokenKey::new(999_999), t(5))])
+        .record_token_use(vec![(key, t(1_000)), (TokenKey::new(999_999), t(5))])
         .await
         .unwrap();
     let mid = env.svc.token(&w.manager.actor, key).await.unwrap().token;
     assert_eq!(mid.last_used_at, Some(t(2_000)));
-    store.record_token_use(&[(key, t(3_000))]).await.unwrap();
+    store.record_token_use(vec![(key, t(3_000))]).await.unwrap();
     let mid = env.svc.token(&w.manager.actor, key).await.unwrap().token;
     assert_eq!(mid.last_used_at, Some(t(3_000)));
     assert_eq!(
@@ -506,4 +510,52 @@ async fn the_cache_is_warmed_with_active_tokens_only(env: &Env) {
         detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
         "TokenRevoked"
     );
+}
+
+/// The hot path commits claims continuously while administrators change things: every change
+/// goes through (on SQLite the two writers take turns; a change that reads, then writes, must
+/// not find its snapshot overtaken by a claim's commit).
+async fn administration_writes_succeed_while_claims_are_committed(env: &Env) {
+    let (w, verifier, _, creds) = setup(env).await;
+    let (other, _) = w.token(&env.svc, &w.alice, w.token_login_role).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (verifier, stop) = (verifier.clone(), stop.clone());
+        let signer = Signer::new(
+            w.app_creds.consumer_key.as_str(),
+            &w.app_creds.consumer_secret,
+            creds.token_id.as_str(),
+            &creds.token_secret,
+        )
+        .with_realm("1234567");
+        load.push(tokio::spawn(async move {
+            let mut accepted = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let to_sign = RequestToSign {
+                    method: "GET",
+                    url: URL,
+                    ..RequestToSign::default()
+                };
+                let h = signer.sign(&to_sign).unwrap().authorization;
+                if detail(&verify(&verifier, &h).await) == "accepted" {
+                    accepted += 1;
+                }
+            }
+            accepted
+        }));
+    }
+    for i in 0..40 {
+        env.svc
+            .set_token_inactive(&w.manager.actor, other, i % 2 == 0)
+            .await
+            .unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut accepted = 0;
+    for task in load {
+        accepted += task.await.unwrap();
+    }
+    assert!(accepted > 0, "the load ran alongside the changes");
+    verifier.flush().await;
 }

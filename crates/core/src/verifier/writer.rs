@@ -168,7 +168,20 @@ async fn run(
         if !(claims.is_empty() && attempts.is_empty()) {
             counters.batches.fetch_add(1, Ordering::Relaxed);
             let started = std::time::Instant::now();
-            let result = store.record_logins(&claims, &attempts).await;
+            // What a success moves in `last_used_at`, kept before the claims go to the store.
+            let touches: Vec<_> = claims
+                .iter()
+                .map(|c| {
+                    c.touch_last_used
+                        .then_some(c.success.token)
+                        .flatten()
+                        .map(|t| (t, c.success.at))
+                })
+                .collect();
+            let (claim_count, attempt_count) = (claims.len(), attempts.len());
+            let result = store
+                .record_logins(std::mem::take(&mut claims), std::mem::take(&mut attempts))
+                .await;
             counters.busy_micros.fetch_add(
                 u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                 Ordering::Relaxed,
@@ -176,19 +189,19 @@ async fn run(
             match result {
                 Ok(inserted) => {
                     tracing::trace!(
-                        claims = claims.len(),
-                        audit_rows = attempts.len(),
+                        claims = claim_count,
+                        audit_rows = attempt_count,
                         "login batch committed"
                     );
                     counters
                         .claims
-                        .fetch_add(claims.len() as u64, Ordering::Relaxed);
+                        .fetch_add(claim_count as u64, Ordering::Relaxed);
                     counters
                         .attempts
-                        .fetch_add(attempts.len() as u64, Ordering::Relaxed);
-                    for ((reply, ok), claim) in replies.drain(..).zip(inserted).zip(&claims) {
-                        if ok && claim.touch_last_used {
-                            uses.add(claim);
+                        .fetch_add(attempt_count as u64, Ordering::Relaxed);
+                    for ((reply, ok), touch) in replies.drain(..).zip(inserted).zip(touches) {
+                        if let (true, Some((token, at))) = (ok, touch) {
+                            uses.add(token, at);
                         }
                         let _ = reply.send(ok);
                     }
@@ -197,16 +210,14 @@ async fn run(
                     counters.failed_batches.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(
                         error = %e,
-                        claims = claims.len(),
-                        audit_rows = attempts.len(),
+                        claims = claim_count,
+                        audit_rows = attempt_count,
                         "could not record logins; the claims are refused"
                     );
                 }
             }
             // Replies not sent (failure) are dropped: their requests are refused.
             replies.clear();
-            claims.clear();
-            attempts.clear();
         }
         if !flushes.is_empty() {
             uses.write(&store).await;
@@ -231,12 +242,10 @@ struct UseLog {
 }
 
 impl UseLog {
-    fn add(&mut self, claim: &NonceClaim) {
-        if let Some(token) = claim.success.token {
-            let at = self.latest.entry(token).or_insert(claim.success.at);
-            *at = (*at).max(claim.success.at);
-            self.since.get_or_insert_with(tokio::time::Instant::now);
-        }
+    fn add(&mut self, token: crate::ids::TokenKey, at: crate::model::Timestamp) {
+        let latest = self.latest.entry(token).or_insert(at);
+        *latest = (*latest).max(at);
+        self.since.get_or_insert_with(tokio::time::Instant::now);
     }
 
     fn due(&self) -> Option<tokio::time::Instant> {
@@ -260,7 +269,7 @@ impl UseLog {
                 let _ = previous.await;
             }
             for chunk in moves.chunks(USE_CHUNK) {
-                if let Err(e) = store.record_token_use(chunk).await {
+                if let Err(e) = store.record_token_use(chunk.to_vec()).await {
                     tracing::warn!(error = %e, tokens = chunk.len(), "could not record token use");
                 }
             }

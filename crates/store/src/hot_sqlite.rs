@@ -1,0 +1,306 @@
+//! SQLite: the verification hot path's writes (nonce records, login audit rows, `last_used_at`,
+//! the nonce purge) on a thread of their own, with their own connection and statements
+//! prepared once and bound natively. Through sqlx every group cost a JSON document built on
+//! the request threads and unpacked field by field by SQLite, plus hand-offs to the driver's
+//! thread; here a group is one wake of this thread and one row insert per record.
+//!
+//! SQLite has one writer at a time. This connection and the store's sqlx write pool take
+//! turns through a fair gate held for a whole transaction, so neither can starve the other
+//! and a deferred sqlx transaction never finds its snapshot overtaken by a hot-path commit.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, Statement, params};
+use tessera_core::ids::TokenKey;
+use tessera_core::model::Timestamp;
+use tessera_core::store::{LoginAttempt, NonceClaim, StoreError, StoreResult};
+use tokio::sync::oneshot;
+
+/// The turn to write the SQLite database: the hot-path thread takes it per transaction, a
+/// write transaction of the store for its whole life. FIFO, so nobody waits more than a turn.
+pub(crate) type WriteGate = Arc<tokio::sync::Mutex<()>>;
+
+/// The hot-path thread was not running when asked (it failed to start or has stopped).
+#[derive(Debug, thiserror::Error)]
+#[error("the SQLite hot-path writer has stopped")]
+struct WriterStopped;
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+fn stopped() -> StoreError {
+    StoreError::Backend(Box::new(WriterStopped))
+}
+
+enum Job {
+    /// The nonce records and success rows of the claims marked accepted, then `attempts`, in
+    /// one transaction. Answers with `accepted` once durable.
+    Logins {
+        claims: Vec<NonceClaim>,
+        accepted: Vec<bool>,
+        attempts: Vec<LoginAttempt>,
+        reply: oneshot::Sender<StoreResult<Vec<bool>>>,
+    },
+    TokenUse {
+        uses: Vec<(TokenKey, Timestamp)>,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
+    Purge {
+        before: i64,
+        limit: u32,
+        reply: oneshot::Sender<StoreResult<u64>>,
+    },
+}
+
+/// The handle of the hot-path writer thread. The thread ends when the handle is dropped or
+/// stopped, after the jobs already queued.
+#[derive(Debug)]
+pub(crate) struct HotWriter {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl HotWriter {
+    /// Starts the thread, which opens its connection to the database file and prepares its
+    /// statements before this returns.
+    pub(crate) fn start(path: &Path, gate: WriteGate) -> Result<Self, crate::OpenError> {
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| crate::OpenError::HotWriter(e);
+        let path = path.to_owned();
+        let (ready, started) = mpsc::sync_channel(1);
+        let (jobs, queue) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("tessera-sqlite-writer".into())
+            .spawn(move || {
+                let conn = match open(&path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                match Statements::prepare(&conn) {
+                    Ok(mut statements) => {
+                        let _ = ready.send(Ok(()));
+                        run(&mut statements, &queue, &gate);
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| failed(Box::new(e)))?;
+        match started.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(failed(Box::new(e))),
+            Err(_) => return Err(failed(Box::new(WriterStopped))),
+        }
+        Ok(Self {
+            jobs: Mutex::new(Some(jobs)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    fn send(&self, job: Job) -> StoreResult<()> {
+        let jobs = self.jobs.lock().map_err(|_| stopped())?;
+        jobs.as_ref()
+            .ok_or_else(stopped)?
+            .send(job)
+            .map_err(|_| stopped())
+    }
+
+    pub(crate) async fn record_logins(
+        &self,
+        claims: Vec<NonceClaim>,
+        accepted: Vec<bool>,
+        attempts: Vec<LoginAttempt>,
+    ) -> StoreResult<Vec<bool>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Logins {
+            claims,
+            accepted,
+            attempts,
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) async fn record_token_use(
+        &self,
+        uses: Vec<(TokenKey, Timestamp)>,
+    ) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::TokenUse { uses, reply })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) async fn purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Purge {
+            before,
+            limit,
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Lets the thread finish the queued jobs and waits for it.
+    pub(crate) async fn stop(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+const INSERT_NONCE: &str = "INSERT INTO nonces (ts, digest, token_id) VALUES (?1, ?2, ?3)";
+
+const INSERT_ATTEMPT: &str = "INSERT INTO login_audit (at, account_id, user_id, user_name, \
+    email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, detail, \
+    detail_note, integration_id, application_name, token_key, token_name) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+
+/// Moves `last_used_at` forward only; a token deleted meanwhile is skipped.
+const RECORD_USE: &str = "INSERT INTO token_usage (token_id, last_used_at) \
+    SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = ?1) \
+    ON CONFLICT (token_id) DO UPDATE \
+    SET last_used_at = max(token_usage.last_used_at, excluded.last_used_at)";
+
+const PURGE: &str = "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE ts < ?1 LIMIT ?2)";
+
+struct Statements<'c> {
+    conn: &'c Connection,
+    nonce: Statement<'c>,
+    attempt: Statement<'c>,
+    token_use: Statement<'c>,
+    purge: Statement<'c>,
+}
+
+impl<'c> Statements<'c> {
+    fn prepare(conn: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Self {
+            conn,
+            nonce: conn.prepare(INSERT_NONCE)?,
+            attempt: conn.prepare(INSERT_ATTEMPT)?,
+            token_use: conn.prepare(RECORD_USE)?,
+            purge: conn.prepare(PURGE)?,
+        })
+    }
+
+    /// Runs `body` in an immediate transaction; any failure rolls the whole of it back.
+    fn transaction<T>(
+        &mut self,
+        body: impl FnOnce(&mut Self) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = body(self).and_then(|v| self.conn.execute_batch("COMMIT").map(|()| v));
+        if result.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
+    fn attempt(&mut self, a: &LoginAttempt) -> rusqlite::Result<()> {
+        self.attempt.execute(params![
+            a.at.millis(),
+            a.account.as_ref().map(|x| x.as_str()),
+            a.user.map(|x| x.get()),
+            a.user_name,
+            a.email,
+            a.role.map(|x| x.get()),
+            a.role_name,
+            a.ip,
+            a.user_agent,
+            a.method,
+            a.request_uri,
+            a.surface,
+            a.success,
+            a.detail,
+            a.detail_note,
+            a.integration.map(|x| x.get()),
+            a.application_name,
+            a.token.map(|x| x.get()),
+            a.token_name,
+        ])?;
+        Ok(())
+    }
+
+    fn logins(
+        &mut self,
+        claims: &[NonceClaim],
+        accepted: &[bool],
+        attempts: &[LoginAttempt],
+    ) -> rusqlite::Result<()> {
+        self.transaction(|s| {
+            let won = claims.iter().zip(accepted).filter(|(_, ok)| **ok);
+            for (c, _) in won.clone() {
+                let token = c.success.token.map_or(0, TokenKey::get);
+                s.nonce
+                    .execute(params![c.timestamp, &c.digest[..], token])?;
+            }
+            for (c, _) in won {
+                s.attempt(&c.success)?;
+            }
+            for a in attempts {
+                s.attempt(a)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn token_use(&mut self, uses: &[(TokenKey, Timestamp)]) -> rusqlite::Result<()> {
+        self.transaction(|s| {
+            for (token, at) in uses {
+                s.token_use.execute(params![token.get(), at.millis()])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn purge(&mut self, before: i64, limit: u32) -> rusqlite::Result<u64> {
+        let deleted = self.purge.execute(params![before, limit])?;
+        Ok(deleted as u64)
+    }
+}
+
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+         PRAGMA cache_size = -16384;",
+    )?;
+    Ok(conn)
+}
+
+fn run(s: &mut Statements<'_>, queue: &mpsc::Receiver<Job>, gate: &WriteGate) {
+    while let Ok(job) = queue.recv() {
+        let _turn = gate.blocking_lock();
+        match job {
+            Job::Logins {
+                claims,
+                accepted,
+                attempts,
+                reply,
+            } => {
+                let result = s.logins(&claims, &accepted, &attempts).map_err(backend);
+                let _ = reply.send(result.map(|()| accepted));
+            }
+            Job::TokenUse { uses, reply } => {
+                let _ = reply.send(s.token_use(&uses).map_err(backend));
+            }
+            Job::Purge {
+                before,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(s.purge(before, limit).map_err(backend));
+            }
+        }
+    }
+}
