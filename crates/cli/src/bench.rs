@@ -105,7 +105,9 @@ impl Tokens {
     /// The Authorization header of `request` signed as token `i`, with a fresh nonce.
     fn authorization(&self, i: u64, request: &RequestToSign<'_>) -> Option<String> {
         let signed = match self {
-            Tokens::Fixed(signers) => signers[(i % signers.len() as u64) as usize].sign(request),
+            Tokens::Fixed(signers) => {
+                signers[(i % signers.len() as u64) as usize].authorization(request)
+            }
             Tokens::Seeded { seed, count, realm } => {
                 let n = i % count;
                 signer_of(&Creds {
@@ -115,10 +117,10 @@ impl Tokens {
                     token_id: derive(seed, "token id", n),
                     token_secret: derive(seed, "token secret", n).into(),
                 })
-                .sign(request)
+                .authorization(request)
             }
         };
-        signed.ok().map(|s| s.authorization)
+        signed.ok()
     }
 
     fn len(&self) -> u64 {

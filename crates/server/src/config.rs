@@ -71,6 +71,21 @@ impl Origin {
         Self { scheme, authority }
     }
 
+    /// Whether a request with this `Host` (as sent: any case, default port or not) names this
+    /// origin. Allocation-free: it runs for every signed request.
+    pub fn is_host(&self, host: &str) -> bool {
+        let scheme = self.scheme;
+        if host.eq_ignore_ascii_case(&self.authority) {
+            return true;
+        }
+        // `host:443` for https (`:80` for http) names the origin without its default port.
+        host.rsplit_once(':').is_some_and(|(name, port)| {
+            port.parse::<u16>().ok() == Some(scheme.default_port())
+                && !name.is_empty()
+                && name.eq_ignore_ascii_case(&self.authority)
+        })
+    }
+
     /// The default origins of a server listening on `addr`.
     pub fn defaults_for(addr: SocketAddr) -> Vec<Origin> {
         let port = addr.port();
@@ -88,5 +103,27 @@ impl Origin {
             hosts.push(own);
         }
         hosts.iter().map(|h| Origin::new(http, h)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Origin;
+
+    #[test]
+    fn a_host_names_an_origin_in_any_case_with_or_without_its_default_port() {
+        let https = Origin::parse("https://1234567.Restlets.api.netsuite.com").unwrap();
+        assert!(https.is_host("1234567.restlets.api.netsuite.com"));
+        assert!(https.is_host("1234567.RESTLETS.api.netsuite.com:443"));
+        assert!(!https.is_host("1234567.restlets.api.netsuite.com:80"));
+        assert!(!https.is_host("1234567.restlets.api.netsuite.com.evil"));
+        assert!(!https.is_host(":443"));
+        let local = Origin::parse("http://localhost:8080").unwrap();
+        assert!(local.is_host("LOCALHOST:8080"));
+        assert!(!local.is_host("localhost"));
+        assert!(!local.is_host("localhost:80"));
+        let v6 = Origin::parse("http://[::1]").unwrap();
+        assert!(v6.is_host("[::1]:80"));
+        assert!(v6.is_host("[::1]"));
     }
 }

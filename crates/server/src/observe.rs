@@ -1,8 +1,11 @@
 //! Metrics in Prometheus format: requests by surface and Detail code, verification latency.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::wire::Surface;
@@ -34,10 +37,28 @@ pub(crate) fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Counts a request and records its verification time. The metric handles are kept per
+/// thread: looking a labelled metric up in the registry cost more than verifying a signature.
+/// (`AppState::new` installs the recorder first, so no handle here predates it.)
 pub(crate) fn request(surface: Surface, detail: &'static str, took: Option<Duration>) {
-    metrics::counter!(REQUESTS, "surface" => surface.label(), "detail" => detail).increment(1);
+    thread_local! {
+        static COUNTERS: RefCell<HashMap<(&'static str, &'static str), Counter>> =
+            RefCell::new(HashMap::new());
+        static HISTOGRAMS: RefCell<HashMap<&'static str, Histogram>> = RefCell::new(HashMap::new());
+    }
+    let label = surface.label();
+    COUNTERS.with_borrow_mut(|counters| {
+        counters
+            .entry((label, detail))
+            .or_insert_with(|| metrics::counter!(REQUESTS, "surface" => label, "detail" => detail))
+            .increment(1);
+    });
     if let Some(took) = took {
-        metrics::histogram!(VERIFY_SECONDS, "surface" => surface.label())
-            .record(took.as_secs_f64());
+        HISTOGRAMS.with_borrow_mut(|histograms| {
+            histograms
+                .entry(label)
+                .or_insert_with(|| metrics::histogram!(VERIFY_SECONDS, "surface" => label))
+                .record(took.as_secs_f64());
+        });
     }
 }

@@ -1,6 +1,7 @@
 //! The endpoints that verify signed requests: the echo RESTlet, REST web services, the
 //! verification API and the forward-auth endpoint. Each parses, asks the verifier, renders.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +12,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tessera_core::verifier::{Identity, Outcome, Refusal, RequestContext, SignedRequest};
 use tessera_oauth1::encode::form_decode;
@@ -123,7 +124,7 @@ impl Received {
     }
 
     /// The origin this request was sent to, if it is one of the server's public origins.
-    fn origin(&self, state: &AppState) -> Option<Origin> {
+    fn origin<'s>(&self, state: &'s AppState) -> Option<&'s Origin> {
         let trusted = self.is_via_trusted_proxy(state);
         let forwarded_host = trusted.then(|| self.header(&X_FORWARDED_HOST)).flatten();
         let host = forwarded_host.or_else(|| self.header(&header::HOST))?;
@@ -135,11 +136,7 @@ impl Received {
         state
             .origins()
             .iter()
-            .find(|o| {
-                let wanted = Origin::new(o.scheme, host);
-                wanted == **o && proto.is_none_or(|p| p == o.scheme)
-            })
-            .cloned()
+            .find(|o| o.is_host(host) && proto.is_none_or(|p| p == o.scheme))
     }
 }
 
@@ -177,6 +174,13 @@ fn redact_oauth_query(uri: &str) -> String {
     let Some((path, query)) = uri.split_once('?') else {
         return uri.to_owned();
     };
+    let has_oauth = query
+        .as_bytes()
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"oauth_"));
+    if !has_oauth {
+        return uri.to_owned();
+    }
     let parts: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
@@ -388,55 +392,136 @@ pub(crate) async fn governance_limits(
     .await
 }
 
-fn identity_json(identity: &Identity) -> serde_json::Map<String, Value> {
-    let value = json!({
-        "account": identity.account.as_str(),
-        "user": {"id": identity.user.get(), "name": identity.user_name, "email": identity.email},
-        "role": {"id": identity.role.get(), "name": identity.role_name},
-        "integration": {"id": identity.integration.get(), "name": identity.application_name},
-        "token": {"id": identity.token.get(), "name": identity.token_name},
-    });
-    match value {
-        Value::Object(map) => map,
-        _ => serde_json::Map::new(),
+/// Who is calling, as the echo and the verification API render it.
+#[derive(Serialize)]
+struct IdentityView<'a> {
+    account: &'a str,
+    integration: Named<'a>,
+    role: Named<'a>,
+    token: Named<'a>,
+    user: UserView<'a>,
+}
+
+#[derive(Serialize)]
+struct Named<'a> {
+    id: i64,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct UserView<'a> {
+    id: i64,
+    name: &'a str,
+    email: &'a str,
+}
+
+impl<'a> IdentityView<'a> {
+    fn of(identity: &'a Identity) -> Self {
+        Self {
+            account: identity.account.as_str(),
+            integration: Named {
+                id: identity.integration.get(),
+                name: &identity.application_name,
+            },
+            role: Named {
+                id: identity.role.get(),
+                name: &identity.role_name,
+            },
+            token: Named {
+                id: identity.token.get(),
+                name: &identity.token_name,
+            },
+            user: UserView {
+                id: identity.user.get(),
+                name: &identity.user_name,
+                email: &identity.email,
+            },
+        }
     }
 }
 
-/// The echo: who is calling, and what it sent.
+/// The echo's answer: who is calling, and what it sent.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EchoView<'a> {
+    #[serde(flatten)]
+    identity: IdentityView<'a>,
+    method: &'a str,
+    path: &'a str,
+    query: QueryView<'a>,
+    content_type: &'a str,
+    body: Value,
+}
+
+/// A JSON answer, serialized straight into the response body.
+fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    let mut body = Vec::with_capacity(512);
+    if let Err(e) = serde_json::to_writer(&mut body, value) {
+        tracing::error!(error = %e, "could not render a JSON answer");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 fn echo(_: &AppState, received: &Received, identity: &Identity) -> Response {
-    let mut out = identity_json(identity);
     let (path, query) = received
         .path_and_query
         .split_once('?')
         .unwrap_or((&received.path_and_query, ""));
-    out.insert("method".into(), received.method.as_str().into());
-    out.insert("path".into(), path.into());
-    out.insert("query".into(), query_json(query));
     let content_type = received.header(&header::CONTENT_TYPE).unwrap_or("");
-    out.insert("contentType".into(), content_type.into());
-    out.insert("body".into(), body_json(content_type, &received.body));
-    Json(Value::Object(out)).into_response()
+    json_response(
+        StatusCode::OK,
+        &EchoView {
+            identity: IdentityView::of(identity),
+            method: received.method.as_str(),
+            path,
+            query: QueryView::parse(query),
+            content_type,
+            body: body_json(content_type, &received.body),
+        },
+    )
 }
 
-/// Query parameters decoded; a repeated name becomes an array.
-fn query_json(query: &str) -> Value {
-    let mut map = serde_json::Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = form_decode(name).map_or_else(|_| name.to_owned(), |n| n.into_owned());
-        let value = form_decode(value).map_or_else(|_| value.to_owned(), |v| v.into_owned());
-        match map.get_mut(&name) {
-            None => {
-                map.insert(name, Value::String(value));
-            }
-            Some(Value::Array(values)) => values.push(Value::String(value)),
-            Some(existing) => {
-                let first = existing.take();
-                *existing = Value::Array(vec![first, Value::String(value)]);
+/// Query parameters decoded, in name order; a repeated name becomes an array.
+struct QueryView<'a>(Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>);
+
+impl<'a> QueryView<'a> {
+    fn parse(query: &'a str) -> Self {
+        let mut params: Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)> = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = form_decode(name).unwrap_or(Cow::Borrowed(name));
+            let value = form_decode(value).unwrap_or(Cow::Borrowed(value));
+            match params.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, values)) => values.push(value),
+                None => params.push((name, vec![value])),
             }
         }
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        Self(params)
     }
-    Value::Object(map)
+}
+
+impl Serialize for QueryView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, values) in &self.0 {
+            match &values[..] {
+                [one] => map.serialize_entry(name, one)?,
+                many => map.serialize_entry(name, many)?,
+            }
+        }
+        map.end()
+    }
 }
 
 fn body_json(content_type: &str, body: &[u8]) -> Value {
@@ -558,9 +643,19 @@ pub(crate) async fn verify_api(
     };
     match run_verifier(&state, &signed, &context, Surface::VerifyApi).await {
         Ok(Outcome::Accepted(identity)) => {
-            let mut out = identity_json(&identity);
-            out.insert("valid".into(), true.into());
-            Json(Value::Object(out)).into_response()
+            #[derive(Serialize)]
+            struct Valid<'a> {
+                #[serde(flatten)]
+                identity: IdentityView<'a>,
+                valid: bool,
+            }
+            json_response(
+                StatusCode::OK,
+                &Valid {
+                    identity: IdentityView::of(&identity),
+                    valid: true,
+                },
+            )
         }
         Ok(Outcome::Refused(r)) => Json(json!({
             "valid": false,
@@ -709,8 +804,8 @@ mod tests {
     #[test]
     fn repeated_query_names_become_arrays() {
         assert_eq!(
-            query_json("a=1&b=x+y&a=2&c=%E2%82%AC&a=3"),
-            json!({"a": ["1", "2", "3"], "b": "x y", "c": "€"})
+            serde_json::to_value(QueryView::parse("a=1&b=x+y&a=2&c=%E2%82%AC&a=3&d")).unwrap(),
+            json!({"a": ["1", "2", "3"], "b": "x y", "c": "€", "d": ""})
         );
     }
 

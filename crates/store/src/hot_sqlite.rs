@@ -4,6 +4,9 @@
 //! the request threads and unpacked field by field by SQLite, plus hand-offs to the driver's
 //! thread; here a group is one wake of this thread and one row insert per record.
 //!
+//! Groups that queue while a transaction is being made durable are written together in the
+//! next one: one commit and one flush for all of them.
+//!
 //! SQLite has one writer at a time. This connection and the store's sqlx write pool take
 //! turns through a fair gate held for a whole transaction, so neither can starve the other
 //! and a deferred sqlx transaction never finds its snapshot overtaken by a hot-path commit.
@@ -76,26 +79,26 @@ impl HotWriter {
             .name("tessera-sqlite-writer".into())
             .spawn(move || {
                 let conn = match open(&path) {
-                    Ok(c) => c,
+                    Ok(conn) => conn,
                     Err(e) => {
-                        let _ = ready.send(Err(e));
+                        let _ = ready.send(Err(e.into()));
                         return;
                     }
                 };
-                match Statements::prepare(&conn) {
-                    Ok(mut statements) => {
-                        let _ = ready.send(Ok(()));
-                        run(&mut statements, &queue, &gate);
-                    }
+                let mut statements = match Statements::prepare(&conn) {
+                    Ok(s) => s,
                     Err(e) => {
-                        let _ = ready.send(Err(e));
+                        let _ = ready.send(Err(e.into()));
+                        return;
                     }
-                }
+                };
+                let _ = ready.send(Ok(()));
+                run(&mut statements, &queue, &gate);
             })
             .map_err(|e| failed(Box::new(e)))?;
         match started.recv() {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(failed(Box::new(e))),
+            Ok(Err(e)) => return Err(failed(e)),
             Err(_) => return Err(failed(Box::new(WriterStopped))),
         }
         Ok(Self {
@@ -231,24 +234,21 @@ impl<'c> Statements<'c> {
         Ok(())
     }
 
-    fn logins(
-        &mut self,
-        claims: &[NonceClaim],
-        accepted: &[bool],
-        attempts: &[LoginAttempt],
-    ) -> rusqlite::Result<()> {
+    fn logins(&mut self, groups: &[LoginGroup]) -> rusqlite::Result<()> {
         self.transaction(|s| {
-            let won = claims.iter().zip(accepted).filter(|(_, ok)| **ok);
-            for (c, _) in won.clone() {
-                let token = c.success.token.map_or(0, TokenKey::get);
-                s.nonce
-                    .execute(params![c.timestamp, &c.digest[..], token])?;
-            }
-            for (c, _) in won {
-                s.attempt(&c.success)?;
-            }
-            for a in attempts {
-                s.attempt(a)?;
+            for g in groups {
+                let won = g.claims.iter().zip(&g.accepted).filter(|(_, ok)| **ok);
+                for (c, _) in won.clone() {
+                    let token = c.success.token.map_or(0, TokenKey::get);
+                    s.nonce
+                        .execute(params![c.timestamp, &c.digest[..], token])?;
+                }
+                for (c, _) in won {
+                    s.attempt(&c.success)?;
+                }
+                for a in &g.attempts {
+                    s.attempt(a)?;
+                }
             }
             Ok(())
         })
@@ -278,9 +278,29 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A group of claims and audit rows waiting for the writer.
+struct LoginGroup {
+    claims: Vec<NonceClaim>,
+    accepted: Vec<bool>,
+    attempts: Vec<LoginAttempt>,
+    reply: oneshot::Sender<StoreResult<Vec<bool>>>,
+}
+
+/// The transaction that carried several groups failed; each group gets its message.
+#[derive(Debug, thiserror::Error)]
+#[error("the SQLite transaction failed: {0}")]
+struct TransactionFailed(String);
+
 fn run(s: &mut Statements<'_>, queue: &mpsc::Receiver<Job>, gate: &WriteGate) {
-    while let Ok(job) = queue.recv() {
-        let _turn = gate.blocking_lock();
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
         match job {
             Job::Logins {
                 claims,
@@ -288,10 +308,54 @@ fn run(s: &mut Statements<'_>, queue: &mpsc::Receiver<Job>, gate: &WriteGate) {
                 attempts,
                 reply,
             } => {
-                let result = s.logins(&claims, &accepted, &attempts).map_err(backend);
-                let _ = reply.send(result.map(|()| accepted));
+                // Every group queued meanwhile goes into the same transaction: one commit and
+                // one sync for all of them.
+                let mut groups = vec![LoginGroup {
+                    claims,
+                    accepted,
+                    attempts,
+                    reply,
+                }];
+                while let Ok(job) = queue.try_recv() {
+                    match job {
+                        Job::Logins {
+                            claims,
+                            accepted,
+                            attempts,
+                            reply,
+                        } => groups.push(LoginGroup {
+                            claims,
+                            accepted,
+                            attempts,
+                            reply,
+                        }),
+                        other => {
+                            next = Some(other);
+                            break;
+                        }
+                    }
+                }
+                let written = {
+                    let _turn = gate.blocking_lock();
+                    s.logins(&groups)
+                };
+                match written {
+                    Ok(()) => {
+                        for g in groups {
+                            let _ = g.reply.send(Ok(g.accepted));
+                        }
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        for g in groups {
+                            let failed = TransactionFailed(why.clone());
+                            let _ = g.reply.send(Err(StoreError::Backend(Box::new(failed))));
+                        }
+                    }
+                }
             }
             Job::TokenUse { uses, reply } => {
+                let _turn = gate.blocking_lock();
                 let _ = reply.send(s.token_use(&uses).map_err(backend));
             }
             Job::Purge {
@@ -299,6 +363,7 @@ fn run(s: &mut Statements<'_>, queue: &mpsc::Receiver<Job>, gate: &WriteGate) {
                 limit,
                 reply,
             } => {
+                let _turn = gate.blocking_lock();
                 let _ = reply.send(s.purge(before, limit).map_err(backend));
             }
         }

@@ -127,6 +127,42 @@ impl WriterHandle {
     }
 }
 
+/// Groups handed to the store and not answered yet, at most. More than one, so that the next
+/// group is with the store while one is being made durable (SQLite writes queued groups in
+/// one transaction; PostgreSQL commits them on several connections).
+const IN_FLIGHT: usize = 4;
+
+type GroupFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + Send>>;
+
+/// The groups with the store, polled by the writer task itself: a task per group would add a
+/// hand-off between threads to every answer.
+#[derive(Default)]
+struct InFlight(Vec<GroupFuture>);
+
+impl InFlight {
+    /// The next group the store has answered.
+    fn next_done(&mut self) -> impl std::future::Future<Output = Done> + '_ {
+        std::future::poll_fn(move |cx| {
+            for i in 0..self.0.len() {
+                if let std::task::Poll::Ready(done) = self.0[i].as_mut().poll(cx) {
+                    drop(self.0.swap_remove(i));
+                    return std::task::Poll::Ready(done);
+                }
+            }
+            std::task::Poll::Pending
+        })
+    }
+}
+
+/// A group back from the store, with what its answers need.
+struct Done {
+    result: crate::store::StoreResult<Vec<bool>>,
+    replies: Vec<oneshot::Sender<bool>>,
+    /// Per claim: the `last_used_at` move its success makes.
+    touches: Vec<Option<(crate::ids::TokenKey, crate::model::Timestamp)>>,
+    attempts: usize,
+}
+
 async fn run(
     store: Arc<dyn Store>,
     mut queue: mpsc::Receiver<Job>,
@@ -134,27 +170,37 @@ async fn run(
     counters: Arc<Counters>,
 ) {
     let mut jobs = Vec::with_capacity(batch_max);
-    let mut claims = Vec::new();
-    let mut replies = Vec::new();
-    let mut attempts = Vec::new();
     let mut flushes = Vec::new();
     let mut uses = UseLog::default();
+    let mut in_flight = InFlight::default();
     loop {
-        let received = match uses.due() {
-            // Wait for jobs, but not past the time collected uses are due.
-            Some(due) => tokio::select! {
-                n = queue.recv_many(&mut jobs, batch_max) => n,
-                () = tokio::time::sleep_until(due) => {
-                    uses.start_write(&store);
-                    continue;
+        let due = uses.due();
+        let (busy, room) = (!in_flight.0.is_empty(), in_flight.0.len() < IN_FLIGHT);
+        tokio::select! {
+            biased;
+            done = in_flight.next_done(), if busy => {
+                answer(done, &counters, &mut uses);
+                continue;
+            }
+            received = queue.recv_many(&mut jobs, batch_max), if room => {
+                if received == 0 {
+                    while !in_flight.0.is_empty() {
+                        let done = in_flight.next_done().await;
+                        answer(done, &counters, &mut uses);
+                    }
+                    uses.write(&store).await;
+                    break;
                 }
-            },
-            None => queue.recv_many(&mut jobs, batch_max).await,
-        };
-        if received == 0 {
-            uses.write(&store).await;
-            break;
+            }
+            // Wait for jobs, but not past the time collected uses are due.
+            () = sleep_until_due(due), if due.is_some() => {
+                uses.start_write(&store);
+                continue;
+            }
         }
+        let mut claims = Vec::new();
+        let mut replies = Vec::new();
+        let mut attempts = Vec::new();
         for job in jobs.drain(..) {
             match job {
                 Job::Claim { claim, reply } => {
@@ -167,63 +213,85 @@ async fn run(
         }
         if !(claims.is_empty() && attempts.is_empty()) {
             counters.batches.fetch_add(1, Ordering::Relaxed);
-            let started = std::time::Instant::now();
             // What a success moves in `last_used_at`, kept before the claims go to the store.
-            let touches: Vec<_> = claims
+            let touches = claims
                 .iter()
-                .map(|c| {
+                .map(|c: &NonceClaim| {
                     c.touch_last_used
                         .then_some(c.success.token)
                         .flatten()
                         .map(|t| (t, c.success.at))
                 })
                 .collect();
-            let (claim_count, attempt_count) = (claims.len(), attempts.len());
-            let result = store
-                .record_logins(std::mem::take(&mut claims), std::mem::take(&mut attempts))
-                .await;
-            counters.busy_micros.fetch_add(
-                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                Ordering::Relaxed,
-            );
-            match result {
-                Ok(inserted) => {
-                    tracing::trace!(
-                        claims = claim_count,
-                        audit_rows = attempt_count,
-                        "login batch committed"
-                    );
-                    counters
-                        .claims
-                        .fetch_add(claim_count as u64, Ordering::Relaxed);
-                    counters
-                        .attempts
-                        .fetch_add(attempt_count as u64, Ordering::Relaxed);
-                    for ((reply, ok), touch) in replies.drain(..).zip(inserted).zip(touches) {
-                        if let (true, Some((token, at))) = (ok, touch) {
-                            uses.add(token, at);
-                        }
-                        let _ = reply.send(ok);
-                    }
+            let store = store.clone();
+            let counters = counters.clone();
+            in_flight.0.push(Box::pin(async move {
+                let started = std::time::Instant::now();
+                let attempt_count = attempts.len();
+                let result = store.record_logins(claims, attempts).await;
+                counters.busy_micros.fetch_add(
+                    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
+                Done {
+                    result,
+                    replies,
+                    touches,
+                    attempts: attempt_count,
                 }
-                Err(e) => {
-                    counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(
-                        error = %e,
-                        claims = claim_count,
-                        audit_rows = attempt_count,
-                        "could not record logins; the claims are refused"
-                    );
-                }
-            }
-            // Replies not sent (failure) are dropped: their requests are refused.
-            replies.clear();
+            }));
         }
         if !flushes.is_empty() {
+            while !in_flight.0.is_empty() {
+                let done = in_flight.next_done().await;
+                answer(done, &counters, &mut uses);
+            }
             uses.write(&store).await;
+            for done in flushes.drain(..) {
+                let _ = done.send(());
+            }
         }
-        for done in flushes.drain(..) {
-            let _ = done.send(());
+    }
+}
+
+async fn sleep_until_due(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Answers a group's claims. A failed group's replies are dropped: its requests are refused.
+fn answer(done: Done, counters: &Counters, uses: &mut UseLog) {
+    let claim_count = done.replies.len();
+    match done.result {
+        Ok(inserted) => {
+            tracing::trace!(
+                claims = claim_count,
+                audit_rows = done.attempts,
+                "login batch committed"
+            );
+            counters
+                .claims
+                .fetch_add(claim_count as u64, Ordering::Relaxed);
+            counters
+                .attempts
+                .fetch_add(done.attempts as u64, Ordering::Relaxed);
+            for ((reply, ok), touch) in done.replies.into_iter().zip(inserted).zip(done.touches) {
+                if let (true, Some((token, at))) = (ok, touch) {
+                    uses.add(token, at);
+                }
+                let _ = reply.send(ok);
+            }
+        }
+        Err(e) => {
+            counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                error = %e,
+                claims = claim_count,
+                audit_rows = done.attempts,
+                "could not record logins; the claims are refused"
+            );
         }
     }
 }
