@@ -100,6 +100,13 @@ pub trait Store: Send + Sync + 'static {
         attempts: Vec<LoginAttempt>,
     ) -> StoreResult<Vec<bool>>;
 
+    /// How many `record_logins` calls may be under way at once. More than one only where the
+    /// store still writes the groups in the order they were handed over (the audit trail's ids
+    /// follow the order of the attempts).
+    fn login_groups_in_flight(&self) -> usize {
+        1
+    }
+
     /// Moves the tokens' `last_used_at` forward (never back); tokens gone meanwhile are skipped.
     async fn record_token_use(&self, uses: Vec<(TokenKey, Timestamp)>) -> StoreResult<()>;
 

@@ -413,6 +413,12 @@ impl Store for SqlStore {
         self.hot_record_logins(claims, attempts).await
     }
 
+    /// SQLite's writer thread takes groups in the order they come and merges those queued
+    /// into one transaction; PostgreSQL would commit concurrent groups in any order.
+    fn login_groups_in_flight(&self) -> usize {
+        if self.hot.is_some() { 4 } else { 1 }
+    }
+
     async fn record_token_use(
         &self,
         uses: Vec<(tessera_core::ids::TokenKey, tessera_core::model::Timestamp)>,

@@ -28,6 +28,12 @@ const MIGRATIONS: &[Source] = &[
         sqlite: include_str!("../migrations/sqlite/0002_verification.sql"),
         postgres: include_str!("../migrations/postgres/0002_verification.sql"),
     },
+    Source {
+        version: 3,
+        description: "login audit rows without AUTOINCREMENT",
+        sqlite: include_str!("../migrations/sqlite/0003_login_audit_rowid.sql"),
+        postgres: include_str!("../migrations/postgres/0003_login_audit_rowid.sql"),
+    },
 ];
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), OpenError> {

@@ -1,6 +1,7 @@
-//! One task commits nonce claims and login audit rows in groups: while a transaction is being
-//! made durable, new claims queue up and go into the next one, so each request waits about one
-//! commit and throughput grows with concurrency.
+//! One task hands nonce claims and login audit rows to the store in groups: while a group is
+//! being made durable, new claims queue up and go into the next ones (on SQLite up to four
+//! groups are with the store at once and the queued ones are written in one transaction), so
+//! each request waits about one commit and throughput grows with concurrency.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +38,7 @@ pub struct WriterStats {
     /// Transactions that failed (their claims were refused, their audit rows lost).
     pub failed_batches: u64,
     pub purged_nonces: u64,
-    /// Time spent committing groups, in microseconds.
+    /// Time groups spent with the store, in microseconds (groups in flight together each count).
     pub busy_micros: u64,
 }
 
@@ -127,11 +128,6 @@ impl WriterHandle {
     }
 }
 
-/// Groups handed to the store and not answered yet, at most. More than one, so that the next
-/// group is with the store while one is being made durable (SQLite writes queued groups in
-/// one transaction; PostgreSQL commits them on several connections).
-const IN_FLIGHT: usize = 4;
-
 type GroupFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + Send>>;
 
 /// The groups with the store, polled by the writer task itself: a task per group would add a
@@ -140,12 +136,13 @@ type GroupFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + Se
 struct InFlight(Vec<GroupFuture>);
 
 impl InFlight {
-    /// The next group the store has answered.
+    /// The next group the store has answered. The groups are polled in the order they were
+    /// formed, so the store is handed them in that order.
     fn next_done(&mut self) -> impl std::future::Future<Output = Done> + '_ {
         std::future::poll_fn(move |cx| {
             for i in 0..self.0.len() {
                 if let std::task::Poll::Ready(done) = self.0[i].as_mut().poll(cx) {
-                    drop(self.0.swap_remove(i));
+                    drop(self.0.remove(i));
                     return std::task::Poll::Ready(done);
                 }
             }
@@ -173,9 +170,12 @@ async fn run(
     let mut flushes = Vec::new();
     let mut uses = UseLog::default();
     let mut in_flight = InFlight::default();
+    // Groups with the store at once: where it keeps their order, the next group is already
+    // with it while one is being made durable.
+    let max_in_flight = store.login_groups_in_flight().max(1);
     loop {
         let due = uses.due();
-        let (busy, room) = (!in_flight.0.is_empty(), in_flight.0.len() < IN_FLIGHT);
+        let (busy, room) = (!in_flight.0.is_empty(), in_flight.0.len() < max_in_flight);
         tokio::select! {
             biased;
             done = in_flight.next_done(), if busy => {

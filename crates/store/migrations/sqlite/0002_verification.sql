@@ -25,10 +25,8 @@ CREATE TABLE nonces (
 ) STRICT;
 CREATE INDEX nonces_by_ts ON nonces (ts);
 
--- Every login attempt. Appended only (a plain rowid: AUTOINCREMENT would rewrite
--- sqlite_sequence with every row, and ids are never reused while the newest rows are kept).
 CREATE TABLE login_audit (
-    id                INTEGER PRIMARY KEY,
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
     at                INTEGER NOT NULL,
     account_id        TEXT,
     user_id           INTEGER,
