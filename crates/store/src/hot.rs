@@ -397,40 +397,56 @@ async fn claim_in_database(
         .collect())
 }
 
+/// One value of an audit row.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(untagged)]
+pub(crate) enum AuditValue<'a> {
+    Int(Option<i64>),
+    Text(Option<&'a str>),
+}
+
+/// An audit row's values in the order of the `login_audit` inserts' columns (`at, account_id,
+/// user_id, user_name, email, role_id, role_name, ip, user_agent, method, request_uri, surface,
+/// success, detail, detail_note, integration_id, application_name, token_key, token_name`):
+/// the one list both engines' inserts bind.
+pub(crate) fn audit_values(a: &LoginAttempt) -> [AuditValue<'_>; 19] {
+    use AuditValue::{Int, Text};
+    [
+        Int(Some(a.at.millis())),
+        Text(a.account.as_ref().map(|x| x.as_str())),
+        Int(a.user.map(|x| x.get())),
+        Text(a.user_name.as_deref()),
+        Text(a.email.as_deref()),
+        Int(a.role.map(|x| x.get())),
+        Text(a.role_name.as_deref()),
+        Text(Some(&a.ip)),
+        Text(Some(&a.user_agent)),
+        Text(Some(&a.method)),
+        Text(Some(&a.request_uri)),
+        Text(Some(&a.surface)),
+        Int(Some(i64::from(a.success))),
+        Text(Some(&a.detail)),
+        Text(Some(&a.detail_note)),
+        Int(a.integration.map(|x| x.get())),
+        Text(a.application_name.as_deref()),
+        Int(a.token.map(|x| x.get())),
+        Text(a.token_name.as_deref()),
+    ]
+}
+
 /// PostgreSQL: a group's audit rows as one JSON array (one bound parameter, unpacked by the
 /// database): the accepted claims' successes, then `attempts`.
 fn audit_rows_json(claims: &[NonceClaim], accepted: &[bool], attempts: &[LoginAttempt]) -> String {
-    let rows: Vec<serde_json::Value> = claims
+    let rows: Vec<[AuditValue<'_>; 19]> = claims
         .iter()
         .zip(accepted)
         .filter(|(_, ok)| **ok)
         .map(|(c, _)| &c.success)
         .chain(attempts)
-        .map(|a| {
-            serde_json::json!([
-                a.at.millis(),
-                a.account.as_ref().map(|x| x.as_str()),
-                a.user.map(|x| x.get()),
-                a.user_name,
-                a.email,
-                a.role.map(|x| x.get()),
-                a.role_name,
-                a.ip,
-                a.user_agent,
-                a.method,
-                a.request_uri,
-                a.surface,
-                i64::from(a.success),
-                a.detail,
-                a.detail_note,
-                a.integration.map(|x| x.get()),
-                a.application_name,
-                a.token.map(|x| x.get()),
-                a.token_name,
-            ])
-        })
+        .map(audit_values)
         .collect();
-    serde_json::Value::Array(rows).to_string()
+    // Strings, integers and nulls only: serializing cannot fail.
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// `last_used_at` moves `[[token, ms], …]`, in token order; gone tokens skipped.

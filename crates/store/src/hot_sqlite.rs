@@ -22,6 +22,15 @@ use tessera_core::model::Timestamp;
 use tessera_core::store::{LoginAttempt, NonceClaim, StoreError, StoreResult};
 use tokio::sync::oneshot;
 
+impl rusqlite::ToSql for crate::hot::AuditValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            crate::hot::AuditValue::Int(v) => v.to_sql(),
+            crate::hot::AuditValue::Text(v) => v.to_sql(),
+        }
+    }
+}
+
 /// The turn to write the SQLite database: the hot-path thread takes it per transaction, a
 /// write transaction of the store for its whole life. FIFO, so nobody waits more than a turn.
 pub(crate) type WriteGate = Arc<tokio::sync::Mutex<()>>;
@@ -210,27 +219,8 @@ impl<'c> Statements<'c> {
     }
 
     fn attempt(&mut self, a: &LoginAttempt) -> rusqlite::Result<()> {
-        self.attempt.execute(params![
-            a.at.millis(),
-            a.account.as_ref().map(|x| x.as_str()),
-            a.user.map(|x| x.get()),
-            a.user_name,
-            a.email,
-            a.role.map(|x| x.get()),
-            a.role_name,
-            a.ip,
-            a.user_agent,
-            a.method,
-            a.request_uri,
-            a.surface,
-            a.success,
-            a.detail,
-            a.detail_note,
-            a.integration.map(|x| x.get()),
-            a.application_name,
-            a.token.map(|x| x.get()),
-            a.token_name,
-        ])?;
+        self.attempt
+            .execute(rusqlite::params_from_iter(crate::hot::audit_values(a)))?;
         Ok(())
     }
 

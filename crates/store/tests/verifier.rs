@@ -32,6 +32,7 @@ on_both_backends!(
     use_moves_last_used_at,
     the_cache_is_warmed_with_active_tokens_only,
     administration_writes_succeed_while_claims_are_committed,
+    every_audit_field_is_read_back_as_written,
 );
 
 /// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
@@ -558,4 +559,59 @@ async fn administration_writes_succeed_while_claims_are_committed(env: &Env) {
     }
     assert!(accepted > 0, "the load ran alongside the changes");
     verifier.flush().await;
+}
+
+/// Each of the nineteen audit fields lands in its own column, with and without values.
+async fn every_audit_field_is_read_back_as_written(env: &Env) {
+    use tessera_core::ids::{AccountId, IntegrationId, RoleId, UserId};
+    use tessera_core::model::Timestamp;
+    use tessera_core::store::LoginAttempt;
+    let store = env.svc.store();
+    let full = LoginAttempt {
+        id: None,
+        at: Timestamp::from_millis(1_790_000_000_123),
+        account: Some(AccountId::parse("TSTDRV42").unwrap()),
+        user: Some(UserId::new(11)),
+        user_name: Some("Ann Ö'Neil".into()),
+        email: Some("ann@example.com".into()),
+        role: Some(RoleId::new(12)),
+        role_name: Some("Role \"quoted\"".into()),
+        ip: "2001:db8::1".into(),
+        user_agent: "agent/1.0".into(),
+        method: "PATCH".into(),
+        request_uri: "/services/rest/x?a=1&oauth_token=***".into(),
+        surface: "rest".into(),
+        success: false,
+        detail: "InvalidSignature".into(),
+        detail_note: "a note".into(),
+        integration: Some(IntegrationId::new(13)),
+        application_name: Some("App".into()),
+        token: Some(TokenKey::new(14)),
+        token_name: Some("Token".into()),
+    };
+    let bare = LoginAttempt {
+        at: Timestamp::from_millis(1_790_000_000_456),
+        ip: "127.0.0.1".into(),
+        method: "GET".into(),
+        request_uri: "/".into(),
+        surface: "restlet".into(),
+        detail: "MissingRequiredParameter".into(),
+        ..LoginAttempt::default()
+    };
+    store
+        .record_logins(Vec::new(), vec![full.clone(), bare.clone()])
+        .await
+        .unwrap();
+    let mut rows = store
+        .login_attempts(&AttemptQuery {
+            limit: 10,
+            ..AttemptQuery::default()
+        })
+        .await
+        .unwrap();
+    for row in &mut rows {
+        assert!(row.id.is_some());
+        row.id = None;
+    }
+    assert_eq!(rows, [bare, full]);
 }
