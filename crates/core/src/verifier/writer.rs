@@ -1,7 +1,7 @@
 //! One task hands nonce claims and login audit rows to the store in groups: while a group is
-//! being made durable, new claims queue up and go into the next ones (on SQLite up to four
-//! groups are with the store at once and the queued ones are written in one transaction), so
-//! each request waits about one commit and throughput grows with concurrency.
+//! being made durable, new claims queue up and go into the next ones (on SQLite many groups
+//! are with the store at once and everything queued is written in one transaction), so each
+//! request waits about one commit and throughput grows with concurrency.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
