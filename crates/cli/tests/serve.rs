@@ -1,5 +1,6 @@
 //! `tessera serve` run as the real binary: the README's first steps, replay protection across
-//! `kill -9` and restarts on both stores, graceful shutdown, and logs free of secrets.
+//! `kill -9` and restarts on both stores, graceful shutdown, logs free of secrets, and `tessera
+//! bench` against it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -279,5 +280,51 @@ fn secrets_never_reach_the_log_even_at_trace_level() {
             key.len() < 8 || !log.contains(key),
             "master key material in the log"
         );
+    }
+}
+
+/// `tessera bench` against a running server: the baseline and the signed load both report,
+/// and every signed request — each with a fresh nonce — gets a 200 (a repeated nonce would
+/// be refused), with ordered latency figures.
+#[test]
+fn bench_reports_a_baseline_and_a_signed_load_of_fresh_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let url = format!("http://127.0.0.1:{}{RESTLET}", server.port);
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["bench", "--url", &url, "--fixtures", FIXTURES])
+        .args([
+            "--baseline",
+            "/healthz",
+            "--connections",
+            "4",
+            "--threads",
+            "1",
+        ])
+        .args(["--duration", "1", "--warmup", "0", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let [base, signed] = reports.as_array().unwrap().as_slice() else {
+        panic!("two reports expected: {reports}");
+    };
+    assert_eq!(base["label"], "baseline (unsigned)");
+    assert_eq!(signed["label"], "signed");
+    for report in [base, signed] {
+        let requests = report["requests"].as_u64().unwrap();
+        assert!(requests > 0, "{report}");
+        assert_eq!(
+            report["statuses"]["200"].as_u64(),
+            Some(requests),
+            "{report}"
+        );
+        assert_eq!(report["errors"], 0, "{report}");
+        let ms = |key: &str| report[key].as_f64().unwrap();
+        assert!(
+            0.0 < ms("p50_ms") && ms("p50_ms") <= ms("p99_ms"),
+            "{report}"
+        );
+        assert!(ms("p99_ms") <= ms("max_ms"), "{report}");
     }
 }
