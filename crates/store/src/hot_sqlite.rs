@@ -51,12 +51,7 @@ fn stopped() -> StoreError {
 enum Job {
     /// The nonce records and success rows of the claims marked accepted, then `attempts`, in
     /// one transaction. Answers with `accepted` once durable.
-    Logins {
-        claims: Vec<NonceClaim>,
-        accepted: Vec<bool>,
-        attempts: Vec<LoginAttempt>,
-        reply: oneshot::Sender<StoreResult<Vec<bool>>>,
-    },
+    Logins(LoginGroup),
     TokenUse {
         uses: Vec<(TokenKey, Timestamp)>,
         reply: oneshot::Sender<StoreResult<()>>,
@@ -131,12 +126,12 @@ impl HotWriter {
         attempts: Vec<LoginAttempt>,
     ) -> StoreResult<Vec<bool>> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Logins {
+        self.send(Job::Logins(LoginGroup {
             claims,
             accepted,
             attempts,
             reply,
-        })?;
+        }))?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -292,33 +287,13 @@ fn run(s: &mut Statements<'_>, queue: &mpsc::Receiver<Job>, gate: &WriteGate) {
             },
         };
         match job {
-            Job::Logins {
-                claims,
-                accepted,
-                attempts,
-                reply,
-            } => {
+            Job::Logins(first) => {
                 // Every group queued meanwhile goes into the same transaction: one commit and
-                // one sync for all of them.
-                let mut groups = vec![LoginGroup {
-                    claims,
-                    accepted,
-                    attempts,
-                    reply,
-                }];
+                // one flush for all of them.
+                let mut groups = vec![first];
                 while let Ok(job) = queue.try_recv() {
                     match job {
-                        Job::Logins {
-                            claims,
-                            accepted,
-                            attempts,
-                            reply,
-                        } => groups.push(LoginGroup {
-                            claims,
-                            accepted,
-                            attempts,
-                            reply,
-                        }),
+                        Job::Logins(group) => groups.push(group),
                         other => {
                             next = Some(other);
                             break;
