@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod bootstrap;
 pub mod config;
 pub mod fixtures;
@@ -25,6 +26,7 @@ use tessera_core::Tessera;
 use tessera_core::verifier::Verifier;
 use tokio::net::TcpListener;
 
+pub use admin::OPENAPI_PATH;
 pub use config::{Origin, ServerConfig};
 pub use governance::Governor;
 
@@ -100,7 +102,18 @@ impl AppState {
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
+    let (admin, openapi) = admin::routes();
+    // Serialized once: the document is the same for every request.
+    let openapi = bytes::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
     Router::new()
+        .merge(admin)
+        .route(
+            OPENAPI_PATH,
+            get(move || {
+                let body = openapi.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+            }),
+        )
         .route("/app/site/hosting/restlet.nl", any(surfaces::restlet))
         .route(
             "/services/rest/system/v1/governanceLimits",
@@ -173,7 +186,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 async fn not_found() -> Response {
     wire::api_error(
         StatusCode::NOT_FOUND,
-        "NOT_FOUND",
+        "NO_SUCH_ENDPOINT",
         "no such endpoint on this server",
     )
 }

@@ -25,9 +25,9 @@ use crate::wire::{self, Surface};
 /// An incoming request, read whole (bodies are bounded by the configured limit).
 pub(crate) struct Received {
     method: Method,
-    path_and_query: String,
+    pub(crate) path_and_query: String,
     headers: HeaderMap,
-    body: Bytes,
+    pub(crate) body: Bytes,
     peer: SocketAddr,
 }
 
@@ -61,6 +61,13 @@ impl Received {
             body,
             peer,
         })
+    }
+
+    /// The raw query string, without the `?`; empty when there is none.
+    pub(crate) fn query(&self) -> &str {
+        self.path_and_query
+            .split_once('?')
+            .map_or("", |(_, query)| query)
     }
 
     fn header(&self, name: &HeaderName) -> Option<&str> {
@@ -295,27 +302,31 @@ async fn run_verifier(
     }
 }
 
-/// Verifies, applies governance, and answers with `render` for an accepted request.
-async fn netsuite_surface(
-    state: AppState,
+/// A signed request that verified and holds its place in the governance counts.
+pub(crate) struct Admitted {
+    pub(crate) received: Received,
+    pub(crate) identity: Arc<Identity>,
+    /// Held while the response is made (SPEC §5).
+    pub(crate) _permit: crate::governance::Permit,
+}
+
+/// Reads and verifies a signed request and applies governance: what every surface that answers
+/// a caller by its token does first. The `Err` is the surface's own refusal, ready to send.
+pub(crate) async fn admit(
+    state: &AppState,
     peer: SocketAddr,
     request: Request,
     surface: Surface,
-    render: impl FnOnce(&AppState, &Received, &Identity) -> Response,
-) -> Response {
-    let received = match Received::read(&state, peer, request).await {
-        Ok(r) => r,
-        Err(response) => return response,
+) -> Result<Admitted, Response> {
+    let received = Received::read(state, peer, request).await?;
+    let identity = match verify_received(state, &received, surface).await? {
+        Outcome::Accepted(identity) => identity,
+        Outcome::Refused(_) => return Err(wire::invalid_login(surface)),
+        Outcome::Malformed { .. } => return Err(wire::malformed()),
     };
-    let identity = match verify_received(&state, &received, surface).await {
-        Ok(Outcome::Accepted(identity)) => identity,
-        Ok(Outcome::Refused(_)) => return wire::invalid_login(surface),
-        Ok(Outcome::Malformed { .. }) => return wire::malformed(),
-        Err(response) => return response,
-    };
-    let Some(_permit) = state.governor().try_acquire(&identity) else {
+    let Some(permit) = state.governor().try_acquire(&identity) else {
         let context = received.context(
-            &state,
+            state,
             surface,
             received.method.as_str(),
             &received.path_and_query,
@@ -329,12 +340,31 @@ async fn netsuite_surface(
             .record_refusal(&context, &refusal, Some(&identity))
             .await;
         crate::observe::request(surface, refusal.detail, None);
-        return wire::over_limit(surface);
+        return Err(wire::over_limit(surface));
     };
-    if let Some(delay) = rehearsal_delay(&received) {
+    Ok(Admitted {
+        received,
+        identity,
+        _permit: permit,
+    })
+}
+
+/// Verifies, applies governance, and answers with `render` for an accepted request.
+async fn netsuite_surface(
+    state: AppState,
+    peer: SocketAddr,
+    request: Request,
+    surface: Surface,
+    render: impl FnOnce(&AppState, &Received, &Identity) -> Response,
+) -> Response {
+    let admitted = match admit(&state, peer, request, surface).await {
+        Ok(a) => a,
+        Err(response) => return response,
+    };
+    if let Some(delay) = rehearsal_delay(&admitted.received) {
         tokio::time::sleep(delay).await;
     }
-    render(&state, &received, &identity)
+    render(&state, &admitted.received, &admitted.identity)
 }
 
 /// The echo RESTlet holds the request for `tessera_delay_ms` milliseconds (at most 30 s) when

@@ -16,6 +16,8 @@ pub enum Surface {
     VerifyApi,
     /// The reverse-proxy endpoint.
     ForwardAuth,
+    /// Tessera's admin API, `/api/v1/*` (TBA-signed).
+    AdminApi,
 }
 
 impl Surface {
@@ -26,6 +28,7 @@ impl Surface {
             Surface::RestWebServices => "rest",
             Surface::VerifyApi => "verify",
             Surface::ForwardAuth => "forward-auth",
+            Surface::AdminApi => "admin-api",
         }
     }
 }
@@ -91,6 +94,11 @@ pub fn over_limit(surface: Surface) -> Response {
             })),
         )
             .into_response(),
+        Surface::AdminApi => api_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "CONCURRENCY_LIMIT_EXCEEDED",
+            "Concurrent request limit exceeded. Request blocked.",
+        ),
         _ => (
             StatusCode::BAD_REQUEST,
             Json(json!({
@@ -125,4 +133,46 @@ pub fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> 
         Json(json!({"error": {"code": code, "message": message.into()}})),
     )
         .into_response()
+}
+
+/// A request of the admin API the server refuses to act on, with the field at fault.
+pub fn invalid_field(field: &str, message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": {
+            "code": "INVALID_FIELD",
+            "message": message.into(),
+            "field": field,
+        }})),
+    )
+        .into_response()
+}
+
+/// What a refusal of the domain (SPEC §2) answers on the admin API. Every variant has its own
+/// stable code; storage and key failures are logged here and answered without their details.
+pub fn domain_error(e: &tessera_core::Error) -> Response {
+    use tessera_core::Error;
+    let message = e.to_string();
+    match e {
+        Error::NotFound { .. } => api_error(StatusCode::NOT_FOUND, "NOT_FOUND", message),
+        Error::NotPermitted { .. } => api_error(StatusCode::FORBIDDEN, "NOT_PERMITTED", message),
+        Error::ResetNotAllowedForBundleInstall => api_error(
+            StatusCode::FORBIDDEN,
+            "RESET_NOT_ALLOWED_FOR_BUNDLE_INSTALL",
+            message,
+        ),
+        Error::ConfirmationRequired => invalid_field("confirm", message),
+        Error::TokenRevoked => api_error(StatusCode::CONFLICT, "TOKEN_REVOKED", message),
+        Error::Conflict { .. } => api_error(StatusCode::CONFLICT, "CONFLICT", message),
+        Error::Invalid { field, .. } => invalid_field(field, message),
+        Error::Id(_) => api_error(StatusCode::BAD_REQUEST, "INVALID_ID", message),
+        Error::Storage(_) | Error::Vault(_) | Error::Rng(_) => {
+            tracing::error!(error = %e, "an admin API request failed");
+            api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "The server could not complete the request; nothing was changed. The server log has the reason.",
+            )
+        }
+    }
 }

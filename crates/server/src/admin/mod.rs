@@ -1,0 +1,196 @@
+//! `/api/v1`: Tessera's admin API in JSON. Every request is a TBA-signed request, verified like
+//! any other (replay protection, revocation, governance, the login audit trail), and acts as
+//! the token's user with the token's role: what it may do is decided by the rules of SPEC §2
+//! in `tessera_core`, not here. Handlers parse, call `Tessera`, render.
+//!
+//! The OpenAPI document is made from the same handlers that serve the routes (`utoipa-axum`
+//! registers both at once), so a route cannot be served without being documented.
+
+mod params;
+pub(crate) mod tokens;
+
+use std::net::SocketAddr;
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use tessera_core::Actor;
+use tessera_core::model::Context;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::surfaces::{Admitted, admit};
+use crate::wire::{self, Surface};
+
+pub(crate) use params::Params;
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tessera admin API",
+        description = "Integration records, access tokens, users, roles and the login audit trail of a Tessera server. \
+            Every request is signed with Token-Based Authentication (OAuth 1.0a, HMAC-SHA256, `realm` = the account id), \
+            exactly like a request to a NetSuite RESTlet; the token's user and role decide what it may do."
+    ),
+    security(("tba" = [])),
+    tags(
+        (name = "tokens", description = "Access tokens (SPEC §2: R1, R6–R8, R12)"),
+    )
+)]
+struct ApiDoc;
+
+/// The `tba` security scheme: an `Authorization: OAuth …` header (RFC 5849, NetSuite's TBA profile).
+struct TbaSecurity;
+
+impl utoipa::Modify for TbaSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::OAuth);
+        scheme.description = Some(
+            "NetSuite Token-Based Authentication: OAuth 1.0a with HMAC-SHA256, signed with the consumer key and \
+             secret of an integration record and a token id and secret; realm is the account id."
+                .to_owned(),
+        );
+        components.add_security_scheme("tba", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Every route of the admin API, and the OpenAPI document that describes exactly those.
+pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::show_token, tokens::edit_token))
+        .routes(routes!(tokens::revoke_token))
+        .split_for_parts();
+    // After the split: the components are complete only then.
+    utoipa::Modify::modify(&TbaSecurity, &mut document);
+    (routes, document)
+}
+
+/// A verified caller of the admin API.
+pub(crate) struct Caller {
+    pub(crate) actor: Actor,
+    pub(crate) admitted: Admitted,
+}
+
+impl Caller {
+    /// Verifies the request's signature and applies governance; refusals are answered as
+    /// the other JSON surfaces answer them (401 without the reason, which is in the audit
+    /// trail; 400 for a malformed header; 429 over the concurrency limit).
+    pub(crate) async fn admit(
+        state: &AppState,
+        peer: SocketAddr,
+        request: Request,
+    ) -> Result<Self, ApiError> {
+        let admitted = admit(state, peer, request, Surface::AdminApi)
+            .await
+            .map_err(|refusal| ApiError::Response(Box::new(refusal)))?;
+        let actor = Actor::user(
+            &admitted.identity.account,
+            admitted.identity.user,
+            admitted.identity.role,
+            Context::Api,
+        );
+        Ok(Self { actor, admitted })
+    }
+
+    /// The query parameters, checked against the names the endpoint takes.
+    pub(crate) fn params(&self, known: &[&'static str]) -> Result<Params, ApiError> {
+        Params::parse(self.admitted.received.query(), known)
+    }
+
+    /// The JSON body as `T`; a field of the wrong type or an unknown field is named.
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let body = &self.admitted.received.body;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::invalid("body", "a JSON object is required"));
+        }
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { "body".to_owned() } else { path };
+            ApiError::Invalid {
+                field,
+                message: e.into_inner().to_string(),
+            }
+        })
+    }
+}
+
+/// Why an admin API request was not carried out.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// A rule of the domain refused it.
+    Domain(tessera_core::Error),
+    /// The request itself is wrong in one field.
+    Invalid { field: String, message: String },
+    /// Refused before it reached the domain (signature, governance), answered as is.
+    Response(Box<Response>),
+}
+
+impl ApiError {
+    pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<tessera_core::Error> for ApiError {
+    fn from(e: tessera_core::Error) -> Self {
+        ApiError::Domain(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Domain(e) => wire::domain_error(&e),
+            ApiError::Invalid { field, message } => wire::invalid_field(&field, message),
+            ApiError::Response(response) => *response,
+        }
+    }
+}
+
+/// The error body every admin API refusal has, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable, machine-readable: `INVALID_FIELD`, `NOT_FOUND`, `NOT_PERMITTED`, `TOKEN_REVOKED`,
+    /// `CONFLICT`, `INVALID_LOGIN_ATTEMPT`, `INVALID_REQUEST`, `CONCURRENCY_LIMIT_EXCEEDED`, …
+    code: String,
+    /// For people.
+    message: String,
+    /// With `INVALID_FIELD`: the query parameter or body field at fault (a path such as
+    /// `name` or `items[2].id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_the_tba_scheme() {
+        let (_, api) = routes();
+        let doc = serde_json::to_value(&api).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["tba"]["scheme"],
+            "oauth"
+        );
+        assert_eq!(doc["security"][0]["tba"], serde_json::json!([]));
+    }
+}

@@ -1,0 +1,387 @@
+//! `/api/v1/tokens`: the Access Tokens page as an API (SPEC §2: R1, R6–R8, R12).
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tessera_core::NewTokenInput;
+use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
+use tessera_core::model::TokenListItem;
+use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
+use utoipa::ToSchema;
+
+use super::{ApiError, Caller, ErrorBody};
+use crate::AppState;
+
+/// Rows per page when the caller does not say.
+const DEFAULT_LIMIT: u32 = 50;
+
+/// What a token is bound to: an internal id and the name it has now.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Named {
+    id: i64,
+    name: String,
+}
+
+/// An access token as listed and viewed. Never its token id or secret (R6).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenView {
+    /// The token's internal id, used in `/api/v1/tokens/{id}`.
+    id: i64,
+    name: String,
+    account: String,
+    /// The integration record (application) the token belongs to.
+    application: Named,
+    user: Named,
+    role: Named,
+    inactive: bool,
+    /// Revoked tokens are read-only and can never be used again (R8).
+    revoked: bool,
+    /// RFC 3339, UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_by: Option<String>,
+    /// RFC 3339, UTC.
+    created_at: String,
+    created_by: String,
+    /// RFC 3339, UTC; to the minute.
+    last_used_at: Option<String>,
+}
+
+impl From<TokenListItem> for TokenView {
+    fn from(item: TokenListItem) -> Self {
+        let t = item.token;
+        Self {
+            id: t.key.get(),
+            name: t.name,
+            account: t.account.as_str().to_owned(),
+            application: Named {
+                id: t.integration.get(),
+                name: item.application_name,
+            },
+            user: Named {
+                id: t.user.get(),
+                name: item.user_name,
+            },
+            role: Named {
+                id: t.role.get(),
+                name: item.role_name,
+            },
+            inactive: t.inactive,
+            revoked: t.revoked.is_some(),
+            revoked_at: t.revoked.as_ref().map(|r| r.at.to_rfc3339()),
+            revoked_by: t.revoked.map(|r| r.by_name),
+            created_at: t.created_at.to_rfc3339(),
+            created_by: t.created_by_name,
+            last_used_at: t.last_used_at.map(|at| at.to_rfc3339()),
+        }
+    }
+}
+
+/// One page of the token list.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenPageView {
+    items: Vec<TokenView>,
+    /// Pass as `after` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+const LIST_PARAMS: &[&str] = &[
+    "revoked",
+    "inactive",
+    "application",
+    "user",
+    "role",
+    "search",
+    "sort",
+    "after",
+    "limit",
+];
+
+/// The Access Tokens list: every token of the account for a token manager, the caller's own
+/// otherwise (R1, R12). Filters combine; pages follow `next`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    params(
+        ("revoked" = Option<String>, Query, description = "`all` (default), `yes` or `no`"),
+        ("inactive" = Option<bool>, Query, description = "Only inactive (`true`) or only active (`false`) tokens"),
+        ("application" = Option<i64>, Query, description = "Internal id of an integration record"),
+        ("user" = Option<i64>, Query, description = "Internal id of a user"),
+        ("role" = Option<i64>, Query, description = "Internal id of a role"),
+        ("search" = Option<String>, Query, description = "Case-insensitive part of the token, application, user or role name; at least 3 characters"),
+        ("sort" = Option<String>, Query, description = "`newest` (default), `oldest` or `name`"),
+        ("after" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "Rows per page, 1–1000 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "A page of tokens", body = TokenPageView),
+        (status = 400, description = "A parameter is invalid (named in `field`)", body = ErrorBody),
+        (status = 401, description = "The signature was refused; the reason is in the login audit trail", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_tokens(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<Json<TokenPageView>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    let params = caller.params(LIST_PARAMS)?;
+    let filter = TokenFilter {
+        revoked: params
+            .choice(
+                "revoked",
+                &[
+                    ("all", RevokedFilter::All),
+                    ("yes", RevokedFilter::Yes),
+                    ("no", RevokedFilter::No),
+                ],
+            )?
+            .unwrap_or_default(),
+        inactive: params.choice("inactive", &[("true", true), ("false", false)])?,
+        integration: params.id("application", IntegrationId::parse)?,
+        user: params.id("user", UserId::parse)?,
+        role: params.id("role", RoleId::parse)?,
+        search: params.text("search").map(str::to_owned),
+    };
+    let sort = params
+        .choice(
+            "sort",
+            &[
+                ("newest", TokenSort::NewestFirst),
+                ("oldest", TokenSort::OldestFirst),
+                ("name", TokenSort::Name),
+            ],
+        )?
+        .unwrap_or_default();
+    let after = params
+        .text("after")
+        .map(|v| {
+            TokenCursor::decode(v)
+                .map_err(|_| ApiError::invalid("after", "is not a `next` this server gave"))
+        })
+        .transpose()?;
+    let limit = params
+        .parsed::<u32>("limit", "a number of rows, 1–1000")?
+        .unwrap_or(DEFAULT_LIMIT);
+    let page = state
+        .tessera()
+        .list_tokens(&caller.actor, filter, sort, after, limit)
+        .await?;
+    Ok(Json(TokenPageView {
+        items: page.items.into_iter().map(TokenView::from).collect(),
+        next: page.next.map(|cursor| cursor.encode()),
+    }))
+}
+
+/// New Access Token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewToken {
+    /// Internal id of the integration record (TBA enabled, installed in the account).
+    application: i64,
+    /// Internal id of the user the token acts as.
+    user: i64,
+    /// Internal id of one of that user's roles.
+    role: i64,
+    /// Defaults to "application - user - role"; at most 200 characters.
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// A new token with its credentials: shown in this response only (R6).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedToken {
+    token: TokenView,
+    token_id: String,
+    token_secret: String,
+    warning: &'static str,
+}
+
+const SHOWN_ONCE: &str = "The token id and secret are shown in this response only. Store them \
+    now: they cannot be retrieved again. A lost secret means a new token.";
+
+/// Creates an access token (R7, R12). The token id and secret are in this response only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "Created; the credentials are never shown again", body = CreatedToken),
+        (status = 400, description = "A field is invalid (named in `field`)", body = ErrorBody),
+        (status = 403, description = "The caller's role may not create this token (R12)", body = ErrorBody),
+        (status = 404, description = "The application, user or role does not exist in the account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let input: NewToken = caller.json()?;
+    let input = NewTokenInput {
+        integration: IntegrationId::new(positive("application", input.application)?),
+        user: UserId::new(positive("user", input.user)?),
+        role: RoleId::new(positive("role", input.role)?),
+        name: input.name,
+    };
+    let (item, credentials) = state
+        .tessera()
+        .create_token(&caller.actor, input)
+        .await
+        .map_err(body_field)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token: TokenView::from(item),
+            token_id: credentials.token_id.as_str().to_owned(),
+            token_secret: credentials.token_secret.expose().to_owned(),
+            warning: SHOWN_ONCE,
+        }),
+    ))
+}
+
+/// The domain calls a token's name "token name"; in this API's bodies the field is `name`.
+fn body_field(e: tessera_core::Error) -> ApiError {
+    match e {
+        tessera_core::Error::Invalid {
+            field: "token name",
+            why,
+        } => ApiError::invalid("name", format!("invalid token name: {why}")),
+        e => e.into(),
+    }
+}
+
+fn positive(field: &str, id: i64) -> Result<i64, ApiError> {
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "must be an internal id (a positive integer)",
+        ))
+    }
+}
+
+fn token_key(id: &str) -> Result<TokenKey, ApiError> {
+    TokenKey::parse(id).map_err(|e| ApiError::invalid("id", e.to_string()))
+}
+
+/// Views one token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens/{id}",
+    tag = "tokens",
+    params(("id" = i64, Path, description = "The token's internal id")),
+    responses(
+        (status = 200, description = "The token", body = TokenView),
+        (status = 404, description = "No such token visible to the caller", body = ErrorBody),
+    )
+)]
+pub(crate) async fn show_token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<TokenView>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let item = state
+        .tessera()
+        .token(&caller.actor, token_key(&id)?)
+        .await?;
+    Ok(Json(TokenView::from(item)))
+}
+
+/// Edit: the name and the reversible Inactive switch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenChanges {
+    /// At most 200 characters.
+    #[serde(default)]
+    name: Option<String>,
+    /// An inactive token is refused (`InactiveToken`) until it is made active again.
+    #[serde(default)]
+    inactive: Option<bool>,
+}
+
+/// Renames a token and/or switches it inactive or active again (R8: a revoked token is read-only).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tokens/{id}",
+    tag = "tokens",
+    params(("id" = i64, Path, description = "The token's internal id")),
+    request_body = TokenChanges,
+    responses(
+        (status = 200, description = "The token as changed", body = TokenView),
+        (status = 400, description = "A field is invalid (named in `field`)", body = ErrorBody),
+        (status = 404, description = "No such token visible to the caller", body = ErrorBody),
+        (status = 409, description = "The token is revoked", body = ErrorBody),
+    )
+)]
+pub(crate) async fn edit_token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<TokenView>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let key = token_key(&id)?;
+    let changes: TokenChanges = caller.json()?;
+    let tessera = state.tessera();
+    let mut changed = None;
+    if let Some(name) = &changes.name {
+        changed = Some(
+            tessera
+                .rename_token(&caller.actor, key, name)
+                .await
+                .map_err(body_field)?,
+        );
+    }
+    if let Some(inactive) = changes.inactive {
+        changed = Some(
+            tessera
+                .set_token_inactive(&caller.actor, key, inactive)
+                .await?,
+        );
+    }
+    let item =
+        changed.ok_or_else(|| ApiError::invalid("body", "give `name`, `inactive` or both"))?;
+    Ok(Json(TokenView::from(item)))
+}
+
+/// Revokes a token: permanent; it stays listed, read-only (R8).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens/{id}/revoke",
+    tag = "tokens",
+    params(("id" = i64, Path, description = "The token's internal id")),
+    responses(
+        (status = 200, description = "The token, revoked; refused from now on", body = TokenView),
+        (status = 404, description = "No such token visible to the caller", body = ErrorBody),
+        (status = 409, description = "The token was already revoked", body = ErrorBody),
+    )
+)]
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<TokenView>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let item = state
+        .tessera()
+        .revoke_token(&caller.actor, token_key(&id)?)
+        .await?;
+    Ok(Json(TokenView::from(item)))
+}

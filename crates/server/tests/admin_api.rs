@@ -1,0 +1,550 @@
+//! The admin API over HTTP, on both stores: TBA-signed calls, what each role may do (R1, R12),
+//! validation errors that name their field, secrets in exactly one response, and an OpenAPI
+//! document that lists every route.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+use tessera_core::ids::{AccountId, RoleId, UserId};
+use tessera_core::model::Context;
+use tessera_core::{Actor, NewTokenInput};
+use tessera_oauth1::Signer;
+
+on_both_backends!(
+    an_administrator_lists_creates_views_edits_and_revokes_tokens,
+    the_token_list_filters_searches_and_pages,
+    a_user_without_token_permissions_sees_and_changes_only_what_its_role_allows,
+    invalid_requests_are_refused_with_the_field_named,
+    the_openapi_document_lists_every_route,
+);
+
+/// A token of the bootstrap administrator with the Administrator role, through the domain
+/// (as the CLI will obtain one through issuetoken): its signer.
+async fn administrator(server: &TestServer) -> Signer {
+    let admin = Actor::user(
+        &AccountId::parse(ACCOUNT).unwrap(),
+        UserId::new(1),
+        RoleId::ADMINISTRATOR,
+        Context::Api,
+    );
+    let alice_token = alice_sync(server, &admin).await;
+    let (_, credentials) = server
+        .tessera()
+        .create_token(
+            &admin,
+            NewTokenInput {
+                integration: alice_token.token.integration,
+                user: UserId::new(1),
+                role: RoleId::ADMINISTRATOR,
+                name: Some("admin api".into()),
+            },
+        )
+        .await
+        .unwrap();
+    signer_for(
+        CONSUMER_KEY,
+        CONSUMER_SECRET,
+        credentials.token_id.as_str(),
+        credentials.token_secret.expose(),
+    )
+}
+
+async fn alice_sync(server: &TestServer, admin: &Actor) -> tessera_core::model::TokenListItem {
+    let page = server
+        .tessera()
+        .list_tokens(admin, Default::default(), Default::default(), None, 50)
+        .await
+        .unwrap();
+    page.items
+        .into_iter()
+        .find(|t| t.token.name == "alice sync")
+        .unwrap()
+}
+
+/// Sends a request to `path_and_query` signed by `signer`, with `body` as JSON when given.
+async fn call(
+    server: &TestServer,
+    signer: &Signer,
+    method: &str,
+    path_and_query: &str,
+    body: Option<Value>,
+) -> Reply {
+    let auth = authorization(signer, method, &server.url(path_and_query), None);
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    send(
+        server.addr,
+        method,
+        path_and_query,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .await
+}
+
+fn names(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn error_of(reply: &Reply) -> (u16, String, String) {
+    let body = reply.json();
+    (
+        reply.status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        body["error"]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+async fn echo_status(server: &TestServer, signer: &Signer) -> u16 {
+    let path = "/app/site/hosting/restlet.nl?script=7&deploy=1";
+    let auth = authorization(signer, "GET", &server.url(path), None);
+    send(server.addr, "GET", path, &[("authorization", &auth)], b"")
+        .await
+        .status
+}
+
+async fn an_administrator_lists_creates_views_edits_and_revokes_tokens(server: &TestServer) {
+    let admin = administrator(server).await;
+    let list = call(server, &admin, "GET", "/api/v1/tokens", None).await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    let page = list.json();
+    let mut listed = names(&page);
+    listed.sort();
+    assert_eq!(listed, ["admin api", "alice second", "alice sync"]);
+    let alice = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "alice sync")
+        .unwrap()
+        .clone();
+    assert_eq!(alice["application"]["name"], "Acme Sync");
+    assert_eq!(alice["user"]["name"], "Alice Able");
+    assert_eq!(alice["role"]["name"], "Integration User");
+    assert_eq!(alice["account"], ACCOUNT);
+    assert_eq!(alice["revoked"], false);
+
+    // Create: the credentials come in this response only, and they work at once.
+    let created = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/tokens",
+        Some(json!({
+            "application": alice["application"]["id"],
+            "user": alice["user"]["id"],
+            "role": alice["role"]["id"],
+            "name": "made by the api",
+        })),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let created = created.json();
+    let token_id = created["token_id"].as_str().unwrap().to_owned();
+    let token_secret = created["token_secret"].as_str().unwrap().to_owned();
+    assert_eq!(token_id.len(), 64);
+    assert!(created["warning"].as_str().unwrap().contains("only"));
+    assert_eq!(created["token"]["name"], "made by the api");
+    assert_eq!(created["token"]["created_by"], "Ada Admin");
+    let id = created["token"]["id"].as_i64().unwrap();
+    let new_token = signer_for(CONSUMER_KEY, CONSUMER_SECRET, &token_id, &token_secret);
+    assert_eq!(echo_status(server, &new_token).await, 200);
+
+    // Never again: not in the view, not in the list.
+    let view = call(server, &admin, "GET", &format!("/api/v1/tokens/{id}"), None).await;
+    assert_eq!(view.status, 200, "{}", view.text());
+    assert_eq!(view.json()["name"], "made by the api");
+    let list = call(server, &admin, "GET", "/api/v1/tokens?limit=1000", None).await;
+    for reply in [&view, &list] {
+        assert!(!reply.text().contains(&token_secret));
+        assert!(!reply.text().contains(&token_id));
+    }
+
+    // Edit: rename and inactive; an inactive token is refused until it is active again.
+    let edited = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/tokens/{id}"),
+        Some(json!({"name": "renamed", "inactive": true})),
+    )
+    .await;
+    assert_eq!(edited.status, 200, "{}", edited.text());
+    assert_eq!(edited.json()["name"], "renamed");
+    assert_eq!(edited.json()["inactive"], true);
+    assert_eq!(echo_status(server, &new_token).await, 401);
+    let active = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/tokens/{id}"),
+        Some(json!({"inactive": false})),
+    )
+    .await;
+    assert_eq!(active.json()["inactive"], false);
+    assert_eq!(echo_status(server, &new_token).await, 200);
+
+    // Revoke: refused from the moment the call returns, read-only from then on.
+    let revoked = call(
+        server,
+        &admin,
+        "POST",
+        &format!("/api/v1/tokens/{id}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert_eq!(revoked.json()["revoked"], true);
+    assert_eq!(revoked.json()["revoked_by"], "Ada Admin");
+    assert!(
+        revoked.json()["revoked_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(echo_status(server, &new_token).await, 401);
+    let again = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/tokens/{id}"),
+        Some(json!({"name": "too late"})),
+    )
+    .await;
+    assert_eq!(
+        error_of(&again),
+        (409, "TOKEN_REVOKED".into(), String::new())
+    );
+    let again = call(
+        server,
+        &admin,
+        "POST",
+        &format!("/api/v1/tokens/{id}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, 409);
+
+    // Every call above went through the verifier: recorded in the login audit trail.
+    server.state.verifier().flush().await;
+    let trail = server
+        .tessera()
+        .store()
+        .login_attempts(&tessera_core::store::AttemptQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|a| a.surface == "admin-api" && a.success && a.request_uri.contains("/revoke"))
+    );
+}
+
+async fn the_token_list_filters_searches_and_pages(server: &TestServer) {
+    let admin = administrator(server).await;
+    let list = call(server, &admin, "GET", "/api/v1/tokens", None)
+        .await
+        .json();
+    let second = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "alice second")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let revoked = call(
+        server,
+        &admin,
+        "POST",
+        &format!("/api/v1/tokens/{second}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, 200);
+
+    let only = |q: &'static str| {
+        let admin = &admin;
+        async move {
+            let reply = call(server, admin, "GET", &format!("/api/v1/tokens?{q}"), None).await;
+            assert_eq!(reply.status, 200, "{q}: {}", reply.text());
+            let mut n = names(&reply.json());
+            n.sort();
+            n
+        }
+    };
+    assert_eq!(only("revoked=yes").await, ["alice second"]);
+    assert_eq!(only("revoked=no").await, ["admin api", "alice sync"]);
+    // Every token here belongs to "Acme Sync": the application's name is searched too.
+    assert_eq!(only("search=SYNC").await.len(), 3);
+    assert_eq!(only("search=SECOND").await, ["alice second"]);
+    assert_eq!(only("search=able&revoked=no").await, ["alice sync"]);
+    assert_eq!(only("search=J%C3%BCrgen").await, Vec::<String>::new());
+    assert_eq!(only("sort=name&inactive=false").await.len(), 3);
+
+    // Pages of one, by name, follow `next` to the end.
+    let mut seen = Vec::new();
+    let mut query = "/api/v1/tokens?sort=name&limit=1".to_owned();
+    loop {
+        let page = call(server, &admin, "GET", &query, None).await.json();
+        seen.extend(names(&page));
+        match page["next"].as_str() {
+            Some(next) => {
+                query = format!(
+                    "/api/v1/tokens?sort=name&limit=1&after={}",
+                    tessera_oauth1::encode::encode(next)
+                );
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["admin api", "alice second", "alice sync"]);
+}
+
+async fn a_user_without_token_permissions_sees_and_changes_only_what_its_role_allows(
+    server: &TestServer,
+) {
+    let admin = administrator(server).await;
+    let alice = signer();
+    // "My Access Tokens": her own only (R1, R12).
+    let mine = call(server, &alice, "GET", "/api/v1/tokens", None).await;
+    assert_eq!(mine.status, 200, "{}", mine.text());
+    let mut listed = names(&mine.json());
+    listed.sort();
+    assert_eq!(listed, ["alice second", "alice sync"]);
+
+    // The administrator's token does not exist for her.
+    let all = call(server, &admin, "GET", "/api/v1/tokens", None)
+        .await
+        .json();
+    let admin_token = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "admin api")
+        .unwrap()
+        .clone();
+    let id = admin_token["id"].as_i64().unwrap();
+    let view = call(server, &alice, "GET", &format!("/api/v1/tokens/{id}"), None).await;
+    assert_eq!(error_of(&view), (404, "NOT_FOUND".into(), String::new()));
+    let revoke = call(
+        server,
+        &alice,
+        "POST",
+        &format!("/api/v1/tokens/{id}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(revoke.status, 404);
+    assert_eq!(echo_status(server, &admin).await, 200);
+
+    // Her role has no User Access Tokens permission: she may not create one, not even for
+    // herself; and no Administrator token for anyone.
+    let mine = call(server, &alice, "GET", "/api/v1/tokens", None)
+        .await
+        .json();
+    let own = &mine["items"][0];
+    let create = call(
+        server,
+        &alice,
+        "POST",
+        "/api/v1/tokens",
+        Some(json!({
+            "application": own["application"]["id"],
+            "user": own["user"]["id"],
+            "role": own["role"]["id"],
+        })),
+    )
+    .await;
+    assert_eq!(error_of(&create).0, 403, "{}", create.text());
+    assert_eq!(error_of(&create).1, "NOT_PERMITTED");
+    let create = call(
+        server,
+        &alice,
+        "POST",
+        "/api/v1/tokens",
+        Some(json!({"application": own["application"]["id"], "user": 1, "role": 3})),
+    )
+    .await;
+    assert_eq!(error_of(&create).0, 403, "{}", create.text());
+
+    // Her own tokens she may rename and revoke (R12: every user changes its own).
+    let own_id = own["id"].as_i64().unwrap();
+    let renamed = call(
+        server,
+        &alice,
+        "PATCH",
+        &format!("/api/v1/tokens/{own_id}"),
+        Some(json!({"name": "alice's own"})),
+    )
+    .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text());
+}
+
+async fn invalid_requests_are_refused_with_the_field_named(server: &TestServer) {
+    let admin = administrator(server).await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=ten", "limit"),
+        ("limt=5", "limt"),
+        ("revoked=maybe", "revoked"),
+        ("sort=upward", "sort"),
+        ("user=-4", "user"),
+        ("search=ab", "search"),
+        ("after=nonsense", "after"),
+        ("after=7~%25zz", "after"),
+        ("limit=1&limit=2", "limit"),
+    ] {
+        let reply = call(
+            server,
+            &admin,
+            "GET",
+            &format!("/api/v1/tokens?{query}"),
+            None,
+        )
+        .await;
+        let (status, code, named) = error_of(&reply);
+        assert_eq!(
+            (status, code.as_str(), named.as_str()),
+            (400, "INVALID_FIELD", field),
+            "{query}: {}",
+            reply.text()
+        );
+    }
+    let any = call(server, &admin, "GET", "/api/v1/tokens", None)
+        .await
+        .json();
+    let id = any["items"][0]["id"].as_i64().unwrap();
+    for (body, field) in [
+        (
+            json!({"application": "one", "user": 1, "role": 3}),
+            "application",
+        ),
+        (json!({"application": 1, "user": 1}), "body"),
+        (
+            json!({"application": 1, "user": 1, "role": 3, "colour": "red"}),
+            "colour",
+        ),
+        (
+            json!({"application": 0, "user": 1, "role": 3}),
+            "application",
+        ),
+        (
+            json!({"application": 1, "user": 1, "role": 3, "name": ""}),
+            "name",
+        ),
+    ] {
+        let reply = call(server, &admin, "POST", "/api/v1/tokens", Some(body.clone())).await;
+        let (status, code, named) = error_of(&reply);
+        assert_eq!(
+            (status, code.as_str(), named.as_str()),
+            (400, "INVALID_FIELD", field),
+            "{body}: {}",
+            reply.text()
+        );
+    }
+    let empty = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/tokens/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        error_of(&empty),
+        (400, "INVALID_FIELD".into(), "body".into())
+    );
+    let nothing = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/tokens/{id}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        error_of(&nothing),
+        (400, "INVALID_FIELD".into(), "body".into())
+    );
+    let bad_id = call(server, &admin, "GET", "/api/v1/tokens/x1", None).await;
+    assert_eq!(
+        error_of(&bad_id),
+        (400, "INVALID_FIELD".into(), "id".into())
+    );
+    let missing = call(server, &admin, "GET", "/api/v1/tokens/999999", None).await;
+    assert_eq!(error_of(&missing).0, 404);
+
+    // Unsigned, or signed with a wrong secret: the generic 401, the reason in the audit trail.
+    let unsigned = send(server.addr, "GET", "/api/v1/tokens", &[], b"").await;
+    assert_eq!(
+        error_of(&unsigned),
+        (401, "INVALID_LOGIN_ATTEMPT".into(), String::new())
+    );
+    let wrong = signer_for(CONSUMER_KEY, CONSUMER_SECRET, TOKEN_ID, TOKEN2_SECRET);
+    let refused = call(server, &wrong, "GET", "/api/v1/tokens", None).await;
+    assert_eq!(refused.status, 401);
+}
+
+async fn the_openapi_document_lists_every_route(server: &TestServer) {
+    let reply = send(server.addr, "GET", tessera_server::OPENAPI_PATH, &[], b"").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.headers["content-type"], "application/json");
+    let doc = reply.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations.push(format!("{} {path}", method.to_uppercase()));
+            assert!(
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
+                "{method} {path} documents no response"
+            );
+        }
+    }
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "GET /api/v1/tokens",
+            "GET /api/v1/tokens/{id}",
+            "PATCH /api/v1/tokens/{id}",
+            "POST /api/v1/tokens",
+            "POST /api/v1/tokens/{id}/revoke",
+        ]
+    );
+    // Every documented operation is served: signed, none answers 404 or 405.
+    let admin = administrator(server).await;
+    for operation in &operations {
+        let (method, path) = operation.split_once(' ').unwrap();
+        let path = path.replace("{id}", "1");
+        let reply = call(server, &admin, method, &path, Some(json!({}))).await;
+        assert!(
+            reply.status != 405 && reply.json()["error"]["code"] != "NO_SUCH_ENDPOINT",
+            "{operation}: {} {}",
+            reply.status,
+            reply.text()
+        );
+    }
+}
