@@ -19,6 +19,8 @@ on_both_backends!(
     a_user_without_token_permissions_sees_and_changes_only_what_its_role_allows,
     invalid_requests_are_refused_with_the_field_named,
     the_openapi_document_lists_every_route,
+    an_administrator_manages_an_integration_record_end_to_end,
+    a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records,
 );
 
 /// A token of the bootstrap administrator with the Administrator role, through the domain
@@ -533,6 +535,22 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
             "POST /api/v1/tokens",
             "POST /api/v1/tokens/{id}/revoke",
         ]
+        .into_iter()
+        .chain([
+            "DELETE /api/v1/integrations/{id}",
+            "GET /api/v1/integrations",
+            "GET /api/v1/integrations/{id}",
+            "PATCH /api/v1/integrations/{id}",
+            "POST /api/v1/integrations",
+            "POST /api/v1/integrations/{id}/approve",
+            "POST /api/v1/integrations/{id}/block",
+            "POST /api/v1/integrations/{id}/enable",
+            "POST /api/v1/integrations/{id}/install",
+            "POST /api/v1/integrations/{id}/reset",
+        ])
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
     );
     // Every documented operation is served: signed, none answers 404 or 405.
     let admin = administrator(server).await;
@@ -547,4 +565,438 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
             reply.text()
         );
     }
+}
+
+async fn an_administrator_manages_an_integration_record_end_to_end(server: &TestServer) {
+    let admin = administrator(server).await;
+    let created = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/integrations",
+        Some(json!({"name": "Payroll Bridge", "description": "nightly export"})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let created = created.json();
+    let record = &created["integration"];
+    assert_eq!(record["name"], "Payroll Bridge");
+    assert_eq!(record["is_owner"], true);
+    assert_eq!(record["token_based_auth"], true);
+    assert_eq!(record["installation"]["state"], "enabled");
+    assert_eq!(record["installation"]["origin"], "created");
+    let id = record["id"].as_i64().unwrap();
+    let key = created["consumer_key"].as_str().unwrap().to_owned();
+    let secret = created["consumer_secret"].as_str().unwrap().to_owned();
+    assert!(created["warning"].as_str().unwrap().contains("only"));
+
+    // Shown once: not in the view, not in the list.
+    let view = call(
+        server,
+        &admin,
+        "GET",
+        &format!("/api/v1/integrations/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(view.status, 200, "{}", view.text());
+    let list = call(server, &admin, "GET", "/api/v1/integrations", None).await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    for reply in [&view, &list] {
+        assert!(!reply.text().contains(&key) && !reply.text().contains(&secret));
+    }
+    let listed: Vec<String> = list
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        listed.iter().any(|n| n == "Payroll Bridge") && listed.iter().any(|n| n == "Acme Sync"),
+        "{listed:?}"
+    );
+
+    // Shared fields and this account's note and limit in one edit.
+    let edited = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/integrations/{id}"),
+        Some(
+            json!({"name": "Payroll Bridge 2", "note": "owned by finance", "concurrency_limit": 3}),
+        ),
+    )
+    .await;
+    assert_eq!(edited.status, 200, "{}", edited.text());
+    let edited = edited.json();
+    assert_eq!(edited["integration"]["name"], "Payroll Bridge 2");
+    assert_eq!(
+        edited["integration"]["installation"]["note"],
+        "owned by finance"
+    );
+    assert_eq!(
+        edited["integration"]["installation"]["concurrency_limit"],
+        3
+    );
+    assert!(edited.get("consumer_key").is_none());
+    let cleared = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/integrations/{id}"),
+        Some(json!({"concurrency_limit": null})),
+    )
+    .await;
+    assert!(
+        cleared.json()["integration"]["installation"]
+            .get("concurrency_limit")
+            .is_none()
+    );
+
+    // A token for it, signed with the consumer pair from the create response.
+    let token = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/tokens",
+        Some(json!({"application": id, "user": 1, "role": 3})),
+    )
+    .await;
+    assert_eq!(token.status, 201, "{}", token.text());
+    let token = token.json();
+    let (tid, tsecret) = (
+        token["token_id"].as_str().unwrap().to_owned(),
+        token["token_secret"].as_str().unwrap().to_owned(),
+    );
+    let signed = signer_for(&key, &secret, &tid, &tsecret);
+    assert_eq!(echo_status(server, &signed).await, 200);
+
+    // Reset: refused without the confirmation; then the old pair stops, the token goes on
+    // with the new pair (tokens bind the record, not its key).
+    for body in [json!({}), json!({"confirm": false})] {
+        let refused = call(
+            server,
+            &admin,
+            "POST",
+            &format!("/api/v1/integrations/{id}/reset"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(
+            error_of(&refused),
+            (400, "INVALID_FIELD".into(), "confirm".into())
+        );
+    }
+    assert_eq!(echo_status(server, &signed).await, 200);
+    let reset = call(
+        server,
+        &admin,
+        "POST",
+        &format!("/api/v1/integrations/{id}/reset"),
+        Some(json!({"confirm": true})),
+    )
+    .await;
+    assert_eq!(reset.status, 200, "{}", reset.text());
+    let reset = reset.json();
+    let (key2, secret2) = (
+        reset["consumer_key"].as_str().unwrap().to_owned(),
+        reset["consumer_secret"].as_str().unwrap().to_owned(),
+    );
+    assert_ne!(key2, key);
+    assert_eq!(echo_status(server, &signed).await, 401);
+    let signed2 = signer_for(&key2, &secret2, &tid, &tsecret);
+    assert_eq!(echo_status(server, &signed2).await, 200);
+
+    // Block and enable: effective before each call returns.
+    let blocked = call(
+        server,
+        &admin,
+        "POST",
+        &format!("/api/v1/integrations/{id}/block"),
+        None,
+    )
+    .await;
+    assert_eq!(blocked.json()["installation"]["state"], "blocked");
+    assert_eq!(echo_status(server, &signed2).await, 401);
+    let hidden = call(server, &admin, "GET", "/api/v1/integrations", None)
+        .await
+        .json();
+    assert!(!hidden.to_string().contains("Payroll Bridge 2"));
+    let shown = call(
+        server,
+        &admin,
+        "GET",
+        "/api/v1/integrations?inactive=true",
+        None,
+    )
+    .await
+    .json();
+    assert!(shown.to_string().contains("Payroll Bridge 2"));
+    let approve = call(
+        server,
+        &admin,
+        "POST",
+        &format!("/api/v1/integrations/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&approve).0, 409, "{}", approve.text());
+    let enabled = call(
+        server,
+        &admin,
+        "POST",
+        &format!("/api/v1/integrations/{id}/enable"),
+        None,
+    )
+    .await;
+    assert_eq!(enabled.json()["installation"]["state"], "enabled");
+    assert_eq!(echo_status(server, &signed2).await, 200);
+
+    // Validation names the field.
+    let bad = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/integrations",
+        Some(json!({"name": "x", "tba_authorization_flow": true, "callback_url": "http://example.com/cb"})),
+    )
+    .await;
+    assert_eq!(
+        error_of(&bad),
+        (400, "INVALID_FIELD".into(), "callback_url".into())
+    );
+    let bad = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/integrations",
+        Some(json!({"name": ""})),
+    )
+    .await;
+    assert_eq!(error_of(&bad), (400, "INVALID_FIELD".into(), "name".into()));
+    let bad = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/integrations/{id}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(error_of(&bad), (400, "INVALID_FIELD".into(), "body".into()));
+    let bad = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/integrations/{id}"),
+        Some(json!({"concurrency_limit": 0})),
+    )
+    .await;
+    assert_eq!(
+        error_of(&bad),
+        (400, "INVALID_FIELD".into(), "concurrency_limit".into())
+    );
+
+    // Delete: every token of it revoked, the record gone.
+    let deleted = call(
+        server,
+        &admin,
+        "DELETE",
+        &format!("/api/v1/integrations/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(deleted.json()["revoked_tokens"], 1);
+    assert_eq!(echo_status(server, &signed2).await, 401);
+    let gone = call(
+        server,
+        &admin,
+        "GET",
+        &format!("/api/v1/integrations/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&gone).0, 404);
+}
+
+async fn a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records(server: &TestServer) {
+    use tessera_core::{NewAccountInput, NewIntegrationInput, NewUserInput};
+    let operator = Actor::Operator {
+        context: Context::Cli,
+    };
+    let tessera = server.tessera();
+    let other = AccountId::parse("7654321").unwrap();
+    tessera
+        .create_account(
+            &operator,
+            NewAccountInput {
+                id: other.clone(),
+                name: "Other Co".into(),
+                tba_enabled: true,
+                require_approval_for_auto_install: false,
+                concurrency_limit: None,
+            },
+        )
+        .await
+        .unwrap();
+    let boss = tessera
+        .create_user(
+            &operator,
+            &other,
+            NewUserInput {
+                name: "Bo Boss".into(),
+                email: tessera_core::ids::Email::parse("bo@other.example").unwrap(),
+                password: None,
+                roles: vec![RoleId::ADMINISTRATOR],
+            },
+        )
+        .await
+        .unwrap();
+    let boss_actor = Actor::user(&other, boss.id, RoleId::ADMINISTRATOR, Context::Api);
+    let (own, own_credentials) = tessera
+        .create_integration(
+            &boss_actor,
+            NewIntegrationInput {
+                name: "Other's own".into(),
+                description: String::new(),
+                switches: tessera_core::model::AuthSwitches {
+                    token_based_auth: true,
+                    ..Default::default()
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let own_credentials = own_credentials.unwrap();
+    let (_, token) = tessera
+        .create_token(
+            &boss_actor,
+            NewTokenInput {
+                integration: own.integration.id,
+                user: boss.id,
+                role: RoleId::ADMINISTRATOR,
+                name: None,
+            },
+        )
+        .await
+        .unwrap();
+    let boss_signer = Signer::new(
+        own_credentials.consumer_key.as_str(),
+        &own_credentials.consumer_secret,
+        token.token_id.as_str(),
+        &token.token_secret,
+    )
+    .with_realm("7654321");
+
+    // Account 1's record, installed into account 2 as a bundle: listed there, not its owner.
+    let admin = administrator(server).await;
+    let acme = call(server, &admin, "GET", "/api/v1/integrations", None)
+        .await
+        .json();
+    let acme_id = acme
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Acme Sync")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let unseen = call(
+        server,
+        &boss_signer,
+        "GET",
+        &format!("/api/v1/integrations/{acme_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&unseen).0, 404, "{}", unseen.text());
+    let installed = call(
+        server,
+        &boss_signer,
+        "POST",
+        &format!("/api/v1/integrations/{acme_id}/install"),
+        None,
+    )
+    .await;
+    assert_eq!(installed.status, 201, "{}", installed.text());
+    assert_eq!(installed.json()["installation"]["origin"], "bundle");
+    assert_eq!(installed.json()["is_owner"], false);
+    // R4: never reset through a bundle install; R13: shared fields belong to the owner.
+    let reset = call(
+        server,
+        &boss_signer,
+        "POST",
+        &format!("/api/v1/integrations/{acme_id}/reset"),
+        Some(json!({"confirm": true})),
+    )
+    .await;
+    assert_eq!(
+        error_of(&reset),
+        (
+            403,
+            "RESET_NOT_ALLOWED_FOR_BUNDLE_INSTALL".into(),
+            String::new()
+        )
+    );
+    let rename = call(
+        server,
+        &boss_signer,
+        "PATCH",
+        &format!("/api/v1/integrations/{acme_id}"),
+        Some(json!({"name": "mine now"})),
+    )
+    .await;
+    assert_eq!(error_of(&rename).0, 403, "{}", rename.text());
+    // Its own state and note are account 2's to set.
+    let note = call(
+        server,
+        &boss_signer,
+        "PATCH",
+        &format!("/api/v1/integrations/{acme_id}"),
+        Some(json!({"note": "from the bundle"})),
+    )
+    .await;
+    assert_eq!(note.status, 200, "{}", note.text());
+    let blocked = call(
+        server,
+        &boss_signer,
+        "POST",
+        &format!("/api/v1/integrations/{acme_id}/block"),
+        None,
+    )
+    .await;
+    assert_eq!(blocked.json()["installation"]["state"], "blocked");
+    // ... which leaves account 1's installation as it was.
+    assert_eq!(echo_status(server, &signer()).await, 200);
+
+    // A user whose role has no integration permissions manages nothing.
+    let alice = signer();
+    for (method, path, body) in [
+        (
+            "POST",
+            "/api/v1/integrations".to_owned(),
+            Some(json!({"name": "Alice's"})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/integrations/{acme_id}/block"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/api/v1/integrations/{acme_id}/reset"),
+            Some(json!({"confirm": true})),
+        ),
+        ("DELETE", format!("/api/v1/integrations/{acme_id}"), None),
+    ] {
+        let refused = call(server, &alice, method, &path, body).await;
+        assert_eq!(
+            error_of(&refused).0,
+            403,
+            "{method} {path}: {}",
+            refused.text()
+        );
+    }
+    assert_eq!(echo_status(server, &alice).await, 200);
 }

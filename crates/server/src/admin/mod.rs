@@ -6,6 +6,7 @@
 //! The OpenAPI document is made from the same handlers that serve the routes (`utoipa-axum`
 //! registers both at once), so a route cannot be served without being documented.
 
+pub(crate) mod integrations;
 mod params;
 pub(crate) mod tokens;
 
@@ -41,6 +42,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     security(("tba" = [])),
     tags(
         (name = "tokens", description = "Access tokens (SPEC §2: R1, R6–R8, R12)"),
+        (name = "integrations", description = "Integration records and their installations (SPEC §2: R2–R6, R10, R13, R14)"),
     )
 )]
 struct ApiDoc;
@@ -67,6 +69,20 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::show_token, tokens::edit_token))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(
+            integrations::list_integrations,
+            integrations::create_integration
+        ))
+        .routes(routes!(
+            integrations::show_integration,
+            integrations::edit_integration,
+            integrations::delete_integration
+        ))
+        .routes(routes!(integrations::block_integration))
+        .routes(routes!(integrations::enable_integration))
+        .routes(routes!(integrations::approve_integration))
+        .routes(routes!(integrations::reset_credentials))
+        .routes(routes!(integrations::install_integration))
         .split_for_parts();
     // After the split: the components are complete only then.
     utoipa::Modify::modify(&TbaSecurity, &mut document);

@@ -1,0 +1,606 @@
+//! `/api/v1/integrations`: Manage Integrations as an API (SPEC §2: R2–R6, R10, R13).
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tessera_core::credentials::ConsumerCredentials;
+use tessera_core::ids::IntegrationId;
+use tessera_core::model::{AuthSwitches, InstallOrigin, InstallState};
+use tessera_core::{
+    InstallationChanges, IntegrationChanges, IntegrationView, NewIntegrationInput,
+    ResetConfirmation,
+};
+use utoipa::ToSchema;
+
+use super::{ApiError, Caller, ErrorBody};
+use crate::AppState;
+
+/// An integration record as the caller's account sees it. Never its consumer key or secret
+/// (R6: shown once, when issued).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IntegrationRecord {
+    /// The internal id, used in `/api/v1/integrations/{id}`.
+    id: i64,
+    /// The application id (a UUID), the same in every account.
+    application_id: String,
+    name: String,
+    description: String,
+    /// The account that created the record; only its administrators edit the shared fields (R13).
+    owner_account: String,
+    /// Whether the caller's account is the owner.
+    is_owner: bool,
+    token_based_auth: bool,
+    tba_authorization_flow: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_url: Option<String>,
+    tba_issuetoken_endpoint: bool,
+    user_credentials: bool,
+    /// Whether a consumer key and secret have been issued (when TBA was first switched on).
+    has_credentials: bool,
+    /// RFC 3339, UTC.
+    created_at: String,
+    /// RFC 3339, UTC.
+    modified_at: String,
+    /// The installation in the caller's account.
+    installation: InstallationView,
+}
+
+/// The record's installation in one account: its own state, note and limit (R13).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InstallationView {
+    /// `enabled`, `blocked` or `waiting_for_approval`.
+    state: &'static str,
+    note: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    concurrency_limit: Option<u32>,
+    /// `created` (the owner account), `bundle` (cannot reset credentials: R4) or `auto` (R14).
+    origin: &'static str,
+    /// RFC 3339, UTC.
+    installed_at: String,
+    /// RFC 3339, UTC.
+    state_changed_at: String,
+    state_changed_by: String,
+}
+
+impl From<IntegrationView> for IntegrationRecord {
+    fn from(view: IntegrationView) -> Self {
+        let i = view.integration;
+        let inst = view.installation;
+        Self {
+            id: i.id.get(),
+            application_id: i.application_id.to_string(),
+            name: i.name,
+            description: i.description,
+            owner_account: i.owner.as_str().to_owned(),
+            is_owner: view.is_owner,
+            token_based_auth: i.switches.token_based_auth,
+            tba_authorization_flow: i.switches.tba_authorization_flow,
+            callback_url: i.switches.callback_url,
+            tba_issuetoken_endpoint: i.switches.tba_issuetoken_endpoint,
+            user_credentials: i.switches.user_credentials,
+            has_credentials: i.has_credentials,
+            created_at: i.created_at.to_rfc3339(),
+            modified_at: i.modified_at.to_rfc3339(),
+            installation: InstallationView {
+                state: inst.state.code(),
+                note: inst.note,
+                concurrency_limit: inst.concurrency_limit,
+                origin: match inst.origin {
+                    InstallOrigin::Created => "created",
+                    InstallOrigin::Bundle => "bundle",
+                    InstallOrigin::Auto => "auto",
+                },
+                installed_at: inst.installed_at.to_rfc3339(),
+                state_changed_at: inst.state_changed_at.to_rfc3339(),
+                state_changed_by: inst.state_changed_by,
+            },
+        }
+    }
+}
+
+/// A record with a consumer key and secret just issued: shown in this response only (R5, R6).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IntegrationWithCredentials {
+    integration: IntegrationRecord,
+    /// Present when this call issued credentials (TBA switched on for the first time, or a reset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumer_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumer_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<&'static str>,
+}
+
+const SHOWN_ONCE: &str = "The consumer key and secret are shown in this response only. Store \
+    them now: they cannot be retrieved again. A lost secret means resetting the credentials.";
+
+impl IntegrationWithCredentials {
+    fn new(view: IntegrationView, credentials: Option<ConsumerCredentials>) -> Self {
+        let (consumer_key, consumer_secret) = match credentials {
+            Some(c) => (
+                Some(c.consumer_key.as_str().to_owned()),
+                Some(c.consumer_secret.expose().to_owned()),
+            ),
+            None => (None, None),
+        };
+        Self {
+            integration: IntegrationRecord::from(view),
+            warning: consumer_key.as_ref().map(|_| SHOWN_ONCE),
+            consumer_key,
+            consumer_secret,
+        }
+    }
+}
+
+fn integration_id(id: &str) -> Result<IntegrationId, ApiError> {
+    IntegrationId::parse(id).map_err(|e| ApiError::invalid("id", e.to_string()))
+}
+
+/// The records installed in the caller's account; blocked and waiting ones only with
+/// `inactive=true` ("Show Inactives").
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations",
+    tag = "integrations",
+    params(("inactive" = Option<bool>, Query, description = "Also list blocked records and records waiting for approval")),
+    responses(
+        (status = 200, description = "The records, by name", body = Vec<IntegrationRecord>),
+        (status = 400, description = "A parameter is invalid (named in `field`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_integrations(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<Json<Vec<IntegrationRecord>>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    let params = caller.params(&["inactive"])?;
+    let inactive = params
+        .choice("inactive", &[("true", true), ("false", false)])?
+        .unwrap_or(false);
+    let views = state
+        .tessera()
+        .list_integrations(&caller.actor, inactive)
+        .await?;
+    Ok(Json(
+        views.into_iter().map(IntegrationRecord::from).collect(),
+    ))
+}
+
+/// New Integration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewIntegration {
+    /// At most 200 characters.
+    name: String,
+    /// At most 4,000 characters.
+    #[serde(default)]
+    description: String,
+    /// Token-based Authentication; when on, a consumer key and secret are issued (default on).
+    #[serde(default = "yes")]
+    token_based_auth: bool,
+    #[serde(default)]
+    tba_authorization_flow: bool,
+    /// Needed by the authorization flow; https, or http for localhost only.
+    #[serde(default)]
+    callback_url: Option<String>,
+    #[serde(default)]
+    tba_issuetoken_endpoint: bool,
+    #[serde(default)]
+    user_credentials: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Creates an integration record owned by the caller's account. With TBA on, the consumer key
+/// and secret are in this response only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations",
+    tag = "integrations",
+    request_body = NewIntegration,
+    responses(
+        (status = 201, description = "Created; credentials, if issued, are never shown again", body = IntegrationWithCredentials),
+        (status = 400, description = "A field is invalid (named in `field`)", body = ErrorBody),
+        (status = 403, description = "Only administrators (or Integration Application) create records", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_integration(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<(StatusCode, Json<IntegrationWithCredentials>), ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let input: NewIntegration = caller.json()?;
+    let input = NewIntegrationInput {
+        name: input.name,
+        description: input.description,
+        switches: AuthSwitches {
+            token_based_auth: input.token_based_auth,
+            tba_authorization_flow: input.tba_authorization_flow,
+            callback_url: input.callback_url,
+            tba_issuetoken_endpoint: input.tba_issuetoken_endpoint,
+            user_credentials: input.user_credentials,
+        },
+    };
+    let (view, credentials) = state
+        .tessera()
+        .create_integration(&caller.actor, input)
+        .await
+        .map_err(switches_field)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IntegrationWithCredentials::new(view, credentials)),
+    ))
+}
+
+/// The domain reports the switches as one field; this API has them as fields of their own.
+fn switches_field(e: tessera_core::Error) -> ApiError {
+    match e {
+        tessera_core::Error::Invalid {
+            field: "switches",
+            why,
+        } => ApiError::invalid("tba_authorization_flow", why),
+        e => e.into(),
+    }
+}
+
+/// Views one record as installed in the caller's account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/{id}",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "The record's internal id")),
+    responses(
+        (status = 200, description = "The record", body = IntegrationRecord),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn show_integration(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<IntegrationRecord>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let view = state
+        .tessera()
+        .integration(&caller.actor, integration_id(&id)?)
+        .await?;
+    Ok(Json(IntegrationRecord::from(view)))
+}
+
+/// Edit: the shared fields (owner account's administrators, R13) and this account's
+/// installation note and concurrency limit. Omitted fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IntegrationEdit {
+    name: Option<String>,
+    description: Option<String>,
+    token_based_auth: Option<bool>,
+    tba_authorization_flow: Option<bool>,
+    /// `""` removes it.
+    callback_url: Option<String>,
+    tba_issuetoken_endpoint: Option<bool>,
+    user_credentials: Option<bool>,
+    /// This account's note on its installation.
+    note: Option<String>,
+    /// This account's concurrency limit for the record; `null` for none.
+    #[serde(default, deserialize_with = "serde_with_null::deserialize")]
+    #[schema(value_type = Option<u32>)]
+    concurrency_limit: Option<Option<u32>>,
+}
+
+/// `Option<Option<T>>` from JSON: absent → `None`, `null` → `Some(None)`.
+mod serde_with_null {
+    use serde::{Deserialize, Deserializer};
+
+    pub(crate) fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+impl IntegrationEdit {
+    fn changes_shared_fields(&self) -> bool {
+        self.name.is_some()
+            || self.description.is_some()
+            || self.token_based_auth.is_some()
+            || self.tba_authorization_flow.is_some()
+            || self.callback_url.is_some()
+            || self.tba_issuetoken_endpoint.is_some()
+            || self.user_credentials.is_some()
+    }
+}
+
+/// Edits a record. Switching TBA on for the first time issues the consumer key and secret,
+/// shown in this response only.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/integrations/{id}",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "The record's internal id")),
+    request_body = IntegrationEdit,
+    responses(
+        (status = 200, description = "The record as changed", body = IntegrationWithCredentials),
+        (status = 400, description = "A field is invalid (named in `field`)", body = ErrorBody),
+        (status = 403, description = "Shared fields are edited by the owner account's administrators only (R13)", body = ErrorBody),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn edit_integration(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<IntegrationWithCredentials>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let id = integration_id(&id)?;
+    let edit: IntegrationEdit = caller.json()?;
+    let changes_installation = edit.note.is_some() || edit.concurrency_limit.is_some();
+    let tessera = state.tessera();
+    let mut credentials = None;
+    let mut view = None;
+    if edit.changes_shared_fields() {
+        // The switches go as one set: start from the record as it is.
+        let current = tessera.integration(&caller.actor, id).await?.integration;
+        let switches = AuthSwitches {
+            token_based_auth: edit
+                .token_based_auth
+                .unwrap_or(current.switches.token_based_auth),
+            tba_authorization_flow: edit
+                .tba_authorization_flow
+                .unwrap_or(current.switches.tba_authorization_flow),
+            callback_url: edit.callback_url.or(current.switches.callback_url),
+            tba_issuetoken_endpoint: edit
+                .tba_issuetoken_endpoint
+                .unwrap_or(current.switches.tba_issuetoken_endpoint),
+            user_credentials: edit
+                .user_credentials
+                .unwrap_or(current.switches.user_credentials),
+        };
+        let changes = IntegrationChanges {
+            name: edit.name,
+            description: edit.description,
+            switches: Some(switches),
+        };
+        let (changed, issued) = tessera
+            .update_integration(&caller.actor, id, changes)
+            .await
+            .map_err(switches_field)?;
+        view = Some(changed);
+        credentials = issued;
+    }
+    if changes_installation {
+        let changes = InstallationChanges {
+            state: None,
+            note: edit.note,
+            concurrency_limit: edit.concurrency_limit,
+        };
+        view = Some(
+            tessera
+                .update_installation(&caller.actor, id, changes)
+                .await?,
+        );
+    }
+    let view =
+        view.ok_or_else(|| ApiError::invalid("body", "give at least one field to change"))?;
+    Ok(Json(IntegrationWithCredentials::new(view, credentials)))
+}
+
+async fn set_state(
+    state: &AppState,
+    caller: &Caller,
+    id: IntegrationId,
+    to: InstallState,
+) -> Result<Json<IntegrationRecord>, ApiError> {
+    let changes = InstallationChanges {
+        state: Some(to),
+        ..InstallationChanges::default()
+    };
+    let view = state
+        .tessera()
+        .update_installation(&caller.actor, id, changes)
+        .await?;
+    Ok(Json(IntegrationRecord::from(view)))
+}
+
+/// Blocks the record in the caller's account: its tokens are refused there until enabled.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/{id}/block",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "The record's internal id")),
+    responses(
+        (status = 200, description = "Blocked", body = IntegrationRecord),
+        (status = 403, description = "Needs the Administrator role or Integration Application", body = ErrorBody),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn block_integration(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<IntegrationRecord>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    set_state(&state, &caller, integration_id(&id)?, InstallState::Blocked).await
+}
+
+/// Enables the record in the caller's account (a blocked one, or one waiting for approval).
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/{id}/enable",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "The record's internal id")),
+    responses(
+        (status = 200, description = "Enabled", body = IntegrationRecord),
+        (status = 403, description = "Needs the Administrator role or Integration Application", body = ErrorBody),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn enable_integration(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<IntegrationRecord>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    set_state(&state, &caller, integration_id(&id)?, InstallState::Enabled).await
+}
+
+/// Approves a record that is waiting for approval in the caller's account (R14).
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/{id}/approve",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "The record's internal id")),
+    responses(
+        (status = 200, description = "Approved: enabled", body = IntegrationRecord),
+        (status = 403, description = "Needs the Administrator role or Integration Application", body = ErrorBody),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+        (status = 409, description = "The record is not waiting for approval", body = ErrorBody),
+    )
+)]
+pub(crate) async fn approve_integration(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<IntegrationRecord>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let id = integration_id(&id)?;
+    let current = state.tessera().integration(&caller.actor, id).await?;
+    if current.installation.state != InstallState::WaitingForApproval {
+        return Err(tessera_core::Error::Conflict {
+            why: format!(
+                "the record is {} in this account, not waiting for approval",
+                current.installation.state.code()
+            ),
+        }
+        .into());
+    }
+    set_state(&state, &caller, id, InstallState::Enabled).await
+}
+
+/// Reset Credentials: confirmed explicitly.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResetRequest {
+    /// Must be `true`: the current consumer key and secret stop working at once (R5).
+    #[serde(default)]
+    confirm: bool,
+}
+
+/// Resets the consumer key and secret (R2–R5): the old pair stops working at once, every token
+/// of the record keeps working with the new pair. The new pair is in this response only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/{id}/reset",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "The record's internal id")),
+    request_body = ResetRequest,
+    responses(
+        (status = 200, description = "Reset; the new pair is never shown again", body = IntegrationWithCredentials),
+        (status = 400, description = "`confirm` is not `true`", body = ErrorBody),
+        (status = 403, description = "Only the owner account's administrators reset, and never through a bundle install (R4)", body = ErrorBody),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn reset_credentials(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<IntegrationWithCredentials>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let id = integration_id(&id)?;
+    let reset: ResetRequest = caller.json()?;
+    let (view, credentials) = state
+        .tessera()
+        .reset_credentials(&caller.actor, id, ResetConfirmation::from(reset.confirm))
+        .await?;
+    Ok(Json(IntegrationWithCredentials::new(
+        view,
+        Some(credentials),
+    )))
+}
+
+/// Installs another account's record into the caller's account as a bundle would (such an
+/// installation can never reset the record's credentials: R4).
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/{id}/install",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "The record's internal id")),
+    responses(
+        (status = 201, description = "Installed", body = IntegrationRecord),
+        (status = 403, description = "Only an administrator installs bundles", body = ErrorBody),
+        (status = 404, description = "No such record", body = ErrorBody),
+        (status = 409, description = "Already installed in this account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn install_integration(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<(StatusCode, Json<IntegrationRecord>), ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let view = state
+        .tessera()
+        .install_from_bundle(&caller.actor, integration_id(&id)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(IntegrationRecord::from(view))))
+}
+
+/// What a delete did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Deleted {
+    /// Tokens revoked by it (R10).
+    revoked_tokens: usize,
+}
+
+/// Deletes the record (in its owner account: everywhere, every token revoked) or uninstalls it
+/// from the caller's account (that account's tokens revoked) (R10).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/integrations/{id}",
+    tag = "integrations",
+    params(("id" = i64, Path, description = "The record's internal id")),
+    responses(
+        (status = 200, description = "Deleted or uninstalled", body = Deleted),
+        (status = 403, description = "Not permitted for the caller's role", body = ErrorBody),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete_integration(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<Deleted>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let revoked_tokens = state
+        .tessera()
+        .delete_integration(&caller.actor, integration_id(&id)?)
+        .await?;
+    Ok(Json(Deleted { revoked_tokens }))
+}
