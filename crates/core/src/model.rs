@@ -38,6 +38,24 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses an RFC 3339 date and time with an offset (`2026-11-28T01:02:03Z`,
+    /// `2026-11-28T02:02:03.5+01:00`), to the millisecond.
+    pub fn parse_rfc3339(input: &str) -> Result<Self, crate::Error> {
+        let t = time::OffsetDateTime::parse(input, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
+                crate::Error::invalid(
+                    "time",
+                    "must be an RFC 3339 date and time such as 2026-11-28T09:00:00Z",
+                )
+            })?;
+        let millis = t.unix_timestamp_nanos() / 1_000_000;
+        i64::try_from(millis)
+            .map(Self)
+            .map_err(|_| crate::Error::invalid("time", "is out of range"))
+    }
+}
+
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
@@ -432,6 +450,14 @@ pub struct SystemNote {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_to_the_millisecond() {
+        let t = Timestamp::parse_rfc3339("2026-11-28T02:02:03.456+01:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-28T01:02:03.456Z");
+        assert!(Timestamp::parse_rfc3339("2026-11-28").is_err());
+        assert!(Timestamp::parse_rfc3339("yesterday").is_err());
+    }
 
     #[test]
     fn permission_codes_round_trip() {

@@ -217,6 +217,15 @@ pub struct AttemptQuery {
     pub success: Option<bool>,
     pub detail: Option<String>,
     pub token: Option<TokenKey>,
+    pub user: Option<UserId>,
+    pub role: Option<RoleId>,
+    pub integration: Option<IntegrationId>,
+    /// Part of the token's name, without regard to ASCII case.
+    pub token_name: Option<String>,
+    /// Attempts at or after this moment.
+    pub from: Option<crate::model::Timestamp>,
+    /// Attempts before this moment.
+    pub to: Option<crate::model::Timestamp>,
     /// Rows with an id below this one (keyset pagination, newest first).
     pub before_id: Option<i64>,
     pub limit: u32,

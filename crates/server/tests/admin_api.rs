@@ -21,6 +21,9 @@ on_both_backends!(
     the_openapi_document_lists_every_route,
     an_administrator_manages_an_integration_record_end_to_end,
     a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records,
+    an_administrator_manages_roles_and_users,
+    the_login_audit_trail_is_filtered_and_paged,
+    system_notes_record_every_change_with_its_context,
 );
 
 /// A token of the bootstrap administrator with the Administrator role, through the domain
@@ -547,6 +550,19 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
             "POST /api/v1/integrations/{id}/enable",
             "POST /api/v1/integrations/{id}/install",
             "POST /api/v1/integrations/{id}/reset",
+            "GET /api/v1/integrations/{id}/notes",
+            "GET /api/v1/tokens/{id}/notes",
+            "GET /api/v1/audit",
+            "GET /api/v1/account",
+            "GET /api/v1/roles",
+            "POST /api/v1/roles",
+            "GET /api/v1/roles/{id}",
+            "PATCH /api/v1/roles/{id}",
+            "GET /api/v1/users",
+            "POST /api/v1/users",
+            "GET /api/v1/users/{id}",
+            "PATCH /api/v1/users/{id}",
+            "DELETE /api/v1/users/{id}",
         ])
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
@@ -999,4 +1015,385 @@ async fn a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records(ser
         );
     }
     assert_eq!(echo_status(server, &alice).await, 200);
+}
+
+async fn an_administrator_manages_roles_and_users(server: &TestServer) {
+    let admin = administrator(server).await;
+    let account = call(server, &admin, "GET", "/api/v1/account", None).await;
+    assert_eq!(account.status, 200, "{}", account.text());
+    assert_eq!(account.json()["id"], ACCOUNT);
+    assert_eq!(account.json()["tba_enabled"], true);
+
+    let roles = call(server, &admin, "GET", "/api/v1/roles", None)
+        .await
+        .json();
+    let names: Vec<&str> = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Administrator") && names.contains(&"Integration User"),
+        "{names:?}"
+    );
+    assert_eq!(roles[0]["administrator"], true);
+
+    let bad = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/roles",
+        Some(json!({"name": "X", "permissions": ["FLY"]})),
+    )
+    .await;
+    assert_eq!(
+        error_of(&bad),
+        (400, "INVALID_FIELD".into(), "permissions".into())
+    );
+    let role = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/roles",
+        Some(json!({"name": "Token Manager", "permissions": ["ACCESS_TOKEN_MANAGEMENT", "LOG_IN_USING_ACCESS_TOKENS"]})),
+    )
+    .await;
+    assert_eq!(role.status, 201, "{}", role.text());
+    let role_id = role.json()["id"].as_i64().unwrap();
+    assert_eq!(
+        role.json()["permissions"],
+        json!(["ACCESS_TOKEN_MANAGEMENT", "LOG_IN_USING_ACCESS_TOKENS"])
+    );
+    let edited = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/roles/{role_id}"),
+        Some(json!({"name": "Token Managers"})),
+    )
+    .await;
+    assert_eq!(edited.json()["name"], "Token Managers");
+    let admin_role = call(
+        server,
+        &admin,
+        "PATCH",
+        "/api/v1/roles/3",
+        Some(json!({"name": "Boss"})),
+    )
+    .await;
+    assert_eq!(error_of(&admin_role).0, 403, "{}", admin_role.text());
+
+    let password = "correct horse battery staple";
+    let short = call(server, &admin, "POST", "/api/v1/users", Some(json!({"name": "Tom", "email": "tom@example.com", "roles": [role_id], "password": "short"}))).await;
+    assert_eq!(
+        error_of(&short),
+        (400, "INVALID_FIELD".into(), "password".into())
+    );
+    let bad_email = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"name": "Tom", "email": "not an email"})),
+    )
+    .await;
+    assert_eq!(
+        error_of(&bad_email),
+        (400, "INVALID_FIELD".into(), "email".into())
+    );
+    let user = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"name": "Tom Token", "email": "tom@example.com", "roles": [role_id], "password": password})),
+    )
+    .await;
+    assert_eq!(user.status, 201, "{}", user.text());
+    assert!(!user.text().contains(password));
+    let user_id = user.json()["id"].as_i64().unwrap();
+    assert_eq!(user.json()["roles"], json!([role_id]));
+    let taken = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"name": "Tom 2", "email": "TOM@example.com"})),
+    )
+    .await;
+    assert_eq!(error_of(&taken).0, 409, "{}", taken.text());
+
+    let edited = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/users/{user_id}"),
+        Some(json!({"name": "Tom T.", "active": false, "roles": [], "password": "another long password"})),
+    )
+    .await;
+    assert_eq!(edited.status, 200, "{}", edited.text());
+    assert_eq!(edited.json()["name"], "Tom T.");
+    assert_eq!(edited.json()["active"], false);
+    assert_eq!(edited.json()["roles"], json!([]));
+    let shown = call(
+        server,
+        &admin,
+        "GET",
+        &format!("/api/v1/users/{user_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(shown.json()["email"], "tom@example.com");
+    let users = call(server, &admin, "GET", "/api/v1/users", None).await;
+    assert!(users.text().contains("Tom T.") && !users.text().contains("password"));
+
+    // Any active user reads the directory; only administrators change it.
+    let alice = signer();
+    assert_eq!(
+        call(server, &alice, "GET", "/api/v1/users", None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(server, &alice, "GET", "/api/v1/roles", None)
+            .await
+            .status,
+        200
+    );
+    for (method, path, body) in [
+        (
+            "POST",
+            "/api/v1/users".to_owned(),
+            Some(json!({"name": "Eve", "email": "eve@example.com"})),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/users/{user_id}"),
+            Some(json!({"active": true})),
+        ),
+        ("DELETE", format!("/api/v1/users/{user_id}"), None),
+        (
+            "POST",
+            "/api/v1/roles".to_owned(),
+            Some(json!({"name": "Eve's"})),
+        ),
+    ] {
+        let refused = call(server, &alice, method, &path, body).await;
+        assert_eq!(
+            error_of(&refused).0,
+            403,
+            "{method} {path}: {}",
+            refused.text()
+        );
+    }
+
+    let deleted = call(
+        server,
+        &admin,
+        "DELETE",
+        &format!("/api/v1/users/{user_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(deleted.json()["revoked_tokens"], 0);
+    let gone = call(
+        server,
+        &admin,
+        "GET",
+        &format!("/api/v1/users/{user_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&gone).0, 404);
+}
+
+async fn the_login_audit_trail_is_filtered_and_paged(server: &TestServer) {
+    let admin = administrator(server).await;
+    let alice = signer();
+    let started = tessera_core::model::Timestamp::now();
+    assert_eq!(echo_status(server, &alice).await, 200);
+    assert_eq!(echo_status(server, &alice).await, 200);
+    let forged = signer_for(CONSUMER_KEY, CONSUMER_SECRET, TOKEN_ID, TOKEN2_SECRET);
+    assert_eq!(echo_status(server, &forged).await, 401);
+    server.state.verifier().flush().await;
+
+    let page = |query: String| {
+        let admin = &admin;
+        async move {
+            let reply = call(
+                server,
+                admin,
+                "GET",
+                &format!("/api/v1/audit?{query}"),
+                None,
+            )
+            .await;
+            assert_eq!(reply.status, 200, "{query}: {}", reply.text());
+            reply.json()
+        }
+    };
+    let refused = page("detail=InvalidSignature".into()).await;
+    let items = refused["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{refused}");
+    assert_eq!(items[0]["success"], false);
+    assert_eq!(items[0]["token"]["name"], "alice sync");
+    assert_eq!(items[0]["user"]["name"], "Alice Able");
+    assert!(!refused.to_string().contains(TOKEN2_SECRET));
+
+    let alice_sync = page("success=true&token_name=ALICE%20SYNC".into()).await;
+    let items = alice_sync["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{alice_sync}");
+    assert!(
+        items
+            .iter()
+            .all(|a| a["surface"] == "restlet" && a["detail"] == "Success")
+    );
+    let user = items[0]["user"]["id"].as_i64().unwrap();
+    let by_user = page(format!("user={user}")).await;
+    assert_eq!(by_user["items"].as_array().unwrap().len(), 3);
+
+    // A window that ends before the requests holds none of them.
+    let before = page(format!(
+        "to={}",
+        tessera_oauth1::encode::encode(&started.to_rfc3339())
+    ))
+    .await;
+    assert!(
+        before["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["token"]["name"] != "alice sync")
+    );
+
+    // Newest first, one at a time, following `next`.
+    let mut seen = Vec::new();
+    let mut query = "limit=1&user=".to_owned() + &user.to_string();
+    loop {
+        let p = page(query.clone()).await;
+        for item in p["items"].as_array().unwrap() {
+            seen.push(item["id"].as_i64().unwrap());
+        }
+        match p["next"].as_i64() {
+            Some(next) => query = format!("limit=1&user={user}&before={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "{seen:?}");
+
+    for (query, field) in [
+        ("from=yesterday", "from"),
+        ("limit=0", "limit"),
+        ("success=maybe", "success"),
+    ] {
+        let reply = call(
+            server,
+            &admin,
+            "GET",
+            &format!("/api/v1/audit?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            error_of(&reply),
+            (400, "INVALID_FIELD".into(), field.into()),
+            "{query}"
+        );
+    }
+    // Alice's role has no Login Audit Trail permission.
+    let denied = call(server, &alice, "GET", "/api/v1/audit", None).await;
+    assert_eq!(error_of(&denied).0, 403);
+}
+
+async fn system_notes_record_every_change_with_its_context(server: &TestServer) {
+    let admin = administrator(server).await;
+    let list = call(server, &admin, "GET", "/api/v1/tokens", None)
+        .await
+        .json();
+    let alice = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "alice sync")
+        .unwrap()
+        .clone();
+    let id = alice["id"].as_i64().unwrap();
+    let renamed = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/tokens/{id}"),
+        Some(json!({"name": "alice renamed"})),
+    )
+    .await;
+    assert_eq!(renamed.status, 200);
+    let notes = call(
+        server,
+        &admin,
+        "GET",
+        &format!("/api/v1/tokens/{id}/notes"),
+        None,
+    )
+    .await;
+    assert_eq!(notes.status, 200, "{}", notes.text());
+    let notes = notes.json();
+    let last = notes.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["field"], "name");
+    assert_eq!(last["old_value"], "alice sync");
+    assert_eq!(last["new_value"], "alice renamed");
+    assert_eq!(last["context"], "API");
+    assert_eq!(last["by"], "Ada Admin");
+    assert_eq!(last["record"], "token");
+
+    let integration = alice["application"]["id"].as_i64().unwrap();
+    let noted = call(
+        server,
+        &admin,
+        "PATCH",
+        &format!("/api/v1/integrations/{integration}"),
+        Some(json!({"note": "checked"})),
+    )
+    .await;
+    assert_eq!(noted.status, 200, "{}", noted.text());
+    let notes = call(
+        server,
+        &admin,
+        "GET",
+        &format!("/api/v1/integrations/{integration}/notes"),
+        None,
+    )
+    .await
+    .json();
+    assert!(
+        notes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["record"] == "installation"
+                && n["field"] == "note"
+                && n["new_value"] == "checked"),
+        "{notes}"
+    );
+    // Another user's token's notes do not exist for Alice.
+    let admin_token = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "admin api")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let hidden = call(
+        server,
+        &signer(),
+        "GET",
+        &format!("/api/v1/tokens/{admin_token}/notes"),
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&hidden).0, 404);
 }

@@ -348,6 +348,32 @@ impl SqlStore {
             sql.push(" AND token_key = ");
             sql.bind(Bind::Int(t.get()));
         }
+        if let Some(u) = q.user {
+            sql.push(" AND user_id = ");
+            sql.bind(Bind::Int(u.get()));
+        }
+        if let Some(r) = q.role {
+            sql.push(" AND role_id = ");
+            sql.bind(Bind::Int(r.get()));
+        }
+        if let Some(i) = q.integration {
+            sql.push(" AND integration_id = ");
+            sql.bind(Bind::Int(i.get()));
+        }
+        if let Some(name) = &q.token_name {
+            // LIKE folds ASCII case on SQLite only: both sides lowered, wildcards escaped.
+            sql.push(" AND LOWER(token_name) LIKE ");
+            sql.bind(Bind::Text(crate::tx::like_pattern(&name.to_lowercase())));
+            sql.push(" ESCAPE '\\'");
+        }
+        if let Some(from) = q.from {
+            sql.push(" AND at >= ");
+            sql.bind(Bind::Int(from.millis()));
+        }
+        if let Some(to) = q.to {
+            sql.push(" AND at < ");
+            sql.bind(Bind::Int(to.millis()));
+        }
         if let Some(before) = q.before_id {
             sql.push(" AND id < ");
             sql.bind(Bind::Int(before));

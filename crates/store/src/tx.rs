@@ -151,7 +151,7 @@ enum SearchPlan {
 }
 
 /// `%`, `_` and `\` taken literally in a `LIKE … ESCAPE '\'` pattern.
-fn like_pattern(term: &str) -> String {
+pub(crate) fn like_pattern(term: &str) -> String {
     let mut p = String::with_capacity(term.len() + 2);
     p.push('%');
     for c in term.chars() {

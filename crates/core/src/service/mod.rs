@@ -4,6 +4,7 @@
 //! inside it (so a role removed a moment ago no longer counts), checks permissions, makes the
 //! change, writes its system notes, and commits: a change and its notes land together (R15).
 
+mod audit;
 mod directory;
 mod integrations;
 mod keys;
@@ -18,6 +19,7 @@ use crate::model::{Context, Permission, RecordRef, Role, SystemNote, Timestamp, 
 use crate::store::{Store, StoreTx, TxMode};
 use crate::vault::Keyring;
 
+pub use audit::AUDIT_PAGE_MAX;
 pub use directory::{
     AccountSettings, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,
 };

@@ -6,6 +6,8 @@
 //! The OpenAPI document is made from the same handlers that serve the routes (`utoipa-axum`
 //! registers both at once), so a route cannot be served without being documented.
 
+pub(crate) mod audit;
+pub(crate) mod directory;
 pub(crate) mod integrations;
 mod params;
 pub(crate) mod tokens;
@@ -43,6 +45,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     tags(
         (name = "tokens", description = "Access tokens (SPEC §2: R1, R6–R8, R12)"),
         (name = "integrations", description = "Integration records and their installations (SPEC §2: R2–R6, R10, R13, R14)"),
+        (name = "directory", description = "The caller's account, its roles and its users"),
+        (name = "audit", description = "The Login Audit Trail"),
     )
 )]
 struct ApiDoc;
@@ -83,6 +87,18 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(integrations::approve_integration))
         .routes(routes!(integrations::reset_credentials))
         .routes(routes!(integrations::install_integration))
+        .routes(routes!(audit::token_notes))
+        .routes(routes!(audit::integration_notes))
+        .routes(routes!(audit::login_audit_trail))
+        .routes(routes!(directory::show_account))
+        .routes(routes!(directory::list_roles, directory::create_role))
+        .routes(routes!(directory::show_role, directory::edit_role))
+        .routes(routes!(directory::list_users, directory::create_user))
+        .routes(routes!(
+            directory::show_user,
+            directory::edit_user,
+            directory::delete_user
+        ))
         .split_for_parts();
     // After the split: the components are complete only then.
     utoipa::Modify::modify(&TbaSecurity, &mut document);

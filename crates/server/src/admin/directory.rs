@@ -1,0 +1,536 @@
+//! `/api/v1/account`, `/api/v1/roles`, `/api/v1/users`: the caller's account and its
+//! directory. Any active user reads them (the token form needs them); administrators change them.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tessera_core::ids::{Email, RoleId, UserId};
+use tessera_core::model::{Account, Permission, PermissionSet, Role, User};
+use tessera_core::{NewRoleInput, NewUserInput, RoleChanges, SecretString, UserChanges};
+use utoipa::ToSchema;
+
+use super::{ApiError, Caller, ErrorBody};
+use crate::AppState;
+
+/// The caller's account.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AccountView {
+    id: String,
+    name: String,
+    /// The Token-based Authentication feature (R11).
+    tba_enabled: bool,
+    /// Auto-installed integration records wait for approval (R14).
+    require_approval_for_auto_install: bool,
+    /// The account's own limit; absent: the server's default applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    concurrency_limit: Option<u32>,
+    /// The limit in force (SPEC §5).
+    effective_concurrency_limit: u32,
+    /// RFC 3339, UTC.
+    created_at: String,
+}
+
+/// The caller's account and its settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/account",
+    tag = "directory",
+    responses((status = 200, description = "The caller's account", body = AccountView))
+)]
+pub(crate) async fn show_account(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<Json<AccountView>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let tessera = state.tessera();
+    let account: Account = tessera
+        .list_accounts(&caller.actor)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(tessera_core::Error::NotFound { what: "account" })?;
+    Ok(Json(AccountView {
+        effective_concurrency_limit: tessera.effective_limit(&account),
+        id: account.id.as_str().to_owned(),
+        name: account.name,
+        tba_enabled: account.tba_enabled,
+        require_approval_for_auto_install: account.require_approval_for_auto_install,
+        concurrency_limit: account.concurrency_limit,
+        created_at: account.created_at.to_rfc3339(),
+    }))
+}
+
+/// A role of the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RoleView {
+    id: i64,
+    name: String,
+    /// Permission codes: `ACCESS_TOKEN_MANAGEMENT`, `USER_ACCESS_TOKENS`,
+    /// `LOG_IN_USING_ACCESS_TOKENS`, `INTEGRATION_APPLICATION`, `LOGIN_AUDIT_TRAIL`,
+    /// `REST_WEB_SERVICES`, `SOAP_WEB_SERVICES`.
+    permissions: Vec<&'static str>,
+    inactive: bool,
+    web_services_only: bool,
+    /// The built-in Administrator role (internal id 3): every permission, never changed.
+    administrator: bool,
+}
+
+impl From<Role> for RoleView {
+    fn from(role: Role) -> Self {
+        Self {
+            administrator: role.is_administrator(),
+            id: role.id.get(),
+            name: role.name,
+            permissions: role.permissions.iter().map(Permission::code).collect(),
+            inactive: role.inactive,
+            web_services_only: role.web_services_only,
+        }
+    }
+}
+
+fn permissions(codes: &[String]) -> Result<PermissionSet, ApiError> {
+    codes.iter().try_fold(PermissionSet::empty(), |set, code| {
+        Permission::from_code(code)
+            .map(|p| set.with(p))
+            .ok_or_else(|| {
+                let known: Vec<&str> = Permission::ALL.iter().map(|p| p.code()).collect();
+                ApiError::invalid(
+                    "permissions",
+                    format!("{code:?} is not a permission (known: {})", known.join(", ")),
+                )
+            })
+    })
+}
+
+fn role_id(id: &str) -> Result<RoleId, ApiError> {
+    RoleId::parse(id).map_err(|e| ApiError::invalid("id", e.to_string()))
+}
+
+fn user_id(id: &str) -> Result<UserId, ApiError> {
+    UserId::parse(id).map_err(|e| ApiError::invalid("id", e.to_string()))
+}
+
+/// The domain names some fields for people ("role name"); this API's bodies call them `name`.
+fn name_field(e: tessera_core::Error) -> ApiError {
+    match e {
+        tessera_core::Error::Invalid {
+            field: "role name" | "user name",
+            why,
+        } => ApiError::invalid("name", why),
+        e => e.into(),
+    }
+}
+
+/// The roles of the caller's account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/roles",
+    tag = "directory",
+    responses((status = 200, description = "The roles, by internal id", body = Vec<RoleView>))
+)]
+pub(crate) async fn list_roles(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<Json<Vec<RoleView>>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let account = caller.admitted.identity.account.clone();
+    let roles = state.tessera().list_roles(&caller.actor, &account).await?;
+    Ok(Json(roles.into_iter().map(RoleView::from).collect()))
+}
+
+/// New Role.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewRole {
+    name: String,
+    /// Permission codes (see the role's `permissions`).
+    #[serde(default)]
+    permissions: Vec<String>,
+    #[serde(default)]
+    web_services_only: bool,
+}
+
+/// Creates a role (administrators).
+#[utoipa::path(
+    post,
+    path = "/api/v1/roles",
+    tag = "directory",
+    request_body = NewRole,
+    responses(
+        (status = 201, description = "Created", body = RoleView),
+        (status = 400, description = "A field is invalid (named in `field`)", body = ErrorBody),
+        (status = 403, description = "Only administrators manage roles", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_role(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<(StatusCode, Json<RoleView>), ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let input: NewRole = caller.json()?;
+    let input = NewRoleInput {
+        name: input.name,
+        permissions: permissions(&input.permissions)?,
+        web_services_only: input.web_services_only,
+    };
+    let account = caller.admitted.identity.account.clone();
+    let role = state
+        .tessera()
+        .create_role(&caller.actor, &account, input)
+        .await
+        .map_err(name_field)?;
+    Ok((StatusCode::CREATED, Json(RoleView::from(role))))
+}
+
+/// One role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/roles/{id}",
+    tag = "directory",
+    params(("id" = i64, Path, description = "The role's internal id")),
+    responses(
+        (status = 200, description = "The role", body = RoleView),
+        (status = 404, description = "No such role in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn show_role(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<RoleView>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let account = caller.admitted.identity.account.clone();
+    let role = state
+        .tessera()
+        .role(&caller.actor, &account, role_id(&id)?)
+        .await?;
+    Ok(Json(RoleView::from(role)))
+}
+
+/// Changes to a role; omitted fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleEdit {
+    name: Option<String>,
+    /// The whole new set of permission codes.
+    permissions: Option<Vec<String>>,
+    /// An inactive role cannot log in (R11).
+    inactive: Option<bool>,
+    web_services_only: Option<bool>,
+}
+
+/// Edits a role (administrators; the Administrator role itself never changes).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/roles/{id}",
+    tag = "directory",
+    params(("id" = i64, Path, description = "The role's internal id")),
+    request_body = RoleEdit,
+    responses(
+        (status = 200, description = "The role as changed", body = RoleView),
+        (status = 400, description = "A field is invalid (named in `field`)", body = ErrorBody),
+        (status = 403, description = "Only administrators manage roles", body = ErrorBody),
+        (status = 404, description = "No such role in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn edit_role(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<RoleView>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let id = role_id(&id)?;
+    let edit: RoleEdit = caller.json()?;
+    let changes = RoleChanges {
+        name: edit.name,
+        permissions: edit.permissions.as_deref().map(permissions).transpose()?,
+        inactive: edit.inactive,
+        web_services_only: edit.web_services_only,
+    };
+    let account = caller.admitted.identity.account.clone();
+    let role = state
+        .tessera()
+        .update_role(&caller.actor, &account, id, changes)
+        .await
+        .map_err(name_field)?;
+    Ok(Json(RoleView::from(role)))
+}
+
+/// A user of the account. Never a password.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserView {
+    id: i64,
+    name: String,
+    email: String,
+    /// An inactive user cannot log in (R11).
+    active: bool,
+    /// Internal ids of the roles the user holds.
+    roles: Vec<i64>,
+    /// RFC 3339, UTC.
+    created_at: String,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.get(),
+            name: user.name,
+            email: user.email.as_str().to_owned(),
+            active: user.active,
+            roles: user.roles.iter().map(|r| r.get()).collect(),
+            created_at: user.created_at.to_rfc3339(),
+        }
+    }
+}
+
+fn email(field: &str, value: &str) -> Result<Email, ApiError> {
+    Email::parse(value).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+fn role_ids(ids: &[i64]) -> Result<Vec<RoleId>, ApiError> {
+    ids.iter()
+        .map(|&id| {
+            if id > 0 {
+                Ok(RoleId::new(id))
+            } else {
+                Err(ApiError::invalid(
+                    "roles",
+                    "must hold internal role ids (positive integers)",
+                ))
+            }
+        })
+        .collect()
+}
+
+/// The users of the caller's account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "directory",
+    responses((status = 200, description = "The users, by internal id", body = Vec<UserView>))
+)]
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let account = caller.admitted.identity.account.clone();
+    let users = state.tessera().list_users(&caller.actor, &account).await?;
+    Ok(Json(users.into_iter().map(UserView::from).collect()))
+}
+
+/// New User.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUser {
+    name: String,
+    /// Unique in the account.
+    email: String,
+    /// Internal ids of the roles the user holds.
+    #[serde(default)]
+    roles: Vec<i64>,
+    /// For `tessera login` and the web UI; at least 12 characters. Without one, the user can
+    /// only use tokens made for it.
+    #[serde(default, deserialize_with = "secret")]
+    #[schema(value_type = Option<String>, format = Password)]
+    password: Option<SecretString>,
+}
+
+/// A password goes straight into a `SecretString`: masked in `Debug`, zeroized when dropped.
+fn secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    Option::<String>::deserialize(d).map(|p| p.map(SecretString::from))
+}
+
+/// Creates a user (administrators).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "directory",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 400, description = "A field is invalid (named in `field`)", body = ErrorBody),
+        (status = 403, description = "Only administrators manage users", body = ErrorBody),
+        (status = 409, description = "The email is taken in the account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let input: NewUser = caller.json()?;
+    let input = NewUserInput {
+        name: input.name,
+        email: email("email", &input.email)?,
+        password: input.password,
+        roles: role_ids(&input.roles)?,
+    };
+    let account = caller.admitted.identity.account.clone();
+    let user = state
+        .tessera()
+        .create_user(&caller.actor, &account, input)
+        .await
+        .map_err(name_field)?;
+    Ok((StatusCode::CREATED, Json(UserView::from(user))))
+}
+
+/// One user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "directory",
+    params(("id" = i64, Path, description = "The user's internal id")),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 404, description = "No such user in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn show_user(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<UserView>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let account = caller.admitted.identity.account.clone();
+    let user = state
+        .tessera()
+        .user(&caller.actor, &account, user_id(&id)?)
+        .await?;
+    Ok(Json(UserView::from(user)))
+}
+
+/// Changes to a user; omitted fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserEdit {
+    name: Option<String>,
+    email: Option<String>,
+    active: Option<bool>,
+    /// The whole new set of role ids; a role taken away stops the user's tokens for it (R11).
+    roles: Option<Vec<i64>>,
+    /// A new password (at least 12 characters).
+    #[serde(default, deserialize_with = "secret")]
+    #[schema(value_type = Option<String>, format = Password)]
+    password: Option<SecretString>,
+}
+
+/// Edits a user (administrators).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "directory",
+    params(("id" = i64, Path, description = "The user's internal id")),
+    request_body = UserEdit,
+    responses(
+        (status = 200, description = "The user as changed", body = UserView),
+        (status = 400, description = "A field is invalid (named in `field`)", body = ErrorBody),
+        (status = 403, description = "Only administrators manage users", body = ErrorBody),
+        (status = 404, description = "No such user in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn edit_user(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<UserView>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let id = user_id(&id)?;
+    let edit: UserEdit = caller.json()?;
+    // Everything is checked before anything is changed.
+    let changes = UserChanges {
+        name: edit.name,
+        email: edit
+            .email
+            .as_deref()
+            .map(|e| email("email", e))
+            .transpose()?,
+        active: edit.active,
+    };
+    let roles = edit.roles.as_deref().map(role_ids).transpose()?;
+    let account = caller.admitted.identity.account.clone();
+    let tessera = state.tessera();
+    let mut changed = None;
+    if changes.name.is_some() || changes.email.is_some() || changes.active.is_some() {
+        changed = Some(
+            tessera
+                .update_user(&caller.actor, &account, id, changes)
+                .await
+                .map_err(name_field)?,
+        );
+    }
+    if let Some(roles) = roles {
+        changed = Some(
+            tessera
+                .set_user_roles(&caller.actor, &account, id, &roles)
+                .await?,
+        );
+    }
+    if let Some(password) = &edit.password {
+        tessera
+            .set_password(&caller.actor, &account, id, Some(password))
+            .await?;
+        changed = Some(tessera.user(&caller.actor, &account, id).await?);
+    }
+    let user =
+        changed.ok_or_else(|| ApiError::invalid("body", "give at least one field to change"))?;
+    Ok(Json(UserView::from(user)))
+}
+
+/// What deleting a user did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserDeleted {
+    /// The user's tokens, revoked (R10).
+    revoked_tokens: usize,
+}
+
+/// Deletes a user; its tokens are revoked (R10). An administrator cannot delete itself.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    tag = "directory",
+    params(("id" = i64, Path, description = "The user's internal id")),
+    responses(
+        (status = 200, description = "Deleted", body = UserDeleted),
+        (status = 403, description = "Only administrators manage users", body = ErrorBody),
+        (status = 404, description = "No such user in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete_user(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<UserDeleted>, ApiError> {
+    let caller = Caller::admit(&state, peer, request).await?;
+    caller.params(&[])?;
+    let account = caller.admitted.identity.account.clone();
+    let revoked = state
+        .tessera()
+        .delete_user(&caller.actor, &account, user_id(&id)?)
+        .await?;
+    Ok(Json(UserDeleted {
+        revoked_tokens: revoked.len(),
+    }))
+}
