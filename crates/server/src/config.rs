@@ -21,6 +21,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long graceful shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// Failed NLAuth password logins (issuetoken) allowed per user and per source address in a
+    /// sliding hour; beyond it, passwords are not evaluated until the oldest failure ages out.
+    pub login_failures_per_hour: usize,
     pub verifier: VerifierConfig,
 }
 
@@ -32,6 +35,7 @@ impl Default for ServerConfig {
             trusted_services: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
+            login_failures_per_hour: crate::throttle::FAILURES_PER_HOUR,
             verifier: VerifierConfig::default(),
         }
     }

@@ -11,6 +11,8 @@ pub mod fixtures;
 mod governance;
 mod observe;
 mod surfaces;
+mod throttle;
+mod token_endpoints;
 pub mod wire;
 
 use std::future::Future;
@@ -46,6 +48,7 @@ struct Inner {
     config: ServerConfig,
     origins: Vec<Origin>,
     governor: Governor,
+    login_throttle: throttle::LoginThrottle,
 }
 
 impl AppState {
@@ -74,6 +77,10 @@ impl AppState {
                 verifier,
                 origins,
                 governor: Governor::new(default_concurrency_limit),
+                login_throttle: throttle::LoginThrottle::new(
+                    config.login_failures_per_hour.max(1),
+                    std::time::Duration::from_secs(3600),
+                ),
                 config,
             }),
         })
@@ -93,6 +100,10 @@ impl AppState {
 
     pub fn origins(&self) -> &[Origin] {
         &self.inner.origins
+    }
+
+    pub(crate) fn login_throttle(&self) -> &throttle::LoginThrottle {
+        &self.inner.login_throttle
     }
 
     pub(crate) fn governor(&self) -> &Governor {
@@ -126,6 +137,8 @@ pub fn router(state: AppState) -> Router {
             &format!("{FORWARD_AUTH_PATH}/{{*path}}"),
             any(surfaces::forward_auth),
         )
+        .route("/rest/issuetoken", get(token_endpoints::issue_token))
+        .route("/rest/revoketoken", get(token_endpoints::revoke_token))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

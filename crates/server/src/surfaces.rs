@@ -111,6 +111,16 @@ impl Received {
         }
     }
 
+    /// The context of the request as it came, for the login audit trail.
+    pub(crate) fn context_for(&self, state: &AppState, surface: Surface) -> RequestContext {
+        self.context(state, surface, self.method.as_str(), &self.path_and_query)
+    }
+
+    /// The `Authorization` header's value, if there is exactly one and it is text.
+    pub(crate) fn authorization_value(&self) -> Option<&str> {
+        self.authorization().ok().flatten()
+    }
+
     /// The single `Authorization` header; two of them, or one that is not text, is malformed.
     fn authorization(&self) -> Result<Option<&str>, String> {
         let mut values = self.headers.get_all(header::AUTHORIZATION).iter();

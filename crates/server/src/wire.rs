@@ -18,6 +18,8 @@ pub enum Surface {
     ForwardAuth,
     /// Tessera's admin API, `/api/v1/*` (TBA-signed).
     AdminApi,
+    /// `/rest/issuetoken` and `/rest/revoketoken` (RESTlet-style errors).
+    TokenEndpoint,
 }
 
 impl Surface {
@@ -29,6 +31,7 @@ impl Surface {
             Surface::VerifyApi => "verify",
             Surface::ForwardAuth => "forward-auth",
             Surface::AdminApi => "admin-api",
+            Surface::TokenEndpoint => "token-endpoint",
         }
     }
 }

@@ -437,11 +437,18 @@ impl Tessera {
         };
         let hash = tx.password_hash(account, user.id).await?;
         drop(tx);
-        let ok = hash.is_some_and(|h| {
+        let Some(hash) = hash else {
+            return Ok(None);
+        };
+        // Argon2 takes tens of milliseconds of CPU by design: off the async workers.
+        let password = password.clone();
+        let ok = tokio::task::spawn_blocking(move || {
             Argon2::default()
-                .verify_password(password.expose().as_bytes(), h.as_str())
+                .verify_password(password.expose().as_bytes(), hash.as_str())
                 .is_ok()
-        });
+        })
+        .await
+        .unwrap_or(false);
         Ok((ok && user.active).then_some(user))
     }
 

@@ -6,6 +6,7 @@
 
 mod audit;
 mod directory;
+mod endpoints;
 mod integrations;
 mod keys;
 mod login;
@@ -23,6 +24,7 @@ pub use audit::AUDIT_PAGE_MAX;
 pub use directory::{
     AccountSettings, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,
 };
+pub use endpoints::{IssueRefusal, IssueTokenInput, IssuedToken};
 pub use integrations::{
     InstallationChanges, IntegrationChanges, IntegrationView, NewIntegrationInput,
     ResetConfirmation,

@@ -265,6 +265,12 @@ impl Verifier {
         self.record_failure(context, refusal, subject).await;
     }
 
+    /// Records an attempt decided outside the verifier (issuetoken's password login), in the
+    /// same trail and through the same writer.
+    pub async fn record_attempt(&self, attempt: LoginAttempt) {
+        self.inner.writer.record(attempt).await;
+    }
+
     /// Waits until every audit row and claim handed over so far is committed.
     pub async fn flush(&self) {
         self.inner.writer.flush().await;

@@ -1,0 +1,295 @@
+//! NetSuite's token endpoints (SPEC §4): `GET /rest/issuetoken` (NLAuth: email and password)
+//! and `GET /rest/revoketoken` (TBA-signed). Both answer in the RESTlet style; refusals are the
+//! generic 401, with the reason in the login audit trail.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tessera_core::ids::{AccountId, ConsumerKey, Email, RoleId};
+use tessera_core::model::{Context, Timestamp};
+use tessera_core::store::LoginAttempt;
+use tessera_core::verifier::RequestContext;
+use tessera_core::{Actor, IssueRefusal, IssueTokenInput};
+use tessera_oauth1::nlauth::NlAuth;
+
+use crate::AppState;
+use crate::surfaces::{Received, admit};
+use crate::wire::{self, Surface};
+
+/// A query value that cannot be decoded: a malformed request.
+#[derive(Debug)]
+struct BadQuery;
+
+impl IntoResponse for BadQuery {
+    fn into_response(self) -> Response {
+        wire::malformed()
+    }
+}
+
+/// The query parameters of a token endpoint, decoded; unknown names are ignored as NetSuite does.
+fn query_param(received: &Received, name: &str) -> Result<Option<String>, BadQuery> {
+    for pair in received.query().split('&') {
+        let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if n == name {
+            return tessera_oauth1::encode::form_decode(v)
+                .map(|v| Some(v.into_owned()))
+                .map_err(|_| BadQuery);
+        }
+    }
+    Ok(None)
+}
+
+fn missing(name: &str) -> Response {
+    wire::api_error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+        format!("the {name} query parameter is required"),
+    )
+}
+
+/// An audit row for an issuetoken attempt.
+fn attempt(context: &RequestContext, success: bool, detail: &str, note: &str) -> LoginAttempt {
+    LoginAttempt {
+        id: None,
+        at: Timestamp::now(),
+        account: None,
+        user: None,
+        user_name: None,
+        email: None,
+        role: None,
+        role_name: None,
+        ip: context.ip.clone(),
+        user_agent: context.user_agent.clone(),
+        method: context.method.clone(),
+        request_uri: context.request_uri.clone(),
+        surface: context.surface.to_owned(),
+        success,
+        detail: detail.to_owned(),
+        detail_note: note.to_owned(),
+        integration: None,
+        application_name: None,
+        token: None,
+        token_name: None,
+    }
+}
+
+/// `GET /rest/issuetoken?consumerKey=…[&name=…]` with `Authorization: NLAuth …`:
+/// `{"tokenId": …, "tokenSecret": …}`, shown this once.
+pub(crate) async fn issue_token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let received = match Received::read(&state, peer, request).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let context = received.context_for(&state, Surface::TokenEndpoint);
+    let consumer_key = match query_param(&received, "consumerKey") {
+        Ok(Some(k)) => k,
+        Ok(None) => return missing("consumerKey"),
+        Err(bad) => return bad.into_response(),
+    };
+    let name = match query_param(&received, "name") {
+        Ok(name) => name,
+        Err(bad) => return bad.into_response(),
+    };
+    let nlauth = match received
+        .authorization_value()
+        .ok_or(tessera_oauth1::nlauth::NlAuthError::NotNlAuth)
+        .and_then(NlAuth::parse)
+    {
+        Ok(n) => n,
+        Err(e) => {
+            let row = attempt(
+                &context,
+                false,
+                tessera_core::verifier::DETAIL_MALFORMED,
+                &e.to_string(),
+            );
+            state.verifier().record_attempt(row).await;
+            return wire::malformed();
+        }
+    };
+    let (Ok(account), Ok(email)) = (
+        AccountId::parse(&nlauth.account),
+        Email::parse(&nlauth.email),
+    ) else {
+        let row = attempt(
+            &context,
+            false,
+            "InvalidCredentials",
+            "nlauth_account or nlauth_email is not valid",
+        );
+        return refused(&state, row).await;
+    };
+    // Throttled before the password is looked at: per user and per source address.
+    let keys = [
+        format!("user {} {}", account.as_str(), email.as_str()),
+        format!("address {}", context.ip),
+    ];
+    let throttle = state.login_throttle();
+    if !throttle.allows(&keys) {
+        let note = format!(
+            "{} failed logins within an hour for this user or from this address; try again later",
+            state.config().login_failures_per_hour
+        );
+        let row = attempt(&context, false, "TooManyAttempts", &note);
+        return refused(&state, asked_by(row, &account, &email)).await;
+    }
+    let role = match nlauth.role.as_deref().map(RoleId::parse).transpose() {
+        Ok(role) => role,
+        Err(_) => {
+            let row = attempt(
+                &context,
+                false,
+                "RoleNotAllowed",
+                "nlauth_role is not a role id",
+            );
+            return refused(&state, asked_by(row, &account, &email)).await;
+        }
+    };
+    let Ok(consumer_key) = ConsumerKey::parse(&consumer_key) else {
+        let row = attempt(
+            &context,
+            false,
+            "consumer_key_unknown",
+            "consumerKey is not a consumer key",
+        );
+        return refused(&state, asked_by(row, &account, &email)).await;
+    };
+    let input = IssueTokenInput {
+        account: account.clone(),
+        email: email.clone(),
+        password: nlauth.password,
+        role,
+        consumer_key,
+        name,
+    };
+    match state.tessera().issue_token(input).await {
+        Ok(Ok(issued)) => {
+            let t = &issued.token;
+            let mut row = attempt(&context, true, tessera_core::verifier::DETAIL_SUCCESS, "");
+            row.account = Some(account);
+            row.user = Some(t.token.user);
+            row.user_name = Some(t.user_name.clone());
+            row.email = Some(email.as_str().to_owned());
+            row.role = Some(t.token.role);
+            row.role_name = Some(t.role_name.clone());
+            row.integration = Some(t.token.integration);
+            row.application_name = Some(t.application_name.clone());
+            row.token = Some(t.token.key);
+            row.token_name = Some(t.token.name.clone());
+            state.verifier().record_attempt(row).await;
+            crate::observe::request(Surface::TokenEndpoint, "Success", None);
+            Json(json!({
+                "tokenId": issued.credentials.token_id.as_str(),
+                "tokenSecret": issued.credentials.token_secret.expose(),
+            }))
+            .into_response()
+        }
+        Ok(Err(refusal)) => {
+            if refusal.detail == "InvalidCredentials" {
+                throttle.failed(&keys);
+            }
+            let row = refused_row(&context, &refusal);
+            refused(&state, asked_by(row, &account, &email)).await
+        }
+        Err(tessera_core::Error::Invalid { field, why }) => wire::api_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            format!(
+                "invalid {}: {why}",
+                if field == "token name" { "name" } else { field }
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "issuetoken failed");
+            wire::unavailable()
+        }
+    }
+}
+
+/// The account and email an NLAuth header named, on its audit row.
+fn asked_by(mut row: LoginAttempt, account: &AccountId, email: &Email) -> LoginAttempt {
+    row.account = Some(account.clone());
+    row.email = Some(email.as_str().to_owned());
+    row
+}
+
+/// Records a refused issuetoken request and answers it with the generic 401.
+async fn refused(state: &AppState, row: LoginAttempt) -> Response {
+    let detail = row.detail.clone();
+    state.verifier().record_attempt(row).await;
+    tracing::debug!(detail, "issuetoken refused");
+    crate::observe::request(Surface::TokenEndpoint, "Refused", None);
+    wire::invalid_login(Surface::TokenEndpoint)
+}
+
+fn refused_row(context: &RequestContext, refusal: &IssueRefusal) -> LoginAttempt {
+    let mut row = attempt(context, false, refusal.detail, &refusal.note);
+    if let Some(user) = &refusal.user {
+        row.user = Some(user.id);
+        row.user_name = Some(user.name.clone());
+    }
+    row.role = refusal.role;
+    if let Some((id, name)) = &refusal.integration {
+        row.integration = Some(*id);
+        row.application_name = Some(name.clone());
+    }
+    row
+}
+
+/// `GET /rest/revoketoken?consumerKey=…&token=…`, signed with that consumer key and token:
+/// revokes the token (the caller's own, R12), effective before this returns.
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let admitted = match admit(&state, peer, request, Surface::TokenEndpoint).await {
+        Ok(a) => a,
+        Err(response) => return response,
+    };
+    let received = &admitted.received;
+    let (consumer_key, token) = match (
+        query_param(received, "consumerKey"),
+        query_param(received, "token"),
+    ) {
+        (Ok(Some(k)), Ok(Some(t))) => (k, t),
+        (Ok(None), _) => return missing("consumerKey"),
+        (_, Ok(None)) => return missing("token"),
+        (Err(bad), _) | (_, Err(bad)) => return bad.into_response(),
+    };
+    // The request verified, so its header parses; these are the credentials it was signed with.
+    let signed_with = received.authorization_value().and_then(|value| {
+        let header = tessera_oauth1::header::AuthorizationHeader::parse(value).ok()?;
+        let params = tessera_oauth1::verify::ProtocolParams::from_header(&header).ok()?;
+        Some((params.consumer_key.to_owned(), params.token?.to_owned()))
+    });
+    if signed_with != Some((consumer_key, token)) {
+        return wire::api_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "consumerKey and token must be the consumer key and token the request is signed with",
+        );
+    }
+    let identity = &admitted.identity;
+    let actor = Actor::user(
+        &identity.account,
+        identity.user,
+        identity.role,
+        Context::Endpoint,
+    );
+    match state.tessera().revoke_token(&actor, identity.token).await {
+        Ok(_) => Json(json!({"revoked": true})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "revoketoken failed");
+            wire::unavailable()
+        }
+    }
+}
