@@ -5,10 +5,13 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod admin;
+mod api;
 mod bench;
 mod check;
 mod common;
 mod keys;
+mod profile;
 mod serve;
 mod sign;
 
@@ -55,6 +58,24 @@ enum Command {
     /// Write N benchmark tokens (credentials derived from --seed) for `bench --seeded N`.
     /// For load tests only: the tokens skip system notes. Run it with the server stopped.
     BenchSeed(bench::BenchSeedArgs),
+    /// Sign in to a server with your email and password: obtains a token through issuetoken
+    /// with the built-in "Tessera CLI" integration record and saves it in a profile (mode 0600).
+    Login(admin::LoginArgs),
+    /// Revoke the profile's token and forget the profile.
+    Logout(admin::LogoutArgs),
+    /// Access tokens: list, show, create, rename, inactivate, activate, revoke, notes.
+    Token(admin::TokenArgs),
+    /// Integration records: list, show, create, edit, block, enable, approve, reset, install,
+    /// delete, notes.
+    Integration(admin::IntegrationArgs),
+    /// Users of your account: list, show, create, edit, delete.
+    User(admin::UserArgs),
+    /// Roles of your account: list, show, create, edit.
+    Role(admin::RoleArgs),
+    /// The login audit trail of your account, newest first.
+    Audit(admin::AuditArgs),
+    /// Your account and its settings.
+    Account(admin::AccountArgs),
 }
 
 /// How results are printed.
@@ -84,6 +105,14 @@ fn main() -> ExitCode {
         Command::RotateMasterKey(args) => keys::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
         Command::BenchSeed(args) => bench::seed(&args).map(|()| ExitCode::SUCCESS),
+        Command::Login(args) => admin::login(&args).map(|()| ExitCode::SUCCESS),
+        Command::Logout(args) => admin::logout(&args).map(|()| ExitCode::SUCCESS),
+        Command::Token(args) => admin::token(&args).map(|()| ExitCode::SUCCESS),
+        Command::Integration(args) => admin::integration(&args).map(|()| ExitCode::SUCCESS),
+        Command::User(args) => admin::user(&args).map(|()| ExitCode::SUCCESS),
+        Command::Role(args) => admin::role(&args).map(|()| ExitCode::SUCCESS),
+        Command::Audit(args) => admin::audit(&args).map(|()| ExitCode::SUCCESS),
+        Command::Account(args) => admin::account(&args).map(|()| ExitCode::SUCCESS),
         Command::CheckSignature(args) => check::run(&args).map(|valid| {
             if valid {
                 ExitCode::SUCCESS
@@ -94,6 +123,11 @@ fn main() -> ExitCode {
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");
-        ExitCode::from(EXIT_UNUSABLE)
+        // The server said no (permission, validation, not found): a failure, not bad input.
+        if err.downcast_ref::<api::Refused>().is_some() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::from(EXIT_UNUSABLE)
+        }
     })
 }

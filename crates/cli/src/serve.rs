@@ -15,7 +15,9 @@ use tessera_core::Tessera;
 use tessera_core::ids::{AccountId, Email};
 use tessera_core::verifier::VerifierConfig;
 use tessera_oauth1::Profile;
-use tessera_server::bootstrap::{BootstrapSettings, bootstrap_if_empty};
+use tessera_server::bootstrap::{
+    BootstrapSettings, CliIntegration, bootstrap_if_empty, ensure_cli_integration,
+};
 use tessera_server::{AppState, ServerConfig, fixtures};
 use tessera_store::{PoolSizes, SqlStore};
 
@@ -285,6 +287,24 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             file = %path.display(),
             "fixtures applied"
         );
+    }
+
+    match ensure_cli_integration(&tessera, &s.bootstrap.account).await {
+        Ok(CliIntegration::Present) => {}
+        Ok(CliIntegration::Created(account)) => {
+            tracing::info!(%account, "created the built-in \"Tessera CLI\" integration record")
+        }
+        Ok(CliIntegration::NoAdministrator(account)) => tracing::warn!(
+            %account,
+            "the built-in \"Tessera CLI\" integration record is missing and the account has no active administrator to create it; `tessera login` cannot work until it exists"
+        ),
+        Err(tessera_core::Error::NotFound { .. }) => tracing::warn!(
+            account = %s.bootstrap.account,
+            "the built-in \"Tessera CLI\" integration record is missing and its account does not exist here; `tessera login` cannot work until it exists"
+        ),
+        Err(e) => {
+            return Err(e).context("cannot create the built-in Tessera CLI integration record");
+        }
     }
 
     let listener = tokio::net::TcpListener::bind(s.listen)

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use tessera_oauth1::verify::{self, DEFAULT_TIMESTAMP_WINDOW_SECS};
-use tessera_oauth1::{BodyHashAlgorithm, Clock, RequestToSign, Signer, SystemClock};
+use tessera_oauth1::{BodyHashAlgorithm, Clock, RequestToSign, SecretString, Signer, SystemClock};
 
 use crate::Output;
 use crate::common::{SecretArg, prepare_url, read_body_file, timestamp_warning};
@@ -30,9 +30,13 @@ pub struct SignArgs {
     /// Give up after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     timeout: u64,
+    /// Take the credentials (and the realm) from this profile of `tessera login`; the
+    /// options below override what it holds.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
     /// Consumer key of the integration record.
     #[arg(long, value_name = "CK")]
-    consumer_key: String,
+    consumer_key: Option<String>,
     /// Consumer secret (or set TESSERA_CONSUMER_SECRET to keep it out of the shell history).
     #[arg(
         long,
@@ -40,10 +44,10 @@ pub struct SignArgs {
         env = "TESSERA_CONSUMER_SECRET",
         hide_env_values = true
     )]
-    consumer_secret: SecretArg,
+    consumer_secret: Option<SecretArg>,
     /// Token id of the access token.
     #[arg(long, value_name = "T")]
-    token: String,
+    token: Option<String>,
     /// Token secret (or set TESSERA_TOKEN_SECRET).
     #[arg(
         long,
@@ -51,7 +55,7 @@ pub struct SignArgs {
         env = "TESSERA_TOKEN_SECRET",
         hide_env_values = true
     )]
-    token_secret: SecretArg,
+    token_secret: Option<SecretArg>,
     /// The realm: the account id, e.g. 1234567 or 1234567_SB1 (not signed, but checked).
     #[arg(long, value_name = "R")]
     realm: Option<String>,
@@ -179,6 +183,63 @@ fn payload(args: &SignArgs) -> Result<Payload> {
     })
 }
 
+/// The four credentials and the realm, from the options or a profile (options win).
+struct Credentials {
+    consumer_key: String,
+    consumer_secret: SecretString,
+    token: String,
+    token_secret: SecretString,
+    realm: Option<String>,
+}
+
+impl Credentials {
+    fn of(args: &SignArgs) -> Result<Self> {
+        let profile = args
+            .profile
+            .as_deref()
+            .map(crate::profile::load)
+            .transpose()?;
+        let need = |what: &str| {
+            anyhow::anyhow!(
+                "give --{what}, or --profile NAME to take the credentials from a `tessera login` profile"
+            )
+        };
+        let secret = |given: &Option<SecretArg>, saved: Option<&String>, what: &str| {
+            given
+                .as_ref()
+                .map(|s| s.0.clone())
+                .or_else(|| saved.map(|s| SecretString::from(s.as_str())))
+                .ok_or_else(|| need(what))
+        };
+        Ok(Self {
+            consumer_key: args
+                .consumer_key
+                .clone()
+                .or_else(|| profile.as_ref().map(|p| p.consumer_key.clone()))
+                .ok_or_else(|| need("consumer-key"))?,
+            consumer_secret: secret(
+                &args.consumer_secret,
+                profile.as_ref().map(|p| &p.consumer_secret),
+                "consumer-secret",
+            )?,
+            token: args
+                .token
+                .clone()
+                .or_else(|| profile.as_ref().map(|p| p.token_id.clone()))
+                .ok_or_else(|| need("token"))?,
+            token_secret: secret(
+                &args.token_secret,
+                profile.as_ref().map(|p| &p.token_secret),
+                "token-secret",
+            )?,
+            realm: args
+                .realm
+                .clone()
+                .or_else(|| profile.as_ref().map(|p| p.account.clone())),
+        })
+    }
+}
+
 pub fn run(args: &SignArgs) -> Result<bool> {
     let mut warnings = Vec::new();
     let url = prepare_url(&args.url, &mut warnings);
@@ -203,13 +264,14 @@ pub fn run(args: &SignArgs) -> Result<bool> {
         );
     }
 
+    let credentials = Credentials::of(args)?;
     let mut signer = Signer::new(
-        &args.consumer_key,
-        &args.consumer_secret.0,
-        &args.token,
-        &args.token_secret.0,
+        &credentials.consumer_key,
+        &credentials.consumer_secret,
+        &credentials.token,
+        &credentials.token_secret,
     );
-    if let Some(realm) = &args.realm {
+    if let Some(realm) = &credentials.realm {
         if realm.bytes().any(|b| b.is_ascii_control()) {
             bail!("--realm cannot contain control characters");
         }

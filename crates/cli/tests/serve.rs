@@ -4,105 +4,20 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+
+use support::{FIXTURES, Server};
 
 use tessera_store::testing::TestDatabase;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures.example.toml");
 const CK: &str = "e133adc2871bc19a63362a2dd75101df935716cfbfd7b04a3555a63e9356cff4";
 const CS: &str = "b7f962ea6fb978b771bbb4c8e7583a29bd9ba71843b789d2c5bff114ed1330e8";
 const TID: &str = "eec0d2aea0e562a245abacb6fe5a60db7891cafa9488ef1ccf1ca1db7d1a9c22";
 const TS: &str = "b5f07efc4cabab965a220784c7fd59439b0a6d4baf951283d3425f5cf15d2721";
 const RESTLET: &str = "/app/site/hosting/restlet.nl?script=7&deploy=1";
-
-/// A running `tessera serve`; killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    /// Everything printed on stdout up to the listening line.
-    banner: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--fixtures", FIXTURES])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(extra)
-            .env_remove("TESSERA_MASTER_KEY")
-            .env_remove("TESSERA_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let port = loop {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).unwrap() == 0 || Instant::now() > deadline {
-                let mut err = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                panic!("tessera serve did not start:\n{banner}\n{err}");
-            }
-            banner.push_str(&line);
-            if let Some(addr) = line.trim().strip_prefix("tessera listening on http://") {
-                break addr.rsplit(':').next().unwrap().parse().unwrap();
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stdout.read_to_string(&mut rest);
-        });
-        Server {
-            child,
-            port,
-            banner,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// `kill -9`: no chance to flush or clean up.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM, then the exit status and everything written to stderr.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let status = self.child.wait().unwrap();
-        let mut err = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status, err)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn sign(server: &Server, extra: &[&str]) -> Output {
     sign_with(TS, extra, &server.url(RESTLET))

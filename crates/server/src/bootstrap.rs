@@ -67,3 +67,84 @@ pub async fn bootstrap_if_empty(
         admin_password: password,
     }))
 }
+
+/// The built-in "Tessera CLI" integration record, through which `tessera login` obtains a
+/// token with issuetoken (as SuiteCloud CLI does with NetSuite). Its consumer key and secret
+/// are public on purpose, like SuiteCloud CLI's: the CLI is a public client, and what a CLI
+/// session may do is decided by the token issuetoken gives its user — the user's password,
+/// its role and R11–R13 — whose secret only that user's profile holds.
+pub const CLI_INTEGRATION_NAME: &str = "Tessera CLI";
+pub const CLI_CONSUMER_KEY: &str =
+    "88ddd7a1114da062e8e7978ca7e76b3521b2cd1c297cfb8e9c4409c44f4b19f7";
+pub const CLI_CONSUMER_SECRET: &str =
+    "82b3cd53f827610ab90f00df1fcca6c06f5ad1b6bdf1a56ede772e49193c0aec";
+
+/// What [`ensure_cli_integration`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliIntegration {
+    /// It was there.
+    Present,
+    /// It was created in this account.
+    Created(AccountId),
+    /// It cannot be created: the account has no active administrator.
+    NoAdministrator(AccountId),
+}
+
+/// Makes sure the built-in "Tessera CLI" record exists, owned by `account` and created by its
+/// first active administrator: Token-based Authentication and the issuetoken endpoint on.
+/// Other accounts get it installed by their first `tessera login` (R14).
+pub async fn ensure_cli_integration(
+    tessera: &Tessera,
+    account: &AccountId,
+) -> tessera_core::Result<CliIntegration> {
+    let key = tessera_core::ids::ConsumerKey::parse(CLI_CONSUMER_KEY)?;
+    let existing = {
+        let mut tx = tessera
+            .store()
+            .begin(tessera_core::store::TxMode::Read)
+            .await?;
+        tx.integration_by_consumer_key(&key).await?
+    };
+    if existing.is_some() {
+        return Ok(CliIntegration::Present);
+    }
+    let administrator = tessera
+        .list_users(&OPERATOR, account)
+        .await?
+        .into_iter()
+        .find(|u| u.active && u.holds(RoleId::ADMINISTRATOR));
+    let Some(administrator) = administrator else {
+        return Ok(CliIntegration::NoAdministrator(account.clone()));
+    };
+    let actor = Actor::user(
+        account,
+        administrator.id,
+        RoleId::ADMINISTRATOR,
+        Context::Cli,
+    );
+    let created = tessera
+        .create_integration_with(
+            &actor,
+            tessera_core::NewIntegrationInput {
+                name: CLI_INTEGRATION_NAME.to_owned(),
+                description: "Built in: `tessera login` obtains its token through issuetoken with this record."
+                    .to_owned(),
+                switches: tessera_core::model::AuthSwitches {
+                    token_based_auth: true,
+                    tba_issuetoken_endpoint: true,
+                    ..Default::default()
+                },
+            },
+            Some(tessera_core::credentials::ConsumerCredentials {
+                consumer_key: key,
+                consumer_secret: SecretString::from(CLI_CONSUMER_SECRET),
+            }),
+        )
+        .await;
+    match created {
+        Ok(_) => Ok(CliIntegration::Created(account.clone())),
+        // Created by a concurrent start a moment ago.
+        Err(tessera_core::Error::Conflict { .. }) => Ok(CliIntegration::Present),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,258 @@
+//! The README's newcomer flow with the real binary: start the server, `tessera login`, create
+//! an integration record and a token with the CLI, call the echo RESTlet with `tessera sign`,
+//! revoke the token, see the 401 and the audit trail entry with its Detail, `tessera logout`.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use support::Server;
+
+/// `tessera ARGS` with its profiles in `config`; `stdin` fed to it.
+fn tessera(config: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env("TESSERA_CONFIG_DIR", config)
+        .env_remove("TESSERA_PROFILE")
+        .env_remove("TESSERA_CONSUMER_SECRET")
+        .env_remove("TESSERA_TOKEN_SECRET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a command that must succeed and returns its stdout.
+fn ok(config: &Path, args: &[&str]) -> String {
+    let out = tessera(config, args, "");
+    assert!(
+        out.status.success(),
+        "tessera {}: {}\n{}",
+        args.join(" "),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn json(config: &Path, args: &[&str]) -> serde_json::Value {
+    let stdout = ok(config, &[args, &["--output", "json"]].concat());
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn a_newcomer_logs_in_makes_a_token_signs_with_it_and_revokes_it() {
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let config = config.path();
+    let server = Server::start(data.path(), &[]);
+    let password = server.admin_password();
+    let base = server.base();
+
+    // A wrong password: refused, nothing saved.
+    let refused = tessera(
+        config,
+        &[
+            "login",
+            "--url",
+            &base,
+            "--account",
+            "1234567",
+            "--email",
+            "admin@example.com",
+            "--password-stdin",
+        ],
+        "not the password\n",
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("login refused"));
+    assert!(!config.join("profiles.toml").exists());
+
+    let login = tessera(
+        config,
+        &[
+            "login",
+            "--url",
+            &base,
+            "--account",
+            "1234567",
+            "--email",
+            "admin@example.com",
+            "--role",
+            "3",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    );
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    assert!(text(&login.stdout).contains("Logged in"));
+    let profiles = std::fs::read_to_string(config.join("profiles.toml")).unwrap();
+    assert!(!profiles.contains(&password), "the password is not kept");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(config.join("profiles.toml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // An integration record: its consumer pair printed once.
+    let created = json(config, &["integration", "create", "--name", "Newcomer App"]);
+    let application = created["integration"]["id"].as_i64().unwrap().to_string();
+    let ck = created["consumer_key"].as_str().unwrap().to_owned();
+    let cs = created["consumer_secret"].as_str().unwrap().to_owned();
+    let listed = ok(config, &["integration", "list"]);
+    assert!(
+        listed.contains("Newcomer App") && listed.contains("Tessera CLI"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&cs));
+
+    // A token for the administrator itself with the Administrator role.
+    let token = json(
+        config,
+        &[
+            "token",
+            "create",
+            "--application",
+            &application,
+            "--user",
+            "1",
+            "--role",
+            "3",
+            "--name",
+            "newcomer token",
+        ],
+    );
+    let token_key = token["token"]["id"].as_i64().unwrap().to_string();
+    let tid = token["token_id"].as_str().unwrap().to_owned();
+    let ts = token["token_secret"].as_str().unwrap().to_owned();
+    let shown = ok(config, &["token", "show", &token_key]);
+    assert!(shown.contains("newcomer token") && !shown.contains(&ts));
+    let table = ok(config, &["token", "list", "--search", "newcomer"]);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table.contains("newcomer token") && table.contains("active"),
+        "{table}"
+    );
+
+    // The echo RESTlet with `tessera sign`.
+    let restlet = format!("{base}/app/site/hosting/restlet.nl?script=1&deploy=1");
+    let sign = |config: &Path| {
+        tessera(
+            config,
+            &[
+                "sign",
+                "--consumer-key",
+                &ck,
+                "--consumer-secret",
+                &cs,
+                "--token",
+                &tid,
+                "--token-secret",
+                &ts,
+                "--realm",
+                "1234567",
+                "GET",
+                &restlet,
+            ],
+            "",
+        )
+    };
+    let echoed = sign(config);
+    assert_eq!(echoed.status.code(), Some(0), "{}", text(&echoed.stderr));
+    assert!(text(&echoed.stdout).contains("newcomer token"));
+    // ... and with the CLI's own profile.
+    let own = tessera(
+        config,
+        &["sign", "--profile", "default", "GET", &restlet],
+        "",
+    );
+    assert_eq!(own.status.code(), Some(0), "{}", text(&own.stderr));
+
+    // Revoke: the next call is a 401, and the trail says why.
+    ok(config, &["token", "revoke", &token_key]);
+    let refused = sign(config);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stdout).contains("INVALID_LOGIN_ATTEMPT"));
+    let trail = ok(
+        config,
+        &["audit", "--success", "false", "--token-name", "newcomer"],
+    );
+    assert!(trail.contains("TokenRevoked"), "{trail}");
+    let notes = ok(config, &["token", "notes", &token_key]);
+    assert!(
+        notes.contains("revoked") && notes.contains("API"),
+        "{notes}"
+    );
+
+    // A refusal of the API: exit status 1 and the server's message.
+    let again = tessera(config, &["token", "revoke", &token_key], "");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("TOKEN_REVOKED"),
+        "{}",
+        text(&again.stderr)
+    );
+    let bad = tessera(config, &["token", "list", "--limit", "0"], "");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad.stderr).contains("field limit"));
+
+    // Logout revokes the CLI's token and forgets the profile.
+    let profile = std::fs::read_to_string(config.join("profiles.toml")).unwrap();
+    let logout = ok(config, &["logout"]);
+    assert!(logout.contains("Token revoked"));
+    let after = tessera(config, &["token", "list"], "");
+    assert_eq!(after.status.code(), Some(2));
+    assert!(text(&after.stderr).contains("tessera login"));
+    let cli_token = profile
+        .lines()
+        .find_map(|l| l.strip_prefix("token_id = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    let cli_secret = profile
+        .lines()
+        .find_map(|l| l.strip_prefix("token_secret = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    let revoked = tessera(
+        config,
+        &[
+            "sign",
+            "--consumer-key",
+            tessera_server::bootstrap::CLI_CONSUMER_KEY,
+            "--consumer-secret",
+            tessera_server::bootstrap::CLI_CONSUMER_SECRET,
+            "--token",
+            &cli_token,
+            "--token-secret",
+            &cli_secret,
+            "--realm",
+            "1234567",
+            "GET",
+            &restlet,
+        ],
+        "",
+    );
+    assert_eq!(revoked.status.code(), Some(1), "the CLI's token is revoked");
+}
