@@ -103,6 +103,7 @@ struct FileConfig {
     log: Option<String>,
     db_connections: Option<u32>,
     max_body_bytes: Option<usize>,
+    login_failures_per_hour: Option<usize>,
 }
 
 /// Everything `serve` needs, resolved.
@@ -179,6 +180,12 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
     };
     if let Some(max) = file.max_body_bytes {
         server.max_body_bytes = max;
+    }
+    if let Some(limit) = file.login_failures_per_hour {
+        if limit == 0 {
+            bail!("login_failures_per_hour must be at least 1");
+        }
+        server.login_failures_per_hour = limit;
     }
     for origin in &server.public_origins {
         tessera_server::Origin::parse(origin).map_err(anyhow::Error::msg)?;

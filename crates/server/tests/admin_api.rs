@@ -24,6 +24,7 @@ on_both_backends!(
     an_administrator_manages_roles_and_users,
     the_login_audit_trail_is_filtered_and_paged,
     system_notes_record_every_change_with_its_context,
+    each_role_shape_of_r12_and_r13_gets_exactly_its_rights,
 );
 
 /// A token of the bootstrap administrator with the Administrator role, through the domain
@@ -1396,4 +1397,271 @@ async fn system_notes_record_every_change_with_its_context(server: &TestServer) 
     )
     .await;
     assert_eq!(error_of(&hidden).0, 404);
+}
+
+/// A user holding one role with `permissions`, and a token for it, made by the administrator.
+async fn user_with_role(
+    server: &TestServer,
+    name: &str,
+    permissions: &[tessera_core::model::Permission],
+) -> (Signer, i64, i64) {
+    use tessera_core::model::{Permission, PermissionSet};
+    let admin = Actor::user(
+        &AccountId::parse(ACCOUNT).unwrap(),
+        UserId::new(1),
+        RoleId::ADMINISTRATOR,
+        Context::Api,
+    );
+    let account = AccountId::parse(ACCOUNT).unwrap();
+    let tessera = server.tessera();
+    let set = permissions.iter().fold(
+        PermissionSet::empty().with(Permission::LogInUsingAccessTokens),
+        |s, p| s.with(*p),
+    );
+    let role = tessera
+        .create_role(
+            &admin,
+            &account,
+            tessera_core::NewRoleInput {
+                name: format!("{name}'s role"),
+                permissions: set,
+                web_services_only: false,
+            },
+        )
+        .await
+        .unwrap();
+    let user = tessera
+        .create_user(
+            &admin,
+            &account,
+            tessera_core::NewUserInput {
+                name: name.to_owned(),
+                email: tessera_core::ids::Email::parse(&format!(
+                    "{}@example.com",
+                    name.to_lowercase()
+                ))
+                .unwrap(),
+                password: None,
+                roles: vec![role.id],
+            },
+        )
+        .await
+        .unwrap();
+    let integration = alice_sync(server, &admin).await.token.integration;
+    let (_, credentials) = tessera
+        .create_token(
+            &admin,
+            NewTokenInput {
+                integration,
+                user: user.id,
+                role: role.id,
+                name: Some(format!("{name}'s token")),
+            },
+        )
+        .await
+        .unwrap();
+    let signer = signer_for(
+        CONSUMER_KEY,
+        CONSUMER_SECRET,
+        credentials.token_id.as_str(),
+        credentials.token_secret.expose(),
+    );
+    (signer, user.id.get(), role.id.get())
+}
+
+async fn each_role_shape_of_r12_and_r13_gets_exactly_its_rights(server: &TestServer) {
+    use tessera_core::model::Permission;
+    let admin = administrator(server).await;
+    let all = call(server, &admin, "GET", "/api/v1/tokens", None)
+        .await
+        .json();
+    let alice = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "alice sync")
+        .unwrap()
+        .clone();
+    let (app, alice_user, alice_role) = (
+        alice["application"]["id"].as_i64().unwrap(),
+        alice["user"]["id"].as_i64().unwrap(),
+        alice["role"]["id"].as_i64().unwrap(),
+    );
+    let new_token = |user: i64, role: i64| json!({"application": app, "user": user, "role": role});
+
+    // User Access Tokens: own tokens with the current role only; sees its own only.
+    let (uma, uma_user, uma_role) =
+        user_with_role(server, "Uma", &[Permission::UserAccessTokens]).await;
+    let own = call(
+        server,
+        &uma,
+        "POST",
+        "/api/v1/tokens",
+        Some(new_token(uma_user, uma_role)),
+    )
+    .await;
+    assert_eq!(own.status, 201, "{}", own.text());
+    let other_role = call(
+        server,
+        &uma,
+        "POST",
+        "/api/v1/tokens",
+        Some(new_token(uma_user, alice_role)),
+    )
+    .await;
+    assert_eq!(error_of(&other_role).0, 403, "{}", other_role.text());
+    let for_alice = call(
+        server,
+        &uma,
+        "POST",
+        "/api/v1/tokens",
+        Some(new_token(alice_user, alice_role)),
+    )
+    .await;
+    assert_eq!(error_of(&for_alice).0, 403, "{}", for_alice.text());
+    let mine = call(server, &uma, "GET", "/api/v1/tokens", None)
+        .await
+        .json();
+    assert!(
+        names(&mine)
+            .iter()
+            .all(|n| n.starts_with("Uma") || n.contains("Uma")),
+        "{mine}"
+    );
+    let alice_id = alice["id"].as_i64().unwrap();
+    let hidden = call(
+        server,
+        &uma,
+        "POST",
+        &format!("/api/v1/tokens/{alice_id}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&hidden).0, 404);
+
+    // Access Token Management: tokens for others (never Administrator tokens), not for itself.
+    let (tom, tom_user, tom_role) =
+        user_with_role(server, "Tom", &[Permission::AccessTokenManagement]).await;
+    let for_alice = call(
+        server,
+        &tom,
+        "POST",
+        "/api/v1/tokens",
+        Some(new_token(alice_user, alice_role)),
+    )
+    .await;
+    assert_eq!(for_alice.status, 201, "{}", for_alice.text());
+    let for_self = call(
+        server,
+        &tom,
+        "POST",
+        "/api/v1/tokens",
+        Some(new_token(tom_user, tom_role)),
+    )
+    .await;
+    assert_eq!(error_of(&for_self).0, 403, "{}", for_self.text());
+    let admin_token = call(
+        server,
+        &tom,
+        "POST",
+        "/api/v1/tokens",
+        Some(new_token(1, 3)),
+    )
+    .await;
+    assert_eq!(error_of(&admin_token).0, 403, "{}", admin_token.text());
+    let everyone = call(server, &tom, "GET", "/api/v1/tokens?limit=100", None)
+        .await
+        .json();
+    assert!(
+        names(&everyone).iter().any(|n| n == "alice sync"),
+        "{everyone}"
+    );
+    let revoked = call(
+        server,
+        &tom,
+        "POST",
+        &format!("/api/v1/tokens/{alice_id}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    // ... but no integration records or directory changes.
+    let block = call(
+        server,
+        &tom,
+        "POST",
+        &format!("/api/v1/integrations/{app}/block"),
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&block).0, 403);
+
+    // Integration Application: state and note of the installation, new records; the shared
+    // fields of a record and its reset stay with administrators (R13, R4).
+    let (ian, _, _) = user_with_role(server, "Ian", &[Permission::IntegrationApplication]).await;
+    let noted = call(
+        server,
+        &ian,
+        "PATCH",
+        &format!("/api/v1/integrations/{app}"),
+        Some(json!({"note": "Ian was here"})),
+    )
+    .await;
+    assert_eq!(noted.status, 200, "{}", noted.text());
+    let renamed = call(
+        server,
+        &ian,
+        "PATCH",
+        &format!("/api/v1/integrations/{app}"),
+        Some(json!({"name": "Ian's"})),
+    )
+    .await;
+    assert_eq!(error_of(&renamed).0, 403, "{}", renamed.text());
+    let reset = call(
+        server,
+        &ian,
+        "POST",
+        &format!("/api/v1/integrations/{app}/reset"),
+        Some(json!({"confirm": true})),
+    )
+    .await;
+    assert_eq!(error_of(&reset).0, 403, "{}", reset.text());
+    let created = call(
+        server,
+        &ian,
+        "POST",
+        "/api/v1/integrations",
+        Some(json!({"name": "Ian's App"})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let users = call(
+        server,
+        &ian,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"name": "X", "email": "x@example.com"})),
+    )
+    .await;
+    assert_eq!(error_of(&users).0, 403);
+    let audit = call(server, &ian, "GET", "/api/v1/audit", None).await;
+    assert_eq!(error_of(&audit).0, 403);
+
+    // Login Audit Trail: reads the trail, changes nothing.
+    let (lea, _, _) = user_with_role(server, "Lea", &[Permission::LoginAuditTrail]).await;
+    assert_eq!(
+        call(server, &lea, "GET", "/api/v1/audit", None)
+            .await
+            .status,
+        200
+    );
+    let block = call(
+        server,
+        &lea,
+        "POST",
+        &format!("/api/v1/integrations/{app}/block"),
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&block).0, 403);
 }
