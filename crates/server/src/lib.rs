@@ -23,7 +23,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get};
 use tessera_core::Tessera;
 use tessera_core::verifier::Verifier;
 use tokio::net::TcpListener;
@@ -131,7 +131,6 @@ pub fn router(state: AppState) -> Router {
             get(surfaces::governance_limits),
         )
         .route("/services/rest/{*path}", any(surfaces::rest_web_services))
-        .route("/api/v1/verify", post(surfaces::verify_api))
         .route(FORWARD_AUTH_PATH, any(surfaces::forward_auth))
         .route(
             &format!("{FORWARD_AUTH_PATH}/{{*path}}"),

@@ -433,8 +433,8 @@ pub(crate) async fn governance_limits(
 }
 
 /// Who is calling, as the echo and the verification API render it.
-#[derive(Serialize)]
-struct IdentityView<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct IdentityView<'a> {
     account: &'a str,
     integration: Named<'a>,
     role: Named<'a>,
@@ -442,13 +442,15 @@ struct IdentityView<'a> {
     user: UserView<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = IdentityNamed)]
 struct Named<'a> {
     id: i64,
     name: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = IdentityUser)]
 struct UserView<'a> {
     id: i64,
     name: &'a str,
@@ -580,17 +582,21 @@ fn body_json(content_type: &str, body: &[u8]) -> Value {
 
 // ----- The verification API -----
 
-#[derive(Debug, Deserialize)]
+/// The request's headers: an object, or a list of `[name, value]` pairs (for repeated names).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
-enum HeaderList {
+pub(crate) enum HeaderList {
     Map(std::collections::BTreeMap<String, String>),
     Pairs(Vec<(String, String)>),
 }
 
-#[derive(Debug, Deserialize)]
+/// A request another service received, to verify as Tessera would.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VerifyInput {
+    /// The request's method.
     method: String,
+    /// The absolute URL the client sent the request to, query included, as sent.
     url: String,
     #[serde(default)]
     headers: Option<HeaderList>,
@@ -620,6 +626,47 @@ fn refuse_untrusted_service(state: &AppState, peer: &SocketAddr) -> Option<Respo
     })
 }
 
+/// A verified request: who is calling.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct VerifyValid<'a> {
+    #[serde(flatten)]
+    identity: IdentityView<'a>,
+    /// `true`.
+    valid: bool,
+}
+
+/// A refused request: why (the Detail code of SPEC §3.1) and a note for people.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct VerifyRefused {
+    /// `false`.
+    valid: bool,
+    detail: String,
+    message: String,
+}
+
+/// The verification API's answer, for the OpenAPI document: one of the two.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Described, not built: the handler serializes the variants themselves.
+pub(crate) enum VerifyAnswer<'a> {
+    Valid(VerifyValid<'a>),
+    Refused(VerifyRefused),
+}
+
+/// For trusted services: verifies a request they received, as Tessera verifies its own
+/// surfaces (replay claim, revocation, audit trail), and says who is calling or why not.
+#[utoipa::path(
+    post,
+    path = "/api/v1/verify",
+    tag = "verification",
+    request_body = VerifyInput,
+    security(()),
+    responses(
+        (status = 200, description = "Verified (`valid: true` with the identity) or refused (`valid: false` with the Detail code)", body = VerifyAnswer),
+        (status = 400, description = "The body is not a verification request", body = crate::admin::ErrorBody),
+        (status = 403, description = "The caller is not a trusted service", body = crate::admin::ErrorBody),
+    )
+)]
 pub(crate) async fn verify_api(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -682,45 +729,66 @@ pub(crate) async fn verify_api(
         body,
     };
     match run_verifier(&state, &signed, &context, Surface::VerifyApi).await {
-        Ok(Outcome::Accepted(identity)) => {
-            #[derive(Serialize)]
-            struct Valid<'a> {
-                #[serde(flatten)]
-                identity: IdentityView<'a>,
-                valid: bool,
-            }
-            json_response(
-                StatusCode::OK,
-                &Valid {
-                    identity: IdentityView::of(&identity),
-                    valid: true,
-                },
-            )
-        }
-        Ok(Outcome::Refused(r)) => Json(json!({
-            "valid": false,
-            "detail": r.detail,
-            "message": r.note,
-        }))
-        .into_response(),
+        Ok(Outcome::Accepted(identity)) => json_response(
+            StatusCode::OK,
+            &VerifyValid {
+                identity: IdentityView::of(&identity),
+                valid: true,
+            },
+        ),
+        Ok(Outcome::Refused(r)) => json_response(
+            StatusCode::OK,
+            &VerifyRefused {
+                valid: false,
+                detail: r.detail.to_owned(),
+                message: r.note,
+            },
+        ),
         Ok(Outcome::Malformed { why }) => verify_answer_malformed(why),
         Err(response) => response,
     }
 }
 
 fn verify_answer_malformed(why: String) -> Response {
-    Json(json!({
-        "valid": false,
-        "detail": tessera_core::verifier::DETAIL_MALFORMED,
-        "message": why,
-    }))
-    .into_response()
+    json_response(
+        StatusCode::OK,
+        &VerifyRefused {
+            valid: false,
+            detail: tessera_core::verifier::DETAIL_MALFORMED.to_owned(),
+            message: why,
+        },
+    )
 }
 
 // ----- Forward auth (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz) -----
 
 /// `prefix` is the path this endpoint is mounted at; what follows it (Envoy's way of passing
 /// the original path) is the original path when no header names one.
+/// For reverse proxies (nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz): verifies
+/// the original request the proxy describes and answers 200 with who is calling in headers, or
+/// the NetSuite 401. The original method and URI come from `X-Original-Method`/`-URI` (nginx)
+/// or `X-Forwarded-Method`/`-Uri`/`-Host`/`-Proto` (Traefik); Envoy appends the original path
+/// to `/api/v1/forward-auth/`. Any method is answered alike (documented as GET, since an
+/// operation id names one method).
+#[utoipa::path(
+    get,
+    path = "/api/v1/forward-auth",
+    tag = "verification",
+    security(()),
+    responses(
+        (status = 200, description = "Verified", headers(
+            ("X-Tessera-Account" = String, description = "The account id"),
+            ("X-Tessera-User-Id" = String), ("X-Tessera-User" = String, description = "Percent-encoded"),
+            ("X-Tessera-Email" = String), ("X-Tessera-Role-Id" = String),
+            ("X-Tessera-Role" = String, description = "Percent-encoded"),
+            ("X-Tessera-Integration-Id" = String), ("X-Tessera-Application" = String, description = "Percent-encoded"),
+            ("X-Tessera-Token-Id" = String, description = "The token's internal id"),
+            ("X-Tessera-Token-Name" = String, description = "Percent-encoded"),
+        )),
+        (status = 401, description = "Refused: the NetSuite body of the original request's surface; the reason is in the login audit trail"),
+        (status = 403, description = "The caller is not a trusted service", body = crate::admin::ErrorBody),
+    )
+)]
 pub(crate) async fn forward_auth(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

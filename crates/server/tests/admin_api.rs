@@ -564,6 +564,8 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
             "GET /api/v1/users/{id}",
             "PATCH /api/v1/users/{id}",
             "DELETE /api/v1/users/{id}",
+            "POST /api/v1/verify",
+            "GET /api/v1/forward-auth",
         ])
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()

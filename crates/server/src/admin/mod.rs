@@ -42,11 +42,14 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
             exactly like a request to a NetSuite RESTlet; the token's user and role decide what it may do."
     ),
     security(("tba" = [])),
+    // Routed by the server itself (any method, and a path suffix): documented here.
+    paths(crate::surfaces::forward_auth),
     tags(
         (name = "tokens", description = "Access tokens (SPEC §2: R1, R6–R8, R12)"),
         (name = "integrations", description = "Integration records and their installations (SPEC §2: R2–R6, R10, R13, R14)"),
         (name = "directory", description = "The caller's account, its roles and its users"),
         (name = "audit", description = "The Login Audit Trail"),
+        (name = "verification", description = "For trusted services (loopback or `trusted_services`): verify requests they received"),
     )
 )]
 struct ApiDoc;
@@ -99,6 +102,7 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
             directory::edit_user,
             directory::delete_user
         ))
+        .routes(routes!(crate::surfaces::verify_api))
         .split_for_parts();
     // After the split: the components are complete only then.
     utoipa::Modify::modify(&TbaSecurity, &mut document);
