@@ -78,7 +78,13 @@ pub fn login(args: &LoginArgs) -> Result<()> {
     if let Some(role) = args.role {
         header.push_str(&format!(", nlauth_role={role}"));
     }
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "this computer".to_owned());
+    // Names the token after where it is used, so the Access Tokens list tells sessions apart.
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this computer".to_owned());
     let name = format!("Tessera CLI ({} on {host})", args.email);
     let base = args.url.trim_end_matches('/');
     let url = format!(

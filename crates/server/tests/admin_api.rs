@@ -1085,6 +1085,13 @@ async fn an_administrator_manages_roles_and_users(server: &TestServer) {
         Some(json!({"name": "Boss"})),
     )
     .await;
+    let missing = call(server, &admin, "GET", "/api/v1/roles/9999", None).await;
+    assert_eq!(error_of(&missing), (404, "NOT_FOUND".into(), String::new()));
+    let bad_id = call(server, &admin, "GET", "/api/v1/roles/abc", None).await;
+    assert_eq!(
+        error_of(&bad_id),
+        (400, "INVALID_FIELD".into(), "id".into())
+    );
     assert_eq!(error_of(&admin_role).0, 403, "{}", admin_role.text());
 
     let password = "correct horse battery staple";
