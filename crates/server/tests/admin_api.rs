@@ -1531,12 +1531,11 @@ async fn each_role_shape_of_r12_and_r13_gets_exactly_its_rights(server: &TestSer
     let mine = call(server, &uma, "GET", "/api/v1/tokens", None)
         .await
         .json();
-    assert!(
-        names(&mine)
-            .iter()
-            .all(|n| n.starts_with("Uma") || n.contains("Uma")),
-        "{mine}"
-    );
+    // Her own two (the one made for her and the one she made), nobody else's.
+    let mine = names(&mine);
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    assert!(mine.contains(&"Uma's token".to_owned()), "{mine:?}");
+    assert!(mine.iter().all(|n| n.contains("Uma")), "{mine:?}");
     let alice_id = alice["id"].as_i64().unwrap();
     let hidden = call(
         server,

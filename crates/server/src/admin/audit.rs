@@ -1,9 +1,7 @@
 //! `/api/v1/audit` (the Login Audit Trail) and the system notes of records (R15).
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, State};
 use serde::Serialize;
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
 use tessera_core::model::{RecordRef, SystemNote, Timestamp};
@@ -140,10 +138,8 @@ fn time(params: &super::Params, name: &str) -> Result<Option<Timestamp>, ApiErro
 )]
 pub(crate) async fn login_audit_trail(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<AttemptPage>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     let params = caller.params(AUDIT_PARAMS)?;
     let limit = params
         .parsed::<u32>("limit", "a number of rows, 1–1000")?
@@ -227,11 +223,9 @@ impl From<SystemNote> for NoteView {
 )]
 pub(crate) async fn token_notes(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<Vec<NoteView>>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let key = TokenKey::parse(&id).map_err(|e| ApiError::invalid("id", e.to_string()))?;
     let notes = state
@@ -255,11 +249,9 @@ pub(crate) async fn token_notes(
 )]
 pub(crate) async fn integration_notes(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<Vec<NoteView>>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let id = IntegrationId::parse(&id).map_err(|e| ApiError::invalid("id", e.to_string()))?;
     let tessera = state.tessera();

@@ -1,10 +1,8 @@
 //! `/api/v1/account`, `/api/v1/roles`, `/api/v1/users`: the caller's account and its
 //! directory. Any active user reads them (the token form needs them); administrators change them.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tessera_core::ids::{Email, RoleId, UserId};
@@ -42,10 +40,8 @@ pub(crate) struct AccountView {
 )]
 pub(crate) async fn show_account(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<AccountView>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let tessera = state.tessera();
     let account: Account = tessera
@@ -135,10 +131,8 @@ fn name_field(e: tessera_core::Error) -> ApiError {
 )]
 pub(crate) async fn list_roles(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<Vec<RoleView>>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let account = caller.admitted.identity.account.clone();
     let roles = state.tessera().list_roles(&caller.actor, &account).await?;
@@ -171,10 +165,8 @@ pub(crate) struct NewRole {
 )]
 pub(crate) async fn create_role(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<(StatusCode, Json<RoleView>), ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let input: NewRole = caller.json()?;
     let input = NewRoleInput {
@@ -204,11 +196,9 @@ pub(crate) async fn create_role(
 )]
 pub(crate) async fn show_role(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<RoleView>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let account = caller.admitted.identity.account.clone();
     let role = state
@@ -246,11 +236,9 @@ pub(crate) struct RoleEdit {
 )]
 pub(crate) async fn edit_role(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<RoleView>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let id = role_id(&id)?;
     let edit: RoleEdit = caller.json()?;
@@ -324,10 +312,8 @@ fn role_ids(ids: &[i64]) -> Result<Vec<RoleId>, ApiError> {
 )]
 pub(crate) async fn list_users(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let account = caller.admitted.identity.account.clone();
     let users = state.tessera().list_users(&caller.actor, &account).await?;
@@ -371,10 +357,8 @@ fn secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SecretString>
 )]
 pub(crate) async fn create_user(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let input: NewUser = caller.json()?;
     let input = NewUserInput {
@@ -405,11 +389,9 @@ pub(crate) async fn create_user(
 )]
 pub(crate) async fn show_user(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<UserView>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let account = caller.admitted.identity.account.clone();
     let user = state
@@ -450,11 +432,9 @@ pub(crate) struct UserEdit {
 )]
 pub(crate) async fn edit_user(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<UserView>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let id = user_id(&id)?;
     let edit: UserEdit = caller.json()?;
@@ -519,11 +499,9 @@ pub(crate) struct UserDeleted {
 )]
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<UserDeleted>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let account = caller.admitted.identity.account.clone();
     let revoked = state

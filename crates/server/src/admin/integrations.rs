@@ -1,9 +1,7 @@
 //! `/api/v1/integrations`: Manage Integrations as an API (SPEC §2: R2–R6, R10, R13).
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tessera_core::credentials::ConsumerCredentials;
@@ -153,10 +151,8 @@ fn integration_id(id: &str) -> Result<IntegrationId, ApiError> {
 )]
 pub(crate) async fn list_integrations(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<Vec<IntegrationRecord>>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     let params = caller.params(&["inactive"])?;
     let inactive = params
         .choice("inactive", &[("true", true), ("false", false)])?
@@ -212,10 +208,8 @@ fn yes() -> bool {
 )]
 pub(crate) async fn create_integration(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<(StatusCode, Json<IntegrationWithCredentials>), ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let input: NewIntegration = caller.json()?;
     let input = NewIntegrationInput {
@@ -264,11 +258,9 @@ fn switches_field(e: tessera_core::Error) -> ApiError {
 )]
 pub(crate) async fn show_integration(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<IntegrationRecord>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let view = state
         .tessera()
@@ -340,11 +332,9 @@ impl IntegrationEdit {
 )]
 pub(crate) async fn edit_integration(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<IntegrationWithCredentials>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let id = integration_id(&id)?;
     let edit: IntegrationEdit = caller.json()?;
@@ -430,11 +420,9 @@ async fn set_state(
 )]
 pub(crate) async fn block_integration(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<IntegrationRecord>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     set_state(&state, &caller, integration_id(&id)?, InstallState::Blocked).await
 }
@@ -453,11 +441,9 @@ pub(crate) async fn block_integration(
 )]
 pub(crate) async fn enable_integration(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<IntegrationRecord>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     set_state(&state, &caller, integration_id(&id)?, InstallState::Enabled).await
 }
@@ -477,11 +463,9 @@ pub(crate) async fn enable_integration(
 )]
 pub(crate) async fn approve_integration(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<IntegrationRecord>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let id = integration_id(&id)?;
     let current = state.tessera().integration(&caller.actor, id).await?;
@@ -523,11 +507,9 @@ pub(crate) struct ResetRequest {
 )]
 pub(crate) async fn reset_credentials(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<IntegrationWithCredentials>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let id = integration_id(&id)?;
     let reset: ResetRequest = caller.json()?;
@@ -557,11 +539,9 @@ pub(crate) async fn reset_credentials(
 )]
 pub(crate) async fn install_integration(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<(StatusCode, Json<IntegrationRecord>), ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let view = state
         .tessera()
@@ -592,11 +572,9 @@ pub(crate) struct Deleted {
 )]
 pub(crate) async fn delete_integration(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<Deleted>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let revoked_tokens = state
         .tessera()

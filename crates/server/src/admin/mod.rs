@@ -115,6 +115,23 @@ pub(crate) struct Caller {
     pub(crate) admitted: Admitted,
 }
 
+/// The last extractor of every admin handler: the request, verified.
+impl axum::extract::FromRequest<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0)
+            .ok_or_else(|| {
+                tracing::error!("the admin API was served without the peer's address");
+                ApiError::Response(Box::new(wire::unavailable()))
+            })?;
+        Caller::admit(state, peer, request).await
+    }
+}
+
 impl Caller {
     /// Verifies the request's signature and applies governance; refusals are answered as
     /// the other JSON surfaces answer them (401 without the reason, which is in the audit

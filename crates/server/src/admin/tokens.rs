@@ -1,9 +1,7 @@
 //! `/api/v1/tokens`: the Access Tokens page as an API (SPEC §2: R1, R6–R8, R12).
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tessera_core::NewTokenInput;
@@ -127,10 +125,8 @@ const LIST_PARAMS: &[&str] = &[
 )]
 pub(crate) async fn list_tokens(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<TokenPageView>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     let params = caller.params(LIST_PARAMS)?;
     let filter = TokenFilter {
         revoked: params
@@ -221,10 +217,8 @@ const SHOWN_ONCE: &str = "The token id and secret are shown in this response onl
 )]
 pub(crate) async fn create_token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    caller: Caller,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let input: NewToken = caller.json()?;
     let input = NewTokenInput {
@@ -288,11 +282,9 @@ fn token_key(id: &str) -> Result<TokenKey, ApiError> {
 )]
 pub(crate) async fn show_token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<TokenView>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let item = state
         .tessera()
@@ -329,11 +321,9 @@ pub(crate) struct TokenChanges {
 )]
 pub(crate) async fn edit_token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<TokenView>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let key = token_key(&id)?;
     let changes: TokenChanges = caller.json()?;
@@ -373,11 +363,9 @@ pub(crate) async fn edit_token(
 )]
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    request: Request,
+    caller: Caller,
 ) -> Result<Json<TokenView>, ApiError> {
-    let caller = Caller::admit(&state, peer, request).await?;
     caller.params(&[])?;
     let item = state
         .tessera()
