@@ -54,12 +54,7 @@ pub struct LoginArgs {
 /// Obtains a token through issuetoken with the built-in "Tessera CLI" record and saves it.
 pub fn login(args: &LoginArgs) -> Result<()> {
     let password = if args.password_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the password from stdin")?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
+        password_from_stdin()?
     } else {
         rpassword::prompt_password(format!("Password for {}: ", args.email))
             .context("cannot read the password from the terminal (use --password-stdin)")?
@@ -97,7 +92,7 @@ pub fn login(args: &LoginArgs) -> Result<()> {
         .header("Authorization", header)
         .body(())
         .context("cannot build the request")?;
-    let response = api::agent(concat!("tessera-cli/", env!("CARGO_PKG_VERSION")))
+    let response = api::agent(api::USER_AGENT, api::TIMEOUT)
         .run(request)
         .with_context(|| format!("cannot reach {base}"))?;
     let (status, body) = api::read_json(response)?;

@@ -45,11 +45,18 @@ impl fmt::Debug for Api {
     }
 }
 
-pub fn agent(user_agent: &str) -> ureq::Agent {
+/// What the CLI's admin calls say they are.
+pub const USER_AGENT: &str = concat!("tessera-cli/", env!("CARGO_PKG_VERSION"));
+/// How long an admin call may take.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// An HTTP client that hands every status back (no error for 4xx/5xx) and follows no
+/// redirect: a signed request must reach the URL it was signed for.
+pub fn agent(user_agent: &str, timeout: std::time::Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
-        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .timeout_global(Some(timeout))
         .user_agent(user_agent)
         .build()
         .into()
@@ -94,7 +101,7 @@ impl Api {
     pub fn new(profile: Profile) -> Self {
         Self {
             profile,
-            agent: agent(concat!("tessera-cli/", env!("CARGO_PKG_VERSION"))),
+            agent: agent(USER_AGENT, TIMEOUT),
         }
     }
 

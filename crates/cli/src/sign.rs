@@ -326,13 +326,7 @@ pub fn run(args: &SignArgs) -> Result<bool> {
 /// Sends the signed request and prints the answer. `Ok(true)` for a 2xx or 3xx status.
 fn send(args: &SignArgs, url: &str, authorization: &str, payload: Payload) -> Result<bool> {
     use std::io::Write as _;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(std::time::Duration::from_secs(args.timeout)))
-        .user_agent("tessera-sign")
-        .build()
-        .into();
+    let agent = crate::api::agent("tessera-sign", std::time::Duration::from_secs(args.timeout));
     let mut request = ureq::http::Request::builder()
         .method(args.method.as_str())
         .uri(url)

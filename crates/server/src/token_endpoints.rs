@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera_core::ids::{AccountId, ConsumerKey, Email, RoleId};
-use tessera_core::model::{Context, Timestamp};
+use tessera_core::model::Context;
 use tessera_core::store::LoginAttempt;
 use tessera_core::verifier::RequestContext;
 use tessera_core::{Actor, IssueRefusal, IssueTokenInput};
@@ -51,32 +51,6 @@ fn missing(name: &str) -> Response {
     )
 }
 
-/// An audit row for an issuetoken attempt.
-fn attempt(context: &RequestContext, success: bool, detail: &str, note: &str) -> LoginAttempt {
-    LoginAttempt {
-        id: None,
-        at: Timestamp::now(),
-        account: None,
-        user: None,
-        user_name: None,
-        email: None,
-        role: None,
-        role_name: None,
-        ip: context.ip.clone(),
-        user_agent: context.user_agent.clone(),
-        method: context.method.clone(),
-        request_uri: context.request_uri.clone(),
-        surface: context.surface.to_owned(),
-        success,
-        detail: detail.to_owned(),
-        detail_note: note.to_owned(),
-        integration: None,
-        application_name: None,
-        token: None,
-        token_name: None,
-    }
-}
-
 /// `GET /rest/issuetoken?consumerKey=…[&name=…]` with `Authorization: NLAuth …`:
 /// `{"tokenId": …, "tokenSecret": …}`, shown this once.
 pub(crate) async fn issue_token(
@@ -105,8 +79,7 @@ pub(crate) async fn issue_token(
     {
         Ok(n) => n,
         Err(e) => {
-            let row = attempt(
-                &context,
+            let row = context.attempt(
                 false,
                 tessera_core::verifier::DETAIL_MALFORMED,
                 &e.to_string(),
@@ -119,8 +92,7 @@ pub(crate) async fn issue_token(
         AccountId::parse(&nlauth.account),
         Email::parse(&nlauth.email),
     ) else {
-        let row = attempt(
-            &context,
+        let row = context.attempt(
             false,
             "InvalidCredentials",
             "nlauth_account or nlauth_email is not valid",
@@ -138,24 +110,18 @@ pub(crate) async fn issue_token(
             "{} failed logins within an hour for this user or from this address; try again later",
             state.config().login_failures_per_hour
         );
-        let row = attempt(&context, false, "TooManyAttempts", &note);
+        let row = context.attempt(false, "TooManyAttempts", &note);
         return refused(&state, asked_by(row, &account, &email)).await;
     }
     let role = match nlauth.role.as_deref().map(RoleId::parse).transpose() {
         Ok(role) => role,
         Err(_) => {
-            let row = attempt(
-                &context,
-                false,
-                "RoleNotAllowed",
-                "nlauth_role is not a role id",
-            );
+            let row = context.attempt(false, "RoleNotAllowed", "nlauth_role is not a role id");
             return refused(&state, asked_by(row, &account, &email)).await;
         }
     };
     let Ok(consumer_key) = ConsumerKey::parse(&consumer_key) else {
-        let row = attempt(
-            &context,
+        let row = context.attempt(
             false,
             "consumer_key_unknown",
             "consumerKey is not a consumer key",
@@ -173,7 +139,7 @@ pub(crate) async fn issue_token(
     match state.tessera().issue_token(input).await {
         Ok(Ok(issued)) => {
             let t = &issued.token;
-            let mut row = attempt(&context, true, tessera_core::verifier::DETAIL_SUCCESS, "");
+            let mut row = context.attempt(true, tessera_core::verifier::DETAIL_SUCCESS, "");
             row.account = Some(account);
             row.user = Some(t.token.user);
             row.user_name = Some(t.user_name.clone());
@@ -231,7 +197,7 @@ async fn refused(state: &AppState, row: LoginAttempt) -> Response {
 }
 
 fn refused_row(context: &RequestContext, refusal: &IssueRefusal) -> LoginAttempt {
-    let mut row = attempt(context, false, refusal.detail, &refusal.note);
+    let mut row = context.attempt(false, refusal.detail, &refusal.note);
     if let Some(user) = &refusal.user {
         row.user = Some(user.id);
         row.user_name = Some(user.name.clone());

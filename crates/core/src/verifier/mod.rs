@@ -622,26 +622,46 @@ impl Subject {
         note: &str,
     ) -> LoginAttempt {
         LoginAttempt {
-            id: None,
-            at: Timestamp::now(),
             account: self.account,
             user: self.user,
             user_name: self.user_name,
             email: self.email,
             role: self.role,
             role_name: self.role_name,
-            ip: context.ip.clone(),
-            user_agent: context.user_agent.clone(),
-            method: context.method.clone(),
-            request_uri: context.request_uri.clone(),
-            surface: context.surface.to_owned(),
-            success,
-            detail: detail.to_owned(),
-            detail_note: note.to_owned(),
             integration: self.integration,
             application_name: self.application_name,
             token: self.token,
             token_name: self.token_name,
+            ..context.attempt(success, detail, note)
+        }
+    }
+}
+
+impl RequestContext {
+    /// An audit row for this request, naming nobody yet: the caller fills in who it was, as far
+    /// as it knows.
+    pub fn attempt(&self, success: bool, detail: &str, note: &str) -> LoginAttempt {
+        LoginAttempt {
+            id: None,
+            at: Timestamp::now(),
+            account: None,
+            user: None,
+            user_name: None,
+            email: None,
+            role: None,
+            role_name: None,
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            method: self.method.clone(),
+            request_uri: self.request_uri.clone(),
+            surface: self.surface.to_owned(),
+            success,
+            detail: detail.to_owned(),
+            detail_note: note.to_owned(),
+            integration: None,
+            application_name: None,
+            token: None,
+            token_name: None,
         }
     }
 }
