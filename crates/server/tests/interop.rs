@@ -1,7 +1,7 @@
 //! Real clients against the server, on both stores: Python's requests-oauthlib and Node's
 //! oauth-1.0a (installed from the registries by `scripts/interop-deps`, which `.ci/run` runs
 //! and these tests run when the folder is missing), and the OpenAPI document checked by
-//! openapi-spec-validator.
+//! openapi-spec-validator, and the admin API put through schemathesis against that document.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,6 +18,7 @@ on_both_backends!(
     requests_oauthlib_is_answered_as_netsuite_answers,
     node_oauth_1_0a_is_answered_as_netsuite_answers,
     the_openapi_document_is_valid_openapi_3_1,
+    the_admin_api_answers_schemathesis_as_documented,
 );
 
 /// The folder with the clients; installed once per test run when missing.
@@ -269,4 +270,65 @@ async fn the_openapi_document_is_valid_openapi_3_1(server: &TestServer) {
     );
     let paths: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     assert!(paths >= 10, "{paths} paths");
+}
+
+async fn the_admin_api_answers_schemathesis_as_documented(server: &TestServer) {
+    let admin = tessera_core::Actor::user(
+        &tessera_core::ids::AccountId::parse(ACCOUNT).unwrap(),
+        tessera_core::ids::UserId::new(1),
+        tessera_core::ids::RoleId::ADMINISTRATOR,
+        tessera_core::model::Context::Api,
+    );
+    let acme = server
+        .tessera()
+        .list_tokens(&admin, Default::default(), Default::default(), None, 10)
+        .await
+        .unwrap()
+        .items
+        .remove(0)
+        .token
+        .integration;
+    let (_, credentials) = server
+        .tessera()
+        .create_token(
+            &admin,
+            tessera_core::NewTokenInput {
+                integration: acme,
+                user: tessera_core::ids::UserId::new(1),
+                role: tessera_core::ids::RoleId::ADMINISTRATOR,
+                name: Some("schemathesis".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let config = json!({
+        "base": server.url(""),
+        "realm": ACCOUNT,
+        "consumer_key": CONSUMER_KEY,
+        "consumer_secret": CONSUMER_SECRET,
+        "token_id": credentials.token_id.as_str(),
+        "token_secret": credentials.token_secret.expose(),
+        "examples": 25,
+    });
+    let dir = interop_dir().join("python");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/schemathesis_admin.py");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .arg(&script)
+            .env("PYTHONPATH", dir)
+            .env("TESSERA_SCHEMATHESIS", config.to_string())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("passed"), "{report}");
 }

@@ -215,7 +215,7 @@ impl From<SystemNote> for NoteView {
     get,
     path = "/api/v1/tokens/{id}/notes",
     tag = "tokens",
-    params(("id" = i64, Path, description = "The token's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The token's internal id")),
     responses(
         (status = 200, description = "The token's history", body = Vec<NoteView>),
         (status = 404, description = "No such token visible to the caller", body = ErrorBody),
@@ -241,7 +241,7 @@ pub(crate) async fn token_notes(
     get,
     path = "/api/v1/integrations/{id}/notes",
     tag = "integrations",
-    params(("id" = i64, Path, description = "The record's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
     responses(
         (status = 200, description = "The record's history and this account's installation's", body = Vec<NoteView>),
         (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),

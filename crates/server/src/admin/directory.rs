@@ -188,7 +188,7 @@ pub(crate) async fn create_role(
     get,
     path = "/api/v1/roles/{id}",
     tag = "directory",
-    params(("id" = i64, Path, description = "The role's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The role's internal id")),
     responses(
         (status = 200, description = "The role", body = RoleView),
         (status = 404, description = "No such role in the caller's account", body = ErrorBody),
@@ -225,7 +225,7 @@ pub(crate) struct RoleEdit {
     patch,
     path = "/api/v1/roles/{id}",
     tag = "directory",
-    params(("id" = i64, Path, description = "The role's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The role's internal id")),
     request_body = RoleEdit,
     responses(
         (status = 200, description = "The role as changed", body = RoleView),
@@ -381,7 +381,7 @@ pub(crate) async fn create_user(
     get,
     path = "/api/v1/users/{id}",
     tag = "directory",
-    params(("id" = i64, Path, description = "The user's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The user's internal id")),
     responses(
         (status = 200, description = "The user", body = UserView),
         (status = 404, description = "No such user in the caller's account", body = ErrorBody),
@@ -421,7 +421,7 @@ pub(crate) struct UserEdit {
     patch,
     path = "/api/v1/users/{id}",
     tag = "directory",
-    params(("id" = i64, Path, description = "The user's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The user's internal id")),
     request_body = UserEdit,
     responses(
         (status = 200, description = "The user as changed", body = UserView),
@@ -490,7 +490,7 @@ pub(crate) struct UserDeleted {
     delete,
     path = "/api/v1/users/{id}",
     tag = "directory",
-    params(("id" = i64, Path, description = "The user's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The user's internal id")),
     responses(
         (status = 200, description = "Deleted", body = UserDeleted),
         (status = 403, description = "Only administrators manage users", body = ErrorBody),

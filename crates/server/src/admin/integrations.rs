@@ -250,7 +250,7 @@ fn switches_field(e: tessera_core::Error) -> ApiError {
     get,
     path = "/api/v1/integrations/{id}",
     tag = "integrations",
-    params(("id" = i64, Path, description = "The record's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
     responses(
         (status = 200, description = "The record", body = IntegrationRecord),
         (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
@@ -321,7 +321,7 @@ impl IntegrationEdit {
     patch,
     path = "/api/v1/integrations/{id}",
     tag = "integrations",
-    params(("id" = i64, Path, description = "The record's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
     request_body = IntegrationEdit,
     responses(
         (status = 200, description = "The record as changed", body = IntegrationWithCredentials),
@@ -411,7 +411,7 @@ async fn set_state(
     post,
     path = "/api/v1/integrations/{id}/block",
     tag = "integrations",
-    params(("id" = i64, Path, description = "The record's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
     responses(
         (status = 200, description = "Blocked", body = IntegrationRecord),
         (status = 403, description = "Needs the Administrator role or Integration Application", body = ErrorBody),
@@ -432,7 +432,7 @@ pub(crate) async fn block_integration(
     post,
     path = "/api/v1/integrations/{id}/enable",
     tag = "integrations",
-    params(("id" = i64, Path, description = "The record's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
     responses(
         (status = 200, description = "Enabled", body = IntegrationRecord),
         (status = 403, description = "Needs the Administrator role or Integration Application", body = ErrorBody),
@@ -453,7 +453,7 @@ pub(crate) async fn enable_integration(
     post,
     path = "/api/v1/integrations/{id}/approve",
     tag = "integrations",
-    params(("id" = i64, Path, description = "The record's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
     responses(
         (status = 200, description = "Approved: enabled", body = IntegrationRecord),
         (status = 403, description = "Needs the Administrator role or Integration Application", body = ErrorBody),
@@ -496,7 +496,7 @@ pub(crate) struct ResetRequest {
     post,
     path = "/api/v1/integrations/{id}/reset",
     tag = "integrations",
-    params(("id" = i64, Path, description = "The record's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
     request_body = ResetRequest,
     responses(
         (status = 200, description = "Reset; the new pair is never shown again", body = IntegrationWithCredentials),
@@ -529,7 +529,7 @@ pub(crate) async fn reset_credentials(
     post,
     path = "/api/v1/integrations/{id}/install",
     tag = "integrations",
-    params(("id" = i64, Path, description = "The record's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
     responses(
         (status = 201, description = "Installed", body = IntegrationRecord),
         (status = 403, description = "Only an administrator installs bundles", body = ErrorBody),
@@ -563,7 +563,7 @@ pub(crate) struct Deleted {
     delete,
     path = "/api/v1/integrations/{id}",
     tag = "integrations",
-    params(("id" = i64, Path, description = "The record's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
     responses(
         (status = 200, description = "Deleted or uninstalled", body = Deleted),
         (status = 403, description = "Not permitted for the caller's role", body = ErrorBody),

@@ -104,9 +104,63 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(crate::surfaces::verify_api))
         .split_for_parts();
-    // After the split: the components are complete only then.
+    // After the split: the components and paths are complete only then.
     utoipa::Modify::modify(&TbaSecurity, &mut document);
+    utoipa::Modify::modify(&CommonResponses, &mut document);
     (routes, document)
+}
+
+/// The answers every operation can give besides its own, in one place: a bad path id (400), a
+/// refused signature (401) and the concurrency limit (429) where the operation is TBA-signed.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in &mut openapi.paths.paths {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if path.contains('{') {
+                    responses
+                        .entry("400".to_owned())
+                        .or_insert_with(|| error("A parameter is invalid (named in `field`)"));
+                }
+                // `security: [{}]` marks the operations that take no signature.
+                let unsigned = operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.iter().all(|r| r == &Default::default()));
+                if !unsigned {
+                    responses.entry("401".to_owned()).or_insert_with(|| {
+                        error("The signature was refused (generic; the reason is in the login audit trail)")
+                    });
+                    responses.entry("429".to_owned()).or_insert_with(|| {
+                        error("Over the account's or the integration's concurrency limit")
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// A verified caller of the admin API.

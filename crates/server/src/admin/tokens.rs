@@ -274,7 +274,7 @@ fn token_key(id: &str) -> Result<TokenKey, ApiError> {
     get,
     path = "/api/v1/tokens/{id}",
     tag = "tokens",
-    params(("id" = i64, Path, description = "The token's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The token's internal id")),
     responses(
         (status = 200, description = "The token", body = TokenView),
         (status = 404, description = "No such token visible to the caller", body = ErrorBody),
@@ -310,7 +310,7 @@ pub(crate) struct TokenChanges {
     patch,
     path = "/api/v1/tokens/{id}",
     tag = "tokens",
-    params(("id" = i64, Path, description = "The token's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The token's internal id")),
     request_body = TokenChanges,
     responses(
         (status = 200, description = "The token as changed", body = TokenView),
@@ -354,7 +354,7 @@ pub(crate) async fn edit_token(
     post,
     path = "/api/v1/tokens/{id}/revoke",
     tag = "tokens",
-    params(("id" = i64, Path, description = "The token's internal id")),
+    params(("id" = i64, Path, minimum = 1, description = "The token's internal id")),
     responses(
         (status = 200, description = "The token, revoked; refused from now on", body = TokenView),
         (status = 404, description = "No such token visible to the caller", body = ErrorBody),
