@@ -30,12 +30,7 @@ on_both_backends!(
 /// A token of the bootstrap administrator with the Administrator role, through the domain
 /// (as the CLI will obtain one through issuetoken): its signer.
 async fn administrator(server: &TestServer) -> Signer {
-    let admin = Actor::user(
-        &AccountId::parse(ACCOUNT).unwrap(),
-        UserId::new(1),
-        RoleId::ADMINISTRATOR,
-        Context::Api,
-    );
+    let admin = admin_actor();
     let alice_token = alice_sync(server, &admin).await;
     let (_, credentials) = server
         .tessera()
@@ -840,39 +835,10 @@ async fn an_administrator_manages_an_integration_record_end_to_end(server: &Test
 }
 
 async fn a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records(server: &TestServer) {
-    use tessera_core::{NewAccountInput, NewIntegrationInput, NewUserInput};
-    let operator = Actor::Operator {
-        context: Context::Cli,
-    };
+    use tessera_core::NewIntegrationInput;
     let tessera = server.tessera();
-    let other = AccountId::parse("7654321").unwrap();
-    tessera
-        .create_account(
-            &operator,
-            NewAccountInput {
-                id: other.clone(),
-                name: "Other Co".into(),
-                tba_enabled: true,
-                require_approval_for_auto_install: false,
-                concurrency_limit: None,
-            },
-        )
-        .await
-        .unwrap();
-    let boss = tessera
-        .create_user(
-            &operator,
-            &other,
-            NewUserInput {
-                name: "Bo Boss".into(),
-                email: tessera_core::ids::Email::parse("bo@other.example").unwrap(),
-                password: None,
-                roles: vec![RoleId::ADMINISTRATOR],
-            },
-        )
-        .await
-        .unwrap();
-    let boss_actor = Actor::user(&other, boss.id, RoleId::ADMINISTRATOR, Context::Api);
+    let (other, boss) = other_account(server, false, "bo@other.example", None).await;
+    let boss_actor = Actor::user(&other, boss, RoleId::ADMINISTRATOR, Context::Api);
     let (own, own_credentials) = tessera
         .create_integration(
             &boss_actor,
@@ -893,7 +859,7 @@ async fn a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records(ser
             &boss_actor,
             NewTokenInput {
                 integration: own.integration.id,
-                user: boss.id,
+                user: boss,
                 role: RoleId::ADMINISTRATOR,
                 name: None,
             },
@@ -1415,12 +1381,7 @@ async fn user_with_role(
     permissions: &[tessera_core::model::Permission],
 ) -> (Signer, i64, i64) {
     use tessera_core::model::{Permission, PermissionSet};
-    let admin = Actor::user(
-        &AccountId::parse(ACCOUNT).unwrap(),
-        UserId::new(1),
-        RoleId::ADMINISTRATOR,
-        Context::Api,
-    );
+    let admin = admin_actor();
     let account = AccountId::parse(ACCOUNT).unwrap();
     let tessera = server.tessera();
     let set = permissions.iter().fold(

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::*;
-use tessera_core::ids::{AccountId, RoleId};
-use tessera_core::model::{Context, InstallState, PermissionSet};
+use tessera_core::ids::AccountId;
+use tessera_core::model::{InstallState, PermissionSet};
 use tessera_core::store::{AttemptQuery, LoginAttempt};
-use tessera_core::{AccountSettings, Actor, InstallationChanges, RoleChanges};
+use tessera_core::{AccountSettings, InstallationChanges, RoleChanges};
 use tessera_oauth1::RequestToSign;
 
 on_both_backends!(
@@ -32,16 +32,6 @@ on_both_backends!(
 
 const RESTLET: &str = "/app/site/hosting/restlet.nl?script=7&deploy=1";
 
-fn admin() -> Actor {
-    // The bootstrap administrator is the first user of the account.
-    Actor::user(
-        &AccountId::parse(ACCOUNT).unwrap(),
-        tessera_core::ids::UserId::new(1),
-        RoleId::ADMINISTRATOR,
-        Context::Api,
-    )
-}
-
 async fn audit(server: &TestServer) -> Vec<LoginAttempt> {
     server.state.verifier().flush().await;
     server
@@ -59,7 +49,13 @@ async fn audit(server: &TestServer) -> Vec<LoginAttempt> {
 async fn token_named(server: &TestServer, name: &str) -> tessera_core::model::TokenListItem {
     let page = server
         .tessera()
-        .list_tokens(&admin(), Default::default(), Default::default(), None, 10)
+        .list_tokens(
+            &admin_actor(),
+            Default::default(),
+            Default::default(),
+            None,
+            10,
+        )
         .await
         .unwrap();
     page.items
@@ -346,7 +342,7 @@ async fn every_detail_code_is_reachable_and_recorded(server: &TestServer) {
         .await
         .unwrap();
 
-    let integration = svc.list_integrations(&admin(), false).await.unwrap()[0]
+    let integration = svc.list_integrations(&admin_actor(), false).await.unwrap()[0]
         .integration
         .id;
     for state in [InstallState::Blocked, InstallState::WaitingForApproval] {
@@ -354,7 +350,7 @@ async fn every_detail_code_is_reachable_and_recorded(server: &TestServer) {
             state: Some(state),
             ..InstallationChanges::default()
         };
-        svc.update_installation(&admin(), integration, change)
+        svc.update_installation(&admin_actor(), integration, change)
             .await
             .unwrap();
         expect(
@@ -366,21 +362,23 @@ async fn every_detail_code_is_reachable_and_recorded(server: &TestServer) {
         state: Some(InstallState::Enabled),
         ..InstallationChanges::default()
     };
-    svc.update_installation(&admin(), integration, enable)
+    svc.update_installation(&admin_actor(), integration, enable)
         .await
         .unwrap();
     expect("Success", detail_of(server, &ok, keep, same).await);
 
     let second = token_named(server, "alice second").await;
     let second_signer = signer_for(CONSUMER_KEY, CONSUMER_SECRET, TOKEN2_ID, TOKEN2_SECRET);
-    svc.set_token_inactive(&admin(), second.token.key, true)
+    svc.set_token_inactive(&admin_actor(), second.token.key, true)
         .await
         .unwrap();
     expect(
         "TokenInactive",
         detail_of(server, &second_signer, keep, same).await,
     );
-    svc.revoke_token(&admin(), second.token.key).await.unwrap();
+    svc.revoke_token(&admin_actor(), second.token.key)
+        .await
+        .unwrap();
     expect(
         "TokenRevoked",
         detail_of(server, &second_signer, keep, same).await,
@@ -519,7 +517,9 @@ async fn revocation_is_effective_before_the_call_returns(server: &TestServer) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let svc = server.tessera();
     let first = token_named(server, "alice sync").await;
-    svc.revoke_token(&admin(), first.token.key).await.unwrap();
+    svc.revoke_token(&admin_actor(), first.token.key)
+        .await
+        .unwrap();
     let returned = Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

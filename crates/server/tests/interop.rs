@@ -43,12 +43,7 @@ fn interop_dir() -> &'static PathBuf {
 
 /// The fixture token and, revoked, the second one.
 async fn config(server: &TestServer) -> Value {
-    let admin = tessera_core::Actor::user(
-        &tessera_core::ids::AccountId::parse(ACCOUNT).unwrap(),
-        tessera_core::ids::UserId::new(1),
-        tessera_core::ids::RoleId::ADMINISTRATOR,
-        tessera_core::model::Context::Api,
-    );
+    let admin = admin_actor();
     let second = server
         .tessera()
         .list_tokens(&admin, Default::default(), Default::default(), None, 10)
@@ -273,12 +268,7 @@ async fn the_openapi_document_is_valid_openapi_3_1(server: &TestServer) {
 }
 
 async fn the_admin_api_answers_schemathesis_as_documented(server: &TestServer) {
-    let admin = tessera_core::Actor::user(
-        &tessera_core::ids::AccountId::parse(ACCOUNT).unwrap(),
-        tessera_core::ids::UserId::new(1),
-        tessera_core::ids::RoleId::ADMINISTRATOR,
-        tessera_core::model::Context::Api,
-    );
+    let admin = admin_actor();
     let acme = server
         .tessera()
         .list_tokens(&admin, Default::default(), Default::default(), None, 10)

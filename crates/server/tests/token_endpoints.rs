@@ -30,22 +30,13 @@ struct Setup {
     user: UserId,
 }
 
-fn admin() -> Actor {
-    Actor::user(
-        &AccountId::parse(ACCOUNT).unwrap(),
-        UserId::new(1),
-        RoleId::ADMINISTRATOR,
-        Context::Api,
-    )
-}
-
 /// An integration record with the issuetoken switch on, and Bob, who holds a role with User
 /// Access Tokens and has a password.
 async fn setup(server: &TestServer, issuetoken: bool) -> Setup {
     let tessera = server.tessera();
     let (_, credentials) = tessera
         .create_integration(
-            &admin(),
+            &admin_actor(),
             NewIntegrationInput {
                 name: "Tessera CLI".into(),
                 description: String::new(),
@@ -62,7 +53,7 @@ async fn setup(server: &TestServer, issuetoken: bool) -> Setup {
     let account = AccountId::parse(ACCOUNT).unwrap();
     let role = tessera
         .create_role(
-            &admin(),
+            &admin_actor(),
             &account,
             NewRoleInput {
                 name: "Token User".into(),
@@ -76,7 +67,7 @@ async fn setup(server: &TestServer, issuetoken: bool) -> Setup {
         .unwrap();
     let user = tessera
         .create_user(
-            &admin(),
+            &admin_actor(),
             &account,
             NewUserInput {
                 name: "Bob Builder".into(),
@@ -165,7 +156,13 @@ async fn issuetoken_gives_the_password_owner_a_working_token_once(server: &TestS
     // The token is Bob's, with his role, under the name he asked for.
     let token = server
         .tessera()
-        .list_tokens(&admin(), Default::default(), Default::default(), None, 50)
+        .list_tokens(
+            &admin_actor(),
+            Default::default(),
+            Default::default(),
+            None,
+            50,
+        )
         .await
         .unwrap()
         .items
@@ -251,7 +248,7 @@ async fn issuetoken_refusals_are_generic_and_recorded_with_their_detail(server: 
     let plain = server
         .tessera()
         .create_role(
-            &admin(),
+            &admin_actor(),
             &account,
             NewRoleInput {
                 name: "Plain".into(),
@@ -263,7 +260,7 @@ async fn issuetoken_refusals_are_generic_and_recorded_with_their_detail(server: 
         .unwrap();
     server
         .tessera()
-        .set_user_roles(&admin(), &account, s.user, &[s.role, plain.id])
+        .set_user_roles(&admin_actor(), &account, s.user, &[s.role, plain.id])
         .await
         .unwrap();
     let reply = issue(
@@ -305,37 +302,8 @@ async fn issuetoken_refusals_are_generic_and_recorded_with_their_detail(server: 
 
 async fn issuetoken_installs_another_accounts_record_as_r14_says(server: &TestServer) {
     let s = setup(server, true).await;
-    let operator = Actor::Operator {
-        context: Context::Cli,
-    };
     let tessera = server.tessera();
-    let other = AccountId::parse("7654321").unwrap();
-    tessera
-        .create_account(
-            &operator,
-            tessera_core::NewAccountInput {
-                id: other.clone(),
-                name: "Other Co".into(),
-                tba_enabled: true,
-                require_approval_for_auto_install: true,
-                concurrency_limit: None,
-            },
-        )
-        .await
-        .unwrap();
-    tessera
-        .create_user(
-            &operator,
-            &other,
-            NewUserInput {
-                name: "Olga Other".into(),
-                email: Email::parse("olga@other.example").unwrap(),
-                password: Some(PASSWORD.into()),
-                roles: vec![RoleId::ADMINISTRATOR],
-            },
-        )
-        .await
-        .unwrap();
+    let (other, olga) = other_account(server, true, "olga@other.example", Some(PASSWORD)).await;
     let query = format!("consumerKey={}", s.consumer_key);
     let header = nlauth(
         "7654321",
@@ -348,12 +316,7 @@ async fn issuetoken_installs_another_accounts_record_as_r14_says(server: &TestSe
     let reply = ask().await;
     assert_eq!(reply.status, 401, "{}", reply.text());
     assert_eq!(trail(server).await[0].detail, "IntegrationBlocked");
-    let olga = tessera
-        .list_users(&operator, &other)
-        .await
-        .unwrap()
-        .remove(0);
-    let olga = Actor::user(&other, olga.id, RoleId::ADMINISTRATOR, Context::Api);
+    let olga = Actor::user(&other, olga, RoleId::ADMINISTRATOR, Context::Api);
     let installed = tessera.list_integrations(&olga, true).await.unwrap();
     assert_eq!(installed.len(), 1);
     assert_eq!(

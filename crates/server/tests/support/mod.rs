@@ -283,3 +283,56 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The bootstrap administrator (user 1) acting as Administrator in the fixture account.
+pub fn admin_actor() -> tessera_core::Actor {
+    tessera_core::Actor::user(
+        &ACCOUNT.parse_account(),
+        tessera_core::ids::UserId::new(1),
+        tessera_core::ids::RoleId::ADMINISTRATOR,
+        tessera_core::model::Context::Api,
+    )
+}
+
+/// A second account, `7654321`, made by the operator, with one administrator; returns the
+/// account and that administrator's id.
+pub async fn other_account(
+    server: &TestServer,
+    require_approval_for_auto_install: bool,
+    admin_email: &str,
+    admin_password: Option<&str>,
+) -> (tessera_core::ids::AccountId, tessera_core::ids::UserId) {
+    use tessera_core::ids::RoleId;
+    let operator = tessera_core::Actor::Operator {
+        context: tessera_core::model::Context::Cli,
+    };
+    let other = "7654321".parse_account();
+    let tessera = server.tessera();
+    tessera
+        .create_account(
+            &operator,
+            tessera_core::NewAccountInput {
+                id: other.clone(),
+                name: "Other Co".into(),
+                tba_enabled: true,
+                require_approval_for_auto_install,
+                concurrency_limit: None,
+            },
+        )
+        .await
+        .unwrap();
+    let admin = tessera
+        .create_user(
+            &operator,
+            &other,
+            tessera_core::NewUserInput {
+                name: "Other Admin".into(),
+                email: tessera_core::ids::Email::parse(admin_email).unwrap(),
+                password: admin_password.map(SecretString::from),
+                roles: vec![RoleId::ADMINISTRATOR],
+            },
+        )
+        .await
+        .unwrap();
+    (other, admin.id)
+}
