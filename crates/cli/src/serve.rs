@@ -104,6 +104,10 @@ struct FileConfig {
     db_connections: Option<u32>,
     max_body_bytes: Option<usize>,
     login_failures_per_hour: Option<usize>,
+    /// Minutes without a request after which a web UI session ends.
+    ui_idle_minutes: Option<u64>,
+    /// Hours after sign-in after which a web UI session ends.
+    ui_session_hours: Option<u64>,
 }
 
 /// Everything `serve` needs, resolved.
@@ -186,6 +190,18 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             bail!("login_failures_per_hour must be at least 1");
         }
         server.login_failures_per_hour = limit;
+    }
+    if let Some(minutes) = file.ui_idle_minutes {
+        if minutes == 0 || minutes > 24 * 60 {
+            bail!("ui_idle_minutes must be between 1 and 1440 (got {minutes})");
+        }
+        server.ui_idle_timeout = std::time::Duration::from_secs(minutes * 60);
+    }
+    if let Some(hours) = file.ui_session_hours {
+        if hours == 0 || hours > 24 * 30 {
+            bail!("ui_session_hours must be between 1 and 720 (got {hours})");
+        }
+        server.ui_session_lifetime = std::time::Duration::from_secs(hours * 3600);
     }
     for origin in &server.public_origins {
         tessera_server::Origin::parse(origin).map_err(anyhow::Error::msg)?;

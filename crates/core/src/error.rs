@@ -68,7 +68,7 @@ impl Error {
         Error::NotPermitted { why: why.into() }
     }
 
-    pub(crate) fn not_found(what: &'static str) -> Self {
+    pub fn not_found(what: &'static str) -> Self {
         Error::NotFound { what }
     }
 }

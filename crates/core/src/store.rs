@@ -353,6 +353,27 @@ pub struct TokenQuery {
     pub limit: u32,
 }
 
+/// A session of the web UI, as stored: the session id only as its digest, the data opaque to
+/// the store (the UI's own encoding), and who it belongs to once someone has signed in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub id_digest: String,
+    pub owner: Option<(AccountId, UserId)>,
+    pub data: String,
+    /// Unix seconds after which the session no longer counts.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for WebSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The data holds the CSRF token: never printed.
+        f.debug_struct("WebSession")
+            .field("owner", &self.owner)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A secret to re-seal during master key rotation.
 #[derive(Debug, Clone)]
 pub enum SealedSlot {
@@ -485,6 +506,20 @@ pub trait StoreTx: Send {
     async fn insert_notes(&mut self, notes: &[SystemNote]) -> StoreResult<()>;
     /// Notes of one record, oldest first.
     async fn notes(&mut self, record: &RecordRef) -> StoreResult<Vec<SystemNote>>;
+
+    // Web UI sessions.
+    async fn web_session(&mut self, id_digest: &str) -> StoreResult<Option<WebSession>>;
+    /// Inserts or replaces the session with this digest.
+    async fn put_web_session(&mut self, session: &WebSession) -> StoreResult<()>;
+    async fn delete_web_session(&mut self, id_digest: &str) -> StoreResult<()>;
+    /// Ends every session of a user; returns how many there were.
+    async fn delete_web_sessions_of(
+        &mut self,
+        account: &AccountId,
+        user: UserId,
+    ) -> StoreResult<u64>;
+    /// Removes sessions that expired before `now` (unix seconds).
+    async fn purge_web_sessions(&mut self, now: i64) -> StoreResult<u64>;
 
     // Master key rotation: every sealed secret not sealed by `key_id`, a batch at a time.
     async fn secrets_not_sealed_by(

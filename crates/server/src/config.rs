@@ -24,6 +24,10 @@ pub struct ServerConfig {
     /// Failed NLAuth password logins (issuetoken) allowed per user and per source address in a
     /// sliding hour; beyond it, passwords are not evaluated until the oldest failure ages out.
     pub login_failures_per_hour: usize,
+    /// A web UI session ends after this long without a request.
+    pub ui_idle_timeout: Duration,
+    /// A web UI session ends this long after sign-in, however busy.
+    pub ui_session_lifetime: Duration,
     pub verifier: VerifierConfig,
 }
 
@@ -36,6 +40,8 @@ impl Default for ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
             login_failures_per_hour: crate::throttle::FAILURES_PER_HOUR,
+            ui_idle_timeout: Duration::from_secs(30 * 60),
+            ui_session_lifetime: Duration::from_secs(12 * 3600),
             verifier: VerifierConfig::default(),
         }
     }
@@ -91,6 +97,25 @@ impl Origin {
     }
 
     /// The default origins of a server listening on `addr`.
+    /// Plain HTTP to this machine itself: the one case where the web UI's session cookie may go
+    /// without `Secure` (a browser would not send it back otherwise).
+    pub fn is_loopback_http(&self) -> bool {
+        if self.scheme != tessera_oauth1::Scheme::Http {
+            return false;
+        }
+        let host = match self.authority.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => self.authority.as_str(),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Whether an `Origin` request header (`scheme://host[:port]`) names this origin.
+    pub fn is_origin_header(&self, value: &str) -> bool {
+        Origin::parse(value).is_ok_and(|o| &o == self)
+    }
+
     pub fn defaults_for(addr: SocketAddr) -> Vec<Origin> {
         let port = addr.port();
         let http = tessera_oauth1::Scheme::Http;
@@ -113,6 +138,38 @@ impl Origin {
 #[cfg(test)]
 mod tests {
     use super::Origin;
+
+    #[test]
+    fn only_plain_http_to_this_machine_counts_as_loopback() {
+        for loopback in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "http://[::1]:9",
+        ] {
+            assert!(
+                Origin::parse(loopback).unwrap().is_loopback_http(),
+                "{loopback}"
+            );
+        }
+        for other in [
+            "https://127.0.0.1:8080",
+            "http://tessera.example.com",
+            "http://10.0.0.1:8080",
+            "http://localhost.example.com",
+        ] {
+            assert!(!Origin::parse(other).unwrap().is_loopback_http(), "{other}");
+        }
+    }
+
+    #[test]
+    fn an_origin_header_matches_in_any_case_and_with_the_default_port() {
+        let o = Origin::parse("https://Tessera.example.com").unwrap();
+        assert!(o.is_origin_header("https://tessera.example.com:443"));
+        assert!(o.is_origin_header("https://TESSERA.example.com"));
+        assert!(!o.is_origin_header("http://tessera.example.com"));
+        assert!(!o.is_origin_header("null"));
+        assert!(!o.is_origin_header("https://evil.example.com"));
+    }
 
     #[test]
     fn a_host_names_an_origin_in_any_case_with_or_without_its_default_port() {

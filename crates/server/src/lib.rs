@@ -13,6 +13,7 @@ mod observe;
 mod surfaces;
 mod throttle;
 mod token_endpoints;
+mod ui;
 pub mod wire;
 
 use std::future::Future;
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
     // Serialized once: the document is the same for every request.
     let openapi = bytes::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
     Router::new()
+        .merge(ui::routes(&state))
         .merge(admin)
         .route(
             OPENAPI_PATH,

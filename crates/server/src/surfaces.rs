@@ -70,7 +70,11 @@ impl Received {
             .map_or("", |(_, query)| query)
     }
 
-    fn header(&self, name: &HeaderName) -> Option<&str> {
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    pub(crate) fn header(&self, name: &HeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 

@@ -20,6 +20,8 @@ pub enum Surface {
     AdminApi,
     /// `/rest/issuetoken` and `/rest/revoketoken` (RESTlet-style errors).
     TokenEndpoint,
+    /// The admin web UI's sign-in form.
+    WebUi,
 }
 
 impl Surface {
@@ -32,6 +34,7 @@ impl Surface {
             Surface::ForwardAuth => "forward-auth",
             Surface::AdminApi => "admin-api",
             Surface::TokenEndpoint => "token-endpoint",
+            Surface::WebUi => "ui",
         }
     }
 }
@@ -151,31 +154,45 @@ pub fn invalid_field(field: &str, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// What a refusal of the domain (SPEC §2) answers on the admin API. Every variant has its own
-/// stable code; storage and key failures are logged here and answered without their details.
-pub fn domain_error(e: &tessera_core::Error) -> Response {
+/// How a refusal of the domain (SPEC §2) is classed on every surface that shows it (the admin
+/// API and the web UI): its HTTP status and stable code. Storage and key failures are logged
+/// here and shown without their details.
+pub fn classify(e: &tessera_core::Error) -> (StatusCode, &'static str) {
     use tessera_core::Error;
-    let message = e.to_string();
     match e {
-        Error::NotFound { .. } => api_error(StatusCode::NOT_FOUND, "NOT_FOUND", message),
-        Error::NotPermitted { .. } => api_error(StatusCode::FORBIDDEN, "NOT_PERMITTED", message),
-        Error::ResetNotAllowedForBundleInstall => api_error(
+        Error::NotFound { .. } => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+        Error::NotPermitted { .. } => (StatusCode::FORBIDDEN, "NOT_PERMITTED"),
+        Error::ResetNotAllowedForBundleInstall => (
             StatusCode::FORBIDDEN,
             "RESET_NOT_ALLOWED_FOR_BUNDLE_INSTALL",
-            message,
         ),
-        Error::ConfirmationRequired => invalid_field("confirm", message),
-        Error::TokenRevoked => api_error(StatusCode::CONFLICT, "TOKEN_REVOKED", message),
-        Error::Conflict { .. } => api_error(StatusCode::CONFLICT, "CONFLICT", message),
-        Error::Invalid { field, .. } => invalid_field(field, message),
-        Error::Id(_) => api_error(StatusCode::BAD_REQUEST, "INVALID_ID", message),
-        Error::Storage(_) | Error::Vault(_) | Error::Rng(_) => {
-            tracing::error!(error = %e, "an admin API request failed");
-            api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_ERROR",
-                "The server could not complete the request; nothing was changed. The server log has the reason.",
-            )
+        Error::ConfirmationRequired | Error::Invalid { .. } => {
+            (StatusCode::BAD_REQUEST, "INVALID_FIELD")
         }
+        Error::TokenRevoked => (StatusCode::CONFLICT, "TOKEN_REVOKED"),
+        Error::Conflict { .. } => (StatusCode::CONFLICT, "CONFLICT"),
+        Error::Id(_) => (StatusCode::BAD_REQUEST, "INVALID_ID"),
+        Error::Storage(_) | Error::Vault(_) | Error::Rng(_) => {
+            tracing::error!(error = %e, "a request failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+        }
+    }
+}
+
+/// What is said of an internal failure: never its details.
+pub const INTERNAL_MESSAGE: &str = "The server could not complete the request; nothing was changed. The server log has the reason.";
+
+/// What a refusal of the domain (SPEC §2) answers on the admin API. Every variant has its own
+/// stable code.
+pub fn domain_error(e: &tessera_core::Error) -> Response {
+    use tessera_core::Error;
+    let (status, code) = classify(e);
+    match e {
+        Error::ConfirmationRequired => invalid_field("confirm", e.to_string()),
+        Error::Invalid { field, .. } => invalid_field(field, e.to_string()),
+        _ if status == StatusCode::INTERNAL_SERVER_ERROR => {
+            api_error(status, code, INTERNAL_MESSAGE)
+        }
+        _ => api_error(status, code, e.to_string()),
     }
 }

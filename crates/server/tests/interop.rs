@@ -9,7 +9,6 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use support::*;
@@ -20,26 +19,6 @@ on_both_backends!(
     the_openapi_document_is_valid_openapi_3_1,
     the_admin_api_answers_schemathesis_as_documented,
 );
-
-/// The folder with the clients; installed once per test run when missing.
-fn interop_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let dir = std::env::var_os("TESSERA_INTEROP_DIR")
-            .map_or_else(|| root.join("target/interop"), PathBuf::from);
-        let status = Command::new(root.join("scripts/interop-deps"))
-            .arg(&dir)
-            .status()
-            .expect("scripts/interop-deps runs");
-        assert!(
-            status.success(),
-            "scripts/interop-deps could not install the interop clients into {}",
-            dir.display()
-        );
-        dir
-    })
-}
 
 /// The fixture token and, revoked, the second one.
 async fn config(server: &TestServer) -> Value {

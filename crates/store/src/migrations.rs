@@ -34,6 +34,12 @@ const MIGRATIONS: &[Source] = &[
         sqlite: include_str!("../migrations/sqlite/0003_login_audit_rowid.sql"),
         postgres: include_str!("../migrations/postgres/0003_login_audit_rowid.sql"),
     },
+    Source {
+        version: 4,
+        description: "web UI sessions",
+        sqlite: include_str!("../migrations/sqlite/0004_web_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0004_web_sessions.sql"),
+    },
 ];
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), OpenError> {

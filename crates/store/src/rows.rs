@@ -11,7 +11,7 @@ use tessera_core::model::{
     Integration, PermissionSet, RecordRef, Revocation, Role, SystemNote, Timestamp, TokenListItem,
     User,
 };
-use tessera_core::store::{StoreError, StoreResult, StoredIntegration, StoredToken};
+use tessera_core::store::{StoreError, StoreResult, StoredIntegration, StoredToken, WebSession};
 use tessera_core::vault::SealedSecret;
 
 pub(crate) fn corrupt(column: &str) -> StoreError {
@@ -39,6 +39,24 @@ fn opt_time(row: &AnyRow, column: &str) -> StoreResult<Option<Timestamp>> {
 
 pub(crate) fn account_id(row: &AnyRow, column: &str) -> StoreResult<AccountId> {
     AccountId::parse(&get::<String>(row, column)?).map_err(|_| corrupt(column))
+}
+
+pub(crate) fn web_session(row: &AnyRow) -> StoreResult<WebSession> {
+    let account = get::<Option<String>>(row, "account_id")?;
+    let user = get::<Option<i64>>(row, "user_id")?;
+    let owner = match (account, user) {
+        (Some(account), Some(user)) => Some((
+            AccountId::parse(&account).map_err(|_| corrupt("account_id"))?,
+            UserId::new(user),
+        )),
+        _ => None,
+    };
+    Ok(WebSession {
+        id_digest: get(row, "id_digest")?,
+        owner,
+        data: get(row, "data")?,
+        expires_at: get(row, "expires_at")?,
+    })
 }
 
 pub(crate) fn account(row: &AnyRow) -> StoreResult<Account> {

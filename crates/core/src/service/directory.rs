@@ -93,6 +93,18 @@ async fn directory_admin(
     }
 }
 
+/// Argon2 takes tens of milliseconds of CPU by design: off the async workers.
+async fn verify_password(password: &SecretString, hash: String) -> bool {
+    let password = password.clone();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .verify_password(password.expose().as_bytes(), hash.as_str())
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false)
+}
+
 fn hash_password(password: &SecretString) -> Result<String> {
     if password.expose().chars().count() < PASSWORD_MIN {
         return Err(Error::invalid(
@@ -419,6 +431,8 @@ impl Tessera {
             .await?
             .ok_or(Error::not_found("user"))?;
         tx.set_password_hash(account, id, hash.as_deref()).await?;
+        // A password set by an administrator signs the user out of every browser.
+        tx.delete_web_sessions_of(account, id).await?;
         self.commit(tx).await?;
         Ok(())
     }
@@ -440,16 +454,55 @@ impl Tessera {
         let Some(hash) = hash else {
             return Ok(None);
         };
-        // Argon2 takes tens of milliseconds of CPU by design: off the async workers.
-        let password = password.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(password.expose().as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
-        .unwrap_or(false);
+        let ok = verify_password(password, hash).await;
         Ok((ok && user.active).then_some(user))
+    }
+
+    /// A signed-in user changes its own password: the current one must be given, and every
+    /// web session of the user ends (the caller starts a fresh one for the browser it uses).
+    pub async fn change_own_password(
+        &self,
+        actor: &Actor,
+        current: &SecretString,
+        new: &SecretString,
+    ) -> Result<()> {
+        let (account, user) = {
+            let mut tx = self.tx(TxMode::Read).await?;
+            let p = principal(tx.as_mut(), actor).await?;
+            (p.account, p.user.id)
+        };
+        let stored = self
+            .tx(TxMode::Read)
+            .await?
+            .password_hash(&account, user)
+            .await?;
+        let ok = match stored {
+            Some(hash) => verify_password(current, hash).await,
+            None => false,
+        };
+        if !ok {
+            return Err(Error::invalid(
+                "current_password",
+                "is not the current password",
+            ));
+        }
+        if current.expose() == new.expose() {
+            return Err(Error::invalid(
+                "new_password",
+                "must differ from the current one",
+            ));
+        }
+        let hash = hash_password(new).map_err(|_| {
+            Error::invalid(
+                "new_password",
+                format!("must be at least {PASSWORD_MIN} characters"),
+            )
+        })?;
+        let mut tx = self.tx(TxMode::Write).await?;
+        principal(tx.as_mut(), actor).await?;
+        tx.set_password_hash(&account, user, Some(&hash)).await?;
+        tx.delete_web_sessions_of(&account, user).await?;
+        self.commit(tx).await
     }
 
     /// Deletes a user and, with it, its tokens (R10).

@@ -10,6 +10,7 @@ mod endpoints;
 mod integrations;
 mod keys;
 mod login;
+mod sessions;
 mod tokens;
 
 use std::sync::Arc;
@@ -31,7 +32,8 @@ pub use integrations::{
 };
 pub use keys::RotationReport;
 pub use login::{LoginGrant, LoginRefusal, assess};
-pub use tokens::{NewTokenInput, TokenPage};
+pub use sessions::SignedIn;
+pub use tokens::{NewTokenInput, TokenPage, default_token_name};
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -60,7 +60,7 @@ impl TokenCursor {
     }
 }
 
-fn default_token_name(application: &str, user: &str, role: &str) -> String {
+pub fn default_token_name(application: &str, user: &str, role: &str) -> String {
     let full = format!("{application} - {user} - {role}");
     full.chars().take(TOKEN_NAME_MAX).collect()
 }

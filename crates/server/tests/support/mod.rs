@@ -336,3 +336,25 @@ pub async fn other_account(
         .unwrap();
     (other, admin.id)
 }
+
+/// The folder with the clients; installed once per test run when missing.
+pub fn interop_dir() -> &'static std::path::PathBuf {
+    use std::path::PathBuf;
+    use std::process::Command;
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let dir = std::env::var_os("TESSERA_INTEROP_DIR")
+            .map_or_else(|| root.join("target/interop"), PathBuf::from);
+        let status = Command::new(root.join("scripts/interop-deps"))
+            .arg(&dir)
+            .status()
+            .expect("scripts/interop-deps runs");
+        assert!(
+            status.success(),
+            "scripts/interop-deps could not install the interop clients into {}",
+            dir.display()
+        );
+        dir
+    })
+}

@@ -1,0 +1,268 @@
+//! Setup › Users/Roles › View Login Audit Trail: every sign-in and signed request, with the
+//! Detail that tells an administrator why it failed.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use tessera_core::ids::{IntegrationId, RoleId, UserId};
+use tessera_core::model::Timestamp;
+use tessera_core::store::{AttemptQuery, LoginAttempt};
+
+use super::tokens::Choice;
+use super::{Chrome, Ui, UiError, link, render, when};
+use crate::AppState;
+
+const PAGE_SIZE: u32 = 50;
+const TRAIL: &str = "/app/setup/login-audit-trail";
+
+/// The Detail codes an administrator filters by (SPEC §3.1), for the field's suggestions.
+const DETAILS: &[&str] = &[
+    "Success",
+    "InvalidSignature",
+    "InvalidTimestamp",
+    "nonce_used",
+    "InvalidToken",
+    "TokenRevoked",
+    "TokenInactive",
+    "consumer_key_unknown",
+    "consumer_key_refused",
+    "FeatureDisabled",
+    "EntityOrRoleDisabled",
+    "RoleNotAllowed",
+    "InvalidRealm",
+    "UnsupportedSignatureMethod",
+    "MissingRequiredParameter",
+    "MalformedRequest",
+    "InvalidCredentials",
+    "TooManyAttempts",
+];
+
+#[derive(Debug)]
+struct Row {
+    at: String,
+    email: String,
+    user: String,
+    role: String,
+    success: bool,
+    detail: String,
+    note: String,
+    application: String,
+    token: String,
+    ip: String,
+    user_agent: String,
+    request: String,
+    surface: String,
+}
+
+impl From<LoginAttempt> for Row {
+    fn from(a: LoginAttempt) -> Self {
+        Self {
+            at: when(a.at),
+            email: a.email.unwrap_or_default(),
+            user: a.user_name.unwrap_or_default(),
+            role: a.role_name.unwrap_or_default(),
+            success: a.success,
+            detail: a.detail,
+            note: a.detail_note,
+            application: a.application_name.unwrap_or_default(),
+            token: a.token_name.unwrap_or_default(),
+            ip: a.ip,
+            user_agent: a.user_agent,
+            request: format!("{} {}", a.method, a.request_uri),
+            surface: a.surface,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct TrailPage {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    statuses: Vec<Choice>,
+    users: Vec<Choice>,
+    roles: Vec<Choice>,
+    applications: Vec<Choice>,
+    detail: String,
+    details: &'static [&'static str],
+    token_name: String,
+    from: String,
+    to: String,
+    error: Option<String>,
+    next: Option<String>,
+    first: Option<String>,
+    filtered: bool,
+}
+
+/// A day typed in a date field (`YYYY-MM-DD`), as the moment it starts (UTC); `next_day` for
+/// the moment it ends.
+fn day(field: &str, value: &str, next_day: bool) -> Result<Option<Timestamp>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let start = Timestamp::parse_rfc3339(&format!("{value}T00:00:00Z"))
+        .map_err(|_| format!("{field}: {value:?} is not a date like 2026-11-28"))?;
+    Ok(Some(if next_day {
+        Timestamp::from_millis(start.millis() + 86_400_000)
+    } else {
+        start
+    }))
+}
+
+pub(crate) async fn trail(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
+    let q = ui.query()?;
+    let mut errors: Vec<String> = Vec::new();
+    let status = q.value("status");
+    let success = match status.as_str() {
+        "" | "all" => None,
+        "success" => Some(true),
+        "failure" => Some(false),
+        other => {
+            errors.push(format!("Status: {other:?} is not one of the choices"));
+            None
+        }
+    };
+    let mut id = |name: &str, label: &str| {
+        q.id(name, label).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        })
+    };
+    let user = id("user", "User");
+    let role = id("role", "Role");
+    let application = id("application", "Application");
+    let before_id = id("before", "Page");
+    let from_text = q.value("from");
+    let to_text = q.value("to");
+    let from = day("From", &from_text, false).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
+    let to = day("To", &to_text, true).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
+    let detail = q.value("detail");
+    let token_name = q.value("token_name");
+    let query = AttemptQuery {
+        account: None,
+        success,
+        detail: (!detail.is_empty()).then(|| detail.clone()),
+        token: None,
+        user: user.map(UserId::new),
+        role: role.map(RoleId::new),
+        integration: application.map(IntegrationId::new),
+        token_name: (!token_name.is_empty()).then(|| token_name.clone()),
+        from,
+        to,
+        before_id,
+        limit: PAGE_SIZE,
+    };
+    let mut attempts = Vec::new();
+    if errors.is_empty() {
+        match state.tessera().login_audit_trail(&ui.actor, query).await {
+            Ok(a) => attempts = a,
+            Err(tessera_core::Error::Invalid { field, why }) => {
+                errors.push(format!(
+                    "{}: {why}",
+                    if field == "to" { "To" } else { field }
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let last_id = attempts.last().and_then(|a| a.id);
+    let full = attempts.len() == PAGE_SIZE as usize;
+    let params = |before: String| {
+        link(
+            TRAIL,
+            &[
+                ("status", status.clone()),
+                ("user", q.value("user")),
+                ("role", q.value("role")),
+                ("application", q.value("application")),
+                ("detail", detail.clone()),
+                ("token_name", token_name.clone()),
+                ("from", from_text.clone()),
+                ("to", to_text.clone()),
+                ("before", before),
+            ],
+        )
+    };
+    let tessera = state.tessera();
+    let account = &ui.me.account.id;
+    let choices = |current: String, all: Vec<(i64, String)>| {
+        let mut out = vec![Choice::new_pub("", "All", &current)];
+        out.extend(
+            all.into_iter()
+                .map(|(id, name)| Choice::new_pub(id, name, &current)),
+        );
+        out
+    };
+    let users = tessera
+        .list_users(&ui.actor, account)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.get(), u.name))
+        .collect();
+    let roles = tessera
+        .list_roles(&ui.actor, account)
+        .await?
+        .into_iter()
+        .map(|r| (r.id.get(), r.name))
+        .collect();
+    let applications = tessera
+        .list_integrations(&ui.actor, true)
+        .await?
+        .into_iter()
+        .map(|v| (v.integration.id.get(), v.integration.name))
+        .collect();
+    let current_status = if status.is_empty() {
+        "all".to_owned()
+    } else {
+        status.clone()
+    };
+    let statuses = [
+        ("all", "All"),
+        ("success", "Success"),
+        ("failure", "Failure"),
+    ]
+    .into_iter()
+    .map(|(v, l)| Choice::new_pub(v, l, &current_status))
+    .collect();
+    let filtered = [
+        "status",
+        "user",
+        "role",
+        "application",
+        "detail",
+        "token_name",
+        "from",
+        "to",
+    ]
+    .iter()
+    .any(|f| !q.value(f).is_empty() && !(*f == "status" && q.value(f) == "all"));
+    let error = (!errors.is_empty()).then(|| errors.join("; "));
+    let mut response = render(&TrailPage {
+        chrome: ui.chrome("audit"),
+        rows: attempts.into_iter().map(Row::from).collect(),
+        statuses,
+        users: choices(q.value("user"), users),
+        roles: choices(q.value("role"), roles),
+        applications: choices(q.value("application"), applications),
+        details: DETAILS,
+        detail: detail.clone(),
+        token_name: token_name.clone(),
+        from: from_text.clone(),
+        to: to_text.clone(),
+        next: last_id.filter(|_| full).map(|id| params(id.to_string())),
+        first: before_id.map(|_| params(String::new())),
+        filtered,
+        error: error.clone(),
+    });
+    if error.is_some() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    Ok(response)
+}

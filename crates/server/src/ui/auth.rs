@@ -1,0 +1,413 @@
+//! Signing in and out, switching role, changing one's password.
+//!
+//! Sign-in is throttled like NLAuth (the same counters: failures per user and per source
+//! address) and every attempt lands in the login audit trail (surface `ui`), never the
+//! password. The sign-in form carries its own token, matched against a cookie set with the
+//! form (no session exists before sign-in); on success the session id is replaced.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use tessera_core::Actor;
+use tessera_core::ids::{AccountId, Email};
+use tessera_core::model::Context;
+use tessera_core::store::LoginAttempt;
+use tessera_oauth1::SecretString;
+
+use super::session::{self, AUTH, SessionAuth};
+use super::{Chrome, Ui, UiError, Visit, constant_time_eq, render};
+use crate::AppState;
+use crate::wire::Surface;
+
+const LOGIN_COOKIE: &str = "tessera-login";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    account: String,
+    email: String,
+    next: String,
+    csrf: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    insecure: bool,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    chrome: Chrome,
+}
+
+pub(crate) async fn home(ui: Ui) -> Response {
+    render(&Home {
+        chrome: ui.chrome("home"),
+    })
+}
+
+/// Only our own pages are gone back to after sign-in.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/app") && !n.starts_with("/app/login") && !n.contains('\\') => {
+            n.to_owned()
+        }
+        _ => "/app".to_owned(),
+    }
+}
+
+/// The value of a cookie the browser sent.
+fn cookie<'a>(visit: &'a Visit, name: &str) -> Option<&'a str> {
+    visit
+        .received
+        .header(&header::COOKIE)?
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// Renders the sign-in form with a fresh form token, set as a cookie too.
+async fn login_form(
+    state: &AppState,
+    account: String,
+    email: String,
+    next: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Response {
+    let csrf = session::random_token();
+    let account = if account.is_empty() {
+        only_account(state).await.unwrap_or_default()
+    } else {
+        account
+    };
+    let mut response = render(&LoginPage {
+        account,
+        email,
+        next,
+        csrf: csrf.clone(),
+        notice,
+        error: error.clone(),
+        insecure: !session::relaxed(state)
+            && state
+                .origins()
+                .iter()
+                .all(|o| o.scheme == tessera_oauth1::Scheme::Http),
+    });
+    let secure = if session::relaxed(state) {
+        ""
+    } else {
+        "; Secure"
+    };
+    let cookie = format!(
+        "{}={csrf}; Path=/; HttpOnly; SameSite=Strict{secure}",
+        session::cookie_name(state, LOGIN_COOKIE)
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    if error.is_some() {
+        *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    }
+    response
+}
+
+/// The account field starts filled in when the server holds exactly one account.
+async fn only_account(state: &AppState) -> Option<String> {
+    let accounts = state
+        .tessera()
+        .list_accounts(&Actor::Operator {
+            context: Context::Ui,
+        })
+        .await
+        .ok()?;
+    match accounts.as_slice() {
+        [only] => Some(only.id.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+pub(crate) async fn login_page(State(state): State<AppState>, visit: Visit) -> Response {
+    let query = match super::form::Fields::parse(visit.received.query().as_bytes()) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    let next = safe_next(query.text("next"));
+    if matches!(visit.session.get::<SessionAuth>(AUTH).await, Ok(Some(_))) {
+        return Redirect::to(&next).into_response();
+    }
+    let notice = match query.text("reason") {
+        Some("expired") => Some("Your session ended. Sign in again to continue."),
+        Some("revoked") => Some(
+            "You were signed out: your user, role or password changed. Sign in again to continue.",
+        ),
+        Some("signed_out") => Some("You have signed out."),
+        _ => None,
+    };
+    login_form(&state, String::new(), String::new(), next, notice, None).await
+}
+
+pub(crate) async fn login(State(state): State<AppState>, visit: Visit) -> Response {
+    match sign_in(&state, &visit).await {
+        Ok(response) => response,
+        Err(SignInRefused::Page(e)) => e.into_response(),
+        Err(SignInRefused::Form {
+            account,
+            email,
+            next,
+            message,
+        }) => login_form(&state, account, email, next, None, Some(message)).await,
+    }
+}
+
+enum SignInRefused {
+    Page(UiError),
+    /// Shown on the form again, with what was typed (but the password).
+    Form {
+        account: String,
+        email: String,
+        next: String,
+        message: String,
+    },
+}
+
+impl From<UiError> for SignInRefused {
+    fn from(e: UiError) -> Self {
+        SignInRefused::Page(e)
+    }
+}
+
+async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefused> {
+    visit.check_origin(state)?;
+    let form = super::form::Fields::parse(&visit.received.body)?;
+    let account_text = form.value("account");
+    let email_text = form.value("email");
+    let next = safe_next(form.text("next"));
+    let again = |message: &str| SignInRefused::Form {
+        account: account_text.clone(),
+        email: email_text.clone(),
+        next: next.clone(),
+        message: message.to_owned(),
+    };
+    let expected = cookie(visit, &session::cookie_name(state, LOGIN_COOKIE)).unwrap_or_default();
+    let sent = form.get("csrf").unwrap_or_default();
+    if expected.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+        return Err(again(
+            "The sign-in form had expired (or cookies are off for this site). Try again.",
+        ));
+    }
+    let context = visit.received.context_for(state, Surface::WebUi);
+    let (typed_account, typed_email) = (account_text.as_str(), email_text.as_str());
+    let record = |mut row: LoginAttempt| {
+        // Who the attempt was for, as typed: the trail shows failed sign-ins of unknown users too.
+        row.email = (!typed_email.is_empty()).then(|| typed_email.to_owned());
+        row.account = AccountId::parse(typed_account).ok();
+        state.verifier().record_attempt(row)
+    };
+    let password = SecretString::from(form.get("password").unwrap_or_default().to_owned());
+    let (Ok(account), Ok(email)) = (
+        AccountId::parse(&form.value("account")),
+        Email::parse(&form.value("email")),
+    ) else {
+        record(context.attempt(
+            false,
+            "InvalidCredentials",
+            "the account ID or email address is not valid",
+        ))
+        .await;
+        return Err(again(
+            "Enter your account ID (like 1234567) and your email address.",
+        ));
+    };
+    let keys = [
+        format!("user {} {}", account.as_str(), email.as_str()),
+        format!("address {}", context.ip),
+    ];
+    let throttle = state.login_throttle();
+    if !throttle.allows(&keys) {
+        let note = format!(
+            "{} failed logins within an hour for this user or from this address; try again later",
+            state.config().login_failures_per_hour
+        );
+        record(context.attempt(false, "TooManyAttempts", &note)).await;
+        return Err(again(
+            "Too many failed sign-ins for this user or from this address. Try again later.",
+        ));
+    }
+    let user = state
+        .tessera()
+        .check_password(&account, &email, &password)
+        .await
+        .map_err(UiError::from)?;
+    let Some(user) = user else {
+        throttle.failed(&keys);
+        record(context.attempt(
+            false,
+            "InvalidCredentials",
+            "unknown email, wrong password, or an inactive user",
+        ))
+        .await;
+        return Err(again(
+            "The account ID, email address or password is incorrect.",
+        ));
+    };
+    let roles = state
+        .tessera()
+        .sign_in_roles(&user)
+        .await
+        .map_err(UiError::from)?;
+    let mut row = context.attempt(false, "RoleNotAllowed", "");
+    row.user = Some(user.id);
+    row.user_name = Some(user.name.clone());
+    let Some(role) = roles.first() else {
+        row.detail_note = "none of the user's roles may sign in to the UI".to_owned();
+        record(row).await;
+        return Err(again(
+            "None of your roles may sign in to the web UI (they are inactive or restricted to web services). Ask an administrator.",
+        ));
+    };
+    let auth = SessionAuth::new(&account, user.id, role.id);
+    let session = &visit.session;
+    let stored = async {
+        session.insert(AUTH, &auth).await?;
+        // A new id at sign-in: an id planted before it is worth nothing after.
+        session.cycle_id().await
+    };
+    stored.await.map_err(super::session_failed)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Err(e) = state.tessera().purge_web_sessions(now).await {
+        tracing::warn!(error = %e, "expired web sessions could not be removed");
+    }
+    row.success = true;
+    row.detail = tessera_core::verifier::DETAIL_SUCCESS.to_owned();
+    row.role = Some(role.id);
+    row.role_name = Some(role.name.clone());
+    record(row).await;
+    let mut response = Redirect::to(&next).into_response();
+    // The sign-in form's cookie has done its work.
+    let gone = format!(
+        "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{}",
+        session::cookie_name(state, LOGIN_COOKIE),
+        if session::relaxed(state) {
+            ""
+        } else {
+            "; Secure"
+        }
+    );
+    if let Ok(value) = HeaderValue::from_str(&gone) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn logout(ui: Ui) -> Response {
+    if let Err(e) = ui.session.flush().await {
+        return super::session_failed(e).into_response();
+    }
+    Redirect::to("/app/login?reason=signed_out").into_response()
+}
+
+pub(crate) async fn switch_role(ui: Ui) -> Response {
+    let wanted = ui.form().text("role").and_then(|r| r.parse::<i64>().ok());
+    let Some(role) = ui.me.roles.iter().find(|r| Some(r.id.get()) == wanted) else {
+        return UiError::bad_request("You do not hold that role, or it cannot sign in to the UI.")
+            .into_response();
+    };
+    let mut auth = ui.auth.clone();
+    auth.role = role.id.get();
+    let switched = async {
+        ui.session.insert(AUTH, &auth).await?;
+        ui.session.cycle_id().await
+    };
+    if let Err(e) = switched.await {
+        return super::session_failed(e).into_response();
+    }
+    ui.done(format!("You are now working as {}.", role.name), "/app")
+        .await
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    chrome: Chrome,
+    error: Option<String>,
+}
+
+pub(crate) async fn password_page(ui: Ui) -> Response {
+    render(&PasswordPage {
+        chrome: ui.chrome("password"),
+        error: None,
+    })
+}
+
+pub(crate) async fn change_password(State(state): State<AppState>, ui: Ui) -> Response {
+    let form = ui.form();
+    let current = SecretString::from(form.get("current_password").unwrap_or_default().to_owned());
+    let new = SecretString::from(form.get("new_password").unwrap_or_default().to_owned());
+    let confirm = form.get("confirm_password").unwrap_or_default();
+    let again = |error: String| {
+        let mut response = render(&PasswordPage {
+            chrome: ui.chrome("password"),
+            error: Some(error),
+        });
+        *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+        response
+    };
+    if new.expose() != confirm {
+        return again("The new password and its confirmation differ.".to_owned());
+    }
+    match state
+        .tessera()
+        .change_own_password(&ui.actor, &current, &new)
+        .await
+    {
+        Ok(()) => {}
+        Err(tessera_core::Error::Invalid { field, why }) => {
+            let label = match field {
+                "current_password" => "The current password",
+                _ => "The new password",
+            };
+            return again(format!("{label} {why}."));
+        }
+        Err(e) => return UiError::from(e).into_response(),
+    }
+    // Every session of the user was ended; this browser goes on under a new id and form token.
+    let mut auth = ui.auth.clone();
+    auth.csrf = session::random_token();
+    let kept = async {
+        ui.session.insert(AUTH, &auth).await?;
+        ui.session.cycle_id().await
+    };
+    if let Err(e) = kept.await {
+        return super::session_failed(e).into_response();
+    }
+    ui.done(
+        "Your password was changed. Other browsers signed in as you were signed out.",
+        "/app",
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_pages_are_returned_to() {
+        assert_eq!(
+            safe_next(Some("/app/setup/access-tokens?revoked=no")),
+            "/app/setup/access-tokens?revoked=no"
+        );
+        for bad in [
+            "https://evil.example.com/app",
+            "//evil.example.com",
+            "/app/login",
+            "/api/v1/tokens",
+            "/app\\..\\x",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/app", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/app");
+    }
+}

@@ -1,0 +1,450 @@
+//! Setup › Integration › Manage Integrations (R2–R6, R9, R13).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use tessera_core::credentials::ConsumerCredentials;
+use tessera_core::ids::IntegrationId;
+use tessera_core::model::{AuthSwitches, InstallOrigin, InstallState, Permission, RecordRef};
+use tessera_core::{
+    InstallationChanges, IntegrationChanges, IntegrationView, NewIntegrationInput,
+    ResetConfirmation,
+};
+
+use super::form::Fields;
+use super::tokens::{NoteRow, notes};
+use super::{Chrome, Ui, UiError, render, when};
+use crate::AppState;
+
+const LIST: &str = "/app/setup/integrations";
+
+/// An integration record as the pages show it.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub id: i64,
+    pub name: String,
+    pub application_id: String,
+    pub description: String,
+    pub state: &'static str,
+    pub state_code: &'static str,
+    pub note: String,
+    pub concurrency_limit: String,
+    pub owner: String,
+    pub is_owner: bool,
+    pub origin: &'static str,
+    pub tba: bool,
+    pub auth_flow: bool,
+    pub callback_url: String,
+    pub issuetoken: bool,
+    pub user_credentials: bool,
+    pub has_credentials: bool,
+    pub created: String,
+    pub modified: String,
+    pub state_changed: String,
+    pub state_changed_by: String,
+}
+
+fn state_label(state: InstallState) -> &'static str {
+    match state {
+        InstallState::Enabled => "Enabled",
+        InstallState::Blocked => "Blocked",
+        InstallState::WaitingForApproval => "Waiting for Approval",
+    }
+}
+
+impl From<&IntegrationView> for Record {
+    fn from(v: &IntegrationView) -> Self {
+        let i = &v.integration;
+        let inst = &v.installation;
+        Self {
+            id: i.id.get(),
+            name: i.name.clone(),
+            application_id: i.application_id.to_string(),
+            description: i.description.clone(),
+            state: state_label(inst.state),
+            state_code: inst.state.code(),
+            note: inst.note.clone(),
+            concurrency_limit: inst
+                .concurrency_limit
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            owner: i.owner.as_str().to_owned(),
+            is_owner: v.is_owner,
+            origin: match inst.origin {
+                InstallOrigin::Created => "Created in this account",
+                InstallOrigin::Bundle => "Installed through a bundle",
+                InstallOrigin::Auto => "Installed automatically (authorization flow or issuetoken)",
+            },
+            tba: i.switches.token_based_auth,
+            auth_flow: i.switches.tba_authorization_flow,
+            callback_url: i.switches.callback_url.clone().unwrap_or_default(),
+            issuetoken: i.switches.tba_issuetoken_endpoint,
+            user_credentials: i.switches.user_credentials,
+            has_credentials: i.has_credentials,
+            created: when(i.created_at),
+            modified: when(i.modified_at),
+            state_changed: when(inst.state_changed_at),
+            state_changed_by: inst.state_changed_by.clone(),
+        }
+    }
+}
+
+/// A consumer key and secret, shown this once.
+#[derive(Debug)]
+pub(crate) struct Shown {
+    pub consumer_key: String,
+    pub consumer_secret: String,
+}
+
+impl From<ConsumerCredentials> for Shown {
+    fn from(c: ConsumerCredentials) -> Self {
+        Self {
+            consumer_key: c.consumer_key.as_str().to_owned(),
+            consumer_secret: c.consumer_secret.expose().to_owned(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "integrations.html")]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<Record>,
+    show_inactives: bool,
+    can_create: bool,
+}
+
+pub(crate) async fn list(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
+    let q = ui.query()?;
+    let show_inactives = q.checked("inactives");
+    let views = state
+        .tessera()
+        .list_integrations(&ui.actor, show_inactives)
+        .await?;
+    Ok(render(&ListPage {
+        rows: views.iter().map(Record::from).collect(),
+        show_inactives,
+        can_create: ui.is_administrator(),
+        chrome: ui.chrome("integrations"),
+    }))
+}
+
+fn integration_id(id: &str) -> Result<IntegrationId, UiError> {
+    IntegrationId::parse(id).map_err(|_| {
+        UiError::page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!("{id:?} is not an integration record's internal id."),
+        )
+    })
+}
+
+#[derive(Template)]
+#[template(path = "integration.html")]
+struct ViewPage {
+    chrome: Chrome,
+    record: Record,
+    shown: Option<Shown>,
+    /// Why the key and secret are shown: "created", "reset" or "enabled".
+    shown_because: &'static str,
+    notes: Vec<NoteRow>,
+    can_edit: bool,
+    can_reset: bool,
+}
+
+async fn view_page(
+    state: &AppState,
+    ui: &Ui,
+    view: &IntegrationView,
+    shown: Option<Shown>,
+    shown_because: &'static str,
+) -> Result<Response, UiError> {
+    let id = view.integration.id;
+    let mut all = notes(state, ui, RecordRef::Integration(id)).await?;
+    all.extend(
+        notes(
+            state,
+            ui,
+            RecordRef::Installation(id, ui.me.account.id.clone()),
+        )
+        .await?,
+    );
+    // Both lists are newest first; so is the merge (stable: same-moment notes keep order).
+    all.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    Ok(render(&ViewPage {
+        chrome: ui.chrome("integrations"),
+        record: Record::from(view),
+        shown,
+        shown_because,
+        notes: all,
+        can_edit: may_edit_installation(ui) || (view.is_owner && ui.is_administrator()),
+        can_reset: view.is_owner && ui.is_administrator(),
+    }))
+}
+
+fn may_edit_installation(ui: &Ui) -> bool {
+    ui.is_administrator() || ui.can(Permission::IntegrationApplication)
+}
+
+pub(crate) async fn view(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let view = state
+        .tessera()
+        .integration(&ui.actor, integration_id(&id)?)
+        .await?;
+    view_page(&state, &ui, &view, None, "").await
+}
+
+/// The shared fields as typed: name, description, the authentication switches.
+#[derive(Debug, Default)]
+pub(crate) struct Typed {
+    pub name: String,
+    pub description: String,
+    pub tba: bool,
+    pub auth_flow: bool,
+    pub callback_url: String,
+    pub issuetoken: bool,
+    pub user_credentials: bool,
+    pub state: String,
+    pub note: String,
+    pub concurrency_limit: String,
+}
+
+impl Typed {
+    fn from_form(form: &Fields) -> Self {
+        Self {
+            name: form.value("name"),
+            description: form.value("description"),
+            tba: form.checked("token_based_auth"),
+            auth_flow: form.checked("tba_authorization_flow"),
+            callback_url: form.value("callback_url"),
+            issuetoken: form.checked("tba_issuetoken_endpoint"),
+            user_credentials: form.checked("user_credentials"),
+            state: form.value("state"),
+            note: form.value("note"),
+            concurrency_limit: form.value("concurrency_limit"),
+        }
+    }
+
+    fn from_record(r: &Record) -> Self {
+        Self {
+            name: r.name.clone(),
+            description: r.description.clone(),
+            tba: r.tba,
+            auth_flow: r.auth_flow,
+            callback_url: r.callback_url.clone(),
+            issuetoken: r.issuetoken,
+            user_credentials: r.user_credentials,
+            state: r.state_code.to_owned(),
+            note: r.note.clone(),
+            concurrency_limit: r.concurrency_limit.clone(),
+        }
+    }
+
+    fn switches(&self) -> AuthSwitches {
+        AuthSwitches {
+            token_based_auth: self.tba,
+            tba_authorization_flow: self.auth_flow,
+            callback_url: (!self.callback_url.is_empty()).then(|| self.callback_url.clone()),
+            tba_issuetoken_endpoint: self.issuetoken,
+            user_credentials: self.user_credentials,
+        }
+    }
+
+    fn installation_changes(&self) -> Result<InstallationChanges, String> {
+        let state = InstallState::from_code(&self.state)
+            .ok_or_else(|| format!("State: {:?} is not one of the choices", self.state))?;
+        let concurrency_limit = match self.concurrency_limit.as_str() {
+            "" => None,
+            n => Some(n.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("Concurrency limit: {n:?} is not a whole number of at least 1 (leave it empty for none)")
+            })?),
+        };
+        Ok(InstallationChanges {
+            state: Some(state),
+            note: Some(self.note.clone()),
+            concurrency_limit: Some(concurrency_limit),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "integration_form.html")]
+struct FormPage {
+    chrome: Chrome,
+    /// `None` for a new record.
+    record: Option<Record>,
+    typed: Typed,
+    shared_editable: bool,
+    installation_editable: bool,
+    states: Vec<(&'static str, &'static str)>,
+    error: Option<String>,
+}
+
+const STATES: [(&str, &str); 3] = [
+    ("enabled", "Enabled"),
+    ("blocked", "Blocked"),
+    ("waiting_for_approval", "Waiting for Approval"),
+];
+
+fn form_page(ui: &Ui, record: Option<Record>, typed: Typed, error: Option<String>) -> Response {
+    let shared_editable = record
+        .as_ref()
+        .is_none_or(|r| r.is_owner && ui.is_administrator());
+    let installation_editable = record.is_some() && may_edit_installation(ui);
+    let failed = error.is_some();
+    let mut response = render(&FormPage {
+        chrome: ui.chrome("integrations"),
+        record,
+        typed,
+        shared_editable,
+        installation_editable,
+        states: STATES.to_vec(),
+        error,
+    });
+    if failed {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+pub(crate) async fn new_page(ui: Ui) -> Response {
+    form_page(
+        &ui,
+        None,
+        Typed {
+            tba: true,
+            state: "enabled".to_owned(),
+            ..Typed::default()
+        },
+        None,
+    )
+}
+
+pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
+    let typed = Typed::from_form(ui.form());
+    let input = NewIntegrationInput {
+        name: typed.name.clone(),
+        description: typed.description.clone(),
+        switches: typed.switches(),
+    };
+    match state.tessera().create_integration(&ui.actor, input).await {
+        Ok((view, credentials)) => {
+            view_page(&state, &ui, &view, credentials.map(Shown::from), "created").await
+        }
+        Err(e @ tessera_core::Error::Invalid { .. }) => {
+            Ok(form_page(&ui, None, typed, Some(e.to_string())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn edit_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let view = state
+        .tessera()
+        .integration(&ui.actor, integration_id(&id)?)
+        .await?;
+    let record = Record::from(&view);
+    let typed = Typed::from_record(&record);
+    Ok(form_page(&ui, Some(record), typed, None))
+}
+
+pub(crate) async fn edit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let id = integration_id(&id)?;
+    let tessera = state.tessera();
+    let before = tessera.integration(&ui.actor, id).await?;
+    let record = Record::from(&before);
+    let typed = Typed::from_form(ui.form());
+    let shared = record.is_owner && ui.is_administrator();
+    let mut shown = None;
+    let mut after = before.clone();
+    if shared {
+        let changes = IntegrationChanges {
+            name: Some(typed.name.clone()),
+            description: Some(typed.description.clone()),
+            switches: Some(typed.switches()),
+        };
+        match tessera.update_integration(&ui.actor, id, changes).await {
+            Ok((view, credentials)) => {
+                after = view;
+                shown = credentials.map(Shown::from);
+            }
+            Err(e @ tessera_core::Error::Invalid { .. }) => {
+                return Ok(form_page(&ui, Some(record), typed, Some(e.to_string())));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if may_edit_installation(&ui) {
+        let changes = match typed.installation_changes() {
+            Ok(c) => c,
+            Err(message) => return Ok(form_page(&ui, Some(record), typed, Some(message))),
+        };
+        match tessera.update_installation(&ui.actor, id, changes).await {
+            Ok(view) => after = view,
+            Err(e @ tessera_core::Error::Invalid { .. }) => {
+                return Ok(form_page(&ui, Some(record), typed, Some(e.to_string())));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if shown.is_some() {
+        // Token-based Authentication was switched on for the first time: the new key and
+        // secret are on this page and no other (R6).
+        return view_page(&state, &ui, &after, shown, "enabled").await;
+    }
+    Ok(ui
+        .done(
+            format!("Integration record {:?} saved.", after.integration.name),
+            &format!("{LIST}/{id}"),
+        )
+        .await)
+}
+
+#[derive(Template)]
+#[template(path = "integration_reset.html")]
+struct ResetPage {
+    chrome: Chrome,
+    record: Record,
+}
+
+pub(crate) async fn reset_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let view = state
+        .tessera()
+        .integration(&ui.actor, integration_id(&id)?)
+        .await?;
+    Ok(render(&ResetPage {
+        chrome: ui.chrome("integrations"),
+        record: Record::from(&view),
+    }))
+}
+
+pub(crate) async fn reset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let id = integration_id(&id)?;
+    let confirmation = ResetConfirmation::from(ui.form().checked("confirm"));
+    let (view, credentials) = state
+        .tessera()
+        .reset_credentials(&ui.actor, id, confirmation)
+        .await?;
+    view_page(&state, &ui, &view, Some(Shown::from(credentials)), "reset").await
+}

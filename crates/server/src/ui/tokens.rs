@@ -1,0 +1,669 @@
+//! Setup › Users/Roles › Access Tokens (R1, R6–R8, R12) and My Access Tokens.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
+use tessera_core::model::{Permission, RecordRef, TokenListItem};
+use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
+use tessera_core::{NewTokenInput, default_token_name};
+
+use super::{Chrome, Ui, UiError, link, render, when};
+use crate::AppState;
+
+const PAGE_SIZE: u32 = 25;
+const LIST: &str = "/app/setup/access-tokens";
+const MINE: &str = "/app/setup/my-access-tokens";
+
+/// A token as a row or a record page shows it.
+#[derive(Debug)]
+pub(crate) struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub application: String,
+    pub application_id: i64,
+    pub user: String,
+    pub user_id: i64,
+    pub role: String,
+    pub role_id: i64,
+    pub status: &'static str,
+    pub created: String,
+    pub created_by: String,
+    pub last_used: String,
+    pub revoked: Option<(String, String)>,
+    pub revoked_flag: bool,
+}
+
+impl From<&TokenListItem> for TokenRow {
+    fn from(item: &TokenListItem) -> Self {
+        let t = &item.token;
+        Self {
+            id: t.key.get(),
+            name: t.name.clone(),
+            application: item.application_name.clone(),
+            application_id: t.integration.get(),
+            user: item.user_name.clone(),
+            user_id: t.user.get(),
+            role: item.role_name.clone(),
+            role_id: t.role.get(),
+            status: if t.revoked.is_some() {
+                "Revoked"
+            } else if t.inactive {
+                "Inactive"
+            } else {
+                "Active"
+            },
+            created: when(t.created_at),
+            created_by: t.created_by_name.clone(),
+            last_used: t.last_used_at.map(when).unwrap_or_default(),
+            revoked: t.revoked.as_ref().map(|r| (when(r.at), r.by_name.clone())),
+            revoked_flag: t.revoked.is_some(),
+        }
+    }
+}
+
+/// A choice in a select: value, label, selected.
+#[derive(Debug)]
+pub(crate) struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    pub(crate) fn new_pub(value: impl ToString, label: impl Into<String>, current: &str) -> Self {
+        Self::new(value, label, current)
+    }
+
+    fn new(value: impl ToString, label: impl Into<String>, current: &str) -> Self {
+        let value = value.to_string();
+        Self {
+            selected: value == current,
+            value,
+            label: label.into(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct ListPage {
+    chrome: Chrome,
+    title: &'static str,
+    base: &'static str,
+    mine: bool,
+    rows: Vec<TokenRow>,
+    revoked: Vec<Choice>,
+    applications: Vec<Choice>,
+    users: Vec<Choice>,
+    roles: Vec<Choice>,
+    search: String,
+    error: Option<String>,
+    next: Option<String>,
+    first: Option<String>,
+    can_create: bool,
+    filtered: bool,
+}
+
+pub(crate) async fn list(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
+    list_page(&state, ui, false).await
+}
+
+pub(crate) async fn mine(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
+    list_page(&state, ui, true).await
+}
+
+async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiError> {
+    let q = ui.query()?;
+    let mut error = None;
+    let mut complain = |e: String| {
+        error.get_or_insert(e);
+    };
+    let revoked_text = q.value("revoked");
+    let revoked = match revoked_text.as_str() {
+        "yes" => RevokedFilter::Yes,
+        "no" => RevokedFilter::No,
+        "" | "all" => RevokedFilter::All,
+        other => {
+            complain(format!("Revoked: {other:?} is not All, Yes or No"));
+            RevokedFilter::All
+        }
+    };
+    let mut id = |name: &str, label: &str| {
+        q.id(name, label).unwrap_or_else(|e| {
+            complain(e);
+            None
+        })
+    };
+    let application = id("application", "Application");
+    let user = if mine {
+        Some(ui.me.user.id.get())
+    } else {
+        id("user", "User")
+    };
+    let role = id("role", "Role");
+    let search = q.value("search");
+    let after_text = q.value("after");
+    let filter = TokenFilter {
+        revoked,
+        inactive: None,
+        integration: application.map(IntegrationId::new),
+        user: user.map(UserId::new),
+        role: role.map(RoleId::new),
+        search: (!search.is_empty()).then(|| search.clone()),
+    };
+    let after = match after_text.as_str() {
+        "" => None,
+        a => TokenCursor::decode(a).ok(),
+    };
+    let tessera = state.tessera();
+    let page = if error.is_none() {
+        match tessera
+            .list_tokens(&ui.actor, filter, TokenSort::NewestFirst, after, PAGE_SIZE)
+            .await
+        {
+            Ok(page) => Some(page),
+            Err(tessera_core::Error::Invalid { field, why }) => {
+                error = Some(format!("{}: {why}", capitalized(field)));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    let (rows, next) = match page {
+        Some(p) => (
+            p.items.iter().map(TokenRow::from).collect(),
+            p.next.map(|c| c.encode()),
+        ),
+        None => (Vec::new(), None),
+    };
+    let keep = |after: String| {
+        let mut params = vec![
+            ("revoked", revoked_text.clone()),
+            ("application", q.value("application")),
+            ("search", search.clone()),
+            ("after", after),
+        ];
+        if !mine {
+            params.push(("user", q.value("user")));
+            params.push(("role", q.value("role")));
+        }
+        link(if mine { MINE } else { LIST }, &params)
+    };
+    let applications = tessera.list_integrations(&ui.actor, true).await?;
+    let current_app = q.value("application");
+    let mut application_choices = vec![Choice::new("", "All", &current_app)];
+    application_choices.extend(
+        applications
+            .iter()
+            .map(|v| Choice::new(v.integration.id.get(), &v.integration.name, &current_app)),
+    );
+    let (mut user_choices, mut role_choices) = (Vec::new(), Vec::new());
+    if !mine {
+        let account = &ui.me.account.id;
+        let current_user = q.value("user");
+        user_choices.push(Choice::new("", "All", &current_user));
+        for u in tessera.list_users(&ui.actor, account).await? {
+            user_choices.push(Choice::new(u.id.get(), u.name, &current_user));
+        }
+        let current_role = q.value("role");
+        role_choices.push(Choice::new("", "All", &current_role));
+        for r in tessera.list_roles(&ui.actor, account).await? {
+            role_choices.push(Choice::new(r.id.get(), r.name, &current_role));
+        }
+    }
+    let revoked_choices = [("all", "All"), ("yes", "Yes"), ("no", "No")]
+        .into_iter()
+        .map(|(v, l)| {
+            Choice::new(
+                v,
+                l,
+                if revoked_text.is_empty() {
+                    "all"
+                } else {
+                    &revoked_text
+                },
+            )
+        })
+        .collect();
+    let filtered = !search.is_empty()
+        || !q.value("application").is_empty()
+        || (!mine && (!q.value("user").is_empty() || !q.value("role").is_empty()))
+        || matches!(revoked_text.as_str(), "yes" | "no");
+    let mut response = render(&ListPage {
+        chrome: ui.chrome(if mine { "my-tokens" } else { "tokens" }),
+        title: if mine {
+            "My Access Tokens"
+        } else {
+            "Access Tokens"
+        },
+        base: if mine { MINE } else { LIST },
+        mine,
+        rows,
+        revoked: revoked_choices,
+        applications: application_choices,
+        users: user_choices,
+        roles: role_choices,
+        search: search.clone(),
+        first: (!after_text.is_empty()).then(|| keep(String::new())),
+        next: next.map(keep),
+        can_create: ui.can(Permission::AccessTokenManagement)
+            || ui.can(Permission::UserAccessTokens),
+        filtered,
+        error: error.clone(),
+    });
+    if error.is_some() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    Ok(response)
+}
+
+fn capitalized(field: &str) -> String {
+    let mut chars = field.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn token_key(id: &str) -> Result<TokenKey, UiError> {
+    TokenKey::parse(id).map_err(|_| {
+        UiError::page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!("{id:?} is not a token's internal id."),
+        )
+    })
+}
+
+/// A system note as the record pages show it.
+#[derive(Debug)]
+pub(crate) struct NoteRow {
+    pub at_ms: i64,
+    pub at: String,
+    pub by: String,
+    pub context: &'static str,
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+pub(crate) async fn notes(
+    state: &AppState,
+    ui: &Ui,
+    record: RecordRef,
+) -> Result<Vec<NoteRow>, UiError> {
+    let mut notes: Vec<NoteRow> = state
+        .tessera()
+        .system_notes(&ui.actor, &record)
+        .await?
+        .into_iter()
+        .map(|n| NoteRow {
+            at_ms: n.at.millis(),
+            at: when(n.at),
+            by: n.actor_name,
+            context: n.context.code(),
+            field: n.field,
+            old: n.old_value.unwrap_or_default(),
+            new: n.new_value.unwrap_or_default(),
+        })
+        .collect();
+    // Newest first, as NetSuite lists them.
+    notes.reverse();
+    Ok(notes)
+}
+
+#[derive(Template)]
+#[template(path = "token.html")]
+struct ViewPage {
+    chrome: Chrome,
+    token: TokenRow,
+    notes: Vec<NoteRow>,
+    can_change: bool,
+    back: &'static str,
+}
+
+/// Whether the page should offer Edit and Revoke: token managers change others' tokens,
+/// everyone its own (R12); the server decides regardless.
+fn may_change(ui: &Ui, token: &TokenRow) -> bool {
+    !token.revoked_flag
+        && (ui.can(Permission::AccessTokenManagement) || token.user_id == ui.me.user.id.get())
+}
+
+fn back(ui: &Ui) -> &'static str {
+    if ui.can(Permission::AccessTokenManagement) {
+        LIST
+    } else {
+        MINE
+    }
+}
+
+pub(crate) async fn view(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let key = token_key(&id)?;
+    let item = state.tessera().token(&ui.actor, key).await?;
+    let token = TokenRow::from(&item);
+    let notes = notes(&state, &ui, RecordRef::Token(key)).await?;
+    Ok(render(&ViewPage {
+        can_change: may_change(&ui, &token),
+        back: back(&ui),
+        chrome: ui.chrome(section(&ui)),
+        token,
+        notes,
+    }))
+}
+
+fn section(ui: &Ui) -> &'static str {
+    if ui.can(Permission::AccessTokenManagement) {
+        "tokens"
+    } else {
+        "my-tokens"
+    }
+}
+
+/// A user and role a token may be made for, offered in one select so that only real pairs
+/// can be picked.
+#[derive(Debug)]
+pub(crate) struct Grant {
+    pub value: String,
+    pub label: String,
+    pub user: String,
+    pub role: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "token_new.html")]
+struct NewPage {
+    chrome: Chrome,
+    applications: Vec<Choice>,
+    grants: Vec<Grant>,
+    name: String,
+    error: Option<String>,
+    back: &'static str,
+}
+
+/// The pairs the page offers (R12): others' token-capable roles for token managers (never
+/// their Administrator role); one's own for administrators, or the current role with
+/// `USER_ACCESS_TOKENS`.
+async fn grants(state: &AppState, ui: &Ui, current: &str) -> Result<Vec<Grant>, UiError> {
+    let tessera = state.tessera();
+    let account = &ui.me.account.id;
+    let roles = tessera.list_roles(&ui.actor, account).await?;
+    let me = ui.me.user.id;
+    let manager = ui.can(Permission::AccessTokenManagement);
+    let mut out = Vec::new();
+    let users = if manager {
+        tessera.list_users(&ui.actor, account).await?
+    } else {
+        vec![ui.me.user.clone()]
+    };
+    for user in users.iter().filter(|u| u.active) {
+        for role in roles
+            .iter()
+            .filter(|r| user.holds(r.id) && !r.inactive && r.can_use_tokens())
+        {
+            let allowed = if user.id == me {
+                ui.is_administrator()
+                    || (ui.can(Permission::UserAccessTokens) && role.id == ui.me.role.id)
+            } else {
+                manager && !role.is_administrator()
+            };
+            if allowed {
+                let value = format!("{}-{}", user.id, role.id);
+                out.push(Grant {
+                    selected: value == current,
+                    label: format!("{} — {}", user.name, role.name),
+                    user: user.name.clone(),
+                    role: role.name.clone(),
+                    value,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn new_form(
+    state: &AppState,
+    ui: &Ui,
+    application: &str,
+    grant: &str,
+    name: String,
+    error: Option<String>,
+) -> Result<Response, UiError> {
+    let views = state.tessera().list_integrations(&ui.actor, false).await?;
+    let usable = views
+        .iter()
+        .filter(|v| v.integration.switches.token_based_auth);
+    let mut applications = vec![Choice::new("", "— choose —", application)];
+    applications.extend(
+        usable.map(|v| Choice::new(v.integration.id.get(), &v.integration.name, application)),
+    );
+    let grants = grants(state, ui, grant).await?;
+    // The default name, as the server would give it, when both are chosen already.
+    let name = if name.is_empty() {
+        match (
+            applications
+                .iter()
+                .find(|c| c.selected && !c.value.is_empty()),
+            grants.iter().find(|g| g.selected),
+        ) {
+            (Some(a), Some(g)) => default_token_name(&a.label, &g.user, &g.role),
+            _ => name,
+        }
+    } else {
+        name
+    };
+    let mut response = render(&NewPage {
+        chrome: ui.chrome(section(ui)),
+        applications,
+        grants,
+        name,
+        back: back(ui),
+        error: error.clone(),
+    });
+    if error.is_some() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    Ok(response)
+}
+
+pub(crate) async fn new_page(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
+    let q = ui.query()?;
+    new_form(
+        &state,
+        &ui,
+        &q.value("application"),
+        &q.value("grant"),
+        String::new(),
+        None,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "token_created.html")]
+struct CreatedPage {
+    chrome: Chrome,
+    token: TokenRow,
+    token_id: String,
+    token_secret: String,
+}
+
+pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
+    let form = ui.form();
+    let application = form.value("application");
+    let grant = form.value("grant");
+    let name = form.value("name");
+    let again =
+        |error: String| new_form(&state, &ui, &application, &grant, name.clone(), Some(error));
+    let Ok(Some(integration)) = form.id("application", "Application") else {
+        return again("Choose the application (integration record) the token is for.".to_owned())
+            .await;
+    };
+    let pair = grant
+        .split_once('-')
+        .and_then(|(u, r)| Some((u.parse::<i64>().ok()?, r.parse::<i64>().ok()?)))
+        .filter(|(u, r)| *u > 0 && *r > 0);
+    let Some((user, role)) = pair else {
+        return again("Choose the user and role the token is for.".to_owned()).await;
+    };
+    let input = NewTokenInput {
+        integration: IntegrationId::new(integration),
+        user: UserId::new(user),
+        role: RoleId::new(role),
+        name: (!name.is_empty()).then(|| name.clone()),
+    };
+    match state.tessera().create_token(&ui.actor, input).await {
+        Ok((item, credentials)) => Ok(render(&CreatedPage {
+            chrome: ui.chrome(section(&ui)),
+            token: TokenRow::from(&item),
+            token_id: credentials.token_id.as_str().to_owned(),
+            token_secret: credentials.token_secret.expose().to_owned(),
+        })),
+        Err(
+            e @ (tessera_core::Error::Invalid { .. }
+            | tessera_core::Error::NotPermitted { .. }
+            | tessera_core::Error::NotFound { .. }),
+        ) => again(e.to_string()).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "token_edit.html")]
+struct EditPage {
+    chrome: Chrome,
+    token: TokenRow,
+    name: String,
+    inactive: bool,
+    error: Option<String>,
+}
+
+pub(crate) async fn edit_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let item = state.tessera().token(&ui.actor, token_key(&id)?).await?;
+    let token = TokenRow::from(&item);
+    if token.revoked_flag {
+        return Err(tessera_core::Error::TokenRevoked.into());
+    }
+    Ok(render(&EditPage {
+        chrome: ui.chrome(section(&ui)),
+        name: token.name.clone(),
+        inactive: item.token.inactive,
+        token,
+        error: None,
+    }))
+}
+
+pub(crate) async fn edit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let key = token_key(&id)?;
+    let tessera = state.tessera();
+    let item = tessera.token(&ui.actor, key).await?;
+    let form = ui.form();
+    let name = form.value("name");
+    let inactive = form.checked("inactive");
+    let mut changed = Vec::new();
+    let mut result = Ok(());
+    if name != item.token.name {
+        match tessera.rename_token(&ui.actor, key, &name).await {
+            Ok(_) => changed.push("name"),
+            Err(e) => result = Err(e),
+        }
+    }
+    if result.is_ok() && inactive != item.token.inactive {
+        match tessera.set_token_inactive(&ui.actor, key, inactive).await {
+            Ok(_) => changed.push("inactive"),
+            Err(e) => result = Err(e),
+        }
+    }
+    match result {
+        Ok(()) => {
+            let message = if changed.is_empty() {
+                "Nothing to change.".to_owned()
+            } else {
+                format!(
+                    "Token {:?} saved.",
+                    if name.is_empty() {
+                        &item.token.name
+                    } else {
+                        &name
+                    }
+                )
+            };
+            Ok(ui.done(message, &format!("{LIST}/{id}")).await)
+        }
+        Err(e @ tessera_core::Error::Invalid { .. }) => {
+            let mut response = render(&EditPage {
+                chrome: ui.chrome(section(&ui)),
+                token: TokenRow::from(&item),
+                name,
+                inactive,
+                error: Some(e.to_string()),
+            });
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            Ok(response)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "token_revoke.html")]
+struct RevokePage {
+    chrome: Chrome,
+    token: TokenRow,
+}
+
+pub(crate) async fn revoke_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let item = state.tessera().token(&ui.actor, token_key(&id)?).await?;
+    if item.token.revoked.is_some() {
+        return Err(tessera_core::Error::TokenRevoked.into());
+    }
+    Ok(render(&RevokePage {
+        chrome: ui.chrome(section(&ui)),
+        token: TokenRow::from(&item),
+    }))
+}
+
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let key = token_key(&id)?;
+    if !ui.form().checked("confirm") {
+        return Err(UiError::bad_request(
+            "Revoking is permanent, so it needs the confirmation checked. Nothing was changed.",
+        ));
+    }
+    let item = state.tessera().revoke_token(&ui.actor, key).await?;
+    Ok(ui
+        .done(
+            format!(
+                "Token {:?} is revoked. Requests signed with it are refused from now on.",
+                item.token.name
+            ),
+            &format!("{LIST}/{id}"),
+        )
+        .await
+        .into_response())
+}
