@@ -46,6 +46,12 @@ async fn an_administrator_carries_out_the_seed_procedures_in_a_browser() {
         "email": "admin@example.com",
         "password": password,
         "chromium": CHROMIUM,
+        "fixture": {
+            "consumer_key": CONSUMER_KEY,
+            "consumer_secret": CONSUMER_SECRET,
+            "token_id": TOKEN2_ID,
+            "token_secret": TOKEN2_SECRET,
+        },
         "screenshots": std::env::var("TESSERA_SCREENSHOTS").ok(),
     });
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/ui.js");

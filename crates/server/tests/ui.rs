@@ -1,0 +1,779 @@
+//! The admin web UI over HTTP, without a browser: its sessions (stored on both backends), the
+//! cookie's attributes, form tokens and the Origin check, headers, escaping, throttling,
+//! timeouts, and pages that follow the role (R12/R13). `browser.rs` drives the same pages in
+//! Chromium.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use support::*;
+use tessera_core::ids::{AccountId, Email, RoleId, UserId};
+use tessera_core::model::{Context, PermissionSet};
+use tessera_core::store::AttemptQuery;
+use tessera_core::{Actor, NewRoleInput, NewUserInput};
+use tessera_server::ServerConfig;
+use tessera_store::testing::TestDatabase;
+
+on_both_backends!(
+    signing_in_starts_a_strict_session_under_a_new_id,
+    posts_need_the_form_token_and_our_origin,
+    pages_follow_the_role_and_the_server_enforces_it,
+    a_password_change_signs_out_every_other_browser,
+    a_deactivated_user_is_signed_out_at_once,
+);
+
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+fn operator() -> Actor {
+    Actor::Operator {
+        context: Context::Cli,
+    }
+}
+
+fn account() -> AccountId {
+    AccountId::parse(ACCOUNT).unwrap()
+}
+
+async fn admin_password(server: &TestServer) {
+    server
+        .tessera()
+        .set_password(
+            &operator(),
+            &account(),
+            UserId::new(1),
+            Some(&secret(ADMIN_PASSWORD)),
+        )
+        .await
+        .unwrap();
+}
+
+/// A user of the fixture account with one new role of these permissions and a password.
+async fn user_with(
+    server: &TestServer,
+    email: &str,
+    permissions: &str,
+    web_services_only: bool,
+) -> (UserId, RoleId) {
+    let tessera = server.tessera();
+    let role = tessera
+        .create_role(
+            &operator(),
+            &account(),
+            NewRoleInput {
+                name: format!("Role of {email}"),
+                permissions: PermissionSet::from_codes(permissions).unwrap(),
+                web_services_only,
+            },
+        )
+        .await
+        .unwrap();
+    let user = tessera
+        .create_user(
+            &operator(),
+            &account(),
+            NewUserInput {
+                name: format!("User {email}"),
+                email: Email::parse(email).unwrap(),
+                password: Some(secret(ADMIN_PASSWORD)),
+                roles: vec![role.id],
+            },
+        )
+        .await
+        .unwrap();
+    (user.id, role.id)
+}
+
+/// A browser in miniature: a cookie jar, and posts from the server's own origin.
+struct Browser<'a> {
+    server: &'a TestServer,
+    cookies: HashMap<String, String>,
+    origin: String,
+    host: String,
+}
+
+impl<'a> Browser<'a> {
+    fn new(server: &'a TestServer) -> Self {
+        Self {
+            server,
+            cookies: HashMap::new(),
+            origin: server.url(""),
+            host: server.addr.to_string(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, reply: &Reply) {
+        for value in reply.headers.get_all("set-cookie") {
+            let value = value.to_str().unwrap();
+            let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
+            let (name, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        let cookie = self.cookie_header();
+        let reply = send(
+            self.server.addr,
+            "GET",
+            path,
+            &[("cookie", &cookie), ("host", &self.host)],
+            b"",
+        )
+        .await;
+        self.keep(&reply);
+        reply
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Reply {
+        let body = form
+            .iter()
+            .map(|(n, v)| {
+                format!(
+                    "{}={}",
+                    tessera_oauth1::encode::encode(n),
+                    tessera_oauth1::encode::encode(v)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let cookie = self.cookie_header();
+        let mut headers = vec![
+            ("cookie", cookie.as_str()),
+            ("host", self.host.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        if let Some(origin) = origin {
+            headers.push(("origin", origin));
+        }
+        let reply = send(self.server.addr, "POST", path, &headers, body.as_bytes()).await;
+        self.keep(&reply);
+        reply
+    }
+
+    /// Posts a page's form: with its form token, from our origin.
+    async fn submit(&mut self, page: &str, action: &str, form: &[(&str, &str)]) -> Reply {
+        let html = self.get(page).await.text();
+        let csrf = csrf_in(&html);
+        let mut fields = form.to_vec();
+        fields.push(("csrf", &csrf));
+        let origin = self.origin.clone();
+        self.post(action, &fields, Some(&origin)).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Reply {
+        self.submit(
+            "/app/login",
+            "/app/login",
+            &[
+                ("account", ACCOUNT),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    fn session(&self) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|(n, _)| n.ends_with("tessera-session"))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+fn csrf_in(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("the page has a form token");
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+fn location(reply: &Reply) -> &str {
+    reply.headers["location"].to_str().unwrap()
+}
+
+fn set_cookie(reply: &Reply, name_suffix: &str) -> String {
+    reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| {
+            v.split('=')
+                .next()
+                .is_some_and(|n| n.ends_with(name_suffix))
+        })
+        .unwrap_or_else(|| panic!("no {name_suffix} cookie in {:?}", reply.headers))
+}
+
+async fn signing_in_starts_a_strict_session_under_a_new_id(server: &TestServer) {
+    admin_password(server).await;
+    let mut browser = Browser::new(server);
+    let reply = browser.get("/app/setup/access-tokens?revoked=no").await;
+    assert_eq!(reply.status, 303);
+    assert_eq!(
+        location(&reply),
+        "/app/login?next=%2Fapp%2Fsetup%2Faccess-tokens%3Frevoked%3Dno"
+    );
+
+    let wrong = browser
+        .sign_in("admin@example.com", "not the password at all")
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.text().contains("incorrect"), "{}", wrong.text());
+    assert!(browser.session().is_none());
+
+    let reply = browser
+        .submit(
+            "/app/login?next=%2Fapp%2Fsetup%2Faccess-tokens",
+            "/app/login",
+            &[
+                ("account", ACCOUNT),
+                ("email", "admin@example.com"),
+                ("password", ADMIN_PASSWORD),
+                ("next", "/app/setup/access-tokens"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    assert_eq!(location(&reply), "/app/setup/access-tokens");
+    let cookie = set_cookie(&reply, "tessera-session");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=1800"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    // Plain HTTP on loopback: the one case without Secure (and so without the prefix).
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let page = browser.get("/app/setup/access-tokens").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("alice sync"));
+
+    // Signing in again (someone else, in a browser that carries this session) never keeps
+    // the old id: a session id planted before sign-in is worth nothing after it.
+    let before = browser.session().unwrap();
+    let (_, _) = user_with(server, "uma@example.com", "USER_ACCESS_TOKENS", false).await;
+    let mut planted = Browser::new(server);
+    let csrf = csrf_in(&planted.get("/app/login").await.text());
+    let (name, value) = browser
+        .cookies
+        .iter()
+        .find(|(n, _)| n.ends_with("tessera-session"))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .unwrap();
+    planted.cookies.insert(name, value);
+    let origin = server.url("");
+    let reply = planted
+        .post(
+            "/app/login",
+            &[
+                ("account", ACCOUNT),
+                ("email", "uma@example.com"),
+                ("password", ADMIN_PASSWORD),
+                ("csrf", &csrf),
+            ],
+            Some(&origin),
+        )
+        .await;
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    let after = planted.session().unwrap();
+    assert_ne!(before, after, "a new session id at sign-in");
+    let old = browser.get("/app/setup/access-tokens").await;
+    assert_eq!(old.status, 303, "the replaced id no longer signs anyone in");
+
+    // Every attempt is in the login audit trail, from the UI, without the password.
+    server.state.verifier().flush().await;
+    let trail = server
+        .tessera()
+        .login_audit_trail(
+            &admin_actor(),
+            AttemptQuery {
+                limit: 50,
+                ..AttemptQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let ui: Vec<_> = trail.iter().filter(|a| a.surface == "ui").collect();
+    assert!(
+        ui.iter()
+            .any(|a| a.success && a.email.as_deref() == Some("admin@example.com"))
+    );
+    assert!(
+        ui.iter()
+            .any(|a| !a.success && a.detail == "InvalidCredentials")
+    );
+    for a in &ui {
+        assert!(!format!("{a:?}").contains(ADMIN_PASSWORD));
+    }
+}
+
+async fn posts_need_the_form_token_and_our_origin(server: &TestServer) {
+    admin_password(server).await;
+    let mut browser = Browser::new(server);
+    assert_eq!(
+        browser
+            .sign_in("admin@example.com", ADMIN_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let list = browser
+        .get("/app/setup/access-tokens?search=alice%20sync")
+        .await
+        .text();
+    let id: String = list
+        .match_indices("/app/setup/access-tokens/")
+        .map(|(at, m)| &list[at + m.len()..])
+        .find(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let revoke = format!("/app/setup/access-tokens/{id}/revoke");
+    let csrf = csrf_in(&browser.get(&revoke).await.text());
+    let origin = server.url("");
+
+    let no_token = browser
+        .post(&revoke, &[("confirm", "T")], Some(&origin))
+        .await;
+    assert_eq!(no_token.status, 403);
+    assert!(no_token.text().contains("security token"));
+    let wrong_token = browser
+        .post(
+            &revoke,
+            &[("confirm", "T"), ("csrf", "x".repeat(43).as_str())],
+            Some(&origin),
+        )
+        .await;
+    assert_eq!(wrong_token.status, 403);
+    let elsewhere = browser
+        .post(
+            &revoke,
+            &[("confirm", "T"), ("csrf", &csrf)],
+            Some("https://evil.example.com"),
+        )
+        .await;
+    assert_eq!(elsewhere.status, 403);
+    assert!(elsewhere.text().contains("not this server"));
+    let no_origin = browser
+        .post(&revoke, &[("confirm", "T"), ("csrf", &csrf)], None)
+        .await;
+    assert_eq!(no_origin.status, 403);
+    assert_eq!(
+        signed_get(server, "/app/site/hosting/restlet.nl?script=1&deploy=1")
+            .await
+            .status,
+        200,
+        "nothing was revoked"
+    );
+    let unconfirmed = browser
+        .post(&revoke, &[("csrf", &csrf)], Some(&origin))
+        .await;
+    assert_eq!(unconfirmed.status, 400);
+
+    let done = browser
+        .post(&revoke, &[("confirm", "T"), ("csrf", &csrf)], Some(&origin))
+        .await;
+    assert_eq!(done.status, 303);
+    assert_eq!(
+        signed_get(server, "/app/site/hosting/restlet.nl?script=1&deploy=1")
+            .await
+            .status,
+        401
+    );
+    let view = browser.get(location(&done)).await.text();
+    assert!(
+        view.contains("<p class=\"flash\" role=\"status\">Token"),
+        "the next page says so, once"
+    );
+    assert!(
+        !browser
+            .get(location(&done))
+            .await
+            .text()
+            .contains("class=\"flash\"")
+    );
+
+    // The sign-in form carries its own token, matched against its cookie.
+    let mut stranger = Browser::new(server);
+    let refused = stranger
+        .post(
+            "/app/login",
+            &[
+                ("account", ACCOUNT),
+                ("email", "admin@example.com"),
+                ("password", ADMIN_PASSWORD),
+                ("csrf", "made-up"),
+            ],
+            Some(&origin),
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+    assert!(refused.text().contains("expired"));
+    assert!(stranger.session().is_none());
+}
+
+async fn pages_follow_the_role_and_the_server_enforces_it(server: &TestServer) {
+    // USER_ACCESS_TOKENS alone: My Access Tokens, nothing else.
+    let (uma, _) = user_with(
+        server,
+        "uma@example.com",
+        "USER_ACCESS_TOKENS,LOG_IN_USING_ACCESS_TOKENS",
+        false,
+    )
+    .await;
+    let mut browser = Browser::new(server);
+    assert_eq!(
+        browser
+            .sign_in("uma@example.com", ADMIN_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let home = browser.get("/app").await.text();
+    assert!(home.contains("/app/setup/my-access-tokens"));
+    for absent in [
+        "href=\"/app/setup/access-tokens\"",
+        "/app/setup/integrations",
+        "/app/setup/login-audit-trail",
+        "/app/setup/users",
+    ] {
+        assert!(!home.contains(absent), "{absent} offered to a UAT user");
+    }
+    // The token form offers only herself with her current role.
+    let form = browser.get("/app/setup/access-tokens/new").await.text();
+    assert!(form.contains(&format!("value=\"{uma}-")));
+    assert!(!form.contains("Alice Able"));
+    // What is not offered is refused anyway.
+    let audit = browser.get("/app/setup/login-audit-trail").await;
+    assert_eq!(audit.status, 403);
+    let create = browser
+        .submit(
+            "/app/setup/my-access-tokens",
+            "/app/setup/integrations/new",
+            &[("name", "Sneaky"), ("token_based_auth", "T")],
+        )
+        .await;
+    assert_eq!(create.status, 403, "{}", create.text());
+    let others = browser
+        .submit(
+            "/app/setup/my-access-tokens",
+            "/app/setup/access-tokens/new",
+            &[("application", "1"), ("grant", "2-4")],
+        )
+        .await;
+    assert_eq!(others.status, 400, "refused on the form, with the reason");
+    assert!(others.text().contains("role=\"alert\""));
+
+    // A role restricted to web services cannot sign in to the UI at all.
+    user_with(
+        server,
+        "wes@example.com",
+        "LOG_IN_USING_ACCESS_TOKENS,REST_WEB_SERVICES",
+        true,
+    )
+    .await;
+    let mut wes = Browser::new(server);
+    let refused = wes.sign_in("wes@example.com", ADMIN_PASSWORD).await;
+    assert_eq!(refused.status, 401);
+    assert!(refused.text().contains("None of your roles"));
+    assert!(wes.session().is_none());
+}
+
+async fn a_password_change_signs_out_every_other_browser(server: &TestServer) {
+    admin_password(server).await;
+    let mut first = Browser::new(server);
+    let mut second = Browser::new(server);
+    for b in [&mut first, &mut second] {
+        assert_eq!(
+            b.sign_in("admin@example.com", ADMIN_PASSWORD).await.status,
+            303
+        );
+    }
+    let before = first.session().unwrap();
+    let mismatch = first
+        .submit(
+            "/app/preferences/password",
+            "/app/preferences/password",
+            &[
+                ("current_password", ADMIN_PASSWORD),
+                ("new_password", "a brand new passphrase"),
+                ("confirm_password", "a different passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, 400);
+    let wrong = first
+        .submit(
+            "/app/preferences/password",
+            "/app/preferences/password",
+            &[
+                ("current_password", "not the current one"),
+                ("new_password", "a brand new passphrase"),
+                ("confirm_password", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.text().contains("current password"));
+    let changed = first
+        .submit(
+            "/app/preferences/password",
+            "/app/preferences/password",
+            &[
+                ("current_password", ADMIN_PASSWORD),
+                ("new_password", "a brand new passphrase"),
+                ("confirm_password", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.text());
+    assert_ne!(
+        first.session().unwrap(),
+        before,
+        "this browser goes on under a new id"
+    );
+    assert_eq!(first.get("/app").await.status, 200);
+    assert_eq!(second.get("/app").await.status, 303, "the other one is out");
+    let mut third = Browser::new(server);
+    assert_eq!(
+        third
+            .sign_in("admin@example.com", ADMIN_PASSWORD)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        third
+            .sign_in("admin@example.com", "a brand new passphrase")
+            .await
+            .status,
+        303
+    );
+}
+
+async fn a_deactivated_user_is_signed_out_at_once(server: &TestServer) {
+    let (user, _) = user_with(server, "dee@example.com", "USER_ACCESS_TOKENS", false).await;
+    let mut browser = Browser::new(server);
+    assert_eq!(
+        browser
+            .sign_in("dee@example.com", ADMIN_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    assert_eq!(browser.get("/app").await.status, 200);
+    server
+        .tessera()
+        .update_user(
+            &operator(),
+            &account(),
+            user,
+            tessera_core::UserChanges {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let reply = browser.get("/app").await;
+    assert_eq!(reply.status, 303);
+    assert_eq!(location(&reply), "/app/login?reason=revoked");
+}
+
+async fn start_sqlite(config: ServerConfig) -> TestServer {
+    TestServer::start_with(TestDatabase::sqlite().await, config).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_https_the_cookies_are_secure_and_host_prefixed() {
+    let server = start_sqlite(ServerConfig {
+        public_origins: vec!["https://tessera.example.com".into()],
+        ..ServerConfig::default()
+    })
+    .await;
+    admin_password(&server).await;
+    let mut browser = Browser::new(&server);
+    browser.origin = "https://tessera.example.com".into();
+    browser.host = "tessera.example.com".into();
+    let form = browser.get("/app/login").await;
+    let login_cookie = set_cookie(&form, "tessera-login");
+    assert!(
+        login_cookie.starts_with("__Host-tessera-login="),
+        "{login_cookie}"
+    );
+    assert!(login_cookie.contains("; Secure"), "{login_cookie}");
+    let reply = browser.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    let cookie = set_cookie(&reply, "tessera-session");
+    assert!(cookie.starts_with("__Host-tessera-session="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    // The loopback origin is not this server's any more.
+    let csrf = csrf_in(&browser.get("/app/preferences/password").await.text());
+    let local = server.url("");
+    let refused = browser
+        .post("/app/logout", &[("csrf", &csrf)], Some(&local))
+        .await;
+    assert_eq!(refused.status, 403);
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_forbid_inline_script_framing_and_caching_and_escape_what_they_show() {
+    let server = start_sqlite(ServerConfig::default()).await;
+    admin_password(&server).await;
+    server
+        .tessera()
+        .create_integration(
+            &admin_actor(),
+            tessera_core::NewIntegrationInput {
+                name: "<script>alert(1)</script>".into(),
+                description: "\"><img src=x onerror=alert(2)>".into(),
+                switches: tessera_core::model::AuthSwitches {
+                    token_based_auth: true,
+                    ..Default::default()
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&server);
+    browser.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    let page = browser.get("/app/setup/integrations").await;
+    assert_eq!(page.status, 200);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(page.headers["cache-control"], "no-store");
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    let html = page.text();
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"));
+    assert!(!html.contains("<img src=x"));
+    assert!(!html.contains("<script>"), "no inline script at all");
+    // The stylesheet and script are files of our own, cacheable.
+    let css = browser.get("/app/static/tessera.css").await;
+    assert_eq!(css.status, 200);
+    assert!(
+        css.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    // Unknown pages get a page, not the API's JSON.
+    let missing = browser.get("/app/setup/nothing-here").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("Page not found"));
+    let bad_id = browser.get("/app/setup/access-tokens/abc").await;
+    assert_eq!(bad_id.status, 404);
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_throttled_like_nlauth() {
+    let server = start_sqlite(ServerConfig {
+        login_failures_per_hour: 3,
+        ..ServerConfig::default()
+    })
+    .await;
+    admin_password(&server).await;
+    let mut browser = Browser::new(&server);
+    for _ in 0..3 {
+        let reply = browser
+            .sign_in("admin@example.com", "wrong password, again")
+            .await;
+        assert!(reply.text().contains("incorrect"));
+    }
+    let reply = browser.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.text().contains("Too many failed sign-ins"));
+    assert!(browser.session().is_none());
+    server.state.verifier().flush().await;
+    let trail = server
+        .tessera()
+        .login_audit_trail(
+            &admin_actor(),
+            AttemptQuery {
+                detail: Some("TooManyAttempts".into()),
+                limit: 10,
+                ..AttemptQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].surface, "ui");
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_after_the_idle_timeout_and_the_absolute_lifetime() {
+    let server = start_sqlite(ServerConfig {
+        ui_idle_timeout: Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    admin_password(&server).await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    assert_eq!(browser.get("/app").await.status, 200);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let reply = browser.get("/app").await;
+    assert_eq!(reply.status, 303, "idle too long");
+    server.finish().await;
+
+    let server = start_sqlite(ServerConfig {
+        ui_session_lifetime: Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    admin_password(&server).await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    // Busy all along, yet out once the lifetime is over.
+    let mut ended = None;
+    for _ in 0..8 {
+        let reply = browser.get("/app").await;
+        if reply.status == 303 {
+            ended = Some(location(&reply).to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        ended.as_deref(),
+        Some("/app/login?next=%2Fapp&reason=expired")
+    );
+    server.finish().await;
+}
