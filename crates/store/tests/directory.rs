@@ -21,6 +21,7 @@ on_both_backends!(
     administrators_cannot_lock_themselves_out,
     actors_must_be_active_and_hold_their_role,
     administrators_set_and_clear_passwords,
+    web_sessions_are_kept_expire_and_end_with_their_user,
 );
 
 fn account_input(id: &str) -> NewAccountInput {
@@ -399,4 +400,85 @@ async fn administrators_set_and_clear_passwords(env: &Env) {
         .await
         .unwrap();
     assert!(check(password).await.is_none(), "cleared");
+}
+
+async fn web_sessions_are_kept_expire_and_end_with_their_user(env: &Env) {
+    use tessera_core::SecretString;
+    use tessera_core::store::WebSession;
+    let w = World::build(&env.svc).await;
+    let session =
+        |digest: &str, owner: Option<(AccountId, tessera_core::ids::UserId)>, expires_at| {
+            WebSession {
+                id_digest: digest.to_owned(),
+                owner,
+                data: format!("{{\"of\":\"{digest}\"}}"),
+                expires_at,
+            }
+        };
+    let alice = Some((w.a.clone(), w.alice.id));
+    let now = 1_800_000_000;
+    env.svc
+        .save_web_session(&session("one", alice.clone(), now + 60))
+        .await
+        .unwrap();
+    env.svc
+        .save_web_session(&session("two", alice.clone(), now + 60))
+        .await
+        .unwrap();
+    env.svc
+        .save_web_session(&session("anonymous", None, now - 1))
+        .await
+        .unwrap();
+    let one = env.svc.web_session("one", now).await.unwrap().unwrap();
+    assert_eq!(one, session("one", alice.clone(), now + 60));
+    assert!(
+        !format!("{one:?}").contains("\"of\""),
+        "the data is never printed"
+    );
+    // Saving again replaces (the idle timeout moves on).
+    env.svc
+        .save_web_session(&session("one", alice.clone(), now + 120))
+        .await
+        .unwrap();
+    assert_eq!(
+        env.svc
+            .web_session("one", now)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        now + 120
+    );
+    // An expired session does not load, and the purge removes it.
+    assert!(
+        env.svc
+            .web_session("anonymous", now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(env.svc.purge_web_sessions(now).await.unwrap(), 1);
+    env.svc.delete_web_session("two").await.unwrap();
+    assert!(env.svc.web_session("two", now).await.unwrap().is_none());
+    // A password set by an administrator ends the user's sessions.
+    env.svc
+        .set_password(
+            &w.admin.actor,
+            &w.a,
+            w.alice.id,
+            Some(&SecretString::from("a long enough passphrase")),
+        )
+        .await
+        .unwrap();
+    assert!(env.svc.web_session("one", now).await.unwrap().is_none());
+    // Deleting the user deletes its sessions with it.
+    env.svc
+        .save_web_session(&session("three", alice.clone(), now + 60))
+        .await
+        .unwrap();
+    env.svc
+        .delete_user(&w.admin.actor, &w.a, w.alice.id)
+        .await
+        .unwrap();
+    assert!(env.svc.web_session("three", now).await.unwrap().is_none());
 }

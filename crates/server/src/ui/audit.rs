@@ -242,7 +242,11 @@ pub(crate) async fn trail(State(state): State<AppState>, ui: Ui) -> Result<Respo
         "to",
     ]
     .iter()
-    .any(|f| !q.value(f).is_empty() && !(*f == "status" && q.value(f) == "all"));
+    .any(|f| {
+        let v = q.value(f);
+        let unset = v.is_empty() || (*f == "status" && v == "all");
+        !unset
+    });
     let error = (!errors.is_empty()).then(|| errors.join("; "));
     let mut response = render(&TrailPage {
         chrome: ui.chrome("audit"),

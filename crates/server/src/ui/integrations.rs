@@ -171,7 +171,7 @@ async fn view_page(
         .await?,
     );
     // Both lists are newest first; so is the merge (stable: same-moment notes keep order).
-    all.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    all.sort_by_key(|n| std::cmp::Reverse(n.at_ms));
     Ok(render(&ViewPage {
         chrome: ui.chrome("integrations"),
         record: Record::from(view),
