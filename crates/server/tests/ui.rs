@@ -24,6 +24,7 @@ on_both_backends!(
     pages_follow_the_role_and_the_server_enforces_it,
     a_password_change_signs_out_every_other_browser,
     a_deactivated_user_is_signed_out_at_once,
+    the_token_list_pages_through_every_token_once,
 );
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -776,4 +777,63 @@ async fn sessions_end_after_the_idle_timeout_and_the_absolute_lifetime() {
         Some("/app/login?next=%2Fapp&reason=expired")
     );
     server.finish().await;
+}
+
+async fn the_token_list_pages_through_every_token_once(server: &TestServer) {
+    admin_password(server).await;
+    let tessera = server.tessera();
+    let alice = tessera
+        .list_tokens(
+            &admin_actor(),
+            Default::default(),
+            Default::default(),
+            None,
+            1,
+        )
+        .await
+        .unwrap()
+        .items
+        .remove(0)
+        .token;
+    for n in 0..30 {
+        tessera
+            .create_token(
+                &admin_actor(),
+                tessera_core::NewTokenInput {
+                    integration: alice.integration,
+                    user: alice.user,
+                    role: alice.role,
+                    name: Some(format!("paged token {n:02}")),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let mut browser = Browser::new(server);
+    browser.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    let mut seen = Vec::new();
+    let mut page = "/app/setup/access-tokens?search=paged&revoked=no".to_owned();
+    for _ in 0..5 {
+        let html = browser.get(&page).await.text();
+        seen.extend(
+            html.match_indices("paged token ")
+                .map(|(at, _)| html[at..at + 14].to_owned()),
+        );
+        let Some(at) = html.find("rel=\"next\"") else {
+            break;
+        };
+        let start = html[..at].rfind("href=\"").unwrap() + 6;
+        let end = start + html[start..].find('"').unwrap();
+        // The filters travel with the page link.
+        page = html[start..end].replace("&#38;", "&").replace("&amp;", "&");
+        assert!(
+            page.contains("search=paged") && page.contains("revoked=no"),
+            "{page}"
+        );
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(seen.len(), 30, "{seen:?}");
+    assert_eq!(unique.len(), 30);
 }

@@ -125,7 +125,7 @@ pub(crate) async fn list(State(state): State<AppState>, ui: Ui) -> Result<Respon
     Ok(render(&ListPage {
         rows: views.iter().map(Record::from).collect(),
         show_inactives,
-        can_create: ui.is_administrator(),
+        can_create: may_edit_installation(&ui),
         chrome: ui.chrome("integrations"),
     }))
 }

@@ -276,7 +276,8 @@ pub(crate) struct Ui {
     pub auth: SessionAuth,
     pub received: Received,
     pub flash: Option<String>,
-    form: Option<Fields>,
+    /// The posted form, checked already; empty for a GET.
+    form: Fields,
 }
 
 impl std::fmt::Debug for Ui {
@@ -387,9 +388,9 @@ impl FromRequest<AppState> for Ui {
                     "The form's security token is missing or out of date (perhaps it was open in another tab while you signed in again). Go back, reload the page and try again. Nothing was changed.",
                 ));
             }
-            Some(form)
+            form
         } else {
-            None
+            Fields::default()
         };
         let Some((account, user)) = auth.owner() else {
             visit.session.flush().await.map_err(session_failed)?;
@@ -442,10 +443,7 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl Ui {
     /// The posted form (checked already); empty for a GET.
     pub(crate) fn form(&self) -> &Fields {
-        static EMPTY: std::sync::OnceLock<Fields> = std::sync::OnceLock::new();
-        self.form
-            .as_ref()
-            .unwrap_or_else(|| EMPTY.get_or_init(Fields::default))
+        &self.form
     }
 
     /// The query string's fields.
