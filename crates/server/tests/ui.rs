@@ -171,8 +171,12 @@ impl<'a> Browser<'a> {
     async fn submit(&mut self, page: &str, action: &str, form: &[(&str, &str)]) -> Reply {
         let html = self.get(page).await.text();
         let csrf = csrf_in(&html);
+        let intent = value_of(&html, "intent");
         let mut fields = form.to_vec();
         fields.push(("csrf", &csrf));
+        if let Some(intent) = &intent {
+            fields.push(("intent", intent));
+        }
         let origin = self.origin.clone();
         self.post(action, &fields, Some(&origin)).await
     }
@@ -199,11 +203,15 @@ impl<'a> Browser<'a> {
 }
 
 fn csrf_in(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("the page has a form token");
-    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
+    value_of(html, "csrf").expect("the page has a form token")
+}
+
+/// The value of the first hidden field with this name.
+fn value_of(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html.find(&marker)?;
+    let rest = &html[at + marker.len()..];
+    Some(rest[..rest.find('"')?].to_owned())
 }
 
 fn location(reply: &Reply) -> &str {
@@ -464,6 +472,7 @@ async fn pages_follow_the_role_and_the_server_enforces_it(server: &TestServer) {
     // What is not offered is refused anyway.
     let audit = browser.get("/app/setup/login-audit-trail").await;
     assert_eq!(audit.status, 403);
+    assert_eq!(browser.get("/app/setup/integrations/new").await.status, 403);
     let create = browser
         .submit(
             "/app/setup/my-access-tokens",
@@ -474,7 +483,7 @@ async fn pages_follow_the_role_and_the_server_enforces_it(server: &TestServer) {
     assert_eq!(create.status, 403, "{}", create.text());
     let others = browser
         .submit(
-            "/app/setup/my-access-tokens",
+            "/app/setup/access-tokens/new",
             "/app/setup/access-tokens/new",
             &[("application", "1"), ("grant", "2-4")],
         )

@@ -276,6 +276,7 @@ impl Typed {
 #[template(path = "integration_form.html")]
 struct FormPage {
     chrome: Chrome,
+    intent: String,
     /// `None` for a new record.
     record: Option<Record>,
     typed: Typed,
@@ -291,13 +292,25 @@ const STATES: [(&str, &str); 3] = [
     ("waiting_for_approval", "Waiting for Approval"),
 ];
 
-fn form_page(ui: &Ui, record: Option<Record>, typed: Typed, error: Option<String>) -> Response {
+async fn form_page(
+    ui: &Ui,
+    record: Option<Record>,
+    typed: Typed,
+    error: Option<String>,
+) -> Result<Response, UiError> {
     let shared_editable = record
         .as_ref()
         .is_none_or(|r| r.is_owner && ui.is_administrator());
     let installation_editable = record.is_some() && may_edit_installation(ui);
     let failed = error.is_some();
+    // Only a new record's form is one-time: saving an edit twice changes nothing more.
+    let intent = if record.is_none() {
+        ui.intent().await?
+    } else {
+        String::new()
+    };
     let mut response = render(&FormPage {
+        intent,
         chrome: ui.chrome("integrations"),
         record,
         typed,
@@ -309,10 +322,24 @@ fn form_page(ui: &Ui, record: Option<Record>, typed: Typed, error: Option<String
     if failed {
         *response.status_mut() = StatusCode::BAD_REQUEST;
     }
-    response
+    Ok(response)
 }
 
-pub(crate) async fn new_page(ui: Ui) -> Response {
+/// Creating records needs the Administrator role or Integration Application (core decides;
+/// the page says so up front instead of after the form is filled in).
+fn may_create(ui: &Ui) -> Result<(), UiError> {
+    if may_edit_installation(ui) {
+        Ok(())
+    } else {
+        Err(tessera_core::Error::not_permitted(
+            "creating integration records requires the Administrator role or the Integration Application permission",
+        )
+        .into())
+    }
+}
+
+pub(crate) async fn new_page(ui: Ui) -> Result<Response, UiError> {
+    may_create(&ui)?;
     form_page(
         &ui,
         None,
@@ -323,9 +350,15 @@ pub(crate) async fn new_page(ui: Ui) -> Response {
         },
         None,
     )
+    .await
 }
 
 pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
+    may_create(&ui)?;
+    ui.spend_intent(
+        "This form was sent already (perhaps the page was reloaded): the record was created then, and its consumer key and secret were shown that once. Find it in Manage Integrations.",
+    )
+    .await?;
     let typed = Typed::from_form(ui.form());
     let input = NewIntegrationInput {
         name: typed.name.clone(),
@@ -337,7 +370,7 @@ pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Resp
             view_page(&state, &ui, &view, credentials.map(Shown::from), "created").await
         }
         Err(e @ tessera_core::Error::Invalid { .. }) => {
-            Ok(form_page(&ui, None, typed, Some(e.to_string())))
+            form_page(&ui, None, typed, Some(e.to_string())).await
         }
         Err(e) => Err(e.into()),
     }
@@ -354,7 +387,7 @@ pub(crate) async fn edit_page(
         .await?;
     let record = Record::from(&view);
     let typed = Typed::from_record(&record);
-    Ok(form_page(&ui, Some(record), typed, None))
+    form_page(&ui, Some(record), typed, None).await
 }
 
 pub(crate) async fn edit(
@@ -382,7 +415,7 @@ pub(crate) async fn edit(
                 shown = credentials.map(Shown::from);
             }
             Err(e @ tessera_core::Error::Invalid { .. }) => {
-                return Ok(form_page(&ui, Some(record), typed, Some(e.to_string())));
+                return form_page(&ui, Some(record), typed, Some(e.to_string())).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -390,12 +423,12 @@ pub(crate) async fn edit(
     if may_edit_installation(&ui) {
         let changes = match typed.installation_changes() {
             Ok(c) => c,
-            Err(message) => return Ok(form_page(&ui, Some(record), typed, Some(message))),
+            Err(message) => return form_page(&ui, Some(record), typed, Some(message)).await,
         };
         match tessera.update_installation(&ui.actor, id, changes).await {
             Ok(view) => after = view,
             Err(e @ tessera_core::Error::Invalid { .. }) => {
-                return Ok(form_page(&ui, Some(record), typed, Some(e.to_string())));
+                return form_page(&ui, Some(record), typed, Some(e.to_string())).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -418,6 +451,7 @@ pub(crate) async fn edit(
 struct ResetPage {
     chrome: Chrome,
     record: Record,
+    intent: String,
 }
 
 pub(crate) async fn reset_page(
@@ -429,9 +463,11 @@ pub(crate) async fn reset_page(
         .tessera()
         .integration(&ui.actor, integration_id(&id)?)
         .await?;
+    let intent = ui.intent().await?;
     Ok(render(&ResetPage {
         chrome: ui.chrome("integrations"),
         record: Record::from(&view),
+        intent,
     }))
 }
 
@@ -441,6 +477,10 @@ pub(crate) async fn reset(
     ui: Ui,
 ) -> Result<Response, UiError> {
     let id = integration_id(&id)?;
+    ui.spend_intent(
+        "This confirmation was used already (perhaps the page was reloaded): the credentials were reset then, and that pair is the one in force. To reset again, open the record and choose Reset Credentials.",
+    )
+    .await?;
     let confirmation = ResetConfirmation::from(ui.form().checked("confirm"));
     let (view, credentials) = state
         .tessera()

@@ -34,6 +34,10 @@ use crate::wire;
 use form::Fields;
 use session::{AUTH, FLASH, SessionAuth};
 
+/// The session key of the open one-time form marks ([`Ui::intent`]), and how many are kept.
+const INTENTS: &str = "intents";
+const INTENTS_KEPT: usize = 20;
+
 /// Every route of the web UI.
 pub(crate) fn routes(state: &AppState) -> Router<AppState> {
     let pages = Router::new()
@@ -324,7 +328,7 @@ fn internal(why: &str) -> UiError {
     )
 }
 
-fn session_failed(e: tower_sessions::session::Error) -> UiError {
+pub(crate) fn session_failed(e: tower_sessions::session::Error) -> UiError {
     internal(&format!("the session store failed: {e}"))
 }
 
@@ -465,6 +469,48 @@ impl Ui {
             return session_failed(e).into_response();
         }
         Redirect::to(to).into_response()
+    }
+
+    /// A one-time mark for a form whose post must not be carried out twice (a reload of the
+    /// page that shows a new secret posts the form again). Several may be open at once.
+    pub(crate) async fn intent(&self) -> Result<String, UiError> {
+        let mut open = self
+            .session
+            .get::<Vec<String>>(INTENTS)
+            .await
+            .map_err(session_failed)?
+            .unwrap_or_default();
+        let intent = session::random_token();
+        open.push(intent.clone());
+        let keep = open.len().saturating_sub(INTENTS_KEPT);
+        open.drain(..keep);
+        self.session
+            .insert(INTENTS, open)
+            .await
+            .map_err(session_failed)?;
+        Ok(intent)
+    }
+
+    /// Uses up the form's mark; refused with `again` (a 409 page) when it was used already.
+    pub(crate) async fn spend_intent(&self, again: &str) -> Result<(), UiError> {
+        let sent = self.form().get("intent").unwrap_or_default();
+        let mut open = self
+            .session
+            .get::<Vec<String>>(INTENTS)
+            .await
+            .map_err(session_failed)?
+            .unwrap_or_default();
+        let Some(at) = open
+            .iter()
+            .position(|i| constant_time_eq(i.as_bytes(), sent.as_bytes()))
+        else {
+            return Err(UiError::page(StatusCode::CONFLICT, "Already done", again));
+        };
+        open.remove(at);
+        self.session
+            .insert(INTENTS, open)
+            .await
+            .map_err(session_failed)
     }
 
     /// What every page's frame shows.

@@ -382,6 +382,7 @@ pub(crate) struct Grant {
 #[template(path = "token_new.html")]
 struct NewPage {
     chrome: Chrome,
+    intent: String,
     applications: Vec<Choice>,
     grants: Vec<Grant>,
     name: String,
@@ -462,6 +463,7 @@ async fn new_form(
         name
     };
     let mut response = render(&NewPage {
+        intent: ui.intent().await?,
         chrome: ui.chrome(section(ui)),
         applications,
         grants,
@@ -504,6 +506,10 @@ pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Resp
     let name = form.value("name");
     let again =
         |error: String| new_form(&state, &ui, &application, &grant, name.clone(), Some(error));
+    ui.spend_intent(
+        "This form was sent already (perhaps the page was reloaded): the token was created then, and its secret was shown that once. Find it in the Access Tokens list.",
+    )
+    .await?;
     let Ok(Some(integration)) = form.id("application", "Application") else {
         return again("Choose the application (integration record) the token is for.".to_owned())
             .await;

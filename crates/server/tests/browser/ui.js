@@ -122,6 +122,10 @@ async function screenshot(page, name) {
   assert.match(await page.textContent('.secret .warning'), /will not be shown again/);
   assert.equal(await page.textContent('dd.name'), tokenName);
   const tokenPage = await page.getAttribute('a.button:has-text("Done")', 'href');
+  await page.reload(); // the browser posts the form again: no second token
+  assert.equal(await page.textContent('h1'), 'Already done');
+  await page.goto(`${base}/app/setup/access-tokens?search=${encodeURIComponent(tokenName)}`);
+  assert.equal(await page.locator('table.list tbody tr').count(), 1, 'one token, however often the page was reloaded');
 
   check('the token works: a signed call to the echo RESTlet');
   const consumer = { key: consumerKey, secret: consumerSecret };
@@ -224,6 +228,10 @@ async function screenshot(page, name) {
   assert.notEqual(newSecret, consumerSecret);
   assert.match(await page.textContent('.secret .warning'), /will not be shown again/);
   await screenshot(page, 'reset-credentials.png');
+  const resetUrl = page.url();
+  await page.reload(); // the browser posts the same form again
+  assert.equal(await page.textContent('h1'), 'Already done', `a reload does not reset again (${resetUrl})`);
+  assert.equal(await page.locator('#consumer-secret').count(), 0);
   reply = await signedCall(consumer, { key: keptId, secret: keptSecret });
   assert.equal(reply.status, 401, 'the old consumer pair is refused at once');
   reply = await signedCall({ key: newKey, secret: newSecret }, { key: keptId, secret: keptSecret });
