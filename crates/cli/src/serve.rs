@@ -339,6 +339,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "tessera listening on http://{local}")?;
+        writeln!(out, "Admin web UI: http://{local}/app")?;
         out.flush()?;
     }
     tracing::info!(%local, "listening");
