@@ -25,6 +25,8 @@ on_both_backends!(
     a_password_change_signs_out_every_other_browser,
     a_deactivated_user_is_signed_out_at_once,
     the_token_list_pages_through_every_token_once,
+    an_administrator_manages_users,
+    an_administrator_manages_roles,
 );
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -845,4 +847,179 @@ async fn the_token_list_pages_through_every_token_once(server: &TestServer) {
     unique.dedup();
     assert_eq!(seen.len(), 30, "{seen:?}");
     assert_eq!(unique.len(), 30);
+}
+
+async fn an_administrator_manages_users(server: &TestServer) {
+    admin_password(server).await;
+    let (_, uat) = user_with(server, "uma@example.com", "USER_ACCESS_TOKENS", false).await;
+    let uat = uat.get().to_string();
+    let mut admin = Browser::new(server);
+    admin.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+
+    // Bad input comes back with a reason and what was typed (but the password).
+    let bad = admin
+        .submit(
+            "/app/setup/users/new",
+            "/app/setup/users/new",
+            &[
+                ("name", "Bea <b>Bold</b>"),
+                ("email", "bea@example.com"),
+                ("password", "short"),
+                ("role", &uat),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let html = bad.text();
+    assert!(
+        html.contains("Password: must be at least 12 characters"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"Bea &#60;b&#62;Bold&#60;/b&#62;\""),
+        "{html}"
+    );
+    assert!(!html.contains("short"));
+    let taken = admin
+        .submit(
+            "/app/setup/users/new",
+            "/app/setup/users/new",
+            &[
+                ("name", "Again"),
+                ("email", "UMA@example.com"),
+                ("role", &uat),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, 400, "{}", taken.text());
+
+    let created = admin
+        .submit(
+            "/app/setup/users/new",
+            "/app/setup/users/new",
+            &[
+                ("name", "Bea Bold"),
+                ("email", "bea@example.com"),
+                ("password", "bea's long passphrase"),
+                ("role", &uat),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.text());
+    let bea_page = location(&created).to_owned();
+    assert!(admin.get(&bea_page).await.text().contains("Bea Bold"));
+    let mut bea = Browser::new(server);
+    assert_eq!(
+        bea.sign_in("bea@example.com", "bea's long passphrase")
+            .await
+            .status,
+        303
+    );
+    assert_eq!(bea.get("/app/setup/my-access-tokens").await.status, 200);
+    // Users are the administrators' business.
+    assert_eq!(bea.get("/app/setup/users/new").await.status, 403);
+
+    // Deactivated from the UI: out at once.
+    let saved = admin
+        .submit(
+            &format!("{bea_page}/edit"),
+            &format!("{bea_page}/edit"),
+            &[
+                ("name", "Bea Bold"),
+                ("email", "bea@example.com"),
+                ("role", &uat),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    assert!(admin.get(&bea_page).await.text().contains("Inactive"));
+    assert_eq!(bea.get("/app").await.status, 303);
+    // An administrator cannot lock itself out: refused on the form.
+    let own = admin
+        .submit(
+            "/app/setup/users/1/edit",
+            "/app/setup/users/1/edit",
+            &[
+                ("name", "Ada Admin"),
+                ("email", "admin@example.com"),
+                ("active", "T"),
+            ],
+        )
+        .await;
+    assert_eq!(own.status, 400);
+    assert!(
+        own.text()
+            .contains("cannot remove the role it is acting with")
+    );
+
+    let deleted = admin
+        .submit(
+            &format!("{bea_page}/delete"),
+            &format!("{bea_page}/delete"),
+            &[("confirm", "T")],
+        )
+        .await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(admin.get(&bea_page).await.status, 404);
+}
+
+async fn an_administrator_manages_roles(server: &TestServer) {
+    admin_password(server).await;
+    let mut admin = Browser::new(server);
+    admin.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    let empty = admin
+        .submit(
+            "/app/setup/roles/new",
+            "/app/setup/roles/new",
+            &[("name", "  ")],
+        )
+        .await;
+    assert_eq!(empty.status, 400);
+    assert!(empty.text().contains("Name:"), "{}", empty.text());
+    let created = admin
+        .submit(
+            "/app/setup/roles/new",
+            "/app/setup/roles/new",
+            &[
+                ("name", "Token Self-Service"),
+                ("permission", "USER_ACCESS_TOKENS"),
+                ("permission", "LOG_IN_USING_ACCESS_TOKENS"),
+                ("permission", "NOT_A_PERMISSION"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.text());
+    let role_page = location(&created).to_owned();
+    let role_id: i64 = role_page.rsplit('/').next().unwrap().parse().unwrap();
+    let role = server
+        .tessera()
+        .role(&admin_actor(), &account(), RoleId::new(role_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        role.permissions,
+        PermissionSet::from_codes("USER_ACCESS_TOKENS,LOG_IN_USING_ACCESS_TOKENS").unwrap()
+    );
+    let saved = admin
+        .submit(
+            &format!("{role_page}/edit"),
+            &format!("{role_page}/edit"),
+            &[
+                ("name", "Token Self-Service"),
+                ("permission", "USER_ACCESS_TOKENS"),
+                ("inactive", "T"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    let page = admin.get(&role_page).await.text();
+    assert!(page.contains("Inactive"));
+    // The Administrator role is not edited from the UI.
+    assert!(
+        !admin
+            .get("/app/setup/roles/3")
+            .await
+            .text()
+            .contains("/app/setup/roles/3/edit")
+    );
 }

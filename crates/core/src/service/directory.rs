@@ -63,6 +63,20 @@ pub struct UserChanges {
     pub name: Option<String>,
     pub email: Option<Email>,
     pub active: Option<bool>,
+    /// Replaces the roles held (see [`Tessera::set_user_roles`]).
+    pub roles: Option<Vec<RoleId>>,
+    /// A new password; the user's web sessions end with the old one.
+    pub password: Option<SecretString>,
+}
+
+impl UserChanges {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.email.is_none()
+            && self.active.is_none()
+            && self.roles.is_none()
+            && self.password.is_none()
+    }
 }
 
 /// The operator, or an administrator of `account`.
@@ -349,6 +363,7 @@ impl Tessera {
         Ok(user)
     }
 
+    /// Changes a user: every given field at once, in one transaction, or none of them.
     pub async fn update_user(
         &self,
         actor: &Actor,
@@ -356,14 +371,22 @@ impl Tessera {
         id: UserId,
         changes: UserChanges,
     ) -> Result<User> {
+        let name = changes
+            .name
+            .as_deref()
+            .map(|n| super::clean_name("user name", n, NAME_MAX))
+            .transpose()?;
+        // Argon2 before the transaction: it takes tens of milliseconds by design.
+        let password_hash = changes.password.as_ref().map(hash_password).transpose()?;
         let mut tx = self.tx(TxMode::Write).await?;
         let admin = directory_admin(tx.as_mut(), actor, account).await?;
         let mut user = tx
             .user(account, id)
             .await?
             .ok_or(Error::not_found("user"))?;
-        if let Some(name) = changes.name {
-            user.name = super::clean_name("user name", &name, NAME_MAX)?;
+        let acting_on_itself = admin.as_ref().is_some_and(|p| p.user.id == id);
+        if let Some(name) = name {
+            user.name = name;
         }
         if let Some(email) = changes.email {
             if email != user.email && tx.user_by_email(account, &email).await?.is_some() {
@@ -372,7 +395,7 @@ impl Tessera {
             user.email = email;
         }
         if let Some(active) = changes.active {
-            if !active && admin.as_ref().is_some_and(|p| p.user.id == id) {
+            if !active && acting_on_itself {
                 return Err(Error::not_permitted(
                     "an administrator cannot deactivate itself",
                 ));
@@ -380,6 +403,26 @@ impl Tessera {
             user.active = active;
         }
         tx.update_user(&user).await?;
+        if let Some(roles) = changes.roles {
+            let roles = roles_exist(tx.as_mut(), account, &roles).await?;
+            if let Some(p) = admin.as_ref().filter(|_| acting_on_itself)
+                && !roles.contains(&p.role.id)
+            {
+                return Err(Error::not_permitted(
+                    "an administrator cannot remove the role it is acting with",
+                ));
+            }
+            tx.set_user_roles(account, id, &roles).await?;
+        }
+        if let Some(hash) = password_hash {
+            tx.set_password_hash(account, id, Some(&hash)).await?;
+            // A password set by an administrator signs the user out of every browser.
+            tx.delete_web_sessions_of(account, id).await?;
+        }
+        let user = tx
+            .user(account, id)
+            .await?
+            .ok_or(Error::not_found("user"))?;
         self.commit(tx).await?;
         Ok(user)
     }

@@ -447,34 +447,21 @@ pub(crate) async fn edit_user(
             .map(|e| email("email", e))
             .transpose()?,
         active: edit.active,
+        roles: edit.roles.as_deref().map(role_ids).transpose()?,
+        password: edit.password,
     };
-    let roles = edit.roles.as_deref().map(role_ids).transpose()?;
+    if changes.is_empty() {
+        return Err(ApiError::invalid(
+            "body",
+            "give at least one field to change",
+        ));
+    }
     let account = caller.admitted.identity.account.clone();
-    let tessera = state.tessera();
-    let mut changed = None;
-    if changes.name.is_some() || changes.email.is_some() || changes.active.is_some() {
-        changed = Some(
-            tessera
-                .update_user(&caller.actor, &account, id, changes)
-                .await
-                .map_err(name_field)?,
-        );
-    }
-    if let Some(roles) = roles {
-        changed = Some(
-            tessera
-                .set_user_roles(&caller.actor, &account, id, &roles)
-                .await?,
-        );
-    }
-    if let Some(password) = &edit.password {
-        tessera
-            .set_password(&caller.actor, &account, id, Some(password))
-            .await?;
-        changed = Some(tessera.user(&caller.actor, &account, id).await?);
-    }
-    let user =
-        changed.ok_or_else(|| ApiError::invalid("body", "give at least one field to change"))?;
+    let user = state
+        .tessera()
+        .update_user(&caller.actor, &account, id, changes)
+        .await
+        .map_err(name_field)?;
     Ok(Json(UserView::from(user)))
 }
 

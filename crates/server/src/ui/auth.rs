@@ -46,10 +46,15 @@ pub(crate) async fn home(ui: Ui) -> Response {
     })
 }
 
-/// Only our own pages are gone back to after sign-in.
+/// Only our own pages are gone back to after sign-in, by a path that is a valid `Location`
+/// as it stands (visible ASCII: what the sign-in redirect itself produced).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/app") && !n.starts_with("/app/login") && !n.contains('\\') => {
+        Some(n)
+            if n.starts_with("/app")
+                && !n.starts_with("/app/login")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
             n.to_owned()
         }
         _ => "/app".to_owned(),
@@ -405,6 +410,10 @@ mod tests {
             "/app/login",
             "/api/v1/tokens",
             "/app\\..\\x",
+            "/app/ü",
+            "/app/\u{7f}",
+            "/app/ x",
+            "/app/\r\nSet-Cookie: x=1",
         ] {
             assert_eq!(safe_next(Some(bad)), "/app", "{bad}");
         }

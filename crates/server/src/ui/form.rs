@@ -44,6 +44,14 @@ impl Fields {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a field (checkbox groups), as sent.
+    pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.pairs
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// A text field, trimmed; empty counts as absent.
     pub(crate) fn text(&self, name: &str) -> Option<&str> {
         self.get(name).map(str::trim).filter(|v| !v.is_empty())

@@ -80,9 +80,29 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
             get(integrations::reset_page).post(integrations::reset),
         )
         .route("/app/setup/users", get(directory::users))
+        .route(
+            "/app/setup/users/new",
+            get(directory::new_user_page).post(directory::create_user),
+        )
         .route("/app/setup/users/{id}", get(directory::user))
+        .route(
+            "/app/setup/users/{id}/edit",
+            get(directory::edit_user_page).post(directory::edit_user),
+        )
+        .route(
+            "/app/setup/users/{id}/delete",
+            get(directory::delete_user_page).post(directory::delete_user),
+        )
         .route("/app/setup/roles", get(directory::roles))
+        .route(
+            "/app/setup/roles/new",
+            get(directory::new_role_page).post(directory::create_role),
+        )
         .route("/app/setup/roles/{id}", get(directory::role))
+        .route(
+            "/app/setup/roles/{id}/edit",
+            get(directory::edit_role_page).post(directory::edit_role),
+        )
         .route("/app/setup/login-audit-trail", get(audit::trail))
         .route("/app/{*rest}", get(no_such_page).post(no_such_page))
         .layer(session::layer(state));
