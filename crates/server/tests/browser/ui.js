@@ -309,6 +309,50 @@ async function screenshot(page, name) {
   await screenshot(page, 'access-tokens-phone.png');
   await page.setViewportSize({ width: 1280, height: 900 });
 
+  check('every page passes axe-core\'s accessibility rules (no serious or critical finding)');
+  // axe is injected as a script, which the pages' CSP rightly forbids: a context that
+  // bypasses CSP, with the same session, runs it.
+  const audit = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 }, storageState: await context.storageState() });
+  const auditPage = await audit.newPage();
+  const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  const accessible = [
+    '/app',
+    '/app/setup/access-tokens',
+    '/app/setup/access-tokens/new',
+    `${tokenPage}`,
+    `${tokenPage}/edit`,
+    `${tokenPage}/revoke`,
+    '/app/setup/my-access-tokens',
+    '/app/setup/integrations',
+    '/app/setup/integrations/new',
+    `/app/setup/integrations/${integrationId}`,
+    `/app/setup/integrations/${integrationId}/edit`,
+    `/app/setup/integrations/${integrationId}/reset`,
+    '/app/setup/users',
+    '/app/setup/users/1',
+    '/app/setup/users/new',
+    '/app/setup/roles',
+    '/app/setup/roles/3',
+    '/app/setup/roles/new',
+    '/app/setup/login-audit-trail',
+    '/app/preferences/password',
+  ];
+  for (const p of accessible) {
+    await auditPage.goto(`${base}${p}`);
+    await auditPage.evaluate(axeSource);
+    const result = await auditPage.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `accessibility of ${p}`);
+  }
+  const anonymous = await browser.newContext({ bypassCSP: true });
+  const loginPage = await anonymous.newPage();
+  await loginPage.goto(`${base}/app/login`);
+  await loginPage.evaluate(axeSource);
+  const loginResult = await loginPage.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  assert.deepEqual(loginResult.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id), [], 'accessibility of the sign-in page');
+  await anonymous.close();
+  await audit.close();
+
   check('signing out ends the session');
   await page.click('button:has-text("Sign out")');
   assert.match(page.url(), /\/app\/login\?reason=signed_out/);
