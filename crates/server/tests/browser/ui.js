@@ -353,6 +353,23 @@ async function screenshot(page, name) {
   await anonymous.close();
   await audit.close();
 
+  check('without JavaScript: sign in, make a token (the server names it), copy buttons stay hidden');
+  const plain = await browser.newContext({ javaScriptEnabled: false });
+  const noJs = await plain.newPage();
+  await noJs.goto(`${base}/app/login`);
+  await noJs.fill('#email', cfg.email);
+  await noJs.fill('#password', cfg.password);
+  await noJs.click('button[type=submit]');
+  await noJs.goto(`${base}/app/setup/access-tokens/new`);
+  await noJs.selectOption('#application', { label: 'Acme Sync' });
+  await noJs.selectOption('#grant', { label: 'Alice Able — Integration User' });
+  assert.equal(await noJs.inputValue('#name'), '', 'nothing fills the name without the script');
+  await noJs.click('button:has-text("Save")');
+  assert.equal(await noJs.textContent('dd.name'), 'Acme Sync - Alice Able - Integration User');
+  assert.match(await noJs.inputValue('#token-secret'), /^[0-9a-f]{64}$/);
+  assert.equal(await noJs.isVisible('button[data-copy]'), false, 'no dead Copy button without the script');
+  await plain.close();
+
   check('signing out ends the session');
   await page.click('button:has-text("Sign out")');
   assert.match(page.url(), /\/app\/login\?reason=signed_out/);
