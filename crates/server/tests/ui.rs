@@ -27,6 +27,7 @@ on_both_backends!(
     the_token_list_pages_through_every_token_once,
     an_administrator_manages_users,
     an_administrator_manages_roles,
+    deleting_an_integration_asks_first_and_revokes_its_tokens,
 );
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -1022,4 +1023,57 @@ async fn an_administrator_manages_roles(server: &TestServer) {
             .text()
             .contains("/app/setup/roles/3/edit")
     );
+}
+
+async fn deleting_an_integration_asks_first_and_revokes_its_tokens(server: &TestServer) {
+    admin_password(server).await;
+    let mut admin = Browser::new(server);
+    admin.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    let list = admin.get("/app/setup/integrations").await.text();
+    let id: String = list
+        .match_indices("/app/setup/integrations/")
+        .map(|(at, m)| &list[at + m.len()..])
+        .find(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let record = format!("/app/setup/integrations/{id}");
+    let page = admin.get(&record).await.text();
+    assert!(page.contains(&format!("/app/setup/access-tokens/new?application={id}")));
+    assert!(page.contains(&format!("{record}/delete")));
+    let confirm = admin.get(&format!("{record}/delete")).await.text();
+    assert!(confirm.contains("revokes all its access tokens"));
+    let unconfirmed = admin
+        .submit(
+            &format!("{record}/delete"),
+            &format!("{record}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(unconfirmed.status, 400);
+    assert_eq!(
+        signed_get(server, "/app/site/hosting/restlet.nl?script=1&deploy=1")
+            .await
+            .status,
+        200
+    );
+    let done = admin
+        .submit(
+            &format!("{record}/delete"),
+            &format!("{record}/delete"),
+            &[("confirm", "T")],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    let after = admin.get(location(&done)).await.text();
+    assert!(after.contains("2 access tokens revoked"), "{after}");
+    assert!(!after.contains("Acme Sync</a>"));
+    assert_eq!(
+        signed_get(server, "/app/site/hosting/restlet.nl?script=1&deploy=1")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(admin.get(&record).await.status, 404);
 }

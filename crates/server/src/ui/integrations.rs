@@ -151,6 +151,8 @@ struct ViewPage {
     notes: Vec<NoteRow>,
     can_edit: bool,
     can_reset: bool,
+    can_delete: bool,
+    can_make_token: bool,
 }
 
 async fn view_page(
@@ -180,7 +182,20 @@ async fn view_page(
         notes: all,
         can_edit: may_edit_installation(ui) || (view.is_owner && ui.is_administrator()),
         can_reset: view.is_owner && ui.is_administrator(),
+        can_delete: may_delete(ui, view),
+        can_make_token: view.integration.switches.token_based_auth
+            && (ui.can(Permission::AccessTokenManagement) || ui.can(Permission::UserAccessTokens)),
     }))
+}
+
+/// The owner's administrators delete the record; elsewhere, those who manage installations
+/// uninstall it (R10).
+fn may_delete(ui: &Ui, view: &IntegrationView) -> bool {
+    if view.is_owner {
+        ui.is_administrator()
+    } else {
+        may_edit_installation(ui)
+    }
 }
 
 fn may_edit_installation(ui: &Ui) -> bool {
@@ -487,4 +502,56 @@ pub(crate) async fn reset(
         .reset_credentials(&ui.actor, id, confirmation)
         .await?;
     view_page(&state, &ui, &view, Some(Shown::from(credentials)), "reset").await
+}
+
+#[derive(Template)]
+#[template(path = "integration_delete.html")]
+struct DeletePage {
+    chrome: Chrome,
+    record: Record,
+}
+
+pub(crate) async fn delete_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let view = state
+        .tessera()
+        .integration(&ui.actor, integration_id(&id)?)
+        .await?;
+    Ok(render(&DeletePage {
+        chrome: ui.chrome("integrations"),
+        record: Record::from(&view),
+    }))
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let id = integration_id(&id)?;
+    if !ui.form().checked("confirm") {
+        return Err(UiError::bad_request(
+            "Deleting needs the confirmation. Nothing was changed.",
+        ));
+    }
+    let view = state.tessera().integration(&ui.actor, id).await?;
+    let revoked = state.tessera().delete_integration(&ui.actor, id).await?;
+    Ok(ui
+        .done(
+            format!(
+                "Integration record {:?} {}; {revoked} access token{} revoked.",
+                view.integration.name,
+                if view.is_owner {
+                    "deleted"
+                } else {
+                    "uninstalled from this account"
+                },
+                if revoked == 1 { "" } else { "s" }
+            ),
+            LIST,
+        )
+        .await)
 }

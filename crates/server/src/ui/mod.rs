@@ -79,6 +79,10 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
             "/app/setup/integrations/{id}/reset",
             get(integrations::reset_page).post(integrations::reset),
         )
+        .route(
+            "/app/setup/integrations/{id}/delete",
+            get(integrations::delete_page).post(integrations::delete),
+        )
         .route("/app/setup/users", get(directory::users))
         .route(
             "/app/setup/users/new",

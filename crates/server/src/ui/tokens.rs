@@ -321,6 +321,7 @@ pub(crate) async fn notes(
 struct ViewPage {
     chrome: Chrome,
     token: TokenRow,
+    audit_link: String,
     notes: Vec<NoteRow>,
     can_change: bool,
     back: &'static str,
@@ -351,6 +352,10 @@ pub(crate) async fn view(
     let token = TokenRow::from(&item);
     let notes = notes(&state, &ui, RecordRef::Token(key)).await?;
     Ok(render(&ViewPage {
+        audit_link: link(
+            "/app/setup/login-audit-trail",
+            &[("token_name", token.name.clone())],
+        ),
         can_change: may_change(&ui, &token),
         back: back(&ui),
         chrome: ui.chrome(section(&ui)),
