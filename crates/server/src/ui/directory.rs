@@ -236,7 +236,7 @@ fn form_error(e: tessera_core::Error) -> Result<String, UiError> {
             }
         )),
         tessera_core::Error::Conflict { why } => Ok(why),
-        e @ tessera_core::Error::NotPermitted { .. } => Ok(e.to_string()),
+        e @ tessera_core::Error::NotPermitted { .. } => Ok(super::sentence(&e)),
         e => Err(e.into()),
     }
 }

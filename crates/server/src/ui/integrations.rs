@@ -385,7 +385,7 @@ pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Resp
             view_page(&state, &ui, &view, credentials.map(Shown::from), "created").await
         }
         Err(e @ tessera_core::Error::Invalid { .. }) => {
-            form_page(&ui, None, typed, Some(e.to_string())).await
+            form_page(&ui, None, typed, Some(super::sentence(&e))).await
         }
         Err(e) => Err(e.into()),
     }
@@ -430,7 +430,7 @@ pub(crate) async fn edit(
                 shown = credentials.map(Shown::from);
             }
             Err(e @ tessera_core::Error::Invalid { .. }) => {
-                return form_page(&ui, Some(record), typed, Some(e.to_string())).await;
+                return form_page(&ui, Some(record), typed, Some(super::sentence(&e))).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -443,7 +443,7 @@ pub(crate) async fn edit(
         match tessera.update_installation(&ui.actor, id, changes).await {
             Ok(view) => after = view,
             Err(e @ tessera_core::Error::Invalid { .. }) => {
-                return form_page(&ui, Some(record), typed, Some(e.to_string())).await;
+                return form_page(&ui, Some(record), typed, Some(super::sentence(&e))).await;
             }
             Err(e) => return Err(e.into()),
         }

@@ -234,12 +234,12 @@ impl From<tessera_core::Error> for UiError {
     fn from(e: tessera_core::Error) -> Self {
         let (status, _) = wire::classify(&e);
         let (title, message) = match status {
-            StatusCode::NOT_FOUND => ("Not found", e.to_string()),
-            StatusCode::FORBIDDEN => ("Not permitted", e.to_string()),
+            StatusCode::NOT_FOUND => ("Not found", sentence(&e)),
+            StatusCode::FORBIDDEN => ("Not permitted", sentence(&e)),
             StatusCode::INTERNAL_SERVER_ERROR => {
                 ("Something went wrong", wire::INTERNAL_MESSAGE.to_owned())
             }
-            _ => ("That cannot be done", e.to_string()),
+            _ => ("That cannot be done", sentence(&e)),
         };
         UiError::Page {
             status,
@@ -594,6 +594,20 @@ pub(crate) struct Menu {
     pub audit: bool,
 }
 
+/// A message of the domain ("access token not found") as a sentence for a page.
+pub(crate) fn sentence(message: &impl std::fmt::Display) -> String {
+    let text = message.to_string();
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return text,
+    };
+    if !out.ends_with(['.', '!', '?', ')']) {
+        out.push('.');
+    }
+    out
+}
+
 /// A time as the UI shows it: UTC, to the minute, with the full time in a tooltip.
 pub(crate) fn when(t: tessera_core::model::Timestamp) -> String {
     let full = t.to_rfc3339();
@@ -635,6 +649,17 @@ mod tests {
             "/app/x?search=a%20b%26c&revoked=no"
         );
         assert_eq!(link("/app/x", &[]), "/app/x");
+    }
+
+    #[test]
+    fn domain_messages_read_as_sentences() {
+        assert_eq!(
+            sentence(&"access token not found"),
+            "Access token not found."
+        );
+        assert_eq!(sentence(&"done."), "Done.");
+        assert_eq!(sentence(&"limit (R4)"), "Limit (R4)");
+        assert_eq!(sentence(&""), "");
     }
 
     #[test]

@@ -543,7 +543,7 @@ pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Resp
             e @ (tessera_core::Error::Invalid { .. }
             | tessera_core::Error::NotPermitted { .. }
             | tessera_core::Error::NotFound { .. }),
-        ) => again(e.to_string()).await,
+        ) => again(super::sentence(&e)).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -624,7 +624,7 @@ pub(crate) async fn edit(
                 token: TokenRow::from(&item),
                 name,
                 inactive,
-                error: Some(e.to_string()),
+                error: Some(super::sentence(&e)),
             });
             *response.status_mut() = StatusCode::BAD_REQUEST;
             Ok(response)
