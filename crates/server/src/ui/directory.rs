@@ -391,11 +391,7 @@ pub(crate) async fn delete_user(
 ) -> Result<Response, UiError> {
     must_administer(&ui)?;
     let wanted = UserId::parse(&id).map_err(|_| not_found("user", &id))?;
-    if !ui.form().checked("confirm") {
-        return Err(UiError::bad_request(
-            "Deleting a user needs the confirmation. Nothing was changed.",
-        ));
-    }
+    ui.confirmed("Deleting a user")?;
     let tokens = state
         .tessera()
         .delete_user(&ui.actor, &ui.me.account.id, wanted)

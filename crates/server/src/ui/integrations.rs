@@ -130,6 +130,14 @@ pub(crate) async fn list(State(state): State<AppState>, ui: Ui) -> Result<Respon
     }))
 }
 
+/// The record with this id (from the path) as the signed-in user sees it.
+async fn visible(state: &AppState, ui: &Ui, id: &str) -> Result<IntegrationView, UiError> {
+    Ok(state
+        .tessera()
+        .integration(&ui.actor, integration_id(id)?)
+        .await?)
+}
+
 fn integration_id(id: &str) -> Result<IntegrationId, UiError> {
     IntegrationId::parse(id).map_err(|_| {
         UiError::page(
@@ -207,10 +215,7 @@ pub(crate) async fn view(
     Path(id): Path<String>,
     ui: Ui,
 ) -> Result<Response, UiError> {
-    let view = state
-        .tessera()
-        .integration(&ui.actor, integration_id(&id)?)
-        .await?;
+    let view = visible(&state, &ui, &id).await?;
     view_page(&state, &ui, &view, None, "").await
 }
 
@@ -396,10 +401,7 @@ pub(crate) async fn edit_page(
     Path(id): Path<String>,
     ui: Ui,
 ) -> Result<Response, UiError> {
-    let view = state
-        .tessera()
-        .integration(&ui.actor, integration_id(&id)?)
-        .await?;
+    let view = visible(&state, &ui, &id).await?;
     let record = Record::from(&view);
     let typed = Typed::from_record(&record);
     form_page(&ui, Some(record), typed, None).await
@@ -474,10 +476,7 @@ pub(crate) async fn reset_page(
     Path(id): Path<String>,
     ui: Ui,
 ) -> Result<Response, UiError> {
-    let view = state
-        .tessera()
-        .integration(&ui.actor, integration_id(&id)?)
-        .await?;
+    let view = visible(&state, &ui, &id).await?;
     let intent = ui.intent().await?;
     Ok(render(&ResetPage {
         chrome: ui.chrome("integrations"),
@@ -516,10 +515,7 @@ pub(crate) async fn delete_page(
     Path(id): Path<String>,
     ui: Ui,
 ) -> Result<Response, UiError> {
-    let view = state
-        .tessera()
-        .integration(&ui.actor, integration_id(&id)?)
-        .await?;
+    let view = visible(&state, &ui, &id).await?;
     Ok(render(&DeletePage {
         chrome: ui.chrome("integrations"),
         record: Record::from(&view),
@@ -532,11 +528,7 @@ pub(crate) async fn delete(
     ui: Ui,
 ) -> Result<Response, UiError> {
     let id = integration_id(&id)?;
-    if !ui.form().checked("confirm") {
-        return Err(UiError::bad_request(
-            "Deleting needs the confirmation. Nothing was changed.",
-        ));
-    }
+    ui.confirmed("Deleting or uninstalling an integration record")?;
     let view = state.tessera().integration(&ui.actor, id).await?;
     let revoked = state.tessera().delete_integration(&ui.actor, id).await?;
     Ok(ui

@@ -474,6 +474,18 @@ impl Ui {
         &self.form
     }
 
+    /// A destructive post carries its confirmation page's `confirm`; without it nothing is
+    /// done (`what` names the action: "Revoking the token").
+    pub(crate) fn confirmed(&self, what: &str) -> Result<(), UiError> {
+        if self.form.checked("confirm") {
+            Ok(())
+        } else {
+            Err(UiError::bad_request(format!(
+                "{what} needs the confirmation. Nothing was changed."
+            )))
+        }
+    }
+
     /// The query string's fields.
     pub(crate) fn query(&self) -> Result<Fields, UiError> {
         Fields::parse(self.received.query().as_bytes())

@@ -661,11 +661,7 @@ pub(crate) async fn revoke(
     ui: Ui,
 ) -> Result<Response, UiError> {
     let key = token_key(&id)?;
-    if !ui.form().checked("confirm") {
-        return Err(UiError::bad_request(
-            "Revoking is permanent, so it needs the confirmation checked. Nothing was changed.",
-        ));
-    }
+    ui.confirmed("Revoking a token, which is permanent,")?;
     let item = state.tessera().revoke_token(&ui.actor, key).await?;
     Ok(ui
         .done(
