@@ -193,10 +193,10 @@ pub(crate) async fn trail(State(state): State<AppState>, ui: Ui) -> Result<Respo
     let tessera = state.tessera();
     let account = &ui.me.account.id;
     let choices = |current: String, all: Vec<(i64, String)>| {
-        let mut out = vec![Choice::new_pub("", "All", &current)];
+        let mut out = vec![Choice::new("", "All", &current)];
         out.extend(
             all.into_iter()
-                .map(|(id, name)| Choice::new_pub(id, name, &current)),
+                .map(|(id, name)| Choice::new(id, name, &current)),
         );
         out
     };
@@ -229,7 +229,7 @@ pub(crate) async fn trail(State(state): State<AppState>, ui: Ui) -> Result<Respo
         ("failure", "Failure"),
     ]
     .into_iter()
-    .map(|(v, l)| Choice::new_pub(v, l, &current_status))
+    .map(|(v, l)| Choice::new(v, l, &current_status))
     .collect();
     let filtered = [
         "status",

@@ -100,22 +100,28 @@ async fn login_form(
                 .iter()
                 .all(|o| o.scheme == tessera_oauth1::Scheme::Http),
     });
+    set_login_cookie(state, &mut response, &csrf);
+    if error.is_some() {
+        *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    }
+    response
+}
+
+/// Sets the sign-in form's cookie: `value` is the form token, or `; Max-Age=0` to remove it.
+/// Its attributes follow the session cookie's (`__Host-` and `Secure` unless loopback HTTP).
+fn set_login_cookie(state: &AppState, response: &mut Response, value: &str) {
     let secure = if session::relaxed(state) {
         ""
     } else {
         "; Secure"
     };
     let cookie = format!(
-        "{}={csrf}; Path=/; HttpOnly; SameSite=Strict{secure}",
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict{secure}",
         session::cookie_name(state, LOGIN_COOKIE)
     );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
-    if error.is_some() {
-        *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
-    }
-    response
 }
 
 /// The account field starts filled in when the server holds exactly one account.
@@ -291,18 +297,7 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
     record(row).await;
     let mut response = Redirect::to(&next).into_response();
     // The sign-in form's cookie has done its work.
-    let gone = format!(
-        "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{}",
-        session::cookie_name(state, LOGIN_COOKIE),
-        if session::relaxed(state) {
-            ""
-        } else {
-            "; Secure"
-        }
-    );
-    if let Ok(value) = HeaderValue::from_str(&gone) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
+    set_login_cookie(state, &mut response, "; Max-Age=0");
     Ok(response)
 }
 

@@ -90,22 +90,6 @@ impl From<&IntegrationView> for Record {
     }
 }
 
-/// A consumer key and secret, shown this once.
-#[derive(Debug)]
-pub(crate) struct Shown {
-    pub consumer_key: String,
-    pub consumer_secret: String,
-}
-
-impl From<ConsumerCredentials> for Shown {
-    fn from(c: ConsumerCredentials) -> Self {
-        Self {
-            consumer_key: c.consumer_key.as_str().to_owned(),
-            consumer_secret: c.consumer_secret.expose().to_owned(),
-        }
-    }
-}
-
 #[derive(Template)]
 #[template(path = "integrations.html")]
 struct ListPage {
@@ -153,7 +137,7 @@ fn integration_id(id: &str) -> Result<IntegrationId, UiError> {
 struct ViewPage {
     chrome: Chrome,
     record: Record,
-    shown: Option<Shown>,
+    shown: Option<ConsumerCredentials>,
     /// Why the key and secret are shown: "created", "reset" or "enabled".
     shown_because: &'static str,
     notes: Vec<NoteRow>,
@@ -167,7 +151,7 @@ async fn view_page(
     state: &AppState,
     ui: &Ui,
     view: &IntegrationView,
-    shown: Option<Shown>,
+    shown: Option<ConsumerCredentials>,
     shown_because: &'static str,
 ) -> Result<Response, UiError> {
     let id = view.integration.id;
@@ -386,9 +370,7 @@ pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Resp
         switches: typed.switches(),
     };
     match state.tessera().create_integration(&ui.actor, input).await {
-        Ok((view, credentials)) => {
-            view_page(&state, &ui, &view, credentials.map(Shown::from), "created").await
-        }
+        Ok((view, credentials)) => view_page(&state, &ui, &view, credentials, "created").await,
         Err(e @ tessera_core::Error::Invalid { .. }) => {
             form_page(&ui, None, typed, Some(super::sentence(&e))).await
         }
@@ -429,7 +411,7 @@ pub(crate) async fn edit(
         match tessera.update_integration(&ui.actor, id, changes).await {
             Ok((view, credentials)) => {
                 after = view;
-                shown = credentials.map(Shown::from);
+                shown = credentials;
             }
             Err(e @ tessera_core::Error::Invalid { .. }) => {
                 return form_page(&ui, Some(record), typed, Some(super::sentence(&e))).await;
@@ -500,7 +482,7 @@ pub(crate) async fn reset(
         .tessera()
         .reset_credentials(&ui.actor, id, confirmation)
         .await?;
-    view_page(&state, &ui, &view, Some(Shown::from(credentials)), "reset").await
+    view_page(&state, &ui, &view, Some(credentials), "reset").await
 }
 
 #[derive(Template)]

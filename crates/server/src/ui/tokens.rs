@@ -4,6 +4,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use tessera_core::credentials::TokenCredentials;
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
 use tessera_core::model::{Permission, RecordRef, TokenListItem};
 use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
@@ -31,8 +32,8 @@ pub(crate) struct TokenRow {
     pub created: String,
     pub created_by: String,
     pub last_used: String,
+    /// When and by whom, once revoked.
     pub revoked: Option<(String, String)>,
-    pub revoked_flag: bool,
 }
 
 impl From<&TokenListItem> for TokenRow {
@@ -58,7 +59,6 @@ impl From<&TokenListItem> for TokenRow {
             created_by: t.created_by_name.clone(),
             last_used: t.last_used_at.map(when).unwrap_or_default(),
             revoked: t.revoked.as_ref().map(|r| (when(r.at), r.by_name.clone())),
-            revoked_flag: t.revoked.is_some(),
         }
     }
 }
@@ -72,11 +72,7 @@ pub(crate) struct Choice {
 }
 
 impl Choice {
-    pub(crate) fn new_pub(value: impl ToString, label: impl Into<String>, current: &str) -> Self {
-        Self::new(value, label, current)
-    }
-
-    fn new(value: impl ToString, label: impl Into<String>, current: &str) -> Self {
+    pub(crate) fn new(value: impl ToString, label: impl Into<String>, current: &str) -> Self {
         let value = value.to_string();
         Self {
             selected: value == current,
@@ -165,7 +161,7 @@ async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiE
         {
             Ok(page) => Some(page),
             Err(tessera_core::Error::Invalid { field, why }) => {
-                error = Some(format!("{}: {why}", capitalized(field)));
+                error = Some(super::sentence(&format!("{field}: {why}")));
                 None
             }
             Err(e) => return Err(e.into()),
@@ -261,14 +257,6 @@ async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiE
     Ok(response)
 }
 
-fn capitalized(field: &str) -> String {
-    let mut chars = field.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 fn token_key(id: &str) -> Result<TokenKey, UiError> {
     TokenKey::parse(id).map_err(|_| {
         UiError::page(
@@ -330,7 +318,7 @@ struct ViewPage {
 /// Whether the page should offer Edit and Revoke: token managers change others' tokens,
 /// everyone its own (R12); the server decides regardless.
 fn may_change(ui: &Ui, token: &TokenRow) -> bool {
-    !token.revoked_flag
+    token.revoked.is_none()
         && (ui.can(Permission::AccessTokenManagement) || token.user_id == ui.me.user.id.get())
 }
 
@@ -500,8 +488,8 @@ pub(crate) async fn new_page(State(state): State<AppState>, ui: Ui) -> Result<Re
 struct CreatedPage {
     chrome: Chrome,
     token: TokenRow,
-    token_id: String,
-    token_secret: String,
+    /// Shown this once; masked in any `Debug` output.
+    credentials: TokenCredentials,
 }
 
 pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
@@ -536,8 +524,7 @@ pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Resp
         Ok((item, credentials)) => Ok(render(&CreatedPage {
             chrome: ui.chrome(section(&ui)),
             token: TokenRow::from(&item),
-            token_id: credentials.token_id.as_str().to_owned(),
-            token_secret: credentials.token_secret.expose().to_owned(),
+            credentials,
         })),
         Err(
             e @ (tessera_core::Error::Invalid { .. }
@@ -565,7 +552,7 @@ pub(crate) async fn edit_page(
 ) -> Result<Response, UiError> {
     let item = state.tessera().token(&ui.actor, token_key(&id)?).await?;
     let token = TokenRow::from(&item);
-    if token.revoked_flag {
+    if token.revoked.is_some() {
         return Err(tessera_core::Error::TokenRevoked.into());
     }
     Ok(render(&EditPage {
