@@ -26,7 +26,7 @@ impl StoreArgs {
                 .await
                 .context("cannot open the PostgreSQL database"),
             None => {
-                std::fs::create_dir_all(&self.data_dir).with_context(|| {
+                tessera_store::datadir::secure_dir(&self.data_dir).with_context(|| {
                     format!(
                         "cannot create the data directory {}",
                         self.data_dir.display()

@@ -108,6 +108,16 @@ struct FileConfig {
     ui_idle_minutes: Option<u64>,
     /// Hours after sign-in after which a web UI session ends.
     ui_session_hours: Option<u64>,
+    /// Seconds allowed for a request's line and headers (also the longest keep-alive wait).
+    header_timeout_secs: Option<u64>,
+    /// Seconds allowed for a request's body after its headers.
+    body_timeout_secs: Option<u64>,
+    /// Seconds a kept-alive connection may wait for its next request.
+    keepalive_timeout_secs: Option<u64>,
+    /// Open connections at most (lowered to fit the open-file limit).
+    max_connections: Option<usize>,
+    /// Open connections from one client address at most [default: half of max_connections].
+    max_connections_per_address: Option<usize>,
 }
 
 /// Everything `serve` needs, resolved.
@@ -203,6 +213,42 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         }
         server.ui_session_lifetime = std::time::Duration::from_secs(hours * 3600);
     }
+    let seconds = |name: &str, value: Option<u64>, into: &mut std::time::Duration| {
+        if let Some(secs) = value {
+            if secs == 0 || secs > 3600 {
+                bail!("{name} must be between 1 and 3600 (got {secs})");
+            }
+            *into = std::time::Duration::from_secs(secs);
+        }
+        Ok(())
+    };
+    seconds(
+        "header_timeout_secs",
+        file.header_timeout_secs,
+        &mut server.edge.header_timeout,
+    )?;
+    seconds(
+        "body_timeout_secs",
+        file.body_timeout_secs,
+        &mut server.edge.body_timeout,
+    )?;
+    seconds(
+        "keepalive_timeout_secs",
+        file.keepalive_timeout_secs,
+        &mut server.edge.keepalive_timeout,
+    )?;
+    if let Some(max) = file.max_connections {
+        if max == 0 {
+            bail!("max_connections must be at least 1");
+        }
+        server.edge.max_connections = max;
+    }
+    if let Some(max) = file.max_connections_per_address {
+        if max == 0 {
+            bail!("max_connections_per_address must be at least 1");
+        }
+        server.edge.max_connections_per_address = Some(max);
+    }
     for origin in &server.public_origins {
         tessera_server::Origin::parse(origin).map_err(anyhow::Error::msg)?;
     }
@@ -246,6 +292,7 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = resolve(args)?;
     init_logging(&settings.log)?;
+    raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -253,9 +300,30 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(serve(settings))
 }
 
+/// Raises the soft open-file limit to the hard one, as nginx's `worker_rlimit_nofile` does:
+/// every connection is a descriptor, and the connection cap is fitted under this limit.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+        }
+    }
+}
+
 async fn open_store(s: &Settings) -> anyhow::Result<SqlStore> {
-    std::fs::create_dir_all(&s.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", s.data_dir.display()))?;
+    // 0700 whatever the umask: it holds the master key (and, on SQLite, the database).
+    tessera_store::datadir::secure_dir(&s.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {} (mode 0700)",
+            s.data_dir.display()
+        )
+    })?;
     match &s.database_url {
         Some(url) => SqlStore::connect(
             url,

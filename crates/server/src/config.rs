@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub ui_idle_timeout: Duration,
     /// A web UI session ends this long after sign-in, however busy.
     pub ui_session_lifetime: Duration,
+    /// Connection and request limits of the HTTP edge (time-outs, caps, sizes).
+    pub edge: crate::edge::EdgeLimits,
     pub verifier: VerifierConfig,
 }
 
@@ -42,6 +44,7 @@ impl Default for ServerConfig {
             login_failures_per_hour: crate::throttle::FAILURES_PER_HOUR,
             ui_idle_timeout: Duration::from_secs(30 * 60),
             ui_session_lifetime: Duration::from_secs(12 * 3600),
+            edge: crate::edge::EdgeLimits::default(),
             verifier: VerifierConfig::default(),
         }
     }

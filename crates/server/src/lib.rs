@@ -7,6 +7,7 @@
 mod admin;
 pub mod bootstrap;
 pub mod config;
+mod edge;
 pub mod fixtures;
 mod governance;
 mod observe;
@@ -31,6 +32,7 @@ use tokio::net::TcpListener;
 
 pub use admin::OPENAPI_PATH;
 pub use config::{Origin, ServerConfig};
+pub use edge::EdgeLimits;
 pub use governance::Governor;
 
 /// Where the forward-auth endpoint is mounted.
@@ -144,22 +146,23 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        // Outermost: strict reading and bounded bodies before any route; framework errors
+        // leave in the surface's shape.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge::guard,
+        ))
         .with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish and commits every
-/// pending audit row before returning.
+/// pending audit row before returning. Connections are bounded and timed out (`EdgeLimits`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    state.verifier().flush().await;
-    result
+    edge::serve(listener, state, shutdown).await
 }
 
 async fn healthz() -> &'static str {

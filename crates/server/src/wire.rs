@@ -43,6 +43,20 @@ impl Surface {
 const REST_INVALID_LOGIN: &str = "Invalid login attempt. For more details, see the Login Audit \
     Trail in the NetSuite UI at Setup > Users/Roles > User Management > View Login Audit Trail.";
 
+/// An error of REST web services (`/services/rest/*`): its problem-details shape.
+pub fn rest_problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    (
+        status,
+        Json(json!({
+            "type": "https://www.rfc-editor.org/rfc/rfc9110.html",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
+        })),
+    )
+        .into_response()
+}
+
 /// The generic 401 of a surface. The reason is never in it; it is in the audit trail.
 pub fn invalid_login(surface: Surface) -> Response {
     match surface {
@@ -136,9 +150,15 @@ pub fn unavailable() -> Response {
 pub fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,
-        Json(json!({"error": {"code": code, "message": message.into()}})),
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        error_body(code, &message.into()),
     )
         .into_response()
+}
+
+/// The body of [`api_error`]: `{"error":{"code","message"}}`.
+pub fn error_body(code: &str, message: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({"error": {"code": code, "message": message}})).unwrap_or_default()
 }
 
 /// A request of the admin API the server refuses to act on, with the field at fault.

@@ -164,7 +164,7 @@ fn sync_dir(path: &Path) -> Result<(), KeyFileError> {
 
 fn create_key_file(path: &Path, ring: &Keyring) -> Result<(), KeyFileError> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        crate::datadir::secure_dir(dir).map_err(io_error(dir))?;
     }
     write_and_sync(path, ring)?;
     sync_dir(path)

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod datadir;
 mod hot;
 mod hot_sqlite;
 pub mod keyfile;
@@ -60,6 +61,11 @@ pub enum OpenError {
         "the data directory {dir} is in use by another Tessera process ({holder}); stop it first"
     )]
     InUse { dir: PathBuf, holder: String },
+    #[error("cannot make {path} private to this user: {source}")]
+    Permissions {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot lock {path}: {source}")]
     Lock {
         path: PathBuf,
@@ -163,13 +169,18 @@ impl DataDirLock {
             path: path.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(datadir::FILE_MODE)
+                .open(&path)
+                .map_err(io)?
+        };
+        datadir::tighten_if_present(&path, datadir::FILE_MODE).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -206,8 +217,21 @@ impl SqlStore {
     /// directory is locked for as long as the store (or a clone) is open: a second process on
     /// the same SQLite file would change records behind the first one's back.
     pub async fn open_data_dir(dir: &Path) -> Result<Self, OpenError> {
+        let private = |path: &Path| {
+            let path = path.to_owned();
+            move |source| OpenError::Permissions { path, source }
+        };
+        datadir::secure_dir(dir).map_err(private(dir))?;
         let lock = DataDirLock::acquire(dir)?;
-        let mut store = Self::open_sqlite_file(&dir.join(SQLITE_FILE)).await?;
+        let database = dir.join(SQLITE_FILE);
+        datadir::secure_file(&database).map_err(private(&database))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut name = database.clone().into_os_string();
+            name.push(suffix);
+            let path = PathBuf::from(name);
+            datadir::tighten_if_present(&path, datadir::FILE_MODE).map_err(private(&path))?;
+        }
+        let mut store = Self::open_sqlite_file(&database).await?;
         store.lock = Arc::new(Mutex::new(Some(lock)));
         Ok(store)
     }

@@ -145,7 +145,11 @@ fn static_file(content_type: &'static str, body: &'static str) -> Response {
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-async fn security_headers(mut response: Response) -> Response {
+async fn security_headers(response: Response) -> Response {
+    security_headers_now(response)
+}
+
+fn security_headers_now(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -255,6 +259,18 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
     status: u16,
+}
+
+/// A page saying what went wrong, for errors met before any page handler ran (the HTTP edge).
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let mut response = security_headers_now(render(&ErrorPage {
+        title,
+        message,
+        status: status.as_u16(),
+    }));
+    *response.status_mut() = status;
+    response
 }
 
 impl IntoResponse for UiError {

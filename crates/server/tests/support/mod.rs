@@ -358,3 +358,86 @@ pub fn interop_dir() -> &'static std::path::PathBuf {
         dir
     })
 }
+
+/// Writes `bytes` as they are on a fresh connection and reads the one answer (the request
+/// should say `Connection: close`, or be one the server closes after).
+pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> Reply {
+    raw_exchange_from(addr, None, bytes).await
+}
+
+/// As `raw_exchange`, from a chosen local address (another loopback address is another client).
+pub async fn raw_exchange_from(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+    bytes: &[u8],
+) -> Reply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = connect_from(addr, local).await;
+    stream.write_all(bytes).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 8192];
+        loop {
+            let n: usize = stream.read(&mut buf).await.unwrap_or_default();
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if let Some(reply) = parse_reply(&raw) {
+                return reply;
+            }
+        }
+        parse_reply(&raw).unwrap_or_else(|| {
+            panic!(
+                "no complete answer; got {:?}",
+                String::from_utf8_lossy(&raw)
+            )
+        })
+    })
+    .await
+    .expect("the server did not answer within 10 s")
+}
+
+/// A TCP connection to `addr`, from `local` when given.
+pub async fn connect_from(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+) -> tokio::net::TcpStream {
+    match local {
+        None => tokio::net::TcpStream::connect(addr).await.unwrap(),
+        Some(ip) => {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::new(ip, 0)).unwrap();
+            socket.connect(addr).await.unwrap()
+        }
+    }
+}
+
+/// One HTTP/1.1 answer with a Content-Length body, if `raw` holds it whole.
+fn parse_reply(raw: &[u8]) -> Option<Reply> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let mut headers = hyper::HeaderMap::new();
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        headers.append(
+            hyper::header::HeaderName::from_bytes(name.trim().as_bytes()).ok()?,
+            hyper::header::HeaderValue::from_str(value.trim()).ok()?,
+        );
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0);
+    let body = &raw[end + 4..];
+    if body.len() < length {
+        return None;
+    }
+    Some(Reply {
+        status,
+        headers,
+        body: Bytes::copy_from_slice(&body[..length]),
+    })
+}
