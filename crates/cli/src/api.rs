@@ -6,6 +6,7 @@ use std::fmt;
 use anyhow::{Context, Result};
 use serde_json::Value;
 use tessera_oauth1::RequestToSign;
+use tessera_oauth1::body_hash::BodyHashAlgorithm;
 
 use crate::Output;
 use crate::profile::Profile;
@@ -109,12 +110,18 @@ impl Api {
     /// [`Refused`].
     pub fn call(&self, method: &str, path_and_query: &str, body: Option<&Value>) -> Result<Value> {
         let url = self.profile.url(path_and_query);
+        // OAuth 1.0a signs form bodies only: a JSON body is bound to the signature by its
+        // SHA-256 `oauth_body_hash`, which the admin API requires.
+        let body = body.map(Value::to_string);
         let authorization = self
             .profile
             .signer()
             .authorization(&RequestToSign {
                 method,
                 url: &url,
+                body_hash: body
+                    .as_deref()
+                    .map(|b| (BodyHashAlgorithm::Sha256, b.as_bytes())),
                 ..RequestToSign::default()
             })
             .with_context(|| format!("cannot sign the request to {url}"))?;
@@ -126,7 +133,7 @@ impl Api {
             Some(body) => self.agent.run(
                 request
                     .header("Content-Type", "application/json")
-                    .body(body.to_string())
+                    .body(body)
                     .context("cannot build the request")?,
             ),
             None => self

@@ -184,7 +184,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus metrics. They count refusals by Detail code, which the generic 401 keeps from
+/// the public: served to trusted services only (default: loopback), like the verification API.
+async fn metrics(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if let Some(refusal) = surfaces::refuse_untrusted_service(&state, &peer, &headers) {
+        return refusal;
+    }
     let stats = state.verifier().writer_stats();
     metrics::gauge!("tessera_cached_grants").set(state.verifier().cached_grants() as f64);
     metrics::gauge!("tessera_writer_batches").set(stats.batches as f64);

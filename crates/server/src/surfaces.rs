@@ -82,21 +82,13 @@ impl Received {
         state.config().trusted_proxies.contains(&self.peer.ip())
     }
 
-    /// The client's address: the peer, or the last hop a trusted proxy names.
+    /// The client's address for the audit trail (as the trusted proxy chain establishes it; a
+    /// forwarded hop that is not an address is recorded as sent).
     fn client_ip(&self, state: &AppState) -> String {
-        if self.is_via_trusted_proxy(state)
-            && let Some(forwarded) = self.header(&X_FORWARDED_FOR)
-        {
-            let hops: Vec<&str> = forwarded.split(',').map(str::trim).collect();
-            let proxies = &state.config().trusted_proxies;
-            if let Some(hop) = hops.iter().rev().find(|h| {
-                h.parse::<IpAddr>()
-                    .map_or(true, |ip| !proxies.contains(&ip))
-            }) {
-                return (*hop).to_owned();
-            }
+        match client_address(state, self.peer.ip(), &self.headers) {
+            Ok(ip) => ip.to_string(),
+            Err(raw) => raw,
         }
-        self.peer.ip().to_string()
     }
 
     fn context(
@@ -159,6 +151,36 @@ impl Received {
             .iter()
             .find(|o| o.is_host(host) && proto.is_none_or(|p| p == o.scheme))
     }
+}
+
+/// The client's address as the trusted proxy chain establishes it: the peer itself, unless the
+/// peer is a trusted proxy; then the right-most `X-Forwarded-For` hop (over every such header,
+/// in order) that is not itself a trusted proxy. `Err` holds a hop that is not an IP address:
+/// nothing is trusted on its word.
+pub(crate) fn client_address(
+    state: &AppState,
+    peer: IpAddr,
+    headers: &HeaderMap,
+) -> Result<IpAddr, String> {
+    let proxies = &state.config().trusted_proxies;
+    let is_proxy = |ip: &IpAddr| proxies.contains(ip) || proxies.contains(&ip.to_canonical());
+    if !is_proxy(&peer) {
+        return Ok(peer);
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("?"))
+        .collect::<Vec<_>>()
+        .join(",");
+    for hop in hops.rsplit(',').map(str::trim).filter(|h| !h.is_empty()) {
+        if !is_proxy(&client) {
+            break;
+        }
+        client = hop.parse::<IpAddr>().map_err(|_| clip(hop, 64))?;
+    }
+    Ok(client)
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -320,8 +342,8 @@ async fn run_verifier(
 pub(crate) struct Admitted {
     pub(crate) received: Received,
     pub(crate) identity: Arc<Identity>,
-    /// Held while the response is made (SPEC §5).
-    pub(crate) _permit: crate::governance::Permit,
+    /// Held while the response is made (SPEC §5); none on the admin plane.
+    pub(crate) _permit: Option<crate::governance::Permit>,
 }
 
 /// Reads and verifies a signed request and applies governance: what every surface that answers
@@ -333,11 +355,30 @@ pub(crate) async fn admit(
     surface: Surface,
 ) -> Result<Admitted, Response> {
     let received = Received::read(state, peer, request).await?;
+    if surface.requires_body_hash()
+        && !received.body.is_empty()
+        && let Err(why) = sha256_body_hash_present(received.authorization_value())
+    {
+        let context = received.context_for(state, surface);
+        refused_early(state, &context, surface, malformed(why.clone())).await;
+        return Err(wire::api_error(
+            StatusCode::BAD_REQUEST,
+            "BODY_HASH_REQUIRED",
+            why,
+        ));
+    }
     let identity = match verify_received(state, &received, surface).await? {
         Outcome::Accepted(identity) => identity,
         Outcome::Refused(_) => return Err(wire::invalid_login(surface)),
         Outcome::Malformed { .. } => return Err(wire::malformed()),
     };
+    if surface.is_admin_plane() {
+        return Ok(Admitted {
+            received,
+            identity,
+            _permit: None,
+        });
+    }
     let Some(permit) = state.governor().try_acquire(&identity) else {
         let context = received.context(
             state,
@@ -359,8 +400,32 @@ pub(crate) async fn admit(
     Ok(Admitted {
         received,
         identity,
-        _permit: permit,
+        _permit: Some(permit),
     })
+}
+
+/// A request whose body must be bound to its signature carries a SHA-256 `oauth_body_hash`
+/// (whether it matches the body is the verifier's to say, after the signature).
+fn sha256_body_hash_present(authorization: Option<&str>) -> Result<(), String> {
+    const WHY: &str = "a request with a body must carry oauth_body_hash, the Base64 SHA-256 of \
+        the body, among its signed OAuth parameters (OAuth 1.0a does not sign JSON bodies)";
+    let header = authorization
+        .and_then(|value| tessera_oauth1::header::AuthorizationHeader::parse(value).ok())
+        .ok_or_else(|| WHY.to_owned())?;
+    match header.get(tessera_oauth1::header::OAuthParam::BodyHash) {
+        Some(hash)
+            if tessera_oauth1::body_hash::BodyHashAlgorithm::from_base64_len(hash.len())
+                == Some(tessera_oauth1::body_hash::BodyHashAlgorithm::Sha256) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(
+            "oauth_body_hash must be the Base64 SHA-256 of the body (44 characters); \
+             SHA-1 is not accepted here"
+                .to_owned(),
+        ),
+        None => Err(WHY.to_owned()),
+    }
 }
 
 /// Verifies, applies governance, and answers with `render` for an accepted request.
@@ -612,20 +677,24 @@ pub(crate) struct VerifyInput {
     content_type: Option<String>,
 }
 
-/// The refusal for a caller that is not a trusted service, if it is not.
-fn refuse_untrusted_service(state: &AppState, peer: &SocketAddr) -> Option<Response> {
+/// The refusal for a caller that is not a trusted service, if it is not. The caller is the
+/// client the trusted proxy chain names, not a proxy that forwarded it.
+pub(crate) fn refuse_untrusted_service(
+    state: &AppState,
+    peer: &SocketAddr,
+    headers: &HeaderMap,
+) -> Option<Response> {
     let allowed = &state.config().trusted_services;
-    let ip = peer.ip();
-    let ok = if allowed.is_empty() {
-        ip.is_loopback() || ip.to_canonical().is_loopback()
-    } else {
-        allowed.contains(&ip) || allowed.contains(&ip.to_canonical())
+    let ok = match client_address(state, peer.ip(), headers) {
+        Ok(ip) if allowed.is_empty() => ip.is_loopback() || ip.to_canonical().is_loopback(),
+        Ok(ip) => allowed.contains(&ip) || allowed.contains(&ip.to_canonical()),
+        Err(_) => false,
     };
     (!ok).then(|| {
         wire::api_error(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
-            format!("{ip} is not a trusted service (configure trusted_services)"),
+            "the caller is not a trusted service (configure trusted_services)",
         )
     })
 }
@@ -676,7 +745,7 @@ pub(crate) async fn verify_api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    if let Some(refusal) = refuse_untrusted_service(&state, &peer) {
+    if let Some(refusal) = refuse_untrusted_service(&state, &peer, request.headers()) {
         return refusal;
     }
     let received = match Received::read(&state, peer, request).await {
@@ -798,7 +867,7 @@ pub(crate) async fn forward_auth(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    if let Some(refusal) = refuse_untrusted_service(&state, &peer) {
+    if let Some(refusal) = refuse_untrusted_service(&state, &peer, request.headers()) {
         return refusal;
     }
     let received = match Received::read(&state, peer, request).await {
@@ -848,7 +917,25 @@ pub(crate) async fn forward_auth(
             return wire::malformed();
         }
     };
-    let url = match RequestUrl::from_parts(scheme, &host, &uri) {
+    // The original request was sent to one of this server's public origins, or its signature
+    // means nothing here.
+    let Some(origin) = state
+        .origins()
+        .iter()
+        .find(|o| o.scheme == scheme && o.is_host(&host))
+    else {
+        let refusal = Refusal {
+            detail: "InvalidSignature",
+            note: format!(
+                "the original request was sent to {}://{host:?}, which is not a public origin of \
+                 this server (configure public_origins)",
+                scheme.as_str()
+            ),
+        };
+        refused_early(&state, &context, surface, refusal).await;
+        return wire::invalid_login(surface_of_original);
+    };
+    let url = match RequestUrl::from_parts(origin.scheme, &origin.authority, &uri) {
         Ok(u) => u,
         Err(e) => {
             refused_early(&state, &context, surface, malformed(e.to_string())).await;

@@ -25,6 +25,22 @@ pub enum Surface {
 }
 
 impl Surface {
+    /// The admin plane (SPEC §5): it never waits behind integration traffic, so it is not
+    /// counted against the account's or the integration's concurrency limit.
+    pub fn is_admin_plane(self) -> bool {
+        matches!(
+            self,
+            Surface::AdminApi | Surface::TokenEndpoint | Surface::WebUi
+        )
+    }
+
+    /// Whether a request with a body must bind it to its signature with a SHA-256
+    /// `oauth_body_hash` (SPEC §4: OAuth 1.0a signs form bodies only, and Tessera's own API
+    /// takes JSON).
+    pub fn requires_body_hash(self) -> bool {
+        matches!(self, Surface::AdminApi)
+    }
+
     /// The label in metrics and in the login audit trail.
     pub fn label(self) -> &'static str {
         match self {

@@ -25,11 +25,19 @@ on_both_backends!(
     the_login_audit_trail_is_filtered_and_paged,
     system_notes_record_every_change_with_its_context,
     each_role_shape_of_r12_and_r13_gets_exactly_its_rights,
+    gap07_a_body_is_bound_to_the_signature_by_a_sha256_body_hash,
+    gap08_the_admin_plane_never_waits_behind_integration_traffic,
 );
 
 /// A token of the bootstrap administrator with the Administrator role, through the domain
 /// (as the CLI will obtain one through issuetoken): its signer.
 async fn administrator(server: &TestServer) -> Signer {
+    let (token_id, token_secret) = administrator_token(server).await;
+    signer_for(CONSUMER_KEY, CONSUMER_SECRET, &token_id, &token_secret)
+}
+
+/// A new token of the bootstrap administrator with the Administrator role: id and secret.
+async fn administrator_token(server: &TestServer) -> (String, String) {
     let admin = admin_actor();
     let alice_token = alice_sync(server, &admin).await;
     let (_, credentials) = server
@@ -45,11 +53,9 @@ async fn administrator(server: &TestServer) -> Signer {
         )
         .await
         .unwrap();
-    signer_for(
-        CONSUMER_KEY,
-        CONSUMER_SECRET,
-        credentials.token_id.as_str(),
-        credentials.token_secret.expose(),
+    (
+        credentials.token_id.as_str().to_owned(),
+        credentials.token_secret.expose().to_owned(),
     )
 }
 
@@ -73,8 +79,8 @@ async fn call(
     path_and_query: &str,
     body: Option<Value>,
 ) -> Reply {
-    let auth = authorization(signer, method, &server.url(path_and_query), None);
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = signed_with_body_hash(signer, method, &server.url(path_and_query), body.as_bytes());
     send(
         server.addr,
         method,
@@ -1633,4 +1639,147 @@ async fn each_role_shape_of_r12_and_r13_gets_exactly_its_rights(server: &TestSer
     )
     .await;
     assert_eq!(error_of(&block).0, 403);
+}
+
+async fn role_names(server: &TestServer, admin: &Signer) -> Vec<String> {
+    call(server, admin, "GET", "/api/v1/roles", None)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Issue 14, gap 7: OAuth 1.0a signs form bodies only, so a captured request could carry
+/// another JSON body. The admin API requires the body's SHA-256 `oauth_body_hash`.
+async fn gap07_a_body_is_bound_to_the_signature_by_a_sha256_body_hash(server: &TestServer) {
+    let admin = administrator(server).await;
+    let path = "/api/v1/roles";
+    let url = server.url(path);
+    let harmless = json!({"name": "Viewer", "permissions": ["REST_WEB_SERVICES"]}).to_string();
+    let mighty = json!({
+        "name": "Mighty",
+        "permissions": ["ACCESS_TOKEN_MANAGEMENT", "INTEGRATION_APPLICATION", "LOGIN_AUDIT_TRAIL"]
+    })
+    .to_string();
+    let post = |auth: String, body: String| async move {
+        send(
+            server.addr,
+            "POST",
+            path,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+        .await
+    };
+
+    // No body hash: refused with a clear error, nothing created.
+    let unbound = post(authorization(&admin, "POST", &url, None), mighty.clone()).await;
+    assert_eq!(unbound.status, 400, "{}", unbound.text());
+    assert_eq!(unbound.json()["error"]["code"], "BODY_HASH_REQUIRED");
+    // SHA-1 is not enough.
+    let sha1 = admin
+        .sign(&tessera_oauth1::RequestToSign {
+            method: "POST",
+            url: &url,
+            body_hash: Some((
+                tessera_oauth1::body_hash::BodyHashAlgorithm::Sha1,
+                mighty.as_bytes(),
+            )),
+            ..Default::default()
+        })
+        .unwrap()
+        .authorization;
+    assert_eq!(
+        post(sha1, mighty.clone()).await.json()["error"]["code"],
+        "BODY_HASH_REQUIRED"
+    );
+    // A captured, unused request for a harmless role, sent with another body: refused.
+    let captured = signed_with_body_hash(&admin, "POST", &url, harmless.as_bytes());
+    let swapped = post(captured.clone(), mighty.clone()).await;
+    assert_eq!(swapped.status, 401, "{}", swapped.text());
+    let names = role_names(server, &admin).await;
+    assert!(!names.contains(&"Mighty".to_owned()), "{names:?}");
+    // The body it was signed for goes through.
+    let genuine = post(captured, harmless).await;
+    assert_eq!(genuine.status, 201, "{}", genuine.text());
+    assert!(
+        role_names(server, &admin)
+            .await
+            .contains(&"Viewer".to_owned())
+    );
+}
+
+/// Issue 14, gap 8: integration traffic that fills the account's concurrency limit does not
+/// hold up the admin API or revoketoken (SPEC §5).
+async fn gap08_the_admin_plane_never_waits_behind_integration_traffic(server: &TestServer) {
+    let admin = administrator(server).await;
+    let path = "/app/site/hosting/restlet.nl?tessera_delay_ms=3000";
+    let mut slow = Vec::new();
+    for _ in 0..15 {
+        let auth = authorization(&signer(), "GET", &server.url(path), None);
+        let addr = server.addr;
+        slow.push(tokio::spawn(async move {
+            send(addr, "GET", path, &[("authorization", &auth)], b"")
+                .await
+                .status
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // The account is at its limit for integration traffic.
+    let auth = authorization(
+        &signer(),
+        "GET",
+        &server.url("/app/site/hosting/restlet.nl"),
+        None,
+    );
+    let over = send(
+        server.addr,
+        "GET",
+        "/app/site/hosting/restlet.nl",
+        &[("authorization", &auth)],
+        b"",
+    )
+    .await;
+    assert_eq!(over.status, 400, "{}", over.text());
+    assert_eq!(over.json()["error"]["code"], "SSS_REQUEST_LIMIT_EXCEEDED");
+    // The administrator is served meanwhile: reads, a change, and revoketoken.
+    let started = std::time::Instant::now();
+    let tokens = call(server, &admin, "GET", "/api/v1/tokens", None).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text());
+    let role = call(
+        server,
+        &admin,
+        "POST",
+        "/api/v1/roles",
+        Some(json!({"name": "During the rush", "permissions": ["REST_WEB_SERVICES"]})),
+    )
+    .await;
+    assert_eq!(role.status, 201, "{}", role.text());
+    let (spare_id, spare_secret) = administrator_token(server).await;
+    let spare = signer_for(CONSUMER_KEY, CONSUMER_SECRET, &spare_id, &spare_secret);
+    let revoke = format!("/rest/revoketoken?consumerKey={CONSUMER_KEY}&token={spare_id}");
+    let auth = authorization(&spare, "GET", &server.url(&revoke), None);
+    let revoked = send(
+        server.addr,
+        "GET",
+        &revoke,
+        &[("authorization", &auth)],
+        b"",
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the admin plane waited {:?} for the integration traffic",
+        started.elapsed()
+    );
+    for task in slow {
+        assert_eq!(task.await.unwrap(), 200);
+    }
 }

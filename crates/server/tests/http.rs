@@ -667,9 +667,11 @@ async fn verification_api_and_forward_auth(server: &TestServer) {
     assert_eq!(reply.status, 400);
     assert_eq!(reply.json()["error"]["code"], "INVALID_JSON");
 
-    // nginx auth_request style.
-    let original = "https://shop.example.com/api/items/9?x=1";
-    let auth = authorization(&signer(), "DELETE", original, None);
+    // nginx auth_request style. The protected service is reached at one of the server's
+    // public origins (here the default ones: this test server's own address).
+    let shop = server.addr.to_string();
+    let original = format!("http://{shop}/api/items/9?x=1");
+    let auth = authorization(&signer(), "DELETE", &original, None);
     let reply = send(
         server.addr,
         "GET",
@@ -678,8 +680,8 @@ async fn verification_api_and_forward_auth(server: &TestServer) {
             ("authorization", &auth),
             ("x-original-method", "DELETE"),
             ("x-original-uri", "/api/items/9?x=1"),
-            ("x-forwarded-proto", "https"),
-            ("x-forwarded-host", "shop.example.com"),
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-host", &shop),
         ],
         b"",
     )
@@ -689,13 +691,13 @@ async fn verification_api_and_forward_auth(server: &TestServer) {
     assert_eq!(reply.headers["x-tessera-user"], "Alice%20Able");
     assert_eq!(reply.headers["x-tessera-token-name"], "alice%20sync");
     // Envoy style: the original path follows the endpoint's path.
-    let original = format!("http://{}/orders/1", "shop.example.com");
+    let original = format!("http://{shop}/orders/1");
     let auth = authorization(&signer(), "GET", &original, None);
     let reply = send(
         server.addr,
         "GET",
         "/api/v1/forward-auth/orders/1",
-        &[("authorization", &auth), ("host", "shop.example.com")],
+        &[("authorization", &auth), ("host", &shop)],
         b"",
     )
     .await;
@@ -704,7 +706,7 @@ async fn verification_api_and_forward_auth(server: &TestServer) {
         server.addr,
         "GET",
         "/api/v1/forward-auth/services/rest/x",
-        &[("authorization", &auth), ("host", "shop.example.com")],
+        &[("authorization", &auth), ("host", &shop)],
         b"",
     )
     .await;

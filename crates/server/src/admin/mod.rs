@@ -39,7 +39,10 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         title = "Tessera admin API",
         description = "Integration records, access tokens, users, roles and the login audit trail of a Tessera server. \
             Every request is signed with Token-Based Authentication (OAuth 1.0a, HMAC-SHA256, `realm` = the account id), \
-            exactly like a request to a NetSuite RESTlet; the token's user and role decide what it may do."
+            exactly like a request to a NetSuite RESTlet; the token's user and role decide what it may do. \
+            OAuth 1.0a signs form bodies only: every request with a body must also carry `oauth_body_hash`, the Base64 \
+            SHA-256 of the raw body, among its signed OAuth parameters (refused with 400 `BODY_HASH_REQUIRED` otherwise). \
+            The admin API is never held up by integration traffic: it does not count against concurrency limits."
     ),
     security(("tba" = [])),
     // Routed by the server itself (any method, and a path suffix): documented here.
@@ -63,7 +66,8 @@ impl utoipa::Modify for TbaSecurity {
         let mut scheme = Http::new(HttpAuthScheme::OAuth);
         scheme.description = Some(
             "NetSuite Token-Based Authentication: OAuth 1.0a with HMAC-SHA256, signed with the consumer key and \
-             secret of an integration record and a token id and secret; realm is the account id."
+             secret of an integration record and a token id and secret; realm is the account id. A request with a \
+             body adds `oauth_body_hash` (Base64 SHA-256 of the body), which is signed with the other parameters."
                 .to_owned(),
         );
         components.add_security_scheme("tba", SecurityScheme::Http(scheme));
@@ -110,8 +114,9 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     (routes, document)
 }
 
-/// The answers every operation can give besides its own, in one place: a bad path id (400), a
-/// refused signature (401) and the concurrency limit (429) where the operation is TBA-signed.
+/// The answers every operation can give besides its own, in one place: a bad path id or a
+/// body without its SHA-256 `oauth_body_hash` (400) and a refused signature (401) where the
+/// operation is TBA-signed. The admin plane is not governed, so there is no 429.
 struct CommonResponses;
 
 impl utoipa::Modify for CommonResponses {
@@ -154,9 +159,11 @@ impl utoipa::Modify for CommonResponses {
                     responses.entry("401".to_owned()).or_insert_with(|| {
                         error("The signature was refused (generic; the reason is in the login audit trail)")
                     });
-                    responses.entry("429".to_owned()).or_insert_with(|| {
-                        error("Over the account's or the integration's concurrency limit")
-                    });
+                    if operation.request_body.is_some() {
+                        responses.entry("400".to_owned()).or_insert_with(|| {
+                            error("The body is invalid (named in `field`), or it has no SHA-256 `oauth_body_hash` (`BODY_HASH_REQUIRED`)")
+                        });
+                    }
                 }
             }
         }

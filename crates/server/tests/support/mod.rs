@@ -238,6 +238,21 @@ pub fn authorization(signer: &Signer, method: &str, url: &str, form: Option<&[u8
         .authorization
 }
 
+/// The `Authorization` of an admin API request: a body (when there is one) is bound to the
+/// signature by its SHA-256 `oauth_body_hash`, as the admin API requires.
+pub fn signed_with_body_hash(signer: &Signer, method: &str, url: &str, body: &[u8]) -> String {
+    signer
+        .sign(&RequestToSign {
+            method,
+            url,
+            body_hash: (!body.is_empty())
+                .then_some((tessera_oauth1::body_hash::BodyHashAlgorithm::Sha256, body)),
+            ..RequestToSign::default()
+        })
+        .unwrap()
+        .authorization
+}
+
 /// A signed GET of `path_and_query` on the server, with the fixture token.
 pub async fn signed_get(server: &TestServer, path_and_query: &str) -> Reply {
     let url = server.url(path_and_query);
