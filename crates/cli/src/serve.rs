@@ -104,6 +104,7 @@ struct FileConfig {
     db_connections: Option<u32>,
     max_body_bytes: Option<usize>,
     login_failures_per_hour: Option<usize>,
+    login_failures_per_user_and_source: Option<usize>,
     /// Minutes without a request after which a web UI session ends.
     ui_idle_minutes: Option<u64>,
     /// Hours after sign-in after which a web UI session ends.
@@ -200,6 +201,12 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             bail!("login_failures_per_hour must be at least 1");
         }
         server.login_failures_per_hour = limit;
+    }
+    if let Some(limit) = file.login_failures_per_user_and_source {
+        if limit == 0 {
+            bail!("login_failures_per_user_and_source must be at least 1");
+        }
+        server.login_failures_per_user_and_source = limit;
     }
     if let Some(minutes) = file.ui_idle_minutes {
         if minutes == 0 || minutes > 24 * 60 {

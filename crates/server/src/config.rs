@@ -21,9 +21,13 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long graceful shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
-    /// Failed NLAuth password logins (issuetoken) allowed per user and per source address in a
-    /// sliding hour; beyond it, passwords are not evaluated until the oldest failure ages out.
+    /// Wrong passwords (issuetoken, web UI) allowed in a sliding hour from one address, and
+    /// for one user from sources it never signed in from; beyond it, passwords are not
+    /// evaluated until the oldest failure ages out (see `throttle`).
     pub login_failures_per_hour: usize,
+    /// Wrong passwords allowed in a sliding hour for one user from one source (an address, or
+    /// a browser's device cookie).
+    pub login_failures_per_user_and_source: usize,
     /// A web UI session ends after this long without a request.
     pub ui_idle_timeout: Duration,
     /// A web UI session ends this long after sign-in, however busy.
@@ -42,6 +46,7 @@ impl Default for ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
             login_failures_per_hour: crate::throttle::FAILURES_PER_HOUR,
+            login_failures_per_user_and_source: crate::throttle::FAILURES_PER_USER_AND_SOURCE,
             ui_idle_timeout: Duration::from_secs(30 * 60),
             ui_session_lifetime: Duration::from_secs(12 * 3600),
             edge: crate::edge::EdgeLimits::default(),

@@ -11,6 +11,7 @@ mod edge;
 pub mod fixtures;
 mod governance;
 mod observe;
+mod signin;
 mod surfaces;
 mod throttle;
 mod token_endpoints;
@@ -74,6 +75,8 @@ impl AppState {
         // The metrics recorder must exist before the first request is counted.
         let _ = observe::handle();
         let verifier = Verifier::start(tessera.clone(), config.verifier.clone());
+        // The dummy password hash exists before the first sign-in of an unknown user.
+        tessera_core::prepare_password_checks();
         Ok(Self {
             inner: Arc::new(Inner {
                 tessera,
@@ -81,7 +84,8 @@ impl AppState {
                 origins,
                 governor: Governor::new(default_concurrency_limit),
                 login_throttle: throttle::LoginThrottle::new(
-                    config.login_failures_per_hour.max(1),
+                    config.login_failures_per_hour,
+                    config.login_failures_per_user_and_source,
                     std::time::Duration::from_secs(3600),
                 ),
                 config,

@@ -17,6 +17,7 @@ use tessera_core::{Actor, IssueRefusal, IssueTokenInput};
 use tessera_oauth1::nlauth::NlAuth;
 
 use crate::AppState;
+use crate::signin::{self, PasswordAttempt};
 use crate::surfaces::{Received, admit};
 use crate::wire::{self, Surface};
 
@@ -68,9 +69,19 @@ pub(crate) async fn issue_token(
         Ok(None) => return missing("consumerKey"),
         Err(bad) => return bad.into_response(),
     };
+    // Everything that can be refused without the password is refused first: once the password
+    // is checked, every answer but a token is the same generic 401 (no oracle for a guess).
     let name = match query_param(&received, "name") {
         Ok(name) => name,
         Err(bad) => return bad.into_response(),
+    };
+    let name = match name
+        .as_deref()
+        .map(tessera_core::check_token_name)
+        .transpose()
+    {
+        Ok(name) => name,
+        Err(e) => return wire::invalid_field("name", e.to_string()),
     };
     let nlauth = match received
         .authorization_value()
@@ -88,50 +99,36 @@ pub(crate) async fn issue_token(
             return wire::malformed();
         }
     };
-    let (Ok(account), Ok(email)) = (
-        AccountId::parse(&nlauth.account),
-        Email::parse(&nlauth.email),
-    ) else {
-        let row = context.attempt(
-            false,
-            "InvalidCredentials",
-            "nlauth_account or nlauth_email is not valid",
-        );
-        return refused(&state, row).await;
-    };
-    // Throttled before the password is looked at: per user and per source address.
-    let keys = [
-        format!("user {} {}", account.as_str(), email.as_str()),
-        format!("address {}", context.ip),
-    ];
-    let throttle = state.login_throttle();
-    if !throttle.allows(&keys) {
-        let note = format!(
-            "{} failed logins within an hour for this user or from this address; try again later",
-            state.config().login_failures_per_hour
-        );
-        let row = context.attempt(false, "TooManyAttempts", &note);
-        return refused(&state, asked_by(row, &account, &email)).await;
-    }
-    let role = match nlauth.role.as_deref().map(RoleId::parse).transpose() {
-        Ok(role) => role,
-        Err(_) => {
-            let row = context.attempt(false, "RoleNotAllowed", "nlauth_role is not a role id");
-            return refused(&state, asked_by(row, &account, &email)).await;
-        }
+    let Ok(role) = nlauth.role.as_deref().map(RoleId::parse).transpose() else {
+        return wire::invalid_field("nlauth_role", "nlauth_role must be a role's internal id");
     };
     let Ok(consumer_key) = ConsumerKey::parse(&consumer_key) else {
-        let row = context.attempt(
-            false,
-            "consumer_key_unknown",
-            "consumerKey is not a consumer key",
+        return wire::invalid_field(
+            "consumerKey",
+            "consumerKey must be 64 lower-case hexadecimal characters",
         );
-        return refused(&state, asked_by(row, &account, &email)).await;
     };
+    let attempt = PasswordAttempt {
+        account: &nlauth.account,
+        email: &nlauth.email,
+        password: &nlauth.password,
+        device: None,
+    };
+    let signed_in = match signin::check(&state, &context, attempt).await {
+        Ok(Ok(signed_in)) => signed_in,
+        Ok(Err(_)) => {
+            crate::observe::request(Surface::TokenEndpoint, "Refused", None);
+            return wire::invalid_login(Surface::TokenEndpoint);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "issuetoken failed");
+            return wire::unavailable();
+        }
+    };
+    let (account, email) = (signed_in.account, signed_in.email);
     let input = IssueTokenInput {
         account: account.clone(),
-        email: email.clone(),
-        password: nlauth.password,
+        user: signed_in.user,
         role,
         consumer_key,
         name,
@@ -159,20 +156,9 @@ pub(crate) async fn issue_token(
             .into_response()
         }
         Ok(Err(refusal)) => {
-            if refusal.detail == "InvalidCredentials" {
-                throttle.failed(&keys);
-            }
             let row = refused_row(&context, &refusal);
             refused(&state, asked_by(row, &account, &email)).await
         }
-        Err(tessera_core::Error::Invalid { field, why }) => wire::api_error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
-            format!(
-                "invalid {}: {why}",
-                if field == "token name" { "name" } else { field }
-            ),
-        ),
         Err(e) => {
             tracing::error!(error = %e, "issuetoken failed");
             wire::unavailable()

@@ -19,6 +19,7 @@ on_both_backends!(
     issuetoken_refusals_are_generic_and_recorded_with_their_detail,
     issuetoken_installs_another_accounts_record_as_r14_says,
     revoketoken_revokes_the_token_the_request_is_signed_with,
+    gap05_a_right_password_is_never_confirmed_without_a_login,
 );
 
 const PASSWORD: &str = "a long and secret password";
@@ -424,4 +425,169 @@ async fn failed_logins_are_throttled_per_user_without_a_permanent_lock_out() {
         3
     );
     server.finish().await;
+}
+
+/// issuetoken from a chosen loopback address (another address is another client).
+async fn issue_from(server: &TestServer, from: &str, query: &str, authorization: &str) -> Reply {
+    let host = server.addr.to_string();
+    raw_exchange_from(
+        server.addr,
+        Some(from.parse().unwrap()),
+        format!(
+            "GET /rest/issuetoken?{query} HTTP/1.1\r\nHost: {host}\r\n\
+             Authorization: {authorization}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+}
+
+/// Issue 14, gap 2: a guess is counted before Argon2 runs, so parallel guesses cannot get
+/// more passwords checked than the limit allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap02_parallel_guesses_cannot_pass_the_limit() {
+    let db = tessera_store::testing::TestDatabase::sqlite().await;
+    let config = tessera_server::ServerConfig {
+        login_failures_per_hour: 5,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(db, config).await;
+    let s = setup(&server, true).await;
+    let ck = format!("consumerKey={}", s.consumer_key);
+    let wrong = nlauth(
+        ACCOUNT,
+        "bob@example.com",
+        "guess guess guess",
+        Some(s.role),
+    );
+    let guesses: Vec<_> = (0..40)
+        .map(|_| {
+            let (addr, ck, wrong) = (server.addr, ck.clone(), wrong.clone());
+            tokio::spawn(async move {
+                send(
+                    addr,
+                    "GET",
+                    &format!("/rest/issuetoken?{ck}"),
+                    &[("authorization", &wrong)],
+                    b"",
+                )
+                .await
+                .status
+            })
+        })
+        .collect();
+    for guess in guesses {
+        assert_eq!(guess.await.unwrap(), 401);
+    }
+    let rows = trail(&server).await;
+    let checked = rows
+        .iter()
+        .filter(|a| a.detail == "InvalidCredentials")
+        .count();
+    let throttled = rows
+        .iter()
+        .filter(|a| a.detail == "TooManyAttempts")
+        .count();
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked against a limit of 5"
+    );
+    assert_eq!(checked + throttled, 40);
+    server.finish().await;
+}
+
+/// Issue 14, gap 3: guesses from one address do not lock the real user out of the address it
+/// signs in from (a source it signed in from before is trusted: SECURITY.md's policy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap03_guesses_elsewhere_do_not_lock_the_user_out() {
+    let db = tessera_store::testing::TestDatabase::sqlite().await;
+    let config = tessera_server::ServerConfig {
+        login_failures_per_hour: 5,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(db, config).await;
+    let s = setup(&server, true).await;
+    let ck = format!("consumerKey={}", s.consumer_key);
+    let right = nlauth(ACCOUNT, "bob@example.com", PASSWORD, Some(s.role));
+    let wrong = nlauth(
+        ACCOUNT,
+        "bob@example.com",
+        "guess guess guess",
+        Some(s.role),
+    );
+    let home = "127.0.0.2";
+    assert_eq!(issue_from(&server, home, &ck, &right).await.status, 200);
+    // An attacker elsewhere guesses until it is refused.
+    for _ in 0..30 {
+        assert_eq!(
+            issue_from(&server, "127.0.0.1", &ck, &wrong).await.status,
+            401
+        );
+    }
+    assert_eq!(trail(&server).await[0].detail, "TooManyAttempts");
+    // The user still signs in from home, at once.
+    let reply = issue_from(&server, home, &ck, &right).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // An address the user never signed in from waits until the guesses age out.
+    assert_eq!(
+        issue_from(&server, "127.0.0.3", &ck, &right).await.status,
+        401
+    );
+    server.finish().await;
+}
+
+/// Issue 14, gap 5: everything that can be refused without the password is refused first, so
+/// a right password and a wrong one get the same answer to a bad request.
+async fn gap05_a_right_password_is_never_confirmed_without_a_login(server: &TestServer) {
+    let s = setup(server, true).await;
+    let long = "n".repeat(300);
+    let ck = format!("consumerKey={}&name={long}", s.consumer_key);
+    let right = issue(
+        server,
+        &ck,
+        &nlauth(ACCOUNT, "bob@example.com", PASSWORD, Some(s.role)),
+    )
+    .await;
+    let wrong = issue(
+        server,
+        &ck,
+        &nlauth(
+            ACCOUNT,
+            "bob@example.com",
+            "guess guess guess",
+            Some(s.role),
+        ),
+    )
+    .await;
+    assert_eq!(right.status, 400, "{}", right.text());
+    assert_eq!((right.status, right.text()), (wrong.status, wrong.text()));
+    assert_eq!(right.json()["error"]["field"], "name");
+    // A role the user does not hold, the feature off, another account: after the password,
+    // the same generic 401 as a wrong password.
+    let generic = issue(
+        server,
+        &format!("consumerKey={}", s.consumer_key),
+        &nlauth(
+            ACCOUNT,
+            "bob@example.com",
+            "guess guess guess",
+            Some(s.role),
+        ),
+    )
+    .await;
+    let not_held = issue(
+        server,
+        &format!("consumerKey={}", s.consumer_key),
+        &nlauth(
+            ACCOUNT,
+            "bob@example.com",
+            PASSWORD,
+            Some(RoleId::ADMINISTRATOR),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (not_held.status, not_held.text()),
+        (generic.status, generic.text())
+    );
 }

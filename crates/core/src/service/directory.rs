@@ -107,16 +107,49 @@ async fn directory_admin(
     }
 }
 
-/// Argon2 takes tens of milliseconds of CPU by design: off the async workers.
-async fn verify_password(password: &SecretString, hash: String) -> bool {
+/// Argon2 takes tens of milliseconds of CPU by design: off the async workers. Without a hash
+/// (no such user, or no password) the dummy hash is checked instead, and the answer is `false`.
+async fn verify_password(password: &SecretString, hash: Option<String>) -> bool {
     let password = password.clone();
     tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(password.expose().as_bytes(), hash.as_str())
-            .is_ok()
+        PASSWORD_HASH_CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let real = hash.is_some();
+        let hash = hash.as_deref().unwrap_or_else(|| dummy_hash());
+        let matches = Argon2::default()
+            .verify_password(password.expose().as_bytes(), hash)
+            .is_ok();
+        real && matches
     })
     .await
     .unwrap_or(false)
+}
+
+static PASSWORD_HASH_CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Argon2 verifications run by this process (real and dummy alike): what a test counts to
+/// know that every path of a sign-in pays for one.
+pub fn password_hash_checks() -> u64 {
+    PASSWORD_HASH_CHECKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A hash of a random password with the parameters every stored hash has
+/// (`Argon2::default()`), made once.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let mut random = [0u8; 32];
+        let _ = getrandom::fill(&mut random);
+        let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Makes the dummy hash now, so the first unknown user does not pay for it.
+pub fn prepare_password_checks() {
+    let _ = dummy_hash();
 }
 
 fn hash_password(password: &SecretString) -> Result<String> {
@@ -480,8 +513,10 @@ impl Tessera {
         Ok(())
     }
 
-    /// Checks a password for signing in to the web UI. `None` for an unknown email, a user
-    /// without a password, an inactive user or a wrong password alike.
+    /// Checks a password (web UI sign-in, issuetoken). `None` for an unknown account or
+    /// email, a user without a password, an inactive user or a wrong password alike — and
+    /// each takes the same time: where there is no real hash, a dummy one with the same
+    /// Argon2 parameters is checked, so the answer's timing does not tell who exists.
     pub async fn check_password(
         &self,
         account: &AccountId,
@@ -489,16 +524,14 @@ impl Tessera {
         password: &SecretString,
     ) -> Result<Option<User>> {
         let mut tx = self.tx(TxMode::Read).await?;
-        let Some(user) = tx.user_by_email(account, email).await? else {
-            return Ok(None);
+        let user = tx.user_by_email(account, email).await?;
+        let hash = match &user {
+            Some(user) => tx.password_hash(account, user.id).await?,
+            None => None,
         };
-        let hash = tx.password_hash(account, user.id).await?;
         drop(tx);
-        let Some(hash) = hash else {
-            return Ok(None);
-        };
         let ok = verify_password(password, hash).await;
-        Ok((ok && user.active).then_some(user))
+        Ok(user.filter(|u| ok && u.active))
     }
 
     /// A signed-in user changes its own password: the current one must be given, and every
@@ -520,7 +553,7 @@ impl Tessera {
             .password_hash(&account, user)
             .await?;
         let ok = match stored {
-            Some(hash) => verify_password(current, hash).await,
+            Some(hash) => verify_password(current, Some(hash)).await,
             None => false,
         };
         if !ok {

@@ -1,22 +1,20 @@
-//! NetSuite's issuetoken endpoint (SPEC §4): a user proves who it is with its password (NLAuth)
-//! and gets a token of its own for an integration record whose issuetoken switch is on,
+//! NetSuite's issuetoken endpoint (SPEC §4): a user that proved who it is with its password
+//! (NLAuth, checked by the caller through [`Tessera::check_password`]) gets a token of its own for an integration record whose issuetoken switch is on,
 //! installing the record into its account when needed (R14).
-
-use tessera_oauth1::SecretString;
 
 use super::{Actor, NewTokenInput, Tessera};
 use crate::credentials::TokenCredentials;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, ConsumerKey, Email, IntegrationId, RoleId};
+use crate::ids::{AccountId, ConsumerKey, IntegrationId, RoleId};
 use crate::model::{Context, InstallState, TokenListItem, User};
 use crate::store::TxMode;
 
-/// An issuetoken request, parsed.
+/// An issuetoken request, parsed, from a user whose password was checked.
 #[derive(Debug)]
 pub struct IssueTokenInput {
     pub account: AccountId,
-    pub email: Email,
-    pub password: SecretString,
+    /// The user the password belongs to.
+    pub user: User,
     /// `nlauth_role`; without it, the user's only role.
     pub role: Option<RoleId>,
     pub consumer_key: ConsumerKey,
@@ -62,28 +60,20 @@ impl Tessera {
         &self,
         input: IssueTokenInput,
     ) -> Result<std::result::Result<IssuedToken, IssueRefusal>> {
+        let user = input.user;
         let mut tx = self.tx(TxMode::Read).await?;
-        let Some(account) = tx.account(&input.account).await? else {
-            return Ok(Err(IssueRefusal::new(
-                "InvalidCredentials",
-                format!("no account {}", input.account),
-            )));
-        };
+        let account = tx.account(&input.account).await?;
         drop(tx);
-        if !account.tba_enabled {
-            return Ok(Err(IssueRefusal::new(
-                "FeatureDisabled",
-                "the Token-based Authentication feature is off in the account",
-            )));
-        }
-        let Some(user) = self
-            .check_password(&account.id, &input.email, &input.password)
-            .await?
-        else {
-            return Ok(Err(IssueRefusal::new(
-                "InvalidCredentials",
-                "wrong email or password, or the user is inactive or has no password",
-            )));
+        // Told only after the password proved who asks: no answer says whether an account
+        // exists or has the feature on to someone who does not know a password in it.
+        let Some(account) = account.filter(|a| a.tba_enabled) else {
+            return Ok(Err(IssueRefusal {
+                user: Some(user),
+                ..IssueRefusal::new(
+                    "FeatureDisabled",
+                    "the Token-based Authentication feature is off in the account",
+                )
+            }));
         };
         let refusal = |detail, note: String| IssueRefusal {
             detail,
@@ -176,6 +166,14 @@ impl Tessera {
         match created {
             Ok((token, credentials)) => Ok(Ok(IssuedToken { token, credentials })),
             Err(Error::NotPermitted { why }) => Ok(Err(refusal("RoleNotAllowed", why))),
+            // The name was checked before the password (`check_token_name`); what is left is
+            // the role, the user or the record refusing, after the password: a refusal like
+            // the others, never an answer of its own that would confirm the password.
+            Err(Error::Invalid { field: "role", why }) => Ok(Err(refusal("RoleNotAllowed", why))),
+            Err(Error::Invalid { field, why }) => Ok(Err(refusal(
+                "EntityOrRoleDisabled",
+                format!("{field}: {why}"),
+            ))),
             Err(e) => Err(e),
         }
     }

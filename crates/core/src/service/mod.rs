@@ -24,6 +24,7 @@ use crate::vault::Keyring;
 pub use audit::AUDIT_PAGE_MAX;
 pub use directory::{
     AccountSettings, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,
+    password_hash_checks, prepare_password_checks,
 };
 pub use endpoints::{IssueRefusal, IssueTokenInput, IssuedToken};
 pub use integrations::{
@@ -33,7 +34,7 @@ pub use integrations::{
 pub use keys::RotationReport;
 pub use login::{LoginGrant, LoginRefusal, assess};
 pub use sessions::SignedIn;
-pub use tokens::{NewTokenInput, TokenPage, default_token_name};
+pub use tokens::{NewTokenInput, TokenPage, check_token_name, default_token_name};
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]

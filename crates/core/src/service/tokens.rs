@@ -14,6 +14,12 @@ use crate::vault::SecretSlot;
 
 /// NetSuite's limit on token names.
 pub const TOKEN_NAME_MAX: usize = 200;
+
+/// A token name as given (trimmed), or why it cannot be one: for callers that must refuse a
+/// bad name before anything else is looked at (issuetoken, before the password).
+pub fn check_token_name(name: &str) -> Result<String> {
+    super::clean_name("token name", name, TOKEN_NAME_MAX)
+}
 pub const PAGE_MAX: u32 = 1000;
 const SEARCH_MAX: usize = 200;
 /// Shortest search term: the trigram indexes need three characters.

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tessera_core::Actor;
-use tessera_core::ids::{AccountId, Email};
 use tessera_core::model::Context;
 use tessera_core::store::LoginAttempt;
 use tessera_oauth1::SecretString;
@@ -18,6 +17,7 @@ use tessera_oauth1::SecretString;
 use super::session::{self, AUTH, SessionAuth};
 use super::{Chrome, Ui, UiError, Visit, constant_time_eq, render};
 use crate::AppState;
+use crate::signin::PasswordRefused;
 use crate::wire::Surface;
 
 const LOGIN_COOKIE: &str = "tessera-login";
@@ -108,8 +108,18 @@ async fn login_form(
 }
 
 /// Sets the sign-in form's cookie: `value` is the form token, or `; Max-Age=0` to remove it.
-/// Its attributes follow the session cookie's (`__Host-` and `Secure` unless loopback HTTP).
 fn set_login_cookie(state: &AppState, response: &mut Response, value: &str) {
+    set_cookie(state, response, LOGIN_COOKIE, value);
+}
+
+/// The device cookie (OWASP's "device cookies"): a random id the throttle trusts for the user
+/// who signed in with it. Kept 30 days, like the trust it stands for.
+const DEVICE_COOKIE: &str = "tessera-device";
+const DEVICE_COOKIE_SECONDS: u64 = 30 * 24 * 3600;
+
+/// Sets a cookie of the UI; its attributes follow the session cookie's (`__Host-` and
+/// `Secure` unless loopback HTTP).
+fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: &str) {
     let secure = if session::relaxed(state) {
         ""
     } else {
@@ -117,7 +127,7 @@ fn set_login_cookie(state: &AppState, response: &mut Response, value: &str) {
     };
     let cookie = format!(
         "{}={value}; Path=/; HttpOnly; SameSite=Strict{secure}",
-        session::cookie_name(state, LOGIN_COOKIE)
+        session::cookie_name(state, name)
     );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -209,59 +219,40 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
         ));
     }
     let context = visit.received.context_for(state, Surface::WebUi);
-    let (typed_account, typed_email) = (account_text.as_str(), email_text.as_str());
-    let record = |mut row: LoginAttempt| {
-        // Who the attempt was for, as typed: the trail shows failed sign-ins of unknown users too.
-        row.email = (!typed_email.is_empty()).then(|| typed_email.to_owned());
-        row.account = AccountId::parse(typed_account).ok();
-        state.verifier().record_attempt(row)
-    };
     let password = SecretString::from(form.get("password").unwrap_or_default().to_owned());
-    let (Ok(account), Ok(email)) = (
-        AccountId::parse(&form.value("account")),
-        Email::parse(&form.value("email")),
-    ) else {
-        record(context.attempt(
-            false,
-            "InvalidCredentials",
-            "the account ID or email address is not valid",
-        ))
-        .await;
-        return Err(again(
-            "Enter your account ID (like 1234567) and your email address.",
-        ));
+    let device_cookie = session::cookie_name(state, DEVICE_COOKIE);
+    let attempt = crate::signin::PasswordAttempt {
+        account: &account_text,
+        email: &email_text,
+        password: &password,
+        device: cookie(visit, &device_cookie),
     };
-    let keys = [
-        format!("user {} {}", account.as_str(), email.as_str()),
-        format!("address {}", context.ip),
-    ];
-    let throttle = state.login_throttle();
-    if !throttle.allows(&keys) {
-        let note = format!(
-            "{} failed logins within an hour for this user or from this address; try again later",
-            state.config().login_failures_per_hour
-        );
-        record(context.attempt(false, "TooManyAttempts", &note)).await;
-        return Err(again(
-            "Too many failed sign-ins for this user or from this address. Try again later.",
-        ));
-    }
-    let user = state
-        .tessera()
-        .check_password(&account, &email, &password)
+    let signed_in = match crate::signin::check(state, &context, attempt)
         .await
-        .map_err(UiError::from)?;
-    let Some(user) = user else {
-        throttle.failed(&keys);
-        record(context.attempt(
-            false,
-            "InvalidCredentials",
-            "unknown email, wrong password, or an inactive user",
-        ))
-        .await;
-        return Err(again(
-            "The account ID, email address or password is incorrect.",
-        ));
+        .map_err(UiError::from)?
+    {
+        Ok(signed_in) => signed_in,
+        Err(PasswordRefused::Malformed) => {
+            return Err(again(
+                "Enter your account ID (like 1234567) and your email address.",
+            ));
+        }
+        Err(PasswordRefused::Throttled) => {
+            return Err(again(
+                "Too many failed sign-ins for this user or from this address. Try again later.",
+            ));
+        }
+        Err(PasswordRefused::Wrong) => {
+            return Err(again(
+                "The account ID, email address or password is incorrect.",
+            ));
+        }
+    };
+    let (account, user) = (signed_in.account, signed_in.user);
+    let record = |mut row: LoginAttempt| {
+        row.email = Some(signed_in.email.as_str().to_owned());
+        row.account = Some(account.clone());
+        state.verifier().record_attempt(row)
     };
     let roles = state
         .tessera()
@@ -298,6 +289,13 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
     let mut response = Redirect::to(&next).into_response();
     // The sign-in form's cookie has done its work.
     set_login_cookie(state, &mut response, "; Max-Age=0");
+    // The browser is now one this user signs in from: guesses elsewhere never lock it out.
+    set_cookie(
+        state,
+        &mut response,
+        DEVICE_COOKIE,
+        &format!("{}; Max-Age={DEVICE_COOKIE_SECONDS}", signed_in.device),
+    );
     Ok(response)
 }
 
