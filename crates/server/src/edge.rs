@@ -461,7 +461,7 @@ async fn connection(
 }
 
 /// Methods this server answers; anything else (including `get`: methods are case-sensitive,
-/// RFC 9110 §9.1) is not implemented.
+/// RFC 9110 §9.1) is refused before any route.
 fn is_known_method(method: &Method) -> bool {
     matches!(
         *method,
@@ -510,10 +510,13 @@ fn single<'a>(
 fn check_head(state: &AppState, request: &Request) -> Result<(), EdgeRefusal> {
     let limits = &state.config().edge;
     if !is_known_method(request.method()) {
+        // TRACE, CONNECT, extension methods, and `get` (methods are case-sensitive): none is
+        // answered by any resource here. 405 rather than 501, so that probing a method costs
+        // nothing that looks like a server error.
         return Err(EdgeRefusal::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "METHOD_NOT_IMPLEMENTED",
-            "this server does not implement that method (methods are case-sensitive)",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "no endpoint of this server answers that method (methods are case-sensitive)",
         ));
     }
     let target_len = request

@@ -238,8 +238,8 @@ async fn gap14_requests_are_read_strictly() {
         &format!("Authorization: {auth}\r\n"),
     );
     let reply = raw_exchange(server.addr, &lower).await;
-    assert_eq!(reply.status, 501, "{}", reply.text());
-    assert_eq!(reply.json()["error"]["code"], "METHOD_NOT_IMPLEMENTED");
+    assert_eq!(reply.status, 405, "{}", reply.text());
+    assert_eq!(reply.json()["error"]["code"], "METHOD_NOT_ALLOWED");
     server.finish().await;
 }
 

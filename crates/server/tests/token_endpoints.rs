@@ -383,17 +383,24 @@ async fn revoketoken_revokes_the_token_the_request_is_signed_with(server: &TestS
     assert_eq!(echo_status(server, &second).await, 200);
 }
 
-/// The throttle: after the configured number of failures, even the right password is not
-/// evaluated. (In memory, the same on both stores.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_logins_are_throttled_per_user_without_a_permanent_lock_out() {
+/// A server on SQLite (the throttle is in memory, the same on both stores) whose
+/// `login_failures_per_hour` is `limit`, with Bob's setup.
+async fn throttled_server(limit: usize) -> (TestServer, Setup) {
     let db = tessera_store::testing::TestDatabase::sqlite().await;
     let config = tessera_server::ServerConfig {
-        login_failures_per_hour: 3,
+        login_failures_per_hour: limit,
         ..Default::default()
     };
     let server = TestServer::start_with(db, config).await;
     let s = setup(&server, true).await;
+    (server, s)
+}
+
+/// The throttle: after the configured number of failures, even the right password is not
+/// evaluated. (In memory, the same on both stores.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_throttled_per_user_without_a_permanent_lock_out() {
+    let (server, s) = throttled_server(3).await;
     let ck = format!("consumerKey={}", s.consumer_key);
     for _ in 0..3 {
         let reply = issue(
@@ -446,13 +453,7 @@ async fn issue_from(server: &TestServer, from: &str, query: &str, authorization:
 /// more passwords checked than the limit allows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gap02_parallel_guesses_cannot_pass_the_limit() {
-    let db = tessera_store::testing::TestDatabase::sqlite().await;
-    let config = tessera_server::ServerConfig {
-        login_failures_per_hour: 5,
-        ..Default::default()
-    };
-    let server = TestServer::start_with(db, config).await;
-    let s = setup(&server, true).await;
+    let (server, s) = throttled_server(5).await;
     let ck = format!("consumerKey={}", s.consumer_key);
     let wrong = nlauth(
         ACCOUNT,
@@ -500,13 +501,7 @@ async fn gap02_parallel_guesses_cannot_pass_the_limit() {
 /// signs in from (a source it signed in from before is trusted: SECURITY.md's policy).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gap03_guesses_elsewhere_do_not_lock_the_user_out() {
-    let db = tessera_store::testing::TestDatabase::sqlite().await;
-    let config = tessera_server::ServerConfig {
-        login_failures_per_hour: 5,
-        ..Default::default()
-    };
-    let server = TestServer::start_with(db, config).await;
-    let s = setup(&server, true).await;
+    let (server, s) = throttled_server(5).await;
     let ck = format!("consumerKey={}", s.consumer_key);
     let right = nlauth(ACCOUNT, "bob@example.com", PASSWORD, Some(s.role));
     let wrong = nlauth(

@@ -37,13 +37,13 @@ class Sha256BodyHash(Client):
 
 
 auth = OAuth1(
-    client_class=Sha256BodyHash,
     cfg["consumer_key"],
     cfg["consumer_secret"],
     cfg["token_id"],
     cfg["token_secret"],
     signature_method="HMAC-SHA256",
     realm=cfg["realm"],
+    client_class=Sha256BodyHash,
 )
 schema = schemathesis.openapi.from_url(cfg["base"] + "/api/v1/openapi.json")
 
