@@ -318,7 +318,7 @@ fn raise_open_file_limit() {
             maximum: limit.maximum,
         };
         if let Err(e) = setrlimit(Resource::Nofile, raised) {
-            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            tracing::warn!(error = %tessera_core::Chain(&e), "cannot raise the open-file limit");
         }
     }
 }

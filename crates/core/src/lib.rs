@@ -15,6 +15,6 @@ pub mod store;
 pub mod vault;
 pub mod verifier;
 
-pub use error::{Error, Result};
+pub use error::{Chain, Error, Result};
 pub use service::*;
 pub use tessera_oauth1::SecretString;

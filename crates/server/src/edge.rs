@@ -131,7 +131,7 @@ pub async fn serve(
                 Err(e) => {
                     // Out of descriptors or a connection reset before it was accepted: wait a
                     // moment rather than spin.
-                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tracing::warn!(error = %tessera_core::Chain(&e), "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -440,7 +440,7 @@ async fn connection(
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
-                    tracing::debug!(error = %e, peer = %peer.ip(), "connection ended with an error");
+                    tracing::debug!(error = %tessera_core::Chain(&e), peer = %peer.ip(), "connection ended with an error");
                 }
                 return;
             }

@@ -182,7 +182,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "not ready: the store is unreachable");
+            tracing::warn!(error = %tessera_core::Chain(&e), "not ready: the store is unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
         }
     }

@@ -331,7 +331,7 @@ async fn run_verifier(
             Ok(outcome)
         }
         Err(e) => {
-            tracing::error!(error = %e, surface = surface.label(), "verification failed");
+            tracing::error!(error = %tessera_core::Chain(&e), surface = surface.label(), "verification failed");
             crate::observe::request(surface, "Unavailable", Some(started.elapsed()));
             Err(wire::unavailable())
         }
@@ -568,7 +568,7 @@ struct EchoView<'a> {
 fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
     let mut body = Vec::with_capacity(512);
     if let Err(e) = serde_json::to_writer(&mut body, value) {
-        tracing::error!(error = %e, "could not render a JSON answer");
+        tracing::error!(error = %tessera_core::Chain(&e), "could not render a JSON answer");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     (

@@ -121,7 +121,7 @@ pub(crate) async fn issue_token(
             return wire::invalid_login(Surface::TokenEndpoint);
         }
         Err(e) => {
-            tracing::error!(error = %e, "issuetoken failed");
+            tracing::error!(error = %tessera_core::Chain(&e), "issuetoken failed");
             return wire::unavailable();
         }
     };
@@ -160,7 +160,7 @@ pub(crate) async fn issue_token(
             refused(&state, asked_by(row, &account, &email)).await
         }
         Err(e) => {
-            tracing::error!(error = %e, "issuetoken failed");
+            tracing::error!(error = %tessera_core::Chain(&e), "issuetoken failed");
             wire::unavailable()
         }
     }
@@ -240,7 +240,7 @@ pub(crate) async fn revoke_token(
     match state.tessera().revoke_token(&actor, identity.token).await {
         Ok(_) => Json(json!({"revoked": true})).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "revoketoken failed");
+            tracing::error!(error = %tessera_core::Chain(&e), "revoketoken failed");
             wire::unavailable()
         }
     }

@@ -209,7 +209,7 @@ pub fn classify(e: &tessera_core::Error) -> (StatusCode, &'static str) {
         Error::Conflict { .. } => (StatusCode::CONFLICT, "CONFLICT"),
         Error::Id(_) => (StatusCode::BAD_REQUEST, "INVALID_ID"),
         Error::Storage(_) | Error::Vault(_) | Error::Rng(_) => {
-            tracing::error!(error = %e, "a request failed");
+            tracing::error!(error = %tessera_core::Chain(e), "a request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
         }
     }

@@ -69,7 +69,7 @@ async fn run(store: Arc<dyn Store>, mut queue: mpsc::Receiver<(ConsumerKey, Toke
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, pairs = pairs.len(), "could not read grants");
+                    tracing::error!(error = %crate::Chain(&e), pairs = pairs.len(), "could not read grants");
                     let why = e.to_string();
                     for (_, _, reply) in jobs {
                         let _ = reply.send(Err(why.clone()));

@@ -510,7 +510,7 @@ async fn preload(inner: std::sync::Weak<Inner>) {
         {
             Ok(page) => page,
             Err(e) => {
-                tracing::warn!(error = %e, "warming the grant cache stopped");
+                tracing::warn!(error = %crate::Chain(&e), "warming the grant cache stopped");
                 return;
             }
         };

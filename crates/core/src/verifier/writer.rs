@@ -287,7 +287,7 @@ fn answer(done: Done, counters: &Counters, uses: &mut UseLog) {
         Err(e) => {
             counters.failed_batches.fetch_add(1, Ordering::Relaxed);
             tracing::error!(
-                error = %e,
+                error = %crate::Chain(&e),
                 claims = claim_count,
                 audit_rows = done.attempts,
                 "could not record logins; the claims are refused"
@@ -338,7 +338,7 @@ impl UseLog {
             }
             for chunk in moves.chunks(USE_CHUNK) {
                 if let Err(e) = store.record_token_use(chunk.to_vec()).await {
-                    tracing::warn!(error = %e, tokens = chunk.len(), "could not record token use");
+                    tracing::warn!(error = %crate::Chain(&e), tokens = chunk.len(), "could not record token use");
                 }
             }
         }));
@@ -382,7 +382,7 @@ async fn purge(
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "purging old nonce records failed; will retry");
+                    tracing::warn!(error = %crate::Chain(&e), "purging old nonce records failed; will retry");
                     break;
                 }
             }

@@ -279,7 +279,7 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
     stored.await.map_err(super::session_failed)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     if let Err(e) = state.tessera().purge_web_sessions(now).await {
-        tracing::warn!(error = %e, "expired web sessions could not be removed");
+        tracing::warn!(error = %tessera_core::Chain(&e), "expired web sessions could not be removed");
     }
     row.success = true;
     row.detail = tessera_core::verifier::DETAIL_SUCCESS.to_owned();

@@ -190,7 +190,7 @@ pub(crate) fn render(page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "a page failed to render");
+            tracing::error!(error = %tessera_core::Chain(&e), "a page failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, wire::INTERNAL_MESSAGE).into_response()
         }
     }
@@ -369,7 +369,10 @@ fn internal(why: &str) -> UiError {
 }
 
 pub(crate) fn session_failed(e: tower_sessions::session::Error) -> UiError {
-    internal(&format!("the session store failed: {e}"))
+    internal(&format!(
+        "the session store failed: {}",
+        tessera_core::Chain(&e)
+    ))
 }
 
 impl Visit {
