@@ -55,6 +55,14 @@ impl Default for ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// Whether `ip` is a proxy whose `X-Forwarded-*` headers are believed (an IPv4-mapped
+    /// IPv6 address counts as its IPv4 address).
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.contains(&ip) || self.trusted_proxies.contains(&ip.to_canonical())
+    }
+}
+
 /// One public origin: scheme and lower-case authority (`host[:port]`, default port left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {

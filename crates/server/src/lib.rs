@@ -139,10 +139,10 @@ pub fn router(state: AppState) -> Router {
             get(surfaces::governance_limits),
         )
         .route("/services/rest/{*path}", any(surfaces::rest_web_services))
-        .route(FORWARD_AUTH_PATH, any(surfaces::forward_auth))
+        .route(FORWARD_AUTH_PATH, any(surfaces::trusted::forward_auth))
         .route(
             &format!("{FORWARD_AUTH_PATH}/{{*path}}"),
-            any(surfaces::forward_auth),
+            any(surfaces::trusted::forward_auth),
         )
         .route("/rest/issuetoken", get(token_endpoints::issue_token))
         .route("/rest/revoketoken", get(token_endpoints::revoke_token))
@@ -195,7 +195,7 @@ async fn metrics(
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    if let Some(refusal) = surfaces::refuse_untrusted_service(&state, &peer, &headers) {
+    if let Some(refusal) = surfaces::trusted::refuse_untrusted_service(&state, &peer, &headers) {
         return refusal;
     }
     let stats = state.verifier().writer_stats();

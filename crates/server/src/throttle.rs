@@ -38,8 +38,8 @@ pub enum Bucket {
 
 #[derive(Debug)]
 pub struct LoginThrottle {
+    /// Also the limit of a user's guesses from untrusted sources together.
     per_address: usize,
-    per_user: usize,
     per_user_source: usize,
     window: Duration,
     state: Arc<Mutex<State>>,
@@ -68,7 +68,6 @@ impl LoginThrottle {
     pub fn new(per_address: usize, per_user_source: usize, window: Duration) -> Self {
         Self {
             per_address: per_address.max(1),
-            per_user: per_address.max(1),
             per_user_source: per_user_source.max(1),
             window,
             state: Arc::default(),
@@ -117,8 +116,7 @@ impl LoginThrottle {
 
     fn limit(&self, bucket: &Bucket) -> usize {
         match bucket {
-            Bucket::Address(_) => self.per_address,
-            Bucket::User(_) => self.per_user,
+            Bucket::Address(_) | Bucket::User(_) => self.per_address,
             Bucket::UserSource(..) => self.per_user_source,
         }
     }

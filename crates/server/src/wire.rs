@@ -59,12 +59,13 @@ impl Surface {
 const REST_INVALID_LOGIN: &str = "Invalid login attempt. For more details, see the Login Audit \
     Trail in the NetSuite UI at Setup > Users/Roles > User Management > View Login Audit Trail.";
 
-/// An error of REST web services (`/services/rest/*`): its problem-details shape.
-pub fn rest_problem(status: StatusCode, code: &str, detail: &str) -> Response {
+/// An error of REST web services (`/services/rest/*`): its problem-details shape (RFC 9457,
+/// with NetSuite's `o:errorDetails`). `kind` is the problem type's URI.
+pub fn rest_problem(status: StatusCode, kind: &str, code: &str, detail: &str) -> Response {
     (
         status,
         Json(json!({
-            "type": "https://www.rfc-editor.org/rfc/rfc9110.html",
+            "type": kind,
             "title": status.canonical_reason().unwrap_or("Error"),
             "status": status.as_u16(),
             "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
@@ -73,93 +74,65 @@ pub fn rest_problem(status: StatusCode, code: &str, detail: &str) -> Response {
         .into_response()
 }
 
+/// The problem type of an HTTP status defined by RFC 9110.
+pub const RFC9110: &str = "https://www.rfc-editor.org/rfc/rfc9110.html";
+
 /// The generic 401 of a surface. The reason is never in it; it is in the audit trail.
 pub fn invalid_login(surface: Surface) -> Response {
     match surface {
-        Surface::RestWebServices => (
+        Surface::RestWebServices => rest_problem(
             StatusCode::UNAUTHORIZED,
-            Json(json!({
-                "type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2",
-                "title": "Unauthorized",
-                "status": 401,
-                "o:errorDetails": [{
-                    "detail": REST_INVALID_LOGIN,
-                    "o:errorCode": "INVALID_LOGIN",
-                }],
-            })),
-        )
-            .into_response(),
-        _ => (
+            "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2",
+            "INVALID_LOGIN",
+            REST_INVALID_LOGIN,
+        ),
+        _ => api_error(
             StatusCode::UNAUTHORIZED,
-            Json(json!({
-                "error": {"code": "INVALID_LOGIN_ATTEMPT", "message": "Invalid login attempt."}
-            })),
-        )
-            .into_response(),
+            "INVALID_LOGIN_ATTEMPT",
+            "Invalid login attempt.",
+        ),
     }
 }
+
+/// What a malformed request is told.
+pub const MALFORMED_MESSAGE: &str =
+    "The request could not be understood by the server due to malformed syntax.";
 
 /// A request the server cannot understand (a malformed Authorization header, an undecodable
 /// query or form body).
 pub fn malformed() -> Response {
-    (
+    api_error(
         StatusCode::BAD_REQUEST,
-        Json(json!({
-            "error": {
-                "code": "INVALID_REQUEST",
-                "message": "The request could not be understood by the server due to malformed syntax.",
-            }
-        })),
+        "INVALID_REQUEST",
+        MALFORMED_MESSAGE,
     )
-        .into_response()
 }
 
 /// Over the account's or the integration's concurrency limit (SPEC §5).
 pub fn over_limit(surface: Surface) -> Response {
+    const MESSAGE: &str = "Concurrent request limit exceeded. Request blocked.";
     match surface {
-        Surface::RestWebServices => (
+        Surface::RestWebServices => rest_problem(
             StatusCode::TOO_MANY_REQUESTS,
-            Json(json!({
-                "type": "https://www.rfc-editor.org/rfc/rfc6585.html#section-4",
-                "title": "Too Many Requests",
-                "status": 429,
-                "o:errorDetails": [{
-                    "detail": "Concurrent request limit exceeded. Request blocked.",
-                    "o:errorCode": "CONCURRENCY_LIMIT_EXCEEDED",
-                }],
-            })),
-        )
-            .into_response(),
-        Surface::AdminApi => api_error(
-            StatusCode::TOO_MANY_REQUESTS,
+            "https://www.rfc-editor.org/rfc/rfc6585.html#section-4",
             "CONCURRENCY_LIMIT_EXCEEDED",
-            "Concurrent request limit exceeded. Request blocked.",
+            MESSAGE,
         ),
-        _ => (
+        _ => api_error(
             StatusCode::BAD_REQUEST,
-            Json(json!({
-                "error": {
-                    "code": "SSS_REQUEST_LIMIT_EXCEEDED",
-                    "message": "Concurrent request limit exceeded. Request blocked.",
-                }
-            })),
-        )
-            .into_response(),
+            "SSS_REQUEST_LIMIT_EXCEEDED",
+            MESSAGE,
+        ),
     }
 }
 
 /// The store or the writer failed: nothing was accepted.
 pub fn unavailable() -> Response {
-    (
+    api_error(
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({
-            "error": {
-                "code": "SERVICE_UNAVAILABLE",
-                "message": "The server cannot verify requests at the moment. Try again shortly.",
-            }
-        })),
+        "SERVICE_UNAVAILABLE",
+        "The server cannot verify requests at the moment. Try again shortly.",
     )
-        .into_response()
 }
 
 /// A JSON error of Tessera's own API: a stable code and a message for people.

@@ -750,6 +750,45 @@ async fn sign_in_is_throttled_like_nlauth() {
     server.finish().await;
 }
 
+/// Issue 14, gap 3 in the browser: the device cookie a sign-in leaves lets the user back in
+/// from a browser that signed in before, however many guesses came from elsewhere meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_own_browser_is_not_locked_out_by_guesses() {
+    let server = start_sqlite(ServerConfig {
+        login_failures_per_hour: 3,
+        login_failures_per_user_and_source: 3,
+        ..ServerConfig::default()
+    })
+    .await;
+    admin_password(&server).await;
+    let mut mine = Browser::new(&server);
+    let first = mine.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    assert_eq!(first.status, 303, "{}", first.text());
+    let device = set_cookie(&first, "tessera-device");
+    assert!(
+        device.contains("HttpOnly") && device.contains("SameSite=Strict"),
+        "{device}"
+    );
+    assert!(device.contains("Max-Age=2592000"), "{device}");
+    // Signed out: only the device cookie is left.
+    mine.cookies
+        .retain(|name, _| name.ends_with("tessera-device"));
+    // Guesses from another browser on the same address fill every bucket it counts in.
+    let mut guesser = Browser::new(&server);
+    for _ in 0..4 {
+        guesser
+            .sign_in("admin@example.com", "wrong password, again")
+            .await;
+    }
+    let locked = guesser.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    assert!(locked.text().contains("Too many failed sign-ins"));
+    // The user's browser still gets in.
+    let again = mine.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    assert_eq!(again.status, 303, "{}", again.text());
+    assert!(mine.session().is_some());
+    server.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_end_after_the_idle_timeout_and_the_absolute_lifetime() {
     let server = start_sqlite(ServerConfig {
