@@ -87,6 +87,16 @@ async fn setup(server: &TestServer, issuetoken: bool) -> Setup {
     }
 }
 
+/// Bob's NLAuth header with a wrong password.
+fn guess(s: &Setup) -> String {
+    nlauth(
+        ACCOUNT,
+        "bob@example.com",
+        "guess guess guess",
+        Some(s.role),
+    )
+}
+
 fn nlauth(account: &str, email: &str, password: &str, role: Option<RoleId>) -> String {
     let enc = tessera_oauth1::encode::encode;
     let mut header = format!(
@@ -403,17 +413,7 @@ async fn failed_logins_are_throttled_per_user_without_a_permanent_lock_out() {
     let (server, s) = throttled_server(3).await;
     let ck = format!("consumerKey={}", s.consumer_key);
     for _ in 0..3 {
-        let reply = issue(
-            &server,
-            &ck,
-            &nlauth(
-                ACCOUNT,
-                "bob@example.com",
-                "guess guess guess",
-                Some(s.role),
-            ),
-        )
-        .await;
+        let reply = issue(&server, &ck, &guess(&s)).await;
         assert_eq!(reply.status, 401);
     }
     let reply = issue(
@@ -455,12 +455,7 @@ async fn issue_from(server: &TestServer, from: &str, query: &str, authorization:
 async fn gap02_parallel_guesses_cannot_pass_the_limit() {
     let (server, s) = throttled_server(5).await;
     let ck = format!("consumerKey={}", s.consumer_key);
-    let wrong = nlauth(
-        ACCOUNT,
-        "bob@example.com",
-        "guess guess guess",
-        Some(s.role),
-    );
+    let wrong = guess(&s);
     let guesses: Vec<_> = (0..40)
         .map(|_| {
             let (addr, ck, wrong) = (server.addr, ck.clone(), wrong.clone());
@@ -504,12 +499,7 @@ async fn gap03_guesses_elsewhere_do_not_lock_the_user_out() {
     let (server, s) = throttled_server(5).await;
     let ck = format!("consumerKey={}", s.consumer_key);
     let right = nlauth(ACCOUNT, "bob@example.com", PASSWORD, Some(s.role));
-    let wrong = nlauth(
-        ACCOUNT,
-        "bob@example.com",
-        "guess guess guess",
-        Some(s.role),
-    );
+    let wrong = guess(&s);
     let home = "127.0.0.2";
     assert_eq!(issue_from(&server, home, &ck, &right).await.status, 200);
     // An attacker elsewhere guesses until it is refused.
@@ -543,31 +533,16 @@ async fn gap05_a_right_password_is_never_confirmed_without_a_login(server: &Test
         &nlauth(ACCOUNT, "bob@example.com", PASSWORD, Some(s.role)),
     )
     .await;
-    let wrong = issue(
-        server,
-        &ck,
-        &nlauth(
-            ACCOUNT,
-            "bob@example.com",
-            "guess guess guess",
-            Some(s.role),
-        ),
-    )
-    .await;
+    let wrong = issue(server, &ck, &guess(&s)).await;
     assert_eq!(right.status, 400, "{}", right.text());
     assert_eq!((right.status, right.text()), (wrong.status, wrong.text()));
     assert_eq!(right.json()["error"]["field"], "name");
-    // A role the user does not hold, the feature off, another account: after the password,
-    // the same generic 401 as a wrong password.
+    // A role the user does not hold, refused after the password: the same generic 401 as a
+    // wrong password.
     let generic = issue(
         server,
         &format!("consumerKey={}", s.consumer_key),
-        &nlauth(
-            ACCOUNT,
-            "bob@example.com",
-            "guess guess guess",
-            Some(s.role),
-        ),
+        &guess(&s),
     )
     .await;
     let not_held = issue(

@@ -54,6 +54,18 @@ pub(crate) fn refuse_untrusted_service(
     })
 }
 
+/// The request of a trusted service, read; anyone else is refused before its body is read.
+async fn read_from_trusted_service(
+    state: &AppState,
+    peer: SocketAddr,
+    request: Request,
+) -> Result<Received, Response> {
+    if let Some(refusal) = refuse_untrusted_service(state, &peer, request.headers()) {
+        return Err(refusal);
+    }
+    Received::read(state, peer, request).await
+}
+
 /// A verified request: who is calling.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct VerifyValid<'a> {
@@ -100,10 +112,7 @@ pub(crate) async fn verify_api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    if let Some(refusal) = refuse_untrusted_service(&state, &peer, request.headers()) {
-        return refusal;
-    }
-    let received = match Received::read(&state, peer, request).await {
+    let received = match read_from_trusted_service(&state, peer, request).await {
         Ok(r) => r,
         Err(response) => return response,
     };
@@ -222,10 +231,7 @@ pub(crate) async fn forward_auth(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    if let Some(refusal) = refuse_untrusted_service(&state, &peer, request.headers()) {
-        return refusal;
-    }
-    let received = match Received::read(&state, peer, request).await {
+    let received = match read_from_trusted_service(&state, peer, request).await {
         Ok(r) => r,
         Err(response) => return response,
     };
