@@ -37,9 +37,17 @@ impl fmt::Display for ParamSource {
     }
 }
 
+/// Query and form parameters a request may have at most (the web UI's forms too). They are counted before any is
+/// decoded, so a body of millions of `a&a&…` is refused for the price of one scan (every
+/// request builds its base string, known consumer key or not). PHP's `max_input_vars` has the
+/// same default.
+pub const MAX_FORM_PARAMS: usize = 1000;
+
 /// Why the base string cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum BaseStringError {
+    #[error("the request has more than {max} query and form parameters")]
+    TooManyParameters { max: usize },
     #[error("invalid HTTP method {method:?}: it must be a non-empty token such as GET or POST")]
     InvalidMethod { method: String },
     /// A query or form parameter could not be decoded. `position` counts parameters from 1.
@@ -106,6 +114,10 @@ fn utf8_error_in_form(source: ParamSource, input: &[u8], bad: usize) -> BaseStri
     }
 }
 
+fn memchr_count(needle: u8, haystack: &[u8]) -> usize {
+    haystack.iter().filter(|&&b| b == needle).count()
+}
+
 fn name_for_error(raw: &[u8]) -> String {
     const MAX: usize = 64;
     let lossy = String::from_utf8_lossy(&raw[..raw.len().min(MAX)]);
@@ -156,6 +168,17 @@ impl<'a> SignedParams<'a> {
         source: ParamSource,
         input: &'a str,
     ) -> Result<(), BaseStringError> {
+        // An upper bound (empty pairs are skipped later), counted without decoding anything.
+        let pairs = memchr_count(b'&', input.as_bytes()) + 1;
+        if self.params.len() + pairs > MAX_FORM_PARAMS
+            && self.params.len() + encode::split_form(input).take(MAX_FORM_PARAMS + 1).count()
+                > MAX_FORM_PARAMS
+        {
+            return Err(BaseStringError::TooManyParameters {
+                max: MAX_FORM_PARAMS,
+            });
+        }
+        self.params.reserve(pairs.min(MAX_FORM_PARAMS));
         for (i, (name, value)) in encode::split_form(input).enumerate() {
             let err = |part, error| BaseStringError::Param {
                 source_kind: source,
@@ -292,6 +315,41 @@ pub fn normalized_params(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_are_counted_before_they_are_decoded() {
+        let mut at_limit = SignedParams::new();
+        let thousand = vec!["a=1"; MAX_FORM_PARAMS].join("&");
+        assert!(
+            at_limit
+                .add_form_str(ParamSource::FormBody, &thousand)
+                .is_ok()
+        );
+        // Empty pairs do not count.
+        let sparse = format!("{}&&&", vec!["a"; MAX_FORM_PARAMS].join("&"));
+        assert!(
+            SignedParams::new()
+                .add_form_str(ParamSource::FormBody, &sparse)
+                .is_ok()
+        );
+        // One more, across the query and the body together, is refused; so is a huge junk
+        // body, with a bad escape that would otherwise be reported first.
+        let mut over = SignedParams::new();
+        over.add_form_str(ParamSource::Query, "q=1").unwrap();
+        assert_eq!(
+            over.add_form_str(ParamSource::FormBody, &thousand),
+            Err(BaseStringError::TooManyParameters {
+                max: MAX_FORM_PARAMS
+            })
+        );
+        let junk = format!("%zz&{}", "a&".repeat(1_000_000));
+        assert_eq!(
+            SignedParams::new().add_form_str(ParamSource::FormBody, &junk),
+            Err(BaseStringError::TooManyParameters {
+                max: MAX_FORM_PARAMS
+            })
+        );
+    }
 
     #[test]
     fn rfc5849_3_4_1_example() {

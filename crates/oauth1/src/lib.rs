@@ -27,7 +27,9 @@ pub mod signer;
 pub mod url;
 pub mod verify;
 
-pub use base_string::{BaseStringError, SignedParams, base_string, normalized_params};
+pub use base_string::{
+    BaseStringError, MAX_FORM_PARAMS, SignedParams, base_string, normalized_params,
+};
 pub use body_hash::{
     BodyHashAlgorithm, BodyHashError, body_hash as compute_body_hash, check_body_hash,
 };

@@ -28,6 +28,7 @@ on_both_backends!(
     the_concurrency_limit_answers_with_the_documented_errors,
     verification_api_and_forward_auth,
     metrics_count_requests_by_surface_and_detail,
+    gap12_a_junk_form_body_is_refused_before_it_is_decoded,
 );
 
 const RESTLET: &str = "/app/site/hosting/restlet.nl?script=7&deploy=1";
@@ -777,4 +778,48 @@ async fn verification_api_refuses_untrusted_callers() {
     let reply = send(server.addr, "GET", "/api/v1/forward-auth", &[], b"").await;
     assert_eq!(reply.status, 403);
     server.finish().await;
+}
+
+/// Issue 14, gap 12: a 10 MiB form body of `a&a&…` under an unknown consumer key is refused as
+/// malformed (too many parameters, counted before any is decoded), not decoded and sorted.
+async fn gap12_a_junk_form_body_is_refused_before_it_is_decoded(server: &TestServer) {
+    let stranger = signer_for(&"0".repeat(64), "x", TOKEN_ID, TOKEN_SECRET);
+    let url = server.url(RESTLET);
+    let auth = authorization(&stranger, "POST", &url, None);
+    let junk = "a&".repeat(10 * 1024 * 1024 / 2 - 8);
+    let reply = send(
+        server.addr,
+        "POST",
+        RESTLET,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        junk.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(reply.json()["error"]["code"], "INVALID_REQUEST");
+    let row = &audit(server).await[0];
+    assert_eq!(row.detail, "MalformedRequest");
+    assert!(
+        row.detail_note.contains("more than 1000"),
+        "{}",
+        row.detail_note
+    );
+    // A form with a few parameters under the same unknown key is still a plain refusal.
+    let small = "a=1&b=2";
+    let auth = authorization(&stranger, "POST", &url, Some(small.as_bytes()));
+    let reply = send(
+        server.addr,
+        "POST",
+        RESTLET,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        small.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
 }

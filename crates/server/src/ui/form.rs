@@ -21,6 +21,17 @@ impl std::fmt::Debug for Fields {
 
 impl Fields {
     pub(crate) fn parse(input: &[u8]) -> Result<Self, UiError> {
+        // Counted before anything is decoded: junk costs one scan.
+        let fields = input.iter().filter(|&&b| b == b'&').count() + 1;
+        if fields > tessera_oauth1::MAX_FORM_PARAMS
+            && input
+                .split(|&b| b == b'&')
+                .filter(|p| !p.is_empty())
+                .count()
+                > tessera_oauth1::MAX_FORM_PARAMS
+        {
+            return Err(UiError::bad_request("the form has too many fields"));
+        }
         let text = std::str::from_utf8(input)
             .map_err(|_| UiError::bad_request("the form is not UTF-8 text"))?;
         let mut pairs = Vec::new();
@@ -105,6 +116,10 @@ mod tests {
     #[test]
     fn bad_encoding_is_refused_and_values_never_printed() {
         assert!(Fields::parse(b"a=%ZZ").is_err());
+        let many = "a&".repeat(tessera_oauth1::MAX_FORM_PARAMS + 1);
+        assert!(Fields::parse(many.as_bytes()).is_err());
+        let enough = vec!["a=1"; tessera_oauth1::MAX_FORM_PARAMS].join("&");
+        assert!(Fields::parse(enough.as_bytes()).is_ok());
         assert!(Fields::parse(&[b'a', b'=', 0xff]).is_err());
         let f = Fields::parse(b"password=hunter2hunter2").unwrap();
         assert!(!format!("{f:?}").contains("hunter2"));
