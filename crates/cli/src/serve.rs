@@ -109,6 +109,8 @@ struct FileConfig {
     ui_idle_minutes: Option<u64>,
     /// Hours after sign-in after which a web UI session ends.
     ui_session_hours: Option<u64>,
+    /// Days login audit rows are kept [default: 90].
+    audit_retention_days: Option<u64>,
     /// Seconds allowed for a request's line and headers (also the longest keep-alive wait).
     header_timeout_secs: Option<u64>,
     /// Seconds allowed for a request's body after its headers.
@@ -244,6 +246,12 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         file.keepalive_timeout_secs,
         &mut server.edge.keepalive_timeout,
     )?;
+    if let Some(days) = file.audit_retention_days {
+        if days == 0 || days > 100 * 365 {
+            bail!("audit_retention_days must be between 1 and 36500 (got {days})");
+        }
+        server.verifier.audit_retention = std::time::Duration::from_secs(days * 24 * 3600);
+    }
     if let Some(max) = file.max_connections {
         if max == 0 {
             bail!("max_connections must be at least 1");

@@ -116,6 +116,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `limit` nonce records whose timestamp is before `before` (Unix seconds).
     async fn purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64>;
 
+    /// Deletes up to `limit` of the oldest login audit rows written before `before_ms` (Unix
+    /// milliseconds); fewer than `limit` deleted means none that old is left (give or take a
+    /// row written out of order, taken by a later purge).
+    async fn purge_login_attempts(&self, before_ms: i64, limit: u32) -> StoreResult<u64>;
+
     /// Login audit rows, newest first.
     async fn login_attempts(&self, query: &AttemptQuery) -> StoreResult<Vec<LoginAttempt>>;
 }

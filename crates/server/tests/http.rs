@@ -745,7 +745,10 @@ async fn metrics_count_requests_by_surface_and_detail(server: &TestServer) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_rows_survive_graceful_shutdown() {
     let db = tessera_store::testing::TestDatabase::sqlite().await;
-    let server = TestServer::start(db).await;
+    // Every one of the 200 refusals recorded one by one (none summarized).
+    let mut config = tessera_server::ServerConfig::default();
+    config.verifier.junk_rows_per_minute = 1000;
+    let server = TestServer::start_with(db, config).await;
     for _ in 0..200 {
         assert_eq!(
             send(server.addr, "GET", RESTLET, &[], b"").await.status,
@@ -822,4 +825,43 @@ async fn gap12_a_junk_form_body_is_refused_before_it_is_decoded(server: &TestSer
     )
     .await;
     assert_eq!(reply.status, 401);
+}
+
+/// Issue 14, gap 13: refusals without a known user from one address are recorded one by one
+/// up to the minute's share, the rest counted for one summary row, on both stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap13_junk_refusals_from_one_address_cannot_grow_the_trail_without_bound() {
+    let mut dbs = vec![tessera_store::testing::TestDatabase::sqlite().await];
+    dbs.extend(tessera_store::testing::TestDatabase::postgres().await);
+    for db in dbs {
+        let mut config = tessera_server::ServerConfig::default();
+        config.verifier.junk_rows_per_minute = 5;
+        let server = TestServer::start_with(db, config).await;
+        let stranger = signer_for(&"0".repeat(64), "x", TOKEN_ID, TOKEN_SECRET);
+        for _ in 0..40 {
+            let auth = authorization(&stranger, "GET", &server.url(RESTLET), None);
+            let reply = send(
+                server.addr,
+                "GET",
+                RESTLET,
+                &[("authorization", &auth)],
+                b"",
+            )
+            .await;
+            assert_eq!(reply.status, 401);
+        }
+        // The real token's requests are recorded whatever the junk.
+        assert_eq!(signed_get(&server, RESTLET).await.status, 200);
+        let rows = audit(&server).await;
+        let junk = rows
+            .iter()
+            .filter(|r| r.detail == "consumer_key_unknown")
+            .count();
+        // Five a minute (ten if the run crossed a minute).
+        assert!((5..=10).contains(&junk), "{junk} rows of junk");
+        assert_eq!(rows[0].detail, "Success");
+        let summarized = server.state.verifier().writer_stats().summarized_audit_rows;
+        assert_eq!(junk as u64 + summarized, 40);
+        server.finish().await;
+    }
 }

@@ -312,7 +312,9 @@ impl SqlStore {
             if let Ok(mut recent) = self.recent.lock() {
                 recent.forget_before(before);
             }
-            return hot.purge_nonces(before, limit).await;
+            return hot
+                .purge(crate::hot_sqlite::Purged::Nonces, before, limit)
+                .await;
         }
         let mut conn = self.write.acquire().await.map_err(backend_error)?;
         sqlx::query(
@@ -320,6 +322,29 @@ impl SqlStore {
              (SELECT digest FROM nonces WHERE ts < $1 LIMIT $2)",
         )
         .bind(before)
+        .bind(i64::from(limit))
+        .run(&mut conn)
+        .await
+    }
+
+    pub(crate) async fn hot_purge_login_attempts(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        if let Some(hot) = &self.hot {
+            return hot
+                .purge(crate::hot_sqlite::Purged::Audit, before_ms, limit)
+                .await;
+        }
+        let mut conn = self.write.acquire().await.map_err(backend_error)?;
+        // The oldest rows by id, those of them older than the horizon: rows are written in time
+        // order (near enough), so no index on `at` is needed.
+        sqlx::query(
+            "DELETE FROM login_audit WHERE id IN \
+             (SELECT id FROM login_audit ORDER BY id LIMIT $2) AND at < $1",
+        )
+        .bind(before_ms)
         .bind(i64::from(limit))
         .run(&mut conn)
         .await

@@ -57,10 +57,20 @@ enum Job {
         reply: oneshot::Sender<StoreResult<()>>,
     },
     Purge {
+        table: Purged,
         before: i64,
         limit: u32,
         reply: oneshot::Sender<StoreResult<u64>>,
     },
+}
+
+/// What a purge deletes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Purged {
+    /// Nonce records with an `oauth_timestamp` (Unix seconds) before `before`.
+    Nonces,
+    /// Login audit rows written before `before` (Unix milliseconds).
+    Audit,
 }
 
 /// The handle of the hot-path writer thread. The thread ends when the handle is dropped or
@@ -144,9 +154,10 @@ impl HotWriter {
         answer.await.map_err(|_| stopped())?
     }
 
-    pub(crate) async fn purge_nonces(&self, before: i64, limit: u32) -> StoreResult<u64> {
+    pub(crate) async fn purge(&self, table: Purged, before: i64, limit: u32) -> StoreResult<u64> {
         let (reply, answer) = oneshot::channel();
         self.send(Job::Purge {
+            table,
             before,
             limit,
             reply,
@@ -181,12 +192,18 @@ const RECORD_USE: &str = "INSERT INTO token_usage (token_id, last_used_at) \
 
 const PURGE: &str = "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE ts < ?1 LIMIT ?2)";
 
+/// The oldest rows by id, those of them older than the horizon: rows are written in time order
+/// (near enough), so no index on `at` is needed and a purge with nothing to do reads `?2` rows.
+const PURGE_AUDIT: &str = "DELETE FROM login_audit WHERE id IN \
+    (SELECT id FROM login_audit ORDER BY id LIMIT ?2) AND at < ?1";
+
 struct Statements<'c> {
     conn: &'c Connection,
     nonce: Statement<'c>,
     attempt: Statement<'c>,
     token_use: Statement<'c>,
     purge: Statement<'c>,
+    purge_audit: Statement<'c>,
 }
 
 impl<'c> Statements<'c> {
@@ -197,6 +214,7 @@ impl<'c> Statements<'c> {
             attempt: conn.prepare(INSERT_ATTEMPT)?,
             token_use: conn.prepare(RECORD_USE)?,
             purge: conn.prepare(PURGE)?,
+            purge_audit: conn.prepare(PURGE_AUDIT)?,
         })
     }
 
@@ -248,8 +266,12 @@ impl<'c> Statements<'c> {
         })
     }
 
-    fn purge(&mut self, before: i64, limit: u32) -> rusqlite::Result<u64> {
-        let deleted = self.purge.execute(params![before, limit])?;
+    fn purge(&mut self, table: Purged, before: i64, limit: u32) -> rusqlite::Result<u64> {
+        let statement = match table {
+            Purged::Nonces => &mut self.purge,
+            Purged::Audit => &mut self.purge_audit,
+        };
+        let deleted = statement.execute(params![before, limit])?;
         Ok(deleted as u64)
     }
 }
@@ -324,12 +346,13 @@ fn run(s: &mut Statements<'_>, queue: &mpsc::Receiver<Job>, gate: &WriteGate) {
                 let _ = reply.send(s.token_use(&uses).map_err(backend));
             }
             Job::Purge {
+                table,
                 before,
                 limit,
                 reply,
             } => {
                 let _turn = gate.blocking_lock();
-                let _ = reply.send(s.purge(before, limit).map_err(backend));
+                let _ = reply.send(s.purge(table, before, limit).map_err(backend));
             }
         }
     }

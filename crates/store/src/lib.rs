@@ -460,6 +460,10 @@ impl Store for SqlStore {
         self.hot_purge_nonces(before, limit).await
     }
 
+    async fn purge_login_attempts(&self, before_ms: i64, limit: u32) -> StoreResult<u64> {
+        self.hot_purge_login_attempts(before_ms, limit).await
+    }
+
     async fn login_attempts(&self, query: &AttemptQuery) -> StoreResult<Vec<LoginAttempt>> {
         self.hot_login_attempts(query).await
     }

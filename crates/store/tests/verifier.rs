@@ -33,6 +33,7 @@ on_both_backends!(
     the_cache_is_warmed_with_active_tokens_only,
     administration_writes_succeed_while_claims_are_committed,
     every_audit_field_is_read_back_as_written,
+    gap13_audit_rows_past_their_retention_are_purged_in_batches,
 );
 
 /// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
@@ -614,4 +615,40 @@ async fn every_audit_field_is_read_back_as_written(env: &Env) {
         row.id = None;
     }
     assert_eq!(rows, [bare, full]);
+}
+
+/// Issue 14, gap 13: audit rows older than the retention go, in batches of the given size; a
+/// batch that comes back short means none that old is left; newer rows stay.
+async fn gap13_audit_rows_past_their_retention_are_purged_in_batches(env: &Env) {
+    use tessera_core::model::Timestamp;
+    use tessera_core::store::LoginAttempt;
+    let store = env.svc.store();
+    let row = |at_ms: i64, note: &str| LoginAttempt {
+        at: Timestamp::from_millis(at_ms),
+        ip: "192.0.2.1".into(),
+        method: "GET".into(),
+        request_uri: "/".into(),
+        surface: "restlet".into(),
+        detail: "consumer_key_unknown".into(),
+        detail_note: note.into(),
+        ..LoginAttempt::default()
+    };
+    let horizon = 1_800_000_000_000;
+    let old: Vec<_> = (0..5).map(|i| row(horizon - 10_000 + i, "old")).collect();
+    let new: Vec<_> = (0..3).map(|i| row(horizon + i, "new")).collect();
+    store.record_logins(Vec::new(), old).await.unwrap();
+    store.record_logins(Vec::new(), new).await.unwrap();
+    assert_eq!(store.purge_login_attempts(horizon, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_login_attempts(horizon, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_login_attempts(horizon, 2).await.unwrap(), 1);
+    assert_eq!(store.purge_login_attempts(horizon, 2).await.unwrap(), 0);
+    let left = store
+        .login_attempts(&AttemptQuery {
+            limit: 100,
+            ..AttemptQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 3);
+    assert!(left.iter().all(|r| r.detail_note == "new"));
 }

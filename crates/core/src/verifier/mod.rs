@@ -58,8 +58,14 @@ pub struct VerifierConfig {
     pub preload_grants: bool,
     /// Nonce records are kept this long beyond the acceptance window.
     pub purge_margin: Duration,
-    /// How often expired nonce records are purged.
+    /// How often expired nonce records and audit rows are purged.
     pub purge_interval: Duration,
+    /// Login audit rows are kept this long, then purged in bounded batches.
+    pub audit_retention: Duration,
+    /// Rows of refusals without a known user (an unknown consumer key or token, a malformed
+    /// request, an unknown account or email) recorded one by one per source address and
+    /// minute; the rest of that minute's are recorded as one summary row.
+    pub junk_rows_per_minute: u32,
 }
 
 impl Default for VerifierConfig {
@@ -73,6 +79,8 @@ impl Default for VerifierConfig {
             preload_grants: true,
             purge_margin: Duration::from_secs(300),
             purge_interval: Duration::from_secs(60),
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
+            junk_rows_per_minute: 60,
         }
     }
 }

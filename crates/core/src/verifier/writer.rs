@@ -3,8 +3,9 @@
 //! are with the store at once and everything queued is written in one transaction), so each
 //! request waits about one commit and throughput grows with concurrency.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
@@ -17,8 +18,11 @@ pub(crate) const QUEUE: usize = 65_536;
 /// How often collected `last_used_at` moves are written. A crash loses at most this much of
 /// that informational field; a graceful stop writes them.
 const USE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
-/// Nonce records deleted per purge statement.
+/// Nonce records (and audit rows) deleted per purge statement.
 const PURGE_CHUNK: u32 = 10_000;
+/// Source addresses whose unidentified refusals are counted one by one; beyond it, every
+/// further address shares one count.
+const JUNK_ADDRESSES: usize = 10_000;
 
 enum Job {
     Claim {
@@ -38,6 +42,10 @@ pub struct WriterStats {
     /// Transactions that failed (their claims were refused, their audit rows lost).
     pub failed_batches: u64,
     pub purged_nonces: u64,
+    pub purged_audit_rows: u64,
+    /// Rows of unidentified refusals not recorded one by one (each minute's summary row
+    /// stands for them).
+    pub summarized_audit_rows: u64,
     /// Time groups spent with the store, in microseconds (groups in flight together each count).
     pub busy_micros: u64,
 }
@@ -49,6 +57,8 @@ struct Counters {
     attempts: AtomicU64,
     failed_batches: AtomicU64,
     purged_nonces: AtomicU64,
+    purged_audit_rows: AtomicU64,
+    summarized_audit_rows: AtomicU64,
     busy_micros: AtomicU64,
 }
 
@@ -56,6 +66,7 @@ struct Counters {
 pub(crate) struct WriterHandle {
     jobs: mpsc::Sender<Job>,
     counters: Arc<Counters>,
+    junk: Arc<JunkRows>,
 }
 
 impl std::fmt::Debug for Job {
@@ -78,16 +89,24 @@ impl WriterHandle {
             config.batch_max.max(1),
             counters.clone(),
         ));
-        let horizon =
-            Duration::from_secs(config.profile.timestamp_window_secs) + config.purge_margin;
+        let junk = Arc::new(JunkRows::new(config.junk_rows_per_minute));
         tokio::spawn(purge(
             store,
-            horizon,
+            Horizons {
+                nonces: Duration::from_secs(config.profile.timestamp_window_secs)
+                    + config.purge_margin,
+                audit: config.audit_retention,
+            },
             config.purge_interval,
             counters.clone(),
+            junk.clone(),
             jobs.downgrade(),
         ));
-        Self { jobs, counters }
+        Self {
+            jobs,
+            counters,
+            junk,
+        }
     }
 
     /// Hands a claim to the writer; `true` once its nonce record is durable.
@@ -101,8 +120,15 @@ impl WriterHandle {
         answer.await.map_err(|_| VerifierError::Closed)
     }
 
-    /// Queues an audit row; it is committed with the next group.
+    /// Queues an audit row; it is committed with the next group. A refusal without a known
+    /// user beyond its address's rows of the minute is only counted (`JunkRows`).
     pub async fn record(&self, attempt: LoginAttempt) {
+        if !self.junk.admit(&attempt, minute_now()) {
+            self.counters
+                .summarized_audit_rows
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if self.jobs.send(Job::Attempt(attempt)).await.is_err() {
             tracing::error!("login audit row lost: the writer has stopped");
         }
@@ -123,6 +149,8 @@ impl WriterHandle {
             attempts: c.attempts.load(Ordering::Relaxed),
             failed_batches: c.failed_batches.load(Ordering::Relaxed),
             purged_nonces: c.purged_nonces.load(Ordering::Relaxed),
+            purged_audit_rows: c.purged_audit_rows.load(Ordering::Relaxed),
+            summarized_audit_rows: c.summarized_audit_rows.load(Ordering::Relaxed),
             busy_micros: c.busy_micros.load(Ordering::Relaxed),
         }
     }
@@ -353,39 +381,241 @@ impl UseLog {
     }
 }
 
-/// Deletes nonce records whose timestamp can no longer be accepted: older than the window plus
-/// a margin, so a record never goes while a request carrying its timestamp could still pass.
+/// How old purged records are.
+struct Horizons {
+    /// Nonce records: the acceptance window plus a margin, so a record never goes while a
+    /// request carrying its timestamp could still pass.
+    nonces: Duration,
+    /// Login audit rows: the retention.
+    audit: Duration,
+}
+
+/// Every `every`: deletes nonce records that can no longer matter and audit rows past their
+/// retention, in bounded batches, and writes the summary rows of the minutes that ended.
 async fn purge(
     store: Arc<dyn Store>,
-    horizon: Duration,
+    horizons: Horizons,
     every: Duration,
     counters: Arc<Counters>,
+    junk: Arc<JunkRows>,
     alive: mpsc::WeakSender<Job>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if alive.upgrade().is_none() {
+        let Some(jobs) = alive.upgrade() else {
             return;
+        };
+        for summary in junk.summaries(minute_now()) {
+            let _ = jobs.send(Job::Attempt(summary)).await;
         }
+        drop(jobs);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let before = i64::try_from(now.saturating_sub(horizon).as_secs()).unwrap_or(0);
-        loop {
-            match store.purge_nonces(before, PURGE_CHUNK).await {
-                Ok(n) => {
-                    counters.purged_nonces.fetch_add(n, Ordering::Relaxed);
-                    if n < u64::from(PURGE_CHUNK) {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %crate::Chain(&e), "purging old nonce records failed; will retry");
-                    break;
+        let nonces_before =
+            i64::try_from(now.saturating_sub(horizons.nonces).as_secs()).unwrap_or(0);
+        let audit_before =
+            i64::try_from(now.saturating_sub(horizons.audit).as_millis()).unwrap_or(0);
+        let purged = purge_in_chunks("old nonce records", &counters.purged_nonces, |limit| {
+            store.purge_nonces(nonces_before, limit)
+        });
+        purged.await;
+        let purged = purge_in_chunks(
+            "old login audit rows",
+            &counters.purged_audit_rows,
+            |limit| store.purge_login_attempts(audit_before, limit),
+        );
+        purged.await;
+    }
+}
+
+/// Runs `delete` in chunks until a chunk comes back short (or fails: then the next tick tries).
+async fn purge_in_chunks<'s, F>(what: &str, counter: &AtomicU64, delete: impl Fn(u32) -> F)
+where
+    F: std::future::Future<Output = crate::store::StoreResult<u64>> + 's,
+{
+    loop {
+        match delete(PURGE_CHUNK).await {
+            Ok(n) => {
+                counter.fetch_add(n, Ordering::Relaxed);
+                if n < u64::from(PURGE_CHUNK) {
+                    return;
                 }
             }
+            Err(e) => {
+                tracing::warn!(error = %crate::Chain(&e), "purging {what} failed; will retry");
+                return;
+            }
         }
+    }
+}
+
+/// The current minute since the Unix epoch.
+fn minute_now() -> i64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    i64::try_from(secs / 60).unwrap_or(i64::MAX)
+}
+
+/// Refusals without a known user (an unknown consumer key or token, a malformed request, an
+/// unknown account or email) are what a prober sends by the million: per source address and
+/// minute, the first `per_minute` are recorded one by one, the rest only counted, and when the
+/// minute is over one summary row (the last of them, with the count in its note) stands for
+/// them. Rows that name a user are always recorded.
+#[derive(Debug)]
+struct JunkRows {
+    per_minute: u32,
+    state: Mutex<JunkState>,
+}
+
+#[derive(Debug, Default)]
+struct JunkState {
+    buckets: HashMap<String, JunkBucket>,
+    /// Summary rows of minutes that ended, for the next tick to write.
+    pending: Vec<LoginAttempt>,
+}
+
+#[derive(Debug)]
+struct JunkBucket {
+    minute: i64,
+    recorded: u32,
+    counted: u32,
+    last: Option<LoginAttempt>,
+}
+
+impl JunkBucket {
+    fn new(minute: i64) -> Self {
+        Self {
+            minute,
+            recorded: 0,
+            counted: 0,
+            last: None,
+        }
+    }
+
+    /// The row that stands for the rows this bucket only counted, if any.
+    fn summary(&mut self, per_minute: u32) -> Option<LoginAttempt> {
+        let mut row = self.last.take()?;
+        row.detail_note = format!(
+            "{} refusals without a known user came from this address in one minute beyond the \
+             {per_minute} recorded one by one; this row stands for them (the last one's request \
+             and Detail). {}",
+            self.counted, row.detail_note
+        );
+        Some(row)
+    }
+}
+
+impl JunkRows {
+    fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            state: Mutex::default(),
+        }
+    }
+
+    /// Whether `attempt` is recorded one by one.
+    fn admit(&self, attempt: &LoginAttempt, minute: i64) -> bool {
+        if attempt.success || attempt.user.is_some() {
+            return true;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let JunkState { buckets, pending } = &mut *state;
+        let key = if buckets.len() < JUNK_ADDRESSES || buckets.contains_key(&attempt.ip) {
+            attempt.ip.clone()
+        } else {
+            "other addresses".to_owned()
+        };
+        let bucket = buckets
+            .entry(key)
+            .or_insert_with(|| JunkBucket::new(minute));
+        if bucket.minute != minute {
+            pending.extend(bucket.summary(self.per_minute));
+            *bucket = JunkBucket::new(minute);
+        }
+        if bucket.recorded < self.per_minute {
+            bucket.recorded += 1;
+            return true;
+        }
+        bucket.counted += 1;
+        bucket.last = Some(attempt.clone());
+        false
+    }
+
+    /// The summary rows of the minutes before `minute`; their buckets go.
+    fn summaries(&self, minute: i64) -> Vec<LoginAttempt> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let JunkState { buckets, pending } = &mut *state;
+        let mut rows = std::mem::take(pending);
+        buckets.retain(|_, bucket| {
+            if bucket.minute >= minute {
+                return true;
+            }
+            rows.extend(bucket.summary(self.per_minute));
+            false
+        });
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(ip: &str) -> LoginAttempt {
+        LoginAttempt {
+            ip: ip.to_owned(),
+            detail: "consumer_key_unknown".to_owned(),
+            ..LoginAttempt::default()
+        }
+    }
+
+    #[test]
+    fn unidentified_refusals_beyond_the_minutes_share_are_summarized() {
+        let junk = JunkRows::new(3);
+        let recorded = (0..10)
+            .filter(|_| junk.admit(&refusal("10.0.0.1"), 7))
+            .count();
+        assert_eq!(recorded, 3);
+        assert!(
+            junk.admit(&refusal("10.0.0.2"), 7),
+            "another address has its own share"
+        );
+        let named = LoginAttempt {
+            user: Some(crate::ids::UserId::new(5)),
+            ..refusal("10.0.0.1")
+        };
+        assert!(
+            junk.admit(&named, 7),
+            "a row naming a user is always recorded"
+        );
+        assert!(junk.summaries(7).is_empty(), "the minute is not over");
+        let rows = junk.summaries(8);
+        assert_eq!(rows.len(), 1);
+        assert!(
+            rows[0].detail_note.starts_with("7 refusals"),
+            "{}",
+            rows[0].detail_note
+        );
+        assert_eq!(rows[0].detail, "consumer_key_unknown");
+        // A new minute starts a new share.
+        assert!(junk.admit(&refusal("10.0.0.1"), 8));
+    }
+
+    #[test]
+    fn a_busy_address_in_a_new_minute_leaves_its_summary_pending() {
+        let junk = JunkRows::new(1);
+        for _ in 0..5 {
+            junk.admit(&refusal("10.0.0.1"), 1);
+        }
+        assert!(junk.admit(&refusal("10.0.0.1"), 2));
+        assert!(!junk.admit(&refusal("10.0.0.1"), 2));
+        let rows = junk.summaries(2);
+        assert_eq!(rows.len(), 1, "minute 1's summary; minute 2 is not over");
+        assert!(rows[0].detail_note.starts_with("4 refusals"));
     }
 }
