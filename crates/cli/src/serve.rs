@@ -111,6 +111,9 @@ struct FileConfig {
     ui_session_hours: Option<u64>,
     /// Days login audit rows are kept [default: 90].
     audit_retention_days: Option<u64>,
+    /// A refused signed request is answered no sooner than this many milliseconds after it
+    /// came in, whatever the reason [default: 2].
+    refusal_floor_ms: Option<u64>,
     /// Seconds allowed for a request's line and headers (also the longest keep-alive wait).
     header_timeout_secs: Option<u64>,
     /// Seconds allowed for a request's body after its headers.
@@ -251,6 +254,12 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             bail!("audit_retention_days must be between 1 and 36500 (got {days})");
         }
         server.verifier.audit_retention = std::time::Duration::from_secs(days * 24 * 3600);
+    }
+    if let Some(ms) = file.refusal_floor_ms {
+        if ms > 1000 {
+            bail!("refusal_floor_ms must be at most 1000 (got {ms})");
+        }
+        server.verifier.refusal_floor = std::time::Duration::from_millis(ms);
     }
     if let Some(max) = file.max_connections {
         if max == 0 {

@@ -865,3 +865,54 @@ async fn gap13_junk_refusals_from_one_address_cannot_grow_the_trail_without_boun
         server.finish().await;
     }
 }
+
+/// Issue 14, gap 10: every refusal of a signed request is answered no sooner than the refusal
+/// floor, whatever its reason (a cache hit or a store read); an accepted request is not held.
+/// (The times themselves are in BENCHMARKS.md; this checks the floor is applied to each kind.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap10_refusals_wait_for_the_floor_whatever_their_reason() {
+    let mut dbs = vec![tessera_store::testing::TestDatabase::sqlite().await];
+    dbs.extend(tessera_store::testing::TestDatabase::postgres().await);
+    for db in dbs {
+        let floor = std::time::Duration::from_millis(400);
+        let mut config = tessera_server::ServerConfig::default();
+        config.verifier.refusal_floor = floor;
+        let server = TestServer::start_with(db, config).await;
+        let refused = [
+            (
+                "a wrong signature",
+                signer_for(CONSUMER_KEY, "x", TOKEN_ID, TOKEN_SECRET),
+            ),
+            (
+                "an unknown consumer key",
+                signer_for(&"0".repeat(64), CONSUMER_SECRET, TOKEN_ID, TOKEN_SECRET),
+            ),
+            (
+                "an unknown token",
+                signer_for(CONSUMER_KEY, CONSUMER_SECRET, &"1".repeat(64), TOKEN_SECRET),
+            ),
+        ];
+        for (what, signer) in &refused {
+            let auth = authorization(signer, "GET", &server.url(RESTLET), None);
+            let started = Instant::now();
+            let reply = send(
+                server.addr,
+                "GET",
+                RESTLET,
+                &[("authorization", &auth)],
+                b"",
+            )
+            .await;
+            assert_eq!(reply.status, 401, "{what}");
+            assert!(
+                started.elapsed() >= floor,
+                "{what} answered after {:?}",
+                started.elapsed()
+            );
+        }
+        let started = Instant::now();
+        assert_eq!(signed_get(&server, RESTLET).await.status, 200);
+        assert!(started.elapsed() < floor, "an accepted request was held");
+        server.finish().await;
+    }
+}

@@ -62,6 +62,10 @@ pub struct VerifierConfig {
     pub purge_interval: Duration,
     /// Login audit rows are kept this long, then purged in bounded batches.
     pub audit_retention: Duration,
+    /// A refusal is answered no sooner than this after the request came in, so that its time
+    /// does not tell its reason (a store read for an unknown key, a cache hit for a wrong
+    /// signature). Above the slowest refusal path on this store; `0` turns it off.
+    pub refusal_floor: Duration,
     /// Rows of refusals without a known user (an unknown consumer key or token, a malformed
     /// request, an unknown account or email) recorded one by one per source address and
     /// minute; the rest of that minute's are recorded as one summary row.
@@ -80,6 +84,7 @@ impl Default for VerifierConfig {
             purge_margin: Duration::from_secs(300),
             purge_interval: Duration::from_secs(60),
             audit_retention: Duration::from_secs(90 * 24 * 3600),
+            refusal_floor: Duration::from_millis(2),
             junk_rows_per_minute: 60,
         }
     }
@@ -239,8 +244,24 @@ impl Verifier {
         &self.inner.config
     }
 
-    /// Verifies one request and records the attempt in the login audit trail.
+    /// Verifies one request and records the attempt in the login audit trail. A refusal is
+    /// answered no sooner than `refusal_floor` after the request came in, whatever its reason:
+    /// a cached grant with a wrong signature, an unknown consumer key or token read from the
+    /// store and a revoked token then take the same time (SPEC §3, §7).
     pub async fn verify(
+        &self,
+        request: &SignedRequest<'_>,
+        context: &RequestContext,
+    ) -> Result<Outcome, VerifierError> {
+        let started = tokio::time::Instant::now();
+        let outcome = self.verify_now(request, context).await?;
+        if matches!(outcome, Outcome::Refused(_)) {
+            tokio::time::sleep_until(started + self.inner.config.refusal_floor).await;
+        }
+        Ok(outcome)
+    }
+
+    async fn verify_now(
         &self,
         request: &SignedRequest<'_>,
         context: &RequestContext,
