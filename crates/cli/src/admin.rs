@@ -538,8 +538,16 @@ enum IntegrationCommand {
         #[arg(long)]
         confirm: bool,
     },
-    /// Install another account's record into yours, as a bundle would.
+    /// Install another account's record into yours, as a bundle would (where its owner made
+    /// it installable by your account).
     Install { id: i64 },
+    /// Show, or with --set replace, the accounts that may install your record by its id.
+    Installable {
+        id: i64,
+        /// The accounts (repeat or comma-separate); `--set` alone clears the list.
+        #[arg(long, num_args = 0.., value_delimiter = ',')]
+        set: Option<Vec<String>>,
+    },
     /// Delete the record (in its owner account) or uninstall it (elsewhere); its tokens are revoked.
     Delete {
         id: i64,
@@ -708,6 +716,31 @@ pub fn integration(args: &IntegrationArgs) -> Result<()> {
         }
         IntegrationCommand::Install { id } => {
             show(&api.call("POST", &path(id, "/install"), None)?)
+        }
+        IntegrationCommand::Installable { id, set } => {
+            let answer = match set {
+                Some(accounts) => api.call(
+                    "PUT",
+                    &path(id, "/installable-accounts"),
+                    Some(&json!({"accounts": accounts})),
+                )?,
+                None => api.call("GET", &path(id, "/installable-accounts"), None)?,
+            };
+            print_record(
+                out,
+                &answer,
+                &[("Installable by", |v| {
+                    let accounts: Vec<&str> = v["accounts"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    if accounts.is_empty() {
+                        "(no other account)".to_owned()
+                    } else {
+                        accounts.join(", ")
+                    }
+                })],
+            );
         }
         IntegrationCommand::Reset { id, confirm } => {
             if !confirm {

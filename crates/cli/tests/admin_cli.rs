@@ -125,6 +125,28 @@ fn a_newcomer_logs_in_makes_a_token_signs_with_it_and_revokes_it() {
         "{listed}"
     );
     assert!(!listed.contains(&cs));
+    // Who may install it by its id: nobody else, until the owner says so.
+    let installable = ok(config, &["integration", "installable", &application]);
+    assert!(installable.contains("(no other account)"), "{installable}");
+    let set = json(
+        config,
+        &[
+            "integration",
+            "installable",
+            &application,
+            "--set",
+            "7654321,7654321_SB1",
+        ],
+    );
+    assert_eq!(
+        set["accounts"],
+        serde_json::json!(["7654321", "7654321_SB1"])
+    );
+    let installable = ok(config, &["integration", "installable", &application]);
+    assert!(
+        installable.contains("7654321, 7654321_SB1"),
+        "{installable}"
+    );
 
     // A token for the administrator itself with the Administrator role.
     let token = json(

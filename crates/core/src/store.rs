@@ -477,6 +477,17 @@ pub trait StoreTx: Send {
         integration: IntegrationId,
     ) -> StoreResult<Vec<Installation>>;
     /// The integrations installed in an account, with their installation there.
+    /// The accounts the record's owner lets install it by its id, in account-id order.
+    async fn installable_accounts(
+        &mut self,
+        integration: IntegrationId,
+    ) -> StoreResult<Vec<AccountId>>;
+    /// Replaces that list.
+    async fn set_installable_accounts(
+        &mut self,
+        integration: IntegrationId,
+        accounts: &[AccountId],
+    ) -> StoreResult<()>;
     async fn installed_in(
         &mut self,
         account: &AccountId,

@@ -360,6 +360,7 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
             }
         };
         integrations.insert((owner.clone(), x.name.clone()), id);
+        let owner_admin = admin;
         for (j, inst) in x.installs.iter().enumerate() {
             let entry = format!("{entry}.installs[{j}] ({})", inst.account);
             let account = account_id(&entry, &inst.account)?;
@@ -377,6 +378,17 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
             }
             match inst.origin.as_deref().unwrap_or("bundle") {
                 "bundle" => {
+                    // A bundle install in the fixtures is the owner's choice: the record is
+                    // made installable there first.
+                    let mut installable = tessera
+                        .installable_accounts(&owner_admin, id)
+                        .await
+                        .map_err(service(&entry))?;
+                    installable.push(account.clone());
+                    tessera
+                        .set_installable_accounts(&owner_admin, id, installable)
+                        .await
+                        .map_err(service(&entry))?;
                     tessera
                         .install_from_bundle(&admin, id)
                         .await

@@ -27,6 +27,7 @@ on_both_backends!(
     each_role_shape_of_r12_and_r13_gets_exactly_its_rights,
     gap07_a_body_is_bound_to_the_signature_by_a_sha256_body_hash,
     gap08_the_admin_plane_never_waits_behind_integration_traffic,
+    gap06_another_account_installs_only_what_the_owner_allowed_and_sees_none_of_its_notes,
 );
 
 /// A token of the bootstrap administrator with the Administrator role, through the domain
@@ -551,6 +552,8 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
             "POST /api/v1/integrations/{id}/block",
             "POST /api/v1/integrations/{id}/enable",
             "POST /api/v1/integrations/{id}/install",
+            "GET /api/v1/integrations/{id}/installable-accounts",
+            "PUT /api/v1/integrations/{id}/installable-accounts",
             "POST /api/v1/integrations/{id}/reset",
             "GET /api/v1/integrations/{id}/notes",
             "GET /api/v1/tokens/{id}/notes",
@@ -840,7 +843,9 @@ async fn an_administrator_manages_an_integration_record_end_to_end(server: &Test
     assert_eq!(error_of(&gone).0, 404);
 }
 
-async fn a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records(server: &TestServer) {
+/// The administrator of a second account (7654321), signing with a token of a record of its
+/// own: its signer.
+async fn other_account_administrator(server: &TestServer) -> Signer {
     use tessera_core::NewIntegrationInput;
     let tessera = server.tessera();
     let (other, boss) = other_account(server, false, "bo@other.example", None).await;
@@ -872,13 +877,17 @@ async fn a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records(ser
         )
         .await
         .unwrap();
-    let boss_signer = Signer::new(
+    Signer::new(
         own_credentials.consumer_key.as_str(),
         &own_credentials.consumer_secret,
         token.token_id.as_str(),
         &token.token_secret,
     )
-    .with_realm("7654321");
+    .with_realm("7654321")
+}
+
+async fn a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records(server: &TestServer) {
+    let boss_signer = other_account_administrator(server).await;
 
     // Account 1's record, installed into account 2 as a bundle: listed there, not its owner.
     let admin = administrator(server).await;
@@ -902,6 +911,16 @@ async fn a_bundle_install_cannot_reset_and_other_roles_cannot_manage_records(ser
     )
     .await;
     assert_eq!(error_of(&unseen).0, 404, "{}", unseen.text());
+    // The owner lets account 2 install it by its id (issue 14, gap 6).
+    let allowed = call(
+        server,
+        &admin,
+        "PUT",
+        &format!("/api/v1/integrations/{acme_id}/installable-accounts"),
+        Some(json!({"accounts": ["7654321"]})),
+    )
+    .await;
+    assert_eq!(allowed.status, 200, "{}", allowed.text());
     let installed = call(
         server,
         &boss_signer,
@@ -1782,4 +1801,119 @@ async fn gap08_the_admin_plane_never_waits_behind_integration_traffic(server: &T
     for task in slow {
         assert_eq!(task.await.unwrap(), 200);
     }
+}
+
+async fn acme_id(server: &TestServer, admin: &Signer) -> i64 {
+    call(server, admin, "GET", "/api/v1/integrations", None)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Acme Sync")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Issue 14, gap 6: another account installs a record by its internal id only where the owner
+/// made it installable, and is told "not found" for it exactly as for a missing id until then;
+/// once installed it sees its own installation's notes, never the owner's notes or users.
+async fn gap06_another_account_installs_only_what_the_owner_allowed_and_sees_none_of_its_notes(
+    server: &TestServer,
+) {
+    let admin = administrator(server).await;
+    let boss = other_account_administrator(server).await;
+    let acme = acme_id(server, &admin).await;
+    let install = |id: i64| {
+        let path = format!("/api/v1/integrations/{id}/install");
+        let boss = &boss;
+        async move { call(server, boss, "POST", &path, None).await }
+    };
+    let not_yours = install(acme).await;
+    let missing = install(999_999).await;
+    assert_eq!(not_yours.status, 404);
+    assert_eq!(
+        (not_yours.status, not_yours.text()),
+        (missing.status, missing.text())
+    );
+    // The other account cannot see or change who may install it.
+    let path = format!("/api/v1/integrations/{acme}/installable-accounts");
+    let peek = call(
+        server,
+        &boss,
+        "PUT",
+        &path,
+        Some(json!({"accounts": ["7654321"]})),
+    )
+    .await;
+    assert_eq!(peek.status, 404, "{}", peek.text());
+    // The owner allows it; a bad account id is named.
+    let bad = call(
+        server,
+        &admin,
+        "PUT",
+        &path,
+        Some(json!({"accounts": ["not an account"]})),
+    )
+    .await;
+    assert_eq!(
+        error_of(&bad),
+        (400, "INVALID_FIELD".into(), "accounts[0]".into())
+    );
+    let allowed = call(
+        server,
+        &admin,
+        "PUT",
+        &path,
+        Some(json!({"accounts": ["7654321", "1234567", "7654321"]})),
+    )
+    .await;
+    assert_eq!(
+        allowed.json(),
+        json!({"accounts": ["7654321"]}),
+        "the owner left out, once each"
+    );
+    assert_eq!(
+        call(server, &admin, "GET", &path, None).await.json(),
+        allowed.json()
+    );
+    assert_eq!(install(acme).await.status, 201);
+    // Installed: the installing account still cannot read the owner's list…
+    assert_eq!(call(server, &boss, "GET", &path, None).await.status, 403);
+    // …and its notes of the record are its installation's only, by its own users.
+    let notes = call(
+        server,
+        &boss,
+        "GET",
+        &format!("/api/v1/integrations/{acme}/notes"),
+        None,
+    )
+    .await;
+    assert_eq!(notes.status, 200, "{}", notes.text());
+    let notes = notes.json();
+    let notes = notes.as_array().unwrap();
+    assert!(!notes.is_empty());
+    for note in notes {
+        assert_eq!(note["account"], "7654321", "{note}");
+        assert_eq!(note["record"], "installation", "{note}");
+        assert_ne!(note["by"], "Ada Admin", "{note}");
+    }
+    // The owner sees the record's own notes, the list change among them.
+    let own = call(
+        server,
+        &admin,
+        "GET",
+        &format!("/api/v1/integrations/{acme}/notes"),
+        None,
+    )
+    .await
+    .json();
+    assert!(
+        own.as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["field"] == "installable by" && n["new_value"] == "7654321"),
+        "{own}"
+    );
 }

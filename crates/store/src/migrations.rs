@@ -40,6 +40,12 @@ const MIGRATIONS: &[Source] = &[
         sqlite: include_str!("../migrations/sqlite/0004_web_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0004_web_sessions.sql"),
     },
+    Source {
+        version: 5,
+        description: "accounts that may install a record by its id",
+        sqlite: include_str!("../migrations/sqlite/0005_installable_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0005_installable_accounts.sql"),
+    },
 ];
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), OpenError> {

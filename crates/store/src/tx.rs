@@ -856,6 +856,43 @@ impl StoreTx for SqlTx {
         rows.iter().map(|r| rows::installation(r, "")).collect()
     }
 
+    async fn installable_accounts(
+        &mut self,
+        integration: IntegrationId,
+    ) -> StoreResult<Vec<AccountId>> {
+        let rows = sqlx::query(
+            "SELECT account_id FROM installable_accounts WHERE integration_id = $1 \
+             ORDER BY account_id",
+        )
+        .bind(integration.get())
+        .all(&mut self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| rows::account_id(r, "account_id"))
+            .collect()
+    }
+
+    async fn set_installable_accounts(
+        &mut self,
+        integration: IntegrationId,
+        accounts: &[AccountId],
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM installable_accounts WHERE integration_id = $1")
+            .bind(integration.get())
+            .run(&mut self.tx)
+            .await?;
+        for account in accounts {
+            sqlx::query(
+                "INSERT INTO installable_accounts (integration_id, account_id) VALUES ($1, $2)",
+            )
+            .bind(integration.get())
+            .bind(account.as_str().to_owned())
+            .run(&mut self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn installed_in(
         &mut self,
         account: &AccountId,

@@ -471,6 +471,11 @@ async fn r3_tokens_keep_working_with_the_new_consumer_pair_only(env: &Env) {
 
 async fn r4_bundle_install_cannot_reset(env: &Env) {
     let w = World::build(&env.svc).await;
+    // The owner makes the record installable by account B (issue 14, gap 6).
+    env.svc
+        .set_installable_accounts(&w.admin.actor, w.app, vec![w.b.clone()])
+        .await
+        .unwrap();
     let view = env
         .svc
         .install_from_bundle(&w.b_admin.actor, w.app)

@@ -596,7 +596,64 @@ impl Tessera {
         })
     }
 
-    /// Installs another account's record into the actor's account as a bundle would. Such an
+    /// The accounts that may install the record by its id (`install_from_bundle`): the owner's
+    /// choice, seen and set by the owner account's administrators only.
+    pub async fn installable_accounts(
+        &self,
+        actor: &Actor,
+        id: IntegrationId,
+    ) -> Result<Vec<AccountId>> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let (stored, _) = visible_integration(tx.as_mut(), &p, id).await?;
+        must_be_owner_administrator(&p, &stored.integration)?;
+        Ok(tx.installable_accounts(id).await?)
+    }
+
+    /// Replaces the accounts that may install the record by its id. An account need not
+    /// exist yet; the owner account itself is left out (it has the record). Installations
+    /// already made stay. Returns the list as stored.
+    pub async fn set_installable_accounts(
+        &self,
+        actor: &Actor,
+        id: IntegrationId,
+        accounts: Vec<AccountId>,
+    ) -> Result<Vec<AccountId>> {
+        let mut tx = self.tx(TxMode::Write).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let (stored, _) = visible_integration(tx.as_mut(), &p, id).await?;
+        must_be_owner_administrator(&p, &stored.integration)?;
+        let mut accounts = accounts;
+        accounts.retain(|a| a != &stored.integration.owner);
+        accounts.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        accounts.dedup();
+        let before = tx.installable_accounts(id).await?;
+        if before == accounts {
+            return Ok(accounts);
+        }
+        tx.set_installable_accounts(id, &accounts).await?;
+        let list = |a: &[AccountId]| {
+            (!a.is_empty()).then(|| {
+                a.iter()
+                    .map(AccountId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+        };
+        let mut notes = Notes::by(&p, Timestamp::now());
+        notes.push(
+            RecordRef::Integration(id),
+            "installable by",
+            list(&before),
+            list(&accounts),
+        );
+        notes.write(tx.as_mut()).await?;
+        self.commit(tx).await?;
+        Ok(accounts)
+    }
+
+    /// Installs another account's record into the actor's account as a bundle would — only
+    /// when the record's owner made it installable there (`set_installable_accounts`). Such an
     /// installation can never reset the record's credentials (R4).
     pub async fn install_from_bundle(
         &self,
@@ -617,6 +674,11 @@ impl Tessera {
             .ok_or(Error::not_found("integration record"))?;
         if tx.installation(id, &p.account).await?.is_some() {
             return Err(already_installed(&p.account));
+        }
+        // Only where the owner said so; anywhere else the record does not exist, exactly as
+        // a missing one (no oracle of internal ids).
+        if !tx.installable_accounts(id).await?.contains(&p.account) {
+            return Err(Error::not_found("integration record"));
         }
         let now = Timestamp::now();
         let installation = new_installation(

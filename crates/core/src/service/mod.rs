@@ -324,7 +324,12 @@ impl Tessera {
                 tokens::visible_token(tx.as_mut(), &p, *key).await?;
             }
             RecordRef::Integration(id) => {
-                integrations::visible_integration(tx.as_mut(), &p, *id).await?;
+                let (stored, _) = integrations::visible_integration(tx.as_mut(), &p, *id).await?;
+                // An installing account sees its installation's notes, never the owner's
+                // changes to the record (nor the names of the owner's users).
+                if stored.integration.owner != p.account {
+                    return Ok(Vec::new());
+                }
             }
             // Another account's installation is that account's business.
             RecordRef::Installation(id, account) => {

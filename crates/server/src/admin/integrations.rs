@@ -523,8 +523,9 @@ pub(crate) async fn reset_credentials(
     )))
 }
 
-/// Installs another account's record into the caller's account as a bundle would (such an
-/// installation can never reset the record's credentials: R4).
+/// Installs another account's record into the caller's account as a bundle would, where the
+/// record's owner made it installable (such an installation can never reset the record's
+/// credentials: R4).
 #[utoipa::path(
     post,
     path = "/api/v1/integrations/{id}/install",
@@ -533,7 +534,7 @@ pub(crate) async fn reset_credentials(
     responses(
         (status = 201, description = "Installed", body = IntegrationRecord),
         (status = 403, description = "Only an administrator installs bundles", body = ErrorBody),
-        (status = 404, description = "No such record", body = ErrorBody),
+        (status = 404, description = "No such record, or one its owner did not make installable by this account (the same answer)", body = ErrorBody),
         (status = 409, description = "Already installed in this account", body = ErrorBody),
     )
 )]
@@ -548,6 +549,88 @@ pub(crate) async fn install_integration(
         .install_from_bundle(&caller.actor, integration_id(&id)?)
         .await?;
     Ok((StatusCode::CREATED, Json(IntegrationRecord::from(view))))
+}
+
+/// The accounts that may install a record by its internal id.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InstallableAccounts {
+    /// Account ids (`1234567`, `1234567_SB1`, `TSTDRV…`); they need not exist yet.
+    accounts: Vec<String>,
+}
+
+/// The accounts the record's owner lets install it by its id (`POST …/install`); for the
+/// owner account's administrators only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/{id}/installable-accounts",
+    tag = "integrations",
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
+    responses(
+        (status = 200, description = "The accounts, in id order", body = InstallableAccounts),
+        (status = 403, description = "Only the owner account's administrators see it", body = ErrorBody),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn installable_accounts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<InstallableAccounts>, ApiError> {
+    caller.params(&[])?;
+    let accounts = state
+        .tessera()
+        .installable_accounts(&caller.actor, integration_id(&id)?)
+        .await?;
+    Ok(Json(InstallableAccounts::from(accounts)))
+}
+
+/// Replaces the accounts that may install the record by its id. Installations already made
+/// stay; the owner account itself is left out.
+#[utoipa::path(
+    put,
+    path = "/api/v1/integrations/{id}/installable-accounts",
+    tag = "integrations",
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
+    request_body = InstallableAccounts,
+    responses(
+        (status = 200, description = "The accounts as stored, in id order", body = InstallableAccounts),
+        (status = 403, description = "Only the owner account's administrators change it", body = ErrorBody),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn set_installable_accounts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<InstallableAccounts>, ApiError> {
+    caller.params(&[])?;
+    let id = integration_id(&id)?;
+    let input: InstallableAccounts = caller.json()?;
+    let accounts = input
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            tessera_core::ids::AccountId::parse(a).map_err(|e| ApiError::Invalid {
+                field: format!("accounts[{i}]"),
+                message: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let stored = state
+        .tessera()
+        .set_installable_accounts(&caller.actor, id, accounts)
+        .await?;
+    Ok(Json(InstallableAccounts::from(stored)))
+}
+
+impl From<Vec<tessera_core::ids::AccountId>> for InstallableAccounts {
+    fn from(accounts: Vec<tessera_core::ids::AccountId>) -> Self {
+        Self {
+            accounts: accounts.iter().map(|a| a.as_str().to_owned()).collect(),
+        }
+    }
 }
 
 /// What a delete did.

@@ -94,6 +94,10 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(integrations::approve_integration))
         .routes(routes!(integrations::reset_credentials))
         .routes(routes!(integrations::install_integration))
+        .routes(routes!(
+            integrations::installable_accounts,
+            integrations::set_installable_accounts
+        ))
         .routes(routes!(audit::token_notes))
         .routes(routes!(audit::integration_notes))
         .routes(routes!(audit::login_audit_trail))
