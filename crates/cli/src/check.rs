@@ -169,7 +169,7 @@ pub fn run(args: &CheckArgs) -> Result<bool> {
             let out = CheckOutput {
                 valid,
                 base_string: &base_string,
-                detail: rejection.as_ref().map(Rejection::detail_code),
+                detail: rejection.as_ref().map(|r| r.detail().as_str()),
                 message,
                 signature_matches,
                 expected_signature: &expected,
@@ -180,7 +180,7 @@ pub fn run(args: &CheckArgs) -> Result<bool> {
         }
         Output::Text => {
             match (&rejection, &message) {
-                (Some(r), Some(m)) => println!("INVALID ({}): {m}\n", r.detail_code()),
+                (Some(r), Some(m)) => println!("INVALID ({}): {m}\n", r.detail()),
                 _ => {
                     println!("VALID: the signature matches and the request follows the TBA rules\n")
                 }

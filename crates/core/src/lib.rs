@@ -17,4 +17,4 @@ pub mod verifier;
 
 pub use error::{Chain, Error, Result};
 pub use service::*;
-pub use tessera_oauth1::SecretString;
+pub use tessera_oauth1::{Detail, SecretString};

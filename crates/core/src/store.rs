@@ -6,6 +6,7 @@
 //! (R15). Dropping a transaction without [`StoreTx::commit`] rolls it back.
 
 use async_trait::async_trait;
+use tessera_oauth1::Detail;
 use thiserror::Error;
 
 use crate::ids::Email;
@@ -206,7 +207,7 @@ pub struct LoginAttempt {
     pub surface: String,
     pub success: bool,
     /// The Detail code (SPEC §3.1); `Success` on success.
-    pub detail: String,
+    pub detail: Detail,
     /// What an administrator needs to fix a failure (the expected realm, the clock skew …).
     pub detail_note: String,
     pub integration: Option<IntegrationId>,
@@ -220,7 +221,7 @@ pub struct LoginAttempt {
 pub struct AttemptQuery {
     pub account: Option<AccountId>,
     pub success: Option<bool>,
-    pub detail: Option<String>,
+    pub detail: Option<Detail>,
     pub token: Option<TokenKey>,
     pub user: Option<UserId>,
     pub role: Option<RoleId>,

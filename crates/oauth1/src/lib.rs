@@ -17,6 +17,7 @@
 pub mod base_string;
 pub mod body_hash;
 mod charset;
+pub mod detail;
 pub mod encode;
 pub mod header;
 pub mod nlauth;
@@ -33,6 +34,7 @@ pub use base_string::{
 pub use body_hash::{
     BodyHashAlgorithm, BodyHashError, body_hash as compute_body_hash, check_body_hash,
 };
+pub use detail::Detail;
 pub use header::{
     AuthorizationHeader, HeaderError, OAuthParam, build_authorization, find_authorization,
 };

@@ -124,10 +124,7 @@ mod tests {
             ..PASSPORT
         };
         assert_eq!(
-            missing
-                .check_fields(None, None, 300)
-                .unwrap_err()
-                .detail_code(),
+            missing.check_fields(None, None, 300).unwrap_err().detail(),
             "MissingTokenPassportRequiredFields"
         );
         let dashed = TokenPassport {
@@ -135,24 +132,21 @@ mod tests {
             ..PASSPORT
         };
         assert_eq!(
-            dashed
-                .check_fields(None, None, 300)
-                .unwrap_err()
-                .detail_code(),
+            dashed.check_fields(None, None, 300).unwrap_err().detail(),
             "nonce_rejected"
         );
         assert_eq!(
             PASSPORT
                 .check_fields(Some("HMAC-SHA1"), None, 300)
                 .unwrap_err()
-                .detail_code(),
+                .detail(),
             "UnsupportedSignatureMethod"
         );
         assert_eq!(
             PASSPORT
                 .check_fields(None, Some(1_508_242_306 + 301), 300)
                 .unwrap_err()
-                .detail_code(),
+                .detail(),
             "InvalidTimestamp"
         );
     }

@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::base_string::{BaseStringError, SignedParams};
 use crate::body_hash::{self, BodyHashError};
+use crate::detail::Detail;
 use crate::header::{AuthorizationHeader, HeaderError, OAuthParam};
 use crate::signature::{SignatureMethod, SigningKey};
 use crate::url::RequestUrl;
@@ -43,15 +44,15 @@ pub enum Rejection {
 
 impl Rejection {
     /// The login-audit Detail code (SPEC §3.1).
-    pub fn detail_code(&self) -> &'static str {
+    pub fn detail(&self) -> Detail {
         match self {
-            Self::UnsupportedSignatureMethod { .. } => "UnsupportedSignatureMethod",
-            Self::InvalidVersion { .. } => "InvalidVersion",
-            Self::NonceRejected { .. } => "nonce_rejected",
-            Self::InvalidTimestamp { .. } => "InvalidTimestamp",
+            Self::UnsupportedSignatureMethod { .. } => Detail::UnsupportedSignatureMethod,
+            Self::InvalidVersion { .. } => Detail::InvalidVersion,
+            Self::NonceRejected { .. } => Detail::NonceRejected,
+            Self::InvalidTimestamp { .. } => Detail::InvalidTimestamp,
             // A body that does not match its signed hash is an unsigned body.
-            Self::InvalidSignature | Self::BodyHash(_) => "InvalidSignature",
-            Self::MissingTokenPassportField { .. } => "MissingTokenPassportRequiredFields",
+            Self::InvalidSignature | Self::BodyHash(_) => Detail::InvalidSignature,
+            Self::MissingTokenPassportField { .. } => Detail::MissingTokenPassportRequiredFields,
         }
     }
 }
@@ -278,7 +279,7 @@ mod tests {
             ),
         ];
         for (rejection, code) in cases {
-            assert_eq!(rejection.detail_code(), code);
+            assert_eq!(rejection.detail(), code);
         }
     }
 

@@ -752,7 +752,7 @@ fn stale_and_future_timestamps_are_refused() {
     for now in [NOW + 301, NOW - 301] {
         let err = verify(&header, URL, None, &right_key(), now).unwrap_err();
         assert!(
-            matches!(&err, VerifyError::Rejected(r) if r.detail_code() == "InvalidTimestamp"),
+            matches!(&err, VerifyError::Rejected(r) if r.detail() == "InvalidTimestamp"),
             "{err:?}"
         );
     }
@@ -795,7 +795,7 @@ fn short_nonce_is_rejected() {
     let header = sign(URL, None).replace("n0nce-1", "n0nce");
     let err = verify(&header, URL, None, &right_key(), NOW).unwrap_err();
     assert!(
-        matches!(&err, VerifyError::Rejected(r) if r.detail_code() == "nonce_rejected"),
+        matches!(&err, VerifyError::Rejected(r) if r.detail() == "nonce_rejected"),
         "{err:?}"
     );
 }
@@ -805,7 +805,7 @@ fn wrong_version_is_rejected() {
     let header = sign(URL, None).replace(r#"oauth_version="1.0""#, r#"oauth_version="2.0""#);
     let err = verify(&header, URL, None, &right_key(), NOW).unwrap_err();
     assert!(
-        matches!(&err, VerifyError::Rejected(r) if r.detail_code() == "InvalidVersion"),
+        matches!(&err, VerifyError::Rejected(r) if r.detail() == "InvalidVersion"),
         "{err:?}"
     );
 }

@@ -7,6 +7,7 @@
 //! a success takes the guess back and trusts the source for that user. Every refusal is a
 //! login-audit row written here; what a caller does with a success is its own.
 
+use tessera_core::Detail;
 use tessera_core::ids::{AccountId, Email};
 use tessera_core::model::User;
 use tessera_core::store::LoginAttempt;
@@ -61,7 +62,7 @@ pub(crate) async fn check(
     context: &RequestContext,
     attempt: PasswordAttempt<'_>,
 ) -> Result<Result<PasswordSignedIn, PasswordRefused>, tessera_core::Error> {
-    let record = |detail: &str, note: &str| {
+    let record = |detail: Detail, note: &str| {
         let mut row: LoginAttempt = context.attempt(false, detail, note);
         // Who the attempt was for, as typed: the trail shows failed sign-ins of unknown users.
         row.account = AccountId::parse(attempt.account).ok();
@@ -79,7 +80,7 @@ pub(crate) async fn check(
             Some(guess) => guess.failed(),
             None => {
                 record(
-                    "TooManyAttempts",
+                    Detail::TooManyAttempts,
                     "too many failed sign-ins from this address",
                 )
                 .await;
@@ -87,7 +88,7 @@ pub(crate) async fn check(
             }
         }
         record(
-            "InvalidCredentials",
+            Detail::InvalidCredentials,
             "the account ID or email address is not valid",
         )
         .await;
@@ -105,7 +106,7 @@ pub(crate) async fn check(
             state.config().login_failures_per_user_and_source,
             state.config().login_failures_per_hour
         );
-        record("TooManyAttempts", &note).await;
+        record(Detail::TooManyAttempts, &note).await;
         return Ok(Err(PasswordRefused::Throttled));
     };
     let user = state
@@ -115,7 +116,7 @@ pub(crate) async fn check(
     let Some(user) = user else {
         guess.failed();
         record(
-            "InvalidCredentials",
+            Detail::InvalidCredentials,
             "unknown account or email, no password, an inactive user, or a wrong password",
         )
         .await;

@@ -92,7 +92,7 @@ pub(crate) async fn issue_token(
         Err(e) => {
             let row = context.attempt(
                 false,
-                tessera_core::verifier::DETAIL_MALFORMED,
+                tessera_core::Detail::MalformedRequest,
                 &e.to_string(),
             );
             state.verifier().record_attempt(row).await;
@@ -136,7 +136,7 @@ pub(crate) async fn issue_token(
     match state.tessera().issue_token(input).await {
         Ok(Ok(issued)) => {
             let t = &issued.token;
-            let mut row = context.attempt(true, tessera_core::verifier::DETAIL_SUCCESS, "");
+            let mut row = context.attempt(true, tessera_core::Detail::Success, "");
             row.account = Some(account);
             row.user = Some(t.token.user);
             row.user_name = Some(t.user_name.clone());
@@ -148,7 +148,11 @@ pub(crate) async fn issue_token(
             row.token = Some(t.token.key);
             row.token_name = Some(t.token.name.clone());
             state.verifier().record_attempt(row).await;
-            crate::observe::request(Surface::TokenEndpoint, "Success", None);
+            crate::observe::request(
+                Surface::TokenEndpoint,
+                tessera_core::Detail::Success.as_str(),
+                None,
+            );
             Json(json!({
                 "tokenId": issued.credentials.token_id.as_str(),
                 "tokenSecret": issued.credentials.token_secret.expose(),
@@ -175,10 +179,10 @@ fn asked_by(mut row: LoginAttempt, account: &AccountId, email: &Email) -> LoginA
 
 /// Records a refused issuetoken request and answers it with the generic 401.
 async fn refused(state: &AppState, row: LoginAttempt) -> Response {
-    let detail = row.detail.clone();
+    let detail = row.detail;
     state.verifier().record_attempt(row).await;
-    tracing::debug!(detail, "issuetoken refused");
-    crate::observe::request(Surface::TokenEndpoint, "Refused", None);
+    tracing::debug!(detail = detail.as_str(), "issuetoken refused");
+    crate::observe::request(Surface::TokenEndpoint, detail.as_str(), None);
     wire::invalid_login(Surface::TokenEndpoint)
 }
 

@@ -519,6 +519,22 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
     assert_eq!(reply.headers["content-type"], "application/json");
     let doc = reply.json();
     assert_eq!(doc["openapi"], "3.1.0");
+    // The audit trail's Detail filter names every code of the one list.
+    let detail = doc["paths"]["/api/v1/audit"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "detail")
+        .unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for code in tessera_core::Detail::ALL {
+        assert!(
+            detail.contains(&format!(" {code},")) || detail.contains(&format!(" {code} (")),
+            "{code} is missing from {detail}"
+        );
+    }
     let mut operations = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -1237,6 +1253,19 @@ async fn the_login_audit_trail_is_filtered_and_paged(server: &TestServer) {
         }
     };
     let refused = page("detail=InvalidSignature".into()).await;
+    // A Detail filter that is not a code is named, not an empty page.
+    let unknown = call(
+        server,
+        &admin,
+        "GET",
+        "/api/v1/audit?detail=NoSuchCode",
+        None,
+    )
+    .await;
+    assert_eq!(
+        error_of(&unknown),
+        (400, "INVALID_FIELD".into(), "detail".into())
+    );
     let items = refused["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{refused}");
     assert_eq!(items[0]["success"], false);

@@ -66,7 +66,7 @@ async fn token_named(server: &TestServer, name: &str) -> tessera_core::model::To
 }
 
 async fn last_detail(server: &TestServer) -> String {
-    audit(server).await[0].detail.clone()
+    audit(server).await[0].detail.as_str().to_owned()
 }
 
 async fn echo_restlet_answers_with_the_caller_and_what_it_sent(server: &TestServer) {

@@ -192,7 +192,7 @@ async fn assert_failures_recorded(server: &TestServer) {
         .await
         .unwrap()
         .into_iter()
-        .map(|a| a.detail)
+        .map(|a| a.detail.as_str().to_owned())
         .collect();
     for detail in [
         "InvalidSignature",

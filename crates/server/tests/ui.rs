@@ -738,7 +738,7 @@ async fn sign_in_is_throttled_like_nlauth() {
         .login_audit_trail(
             &admin_actor(),
             AttemptQuery {
-                detail: Some("TooManyAttempts".into()),
+                detail: Some(tessera_core::Detail::TooManyAttempts),
                 limit: 10,
                 ..AttemptQuery::default()
             },
@@ -786,6 +786,38 @@ async fn the_users_own_browser_is_not_locked_out_by_guesses() {
     let again = mine.sign_in("admin@example.com", ADMIN_PASSWORD).await;
     assert_eq!(again.status, 303, "{}", again.text());
     assert!(mine.session().is_some());
+    server.finish().await;
+}
+
+/// The Login Audit Trail's Detail filter offers every code there is, and refuses one that is
+/// not a code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_filter_offers_every_detail_code() {
+    let server = start_sqlite(ServerConfig::default()).await;
+    admin_password(&server).await;
+    let mut browser = Browser::new(&server);
+    assert_eq!(
+        browser
+            .sign_in("admin@example.com", ADMIN_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let page = browser.get("/app/setup/login-audit-trail").await.text();
+    for detail in tessera_core::Detail::ALL {
+        assert!(
+            page.contains(&format!("<option value=\"{detail}\">")),
+            "{detail} is not offered"
+        );
+    }
+    let unknown = browser
+        .get("/app/setup/login-audit-trail?detail=NoSuchCode")
+        .await
+        .text();
+    assert!(
+        unknown.contains("is not one of the codes offered"),
+        "{unknown}"
+    );
     server.finish().await;
 }
 

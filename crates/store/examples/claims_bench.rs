@@ -52,7 +52,7 @@ async fn main() {
                     request_uri: "/app/site/hosting/restlet.nl?script=1&deploy=1".into(),
                     surface: "restlet".into(),
                     success: true,
-                    detail: "Success".into(),
+                    detail: tessera_core::Detail::Success,
                     application_name: Some("Acme Sync".into()),
                     token: Some(TokenKey::new(1)),
                     token_name: Some("alice".into()),

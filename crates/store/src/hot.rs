@@ -367,7 +367,7 @@ impl SqlStore {
         }
         if let Some(d) = &q.detail {
             sql.push(" AND detail = ");
-            sql.bind(Bind::Text(d.clone()));
+            sql.bind(Bind::Text(d.as_str().to_owned()));
         }
         if let Some(t) = q.token {
             sql.push(" AND token_key = ");
@@ -476,7 +476,7 @@ pub(crate) fn audit_values(a: &LoginAttempt) -> [AuditValue<'_>; 19] {
         Text(Some(&a.request_uri)),
         Text(Some(&a.surface)),
         Int(Some(i64::from(a.success))),
-        Text(Some(&a.detail)),
+        Text(Some(a.detail.as_str())),
         Text(Some(&a.detail_note)),
         Int(a.integration.map(|x| x.get())),
         Text(a.application_name.as_deref()),
@@ -597,7 +597,8 @@ fn attempt(row: &AnyRow) -> StoreResult<LoginAttempt> {
         request_uri: get(row, "request_uri")?,
         surface: get(row, "surface")?,
         success: flag(row, "success")?,
-        detail: get(row, "detail")?,
+        detail: tessera_core::Detail::parse(&get::<String>(row, "detail")?)
+            .ok_or_else(|| crate::rows::corrupt("detail"))?,
         detail_note: get(row, "detail_note")?,
         integration: get::<Option<i64>>(row, "integration_id")?.map(IntegrationId::new),
         application_name: get(row, "application_name")?,

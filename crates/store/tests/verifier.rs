@@ -34,6 +34,7 @@ on_both_backends!(
     administration_writes_succeed_while_claims_are_committed,
     every_audit_field_is_read_back_as_written,
     gap13_audit_rows_past_their_retention_are_purged_in_batches,
+    every_detail_code_is_stored_filtered_and_read_back,
 );
 
 /// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
@@ -96,7 +97,7 @@ async fn verify(verifier: &Verifier, authorization: &str) -> Outcome {
 fn detail(outcome: &Outcome) -> &str {
     match outcome {
         Outcome::Accepted(_) => "accepted",
-        Outcome::Refused(r) => r.detail,
+        Outcome::Refused(r) => r.detail.as_str(),
         Outcome::Malformed { .. } => "malformed",
     }
 }
@@ -350,7 +351,7 @@ async fn expired_nonce_records_are_purged_and_fresh_ones_kept(env: &Env) {
         touch_last_used: false,
         success: tessera_core::store::LoginAttempt {
             token: Some(key),
-            detail: "Success".into(),
+            detail: tessera_core::Detail::Success,
             success: true,
             ..Default::default()
         },
@@ -583,7 +584,7 @@ async fn every_audit_field_is_read_back_as_written(env: &Env) {
         request_uri: "/services/rest/x?a=1&oauth_token=***".into(),
         surface: "rest".into(),
         success: false,
-        detail: "InvalidSignature".into(),
+        detail: tessera_core::Detail::InvalidSignature,
         detail_note: "a note".into(),
         integration: Some(IntegrationId::new(13)),
         application_name: Some("App".into()),
@@ -596,7 +597,7 @@ async fn every_audit_field_is_read_back_as_written(env: &Env) {
         method: "GET".into(),
         request_uri: "/".into(),
         surface: "restlet".into(),
-        detail: "MissingRequiredParameter".into(),
+        detail: tessera_core::Detail::MissingRequiredParameter,
         ..LoginAttempt::default()
     };
     store
@@ -629,7 +630,7 @@ async fn gap13_audit_rows_past_their_retention_are_purged_in_batches(env: &Env) 
         method: "GET".into(),
         request_uri: "/".into(),
         surface: "restlet".into(),
-        detail: "consumer_key_unknown".into(),
+        detail: tessera_core::Detail::ConsumerKeyUnknown,
         detail_note: note.into(),
         ..LoginAttempt::default()
     };
@@ -651,4 +652,40 @@ async fn gap13_audit_rows_past_their_retention_are_purged_in_batches(env: &Env) 
         .unwrap();
     assert_eq!(left.len(), 3);
     assert!(left.iter().all(|r| r.detail_note == "new"));
+}
+
+/// Every Detail code (the one list, `Detail::ALL`) is written, found by the trail's Detail
+/// filter, and read back as itself.
+async fn every_detail_code_is_stored_filtered_and_read_back(env: &Env) {
+    use tessera_core::Detail;
+    use tessera_core::model::Timestamp;
+    use tessera_core::store::LoginAttempt;
+    let store = env.svc.store();
+    let rows: Vec<LoginAttempt> = Detail::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, detail)| LoginAttempt {
+            at: Timestamp::from_millis(1_800_000_000_000 + i as i64),
+            ip: "192.0.2.7".into(),
+            method: "GET".into(),
+            request_uri: "/".into(),
+            surface: "restlet".into(),
+            success: *detail == Detail::Success,
+            detail: *detail,
+            ..LoginAttempt::default()
+        })
+        .collect();
+    store.record_logins(Vec::new(), rows).await.unwrap();
+    for detail in Detail::ALL {
+        let found = store
+            .login_attempts(&AttemptQuery {
+                detail: Some(detail),
+                limit: 10,
+                ..AttemptQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "{detail}");
+        assert_eq!(found[0].detail, detail);
+    }
 }

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, ConsumerKey, IntegrationId, RoleId};
 use crate::model::{Context, InstallState, TokenListItem, User};
 use crate::store::TxMode;
+use tessera_oauth1::Detail;
 
 /// An issuetoken request, parsed, from a user whose password was checked.
 #[derive(Debug)]
@@ -32,7 +33,7 @@ pub struct IssuedToken {
 /// Why issuetoken refused: answered with the generic 401, recorded with its Detail code.
 #[derive(Debug, Clone)]
 pub struct IssueRefusal {
-    pub detail: &'static str,
+    pub detail: Detail,
     pub note: String,
     /// Who asked, once the password proved it.
     pub user: Option<User>,
@@ -41,7 +42,7 @@ pub struct IssueRefusal {
 }
 
 impl IssueRefusal {
-    fn new(detail: &'static str, note: impl Into<String>) -> Self {
+    fn new(detail: Detail, note: impl Into<String>) -> Self {
         Self {
             detail,
             note: note.into(),
@@ -70,7 +71,7 @@ impl Tessera {
             return Ok(Err(IssueRefusal {
                 user: Some(user),
                 ..IssueRefusal::new(
-                    "FeatureDisabled",
+                    Detail::FeatureDisabled,
                     "the Token-based Authentication feature is off in the account",
                 )
             }));
@@ -86,14 +87,14 @@ impl Tessera {
             (Some(role), _) if user.holds(role) => role,
             (Some(role), _) => {
                 return Ok(Err(refusal(
-                    "RoleNotAllowed",
+                    Detail::RoleNotAllowed,
                     format!("the user does not hold role {role}"),
                 )));
             }
             (None, [only]) => *only,
             (None, _) => {
                 return Ok(Err(refusal(
-                    "MissingRequiredParameter",
+                    Detail::MissingRequiredParameter,
                     "nlauth_role is required: the user holds several roles, or none".to_owned(),
                 )));
             }
@@ -109,13 +110,13 @@ impl Tessera {
         };
         if role_record.is_none_or(|r| r.inactive) {
             return Ok(Err(refusal(
-                "EntityOrRoleDisabled",
+                Detail::EntityOrRoleDisabled,
                 format!("role {role} is inactive or gone"),
             )));
         }
         let Some(stored) = stored.filter(|s| s.integration.deleted_at.is_none()) else {
             return Ok(Err(refusal(
-                "consumer_key_unknown",
+                Detail::ConsumerKeyUnknown,
                 "no integration record has this consumer key".to_owned(),
             )));
         };
@@ -127,13 +128,13 @@ impl Tessera {
         };
         if !integration.switches.token_based_auth {
             return Ok(Err(refusal(
-                "consumer_key_refused",
+                Detail::ConsumerKeyRefused,
                 "Token-based Authentication is off on the integration record".to_owned(),
             )));
         }
         if !integration.switches.tba_issuetoken_endpoint {
             return Ok(Err(refusal(
-                "consumer_key_refused",
+                Detail::ConsumerKeyRefused,
                 "the integration record's TBA: issuetoken Endpoint switch is off".to_owned(),
             )));
         }
@@ -144,7 +145,7 @@ impl Tessera {
         // requests are refused, this one included (R14).
         if installation.state != InstallState::Enabled {
             return Ok(Err(refusal(
-                "IntegrationBlocked",
+                Detail::IntegrationBlocked,
                 format!(
                     "the integration record is {} in this account; an administrator must enable it",
                     installation.state.label()
@@ -165,13 +166,15 @@ impl Tessera {
             .await;
         match created {
             Ok((token, credentials)) => Ok(Ok(IssuedToken { token, credentials })),
-            Err(Error::NotPermitted { why }) => Ok(Err(refusal("RoleNotAllowed", why))),
+            Err(Error::NotPermitted { why }) => Ok(Err(refusal(Detail::RoleNotAllowed, why))),
             // The name was checked before the password (`check_token_name`); what is left is
             // the role, the user or the record refusing, after the password: a refusal like
             // the others, never an answer of its own that would confirm the password.
-            Err(Error::Invalid { field: "role", why }) => Ok(Err(refusal("RoleNotAllowed", why))),
+            Err(Error::Invalid { field: "role", why }) => {
+                Ok(Err(refusal(Detail::RoleNotAllowed, why)))
+            }
             Err(Error::Invalid { field, why }) => Ok(Err(refusal(
-                "EntityOrRoleDisabled",
+                Detail::EntityOrRoleDisabled,
                 format!("{field}: {why}"),
             ))),
             Err(e) => Err(e),

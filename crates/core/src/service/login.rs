@@ -30,17 +30,19 @@ pub enum LoginRefusal {
     RoleNotAllowed,
 }
 
+use tessera_oauth1::Detail;
+
 impl LoginRefusal {
-    pub fn detail_code(self) -> &'static str {
+    pub fn detail(self) -> Detail {
         match self {
-            LoginRefusal::FeatureDisabled => "FeatureDisabled",
-            LoginRefusal::ConsumerKeyUnknown => "consumer_key_unknown",
-            LoginRefusal::ConsumerKeyRefused => "consumer_key_refused",
-            LoginRefusal::InvalidToken => "InvalidToken",
-            LoginRefusal::TokenRevoked => "TokenRevoked",
-            LoginRefusal::TokenInactive => "TokenInactive",
-            LoginRefusal::EntityOrRoleDisabled => "EntityOrRoleDisabled",
-            LoginRefusal::RoleNotAllowed => "RoleNotAllowed",
+            LoginRefusal::FeatureDisabled => Detail::FeatureDisabled,
+            LoginRefusal::ConsumerKeyUnknown => Detail::ConsumerKeyUnknown,
+            LoginRefusal::ConsumerKeyRefused => Detail::ConsumerKeyRefused,
+            LoginRefusal::InvalidToken => Detail::InvalidToken,
+            LoginRefusal::TokenRevoked => Detail::TokenRevoked,
+            LoginRefusal::TokenInactive => Detail::TokenInactive,
+            LoginRefusal::EntityOrRoleDisabled => Detail::EntityOrRoleDisabled,
+            LoginRefusal::RoleNotAllowed => Detail::RoleNotAllowed,
         }
     }
 }

@@ -23,6 +23,7 @@ mod writer;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub use tessera_oauth1::Detail;
 
 use sha2::{Digest, Sha256};
 use tessera_oauth1::header::HeaderError;
@@ -161,12 +162,12 @@ pub enum Outcome {
 /// Why a request was refused: the Detail code and a note for the administrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub detail: &'static str,
+    pub detail: Detail,
     pub note: String,
 }
 
 impl Refusal {
-    fn new(detail: &'static str, note: impl Into<String>) -> Self {
+    fn new(detail: Detail, note: impl Into<String>) -> Self {
         Self {
             detail,
             note: note.into(),
@@ -186,17 +187,6 @@ pub enum VerifierError {
     #[error("the store failed while reading grants: {0}")]
     Lookup(String),
 }
-
-/// Detail code of a request without TBA credentials.
-pub const DETAIL_MISSING: &str = "MissingRequiredParameter";
-/// Detail code of a wrong or missing realm.
-pub const DETAIL_INVALID_REALM: &str = "InvalidRealm";
-/// Detail code of a replay.
-pub const DETAIL_NONCE_USED: &str = "nonce_used";
-/// Detail code of a success in the audit trail.
-pub const DETAIL_SUCCESS: &str = "Success";
-/// Detail code, in the audit trail only, of a request answered 400.
-pub const DETAIL_MALFORMED: &str = "MalformedRequest";
 
 /// Verifies signed requests. Cheap to clone; one writer task per verifier.
 #[derive(Debug, Clone)]
@@ -273,7 +263,7 @@ impl Verifier {
                 Outcome::Refused(refusal)
             }
             Decision::Malformed(why) => {
-                let refusal = Refusal::new(DETAIL_MALFORMED, why.clone());
+                let refusal = Refusal::new(Detail::MalformedRequest, why.clone());
                 self.record_failure(context, &refusal, Subject::default())
                     .await;
                 Outcome::Malformed { why }
@@ -323,7 +313,7 @@ impl Verifier {
         let now = unix_now();
         let Some(value) = request.authorization else {
             return Ok(refused(
-                DETAIL_MISSING,
+                Detail::MissingRequiredParameter,
                 "the request has no Authorization header",
             ));
         };
@@ -331,7 +321,7 @@ impl Verifier {
             Ok(h) => h,
             Err(HeaderError::NotOAuth) => {
                 return Ok(refused(
-                    DETAIL_MISSING,
+                    Detail::MissingRequiredParameter,
                     "the Authorization header does not use the OAuth scheme",
                 ));
             }
@@ -343,7 +333,7 @@ impl Verifier {
         };
         let timestamp = match self.inner.config.profile.check(&params, Some(now)) {
             Ok(ts) => ts,
-            Err(r) => return Ok(refused(r.detail_code(), r.to_string())),
+            Err(r) => return Ok(refused(r.detail(), r.to_string())),
         };
         let parts = RequestParts {
             method: request.method,
@@ -375,7 +365,7 @@ impl Verifier {
                     _ => "",
                 };
                 return Ok(Decision::Refused(
-                    Refusal::new(refusal.detail_code(), note),
+                    Refusal::new(refusal.detail(), note),
                     subject,
                 ));
             }
@@ -384,7 +374,7 @@ impl Verifier {
         if !signature_matches {
             return Ok(Decision::Refused(
                 Refusal::new(
-                    Rejection::InvalidSignature.detail_code(),
+                    Rejection::InvalidSignature.detail(),
                     "the signature does not match the request",
                 ),
                 subject(),
@@ -395,7 +385,7 @@ impl Verifier {
         {
             let rejection = Rejection::BodyHash(e);
             return Ok(Decision::Refused(
-                Refusal::new(rejection.detail_code(), rejection.to_string()),
+                Refusal::new(rejection.detail(), rejection.to_string()),
                 subject(),
             ));
         }
@@ -408,13 +398,13 @@ impl Verifier {
                 None => format!("the realm is missing; expected {expected:?}"),
             };
             return Ok(Decision::Refused(
-                Refusal::new(DETAIL_INVALID_REALM, note),
+                Refusal::new(Detail::InvalidRealm, note),
                 subject(),
             ));
         }
         let digest = nonce_digest(params.consumer_key, token_id, params.nonce, timestamp);
         let success =
-            Subject::of_identity(&entry.identity).attempt(context, true, DETAIL_SUCCESS, "");
+            Subject::of_identity(&entry.identity).attempt(context, true, Detail::Success, "");
         let claim = NonceClaim {
             digest,
             consumer_key: entry.consumer.consumer_key.clone(),
@@ -438,7 +428,7 @@ impl Verifier {
         {
             return Ok(Decision::Refused(
                 Refusal::new(
-                    DETAIL_NONCE_USED,
+                    Detail::NonceUsed,
                     "this consumer key, token, nonce and timestamp were accepted before",
                 ),
                 subject(),
@@ -446,12 +436,12 @@ impl Verifier {
         }
         Ok(match self.lookup(params.consumer_key, token_id).await? {
             Lookup::Refused(refusal, subject) => {
-                Decision::Refused(Refusal::new(refusal.detail_code(), ""), subject)
+                Decision::Refused(Refusal::new(refusal.detail(), ""), subject)
             }
             // It changed back while this request was in flight; it was not allowed when claimed.
             Lookup::Granted(_) => Decision::Refused(
                 Refusal::new(
-                    LoginRefusal::EntityOrRoleDisabled.detail_code(),
+                    LoginRefusal::EntityOrRoleDisabled.detail(),
                     "the token's state changed while the request was verified",
                 ),
                 subject(),
@@ -583,7 +573,7 @@ enum Lookup {
     Refused(LoginRefusal, Box<Subject>),
 }
 
-fn refused(detail: &'static str, note: impl Into<String>) -> Decision {
+fn refused(detail: Detail, note: impl Into<String>) -> Decision {
     Decision::Refused(Refusal::new(detail, note), Box::default())
 }
 
@@ -647,7 +637,7 @@ impl Subject {
         self,
         context: &RequestContext,
         success: bool,
-        detail: &str,
+        detail: Detail,
         note: &str,
     ) -> LoginAttempt {
         LoginAttempt {
@@ -669,7 +659,7 @@ impl Subject {
 impl RequestContext {
     /// An audit row for this request, naming nobody yet: the caller fills in who it was, as far
     /// as it knows.
-    pub fn attempt(&self, success: bool, detail: &str, note: &str) -> LoginAttempt {
+    pub fn attempt(&self, success: bool, detail: Detail, note: &str) -> LoginAttempt {
         LoginAttempt {
             id: None,
             at: Timestamp::now(),
@@ -685,7 +675,7 @@ impl RequestContext {
             request_uri: self.request_uri.clone(),
             surface: self.surface.to_owned(),
             success,
-            detail: detail.to_owned(),
+            detail,
             detail_note: note.to_owned(),
             integration: None,
             application_name: None,

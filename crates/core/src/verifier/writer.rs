@@ -569,7 +569,7 @@ mod tests {
     fn refusal(ip: &str) -> LoginAttempt {
         LoginAttempt {
             ip: ip.to_owned(),
-            detail: "consumer_key_unknown".to_owned(),
+            detail: crate::Detail::ConsumerKeyUnknown,
             ..LoginAttempt::default()
         }
     }

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::{ApiError, Caller, ErrorBody};
 use crate::AppState;
+use tessera_core::Detail;
 
 const DEFAULT_LIMIT: u32 = 100;
 
@@ -52,7 +53,7 @@ pub(crate) struct AttemptView {
     /// `restlet`, `rest`, `verify`, `forward-auth`, `admin-api`, …
     surface: String,
     success: bool,
-    /// The Detail code (SPEC §3.1): `Success`, `InvalidSignature`, `InvalidNonce`, …
+    /// The Detail code (SPEC §3.1; every code is listed in the `detail` filter's description).
     detail: String,
     /// What an administrator needs to fix a failure.
     detail_note: String,
@@ -75,7 +76,7 @@ impl From<LoginAttempt> for AttemptView {
             request_uri: a.request_uri,
             surface: a.surface,
             success: a.success,
-            detail: a.detail,
+            detail: a.detail.as_str().to_owned(),
             detail_note: a.detail_note,
         }
     }
@@ -119,7 +120,7 @@ fn time(params: &super::Params, name: &str) -> Result<Option<Timestamp>, ApiErro
     tag = "audit",
     params(
         ("success" = Option<bool>, Query, description = "Only successes (`true`) or only failures (`false`)"),
-        ("detail" = Option<String>, Query, description = "A Detail code, e.g. `InvalidSignature`"),
+        ("detail" = Option<String>, Query, description = "A Detail code: Success, InvalidSignature, InvalidTimestamp, nonce_rejected, nonce_used, InvalidToken, TokenRevoked, TokenInactive, consumer_key_unknown, consumer_key_refused, FeatureDisabled, EntityOrRoleDisabled, RoleNotAllowed, InvalidRealm, UnsupportedSignatureMethod, InvalidVersion, MissingRequiredParameter, MissingTokenPassportRequiredFields, MalformedRequest, ConcurrencyLimitExceeded, IntegrationBlocked, InvalidCredentials, TooManyAttempts (tessera_oauth1::Detail)"),
         ("user" = Option<i64>, Query, description = "Internal id of a user"),
         ("role" = Option<i64>, Query, description = "Internal id of a role"),
         ("application" = Option<i64>, Query, description = "Internal id of an integration record"),
@@ -147,7 +148,14 @@ pub(crate) async fn login_audit_trail(
     let query = AttemptQuery {
         account: None,
         success: params.choice("success", &[("true", true), ("false", false)])?,
-        detail: params.text("detail").map(str::to_owned),
+        detail: params
+            .text("detail")
+            .map(|code| {
+                Detail::parse(code).ok_or_else(|| {
+                    ApiError::invalid("detail", format!("{code:?} is not a Detail code"))
+                })
+            })
+            .transpose()?,
         token: params.id("token", TokenKey::parse)?,
         user: params.id("user", UserId::parse)?,
         role: params.id("role", RoleId::parse)?,

@@ -278,7 +278,7 @@ async fn verify_received(
 /// A request sent to a host this server does not serve: its signature cannot be checked.
 fn not_a_public_origin(sent_to: &str) -> Refusal {
     Refusal {
-        detail: "InvalidSignature",
+        detail: tessera_core::Detail::InvalidSignature,
         note: format!(
             "the request was sent to {sent_to}, which is not a public origin of this server; \
              its signature cannot be checked (configure public_origins)"
@@ -288,7 +288,7 @@ fn not_a_public_origin(sent_to: &str) -> Refusal {
 
 fn malformed(why: String) -> Refusal {
     Refusal {
-        detail: tessera_core::verifier::DETAIL_MALFORMED,
+        detail: tessera_core::Detail::MalformedRequest,
         note: why,
     }
 }
@@ -304,8 +304,8 @@ async fn refused_early(
         .verifier()
         .record_refusal(context, &refusal, None)
         .await;
-    crate::observe::request(surface, refusal.detail, None);
-    if refusal.detail == tessera_core::verifier::DETAIL_MALFORMED {
+    crate::observe::request(surface, refusal.detail.as_str(), None);
+    if refusal.detail == tessera_core::Detail::MalformedRequest {
         Outcome::Malformed { why: refusal.note }
     } else {
         Outcome::Refused(refusal)
@@ -322,18 +322,18 @@ async fn run_verifier(
     match state.verifier().verify(request, context).await {
         Ok(outcome) => {
             let detail = match &outcome {
-                Outcome::Accepted(_) => tessera_core::verifier::DETAIL_SUCCESS,
+                Outcome::Accepted(_) => tessera_core::Detail::Success,
                 Outcome::Refused(r) => r.detail,
-                Outcome::Malformed { .. } => tessera_core::verifier::DETAIL_MALFORMED,
+                Outcome::Malformed { .. } => tessera_core::Detail::MalformedRequest,
             };
             let took = started.elapsed();
-            crate::observe::request(surface, detail, Some(took));
+            crate::observe::request(surface, detail.as_str(), Some(took));
             // The path only: a query may carry anything, and the audit trail has the rest.
             tracing::debug!(
                 surface = surface.label(),
                 method = request.method,
                 path = request.url.path(),
-                detail,
+                detail = detail.as_str(),
                 micros = took.as_micros() as u64,
                 "verified"
             );
@@ -396,14 +396,14 @@ pub(crate) async fn admit(
             &received.path_and_query,
         );
         let refusal = Refusal {
-            detail: "ConcurrencyLimitExceeded",
+            detail: tessera_core::Detail::ConcurrencyLimitExceeded,
             note: "the account's or the integration's concurrency limit was reached".into(),
         };
         state
             .verifier()
             .record_refusal(&context, &refusal, Some(&identity))
             .await;
-        crate::observe::request(surface, refusal.detail, None);
+        crate::observe::request(surface, refusal.detail.as_str(), None);
         return Err(wire::over_limit(surface));
     };
     Ok(Admitted {

@@ -177,7 +177,7 @@ pub(crate) async fn verify_api(
             StatusCode::OK,
             &VerifyRefused {
                 valid: false,
-                detail: r.detail.to_owned(),
+                detail: r.detail.as_str().to_owned(),
                 message: r.note,
             },
         ),
@@ -191,7 +191,7 @@ fn verify_answer_malformed(why: String) -> Response {
         StatusCode::OK,
         &VerifyRefused {
             valid: false,
-            detail: tessera_core::verifier::DETAIL_MALFORMED.to_owned(),
+            detail: tessera_core::Detail::MalformedRequest.as_str().to_owned(),
             message: why,
         },
     )

@@ -12,31 +12,10 @@ use tessera_core::store::{AttemptQuery, LoginAttempt};
 use super::tokens::Choice;
 use super::{Chrome, Ui, UiError, link, render, when};
 use crate::AppState;
+use tessera_core::Detail;
 
 const PAGE_SIZE: u32 = 50;
 const TRAIL: &str = "/app/setup/login-audit-trail";
-
-/// The Detail codes an administrator filters by (SPEC §3.1), for the field's suggestions.
-const DETAILS: &[&str] = &[
-    "Success",
-    "InvalidSignature",
-    "InvalidTimestamp",
-    "nonce_used",
-    "InvalidToken",
-    "TokenRevoked",
-    "TokenInactive",
-    "consumer_key_unknown",
-    "consumer_key_refused",
-    "FeatureDisabled",
-    "EntityOrRoleDisabled",
-    "RoleNotAllowed",
-    "InvalidRealm",
-    "UnsupportedSignatureMethod",
-    "MissingRequiredParameter",
-    "MalformedRequest",
-    "InvalidCredentials",
-    "TooManyAttempts",
-];
 
 #[derive(Debug)]
 struct Row {
@@ -63,7 +42,7 @@ impl From<LoginAttempt> for Row {
             user: a.user_name.unwrap_or_default(),
             role: a.role_name.unwrap_or_default(),
             success: a.success,
-            detail: a.detail,
+            detail: a.detail.as_str().to_owned(),
             note: a.detail_note,
             application: a.application_name.unwrap_or_default(),
             token: a.token_name.unwrap_or_default(),
@@ -85,7 +64,8 @@ struct TrailPage {
     roles: Vec<Choice>,
     applications: Vec<Choice>,
     detail: String,
-    details: &'static [&'static str],
+    /// Every Detail code, for the field's suggestions.
+    details: Vec<&'static str>,
     token_name: String,
     from: String,
     to: String,
@@ -148,7 +128,16 @@ pub(crate) async fn trail(State(state): State<AppState>, ui: Ui) -> Result<Respo
     let query = AttemptQuery {
         account: None,
         success,
-        detail: (!detail.is_empty()).then(|| detail.clone()),
+        detail: if detail.is_empty() {
+            None
+        } else {
+            Detail::parse(&detail).or_else(|| {
+                errors.push(format!(
+                    "Detail: {detail:?} is not one of the codes offered"
+                ));
+                None
+            })
+        },
         token: None,
         user: user.map(UserId::new),
         role: role.map(RoleId::new),
@@ -255,7 +244,7 @@ pub(crate) async fn trail(State(state): State<AppState>, ui: Ui) -> Result<Respo
         users: choices(q.value("user"), users),
         roles: choices(q.value("role"), roles),
         applications: choices(q.value("application"), applications),
-        details: DETAILS,
+        details: Detail::ALL.iter().map(|d| d.as_str()).collect(),
         detail: detail.clone(),
         token_name: token_name.clone(),
         from: from_text.clone(),

@@ -259,7 +259,7 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
         .sign_in_roles(&user)
         .await
         .map_err(UiError::from)?;
-    let mut row = context.attempt(false, "RoleNotAllowed", "");
+    let mut row = context.attempt(false, tessera_core::Detail::RoleNotAllowed, "");
     row.user = Some(user.id);
     row.user_name = Some(user.name.clone());
     let Some(role) = roles.first() else {
@@ -282,7 +282,7 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
         tracing::warn!(error = %tessera_core::Chain(&e), "expired web sessions could not be removed");
     }
     row.success = true;
-    row.detail = tessera_core::verifier::DETAIL_SUCCESS.to_owned();
+    row.detail = tessera_core::Detail::Success;
     row.role = Some(role.id);
     row.role_name = Some(role.name.clone());
     record(row).await;
