@@ -195,7 +195,12 @@ async fn metrics(
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    if let Some(refusal) = surfaces::trusted::refuse_untrusted_service(&state, &peer, &headers) {
+    if let Some(refusal) = surfaces::trusted::refuse_untrusted_service(
+        &state,
+        &peer,
+        &headers,
+        surfaces::trusted::TrustedCaller::Client,
+    ) {
         return refusal;
     }
     let stats = state.verifier().writer_stats();

@@ -4,8 +4,12 @@
 //! throttle's buckets before the password is looked at (a reservation, so guesses in flight
 //! count at once); the password is checked with Argon2 whatever the account and email name
 //! (a dummy hash where there is no real one, so unknown users take as long as known ones);
-//! a success takes the guess back and trusts the source for that user. Every refusal is a
-//! login-audit row written here; what a caller does with a success is its own.
+//! a right password is a [`PasswordSignedIn`], which the caller turns into a login with
+//! [`PasswordSignedIn::logged_in`] — only then is the guess taken back and the source trusted
+//! for that user. A right password that the caller then refuses (a role that may not sign in,
+//! a record that is off) stays counted like a wrong one and trusts nothing, so neither the
+//! throttle nor the trust tells a right password from a wrong one. Every refusal here is a
+//! login-audit row written here; a caller records its own refusals after the password.
 
 use tessera_core::Detail;
 use tessera_core::ids::{AccountId, Email};
@@ -15,6 +19,7 @@ use tessera_core::verifier::RequestContext;
 use tessera_oauth1::SecretString;
 
 use crate::AppState;
+use crate::throttle::Reservation;
 
 /// What a person typed to sign in.
 pub(crate) struct PasswordAttempt<'a> {
@@ -25,14 +30,32 @@ pub(crate) struct PasswordAttempt<'a> {
     pub device: Option<&'a str>,
 }
 
-/// A right password.
+/// A right password, not yet a login: dropped without [`PasswordSignedIn::logged_in`], it
+/// counts as a failed guess.
 #[derive(Debug)]
 pub(crate) struct PasswordSignedIn {
     pub account: AccountId,
     pub email: Email,
     pub user: User,
-    /// The device id the browser should keep (the one it sent, if still trusted, or a new one).
-    pub device: String,
+    guess: Reservation,
+    user_key: String,
+    address: String,
+    /// The device id the browser sent, if the throttle trusts it for this user.
+    trusted_device: Option<String>,
+}
+
+impl PasswordSignedIn {
+    /// The sign-in ended in a login: the guess is taken back, the address (and the browser)
+    /// are trusted for the user. Returns the device id the browser should keep: the one it
+    /// sent, or a new one.
+    pub(crate) fn logged_in(self, state: &AppState) -> String {
+        let throttle = state.login_throttle();
+        self.guess.succeeded();
+        throttle.trust(&self.user_key, &self.address);
+        let device = self.trusted_device.unwrap_or_else(new_device_id);
+        throttle.trust(&self.user_key, &device_source(&device));
+        device
+    }
 }
 
 /// A refusal, already recorded in the login audit trail.
@@ -122,18 +145,14 @@ pub(crate) async fn check(
         .await;
         return Ok(Err(PasswordRefused::Wrong));
     };
-    guess.succeeded();
-    throttle.trust(&user_key, &context.ip);
-    let device = match trusted_device {
-        Some(d) => d.to_owned(),
-        None => new_device_id(),
-    };
-    throttle.trust(&user_key, &device_source(&device));
     Ok(Ok(PasswordSignedIn {
         account,
         email,
         user,
-        device,
+        guess,
+        user_key,
+        address: context.ip.clone(),
+        trusted_device: trusted_device.map(str::to_owned),
     }))
 }
 

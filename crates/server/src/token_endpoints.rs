@@ -125,16 +125,17 @@ pub(crate) async fn issue_token(
             return wire::unavailable();
         }
     };
-    let (account, email) = (signed_in.account, signed_in.email);
+    let (account, email) = (signed_in.account.clone(), signed_in.email.clone());
     let input = IssueTokenInput {
         account: account.clone(),
-        user: signed_in.user,
+        user: signed_in.user.clone(),
         role,
         consumer_key,
         name,
     };
     match state.tessera().issue_token(input).await {
         Ok(Ok(issued)) => {
+            signed_in.logged_in(&state);
             let t = &issued.token;
             let mut row = context.attempt(true, tessera_core::Detail::Success, "");
             row.account = Some(account);

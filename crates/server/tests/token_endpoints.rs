@@ -561,3 +561,25 @@ async fn gap05_a_right_password_is_never_confirmed_without_a_login(server: &Test
         (generic.status, generic.text())
     );
 }
+
+/// A right password whose login is then refused (here: a role the user does not hold) counts
+/// like a wrong one and trusts nothing: neither the throttle nor the trust may tell a right
+/// password from a wrong one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_right_password_that_does_not_log_in_counts_as_a_guess() {
+    let (server, s) = throttled_server(100).await;
+    let ck = format!("consumerKey={}", s.consumer_key);
+    let refused = nlauth(
+        ACCOUNT,
+        "bob@example.com",
+        PASSWORD,
+        Some(RoleId::ADMINISTRATOR),
+    );
+    for _ in 0..tessera_server::ServerConfig::default().login_failures_per_user_and_source {
+        assert_eq!(issue(&server, &ck, &refused).await.status, 401);
+    }
+    let right = nlauth(ACCOUNT, "bob@example.com", PASSWORD, Some(s.role));
+    assert_eq!(issue(&server, &ck, &right).await.status, 401);
+    assert_eq!(trail(&server).await[0].detail, "TooManyAttempts");
+    server.finish().await;
+}

@@ -82,9 +82,12 @@ async fn gap11_trust_follows_the_forwarded_client_and_forward_auth_only_public_o
     let outside = raw_exchange(server.addr, &verify(Some(ELSEWHERE))).await;
     assert_eq!(outside.status, 403, "{}", outside.text());
     assert!(outside.json().get("detail").is_none());
-    // A forwarded hop that is not an address is trusted with nothing.
+    // A forwarded hop that is not an address is trusted with nothing; nor is a request from
+    // the proxy that names no client at all (a proxy that forgot X-Forwarded-For).
     let junk = raw_exchange(server.addr, &verify(Some("not-an-address"))).await;
     assert_eq!(junk.status, 403);
+    let unnamed = raw_exchange(server.addr, &verify(None)).await;
+    assert_eq!(unnamed.status, 403, "{}", unnamed.text());
     // A service on this host, through the proxy or not, is.
     let local = raw_exchange(server.addr, &verify(Some("127.0.0.1"))).await;
     assert_eq!(local.status, 200, "{}", local.text());
@@ -117,5 +120,37 @@ async fn gap11_trust_follows_the_forwarded_client_and_forward_auth_only_public_o
     assert_eq!(foreign.status, 401, "{}", foreign.text());
     let own = raw_exchange(server.addr, &forward(&host)).await;
     assert_eq!(own.status, 200, "{}", own.text());
+    // Forward-auth is called by the proxy itself: the original client it names in
+    // X-Forwarded-For is not the caller, and does not make the proxy untrusted.
+    let mut named = forward(&host);
+    let at = named.len() - 2;
+    named.splice(
+        at..at,
+        format!("X-Forwarded-For: {ELSEWHERE}\r\n").into_bytes(),
+    );
+    let reply = raw_exchange(server.addr, &named).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    server.finish().await;
+}
+
+/// A page that rebinds its own host name to this server cannot use a browser on a trusted
+/// host: the trusted-service endpoints answer only requests sent to a public origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_endpoints_answer_only_requests_sent_to_a_public_origin() {
+    let server = TestServer::start(TestDatabase::sqlite().await).await;
+    let rebound = format!("attacker.example:{}", server.addr.port());
+    let metrics = raw_exchange(server.addr, &get(&rebound, "/metrics", "")).await;
+    assert_eq!(metrics.status, 403, "{}", metrics.text());
+    let body = r#"{"method":"GET","url":"http://127.0.0.1/x","headers":{}}"#;
+    let verify = format!(
+        "POST /api/v1/verify HTTP/1.1\r\nHost: {rebound}\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let reply = raw_exchange(server.addr, verify.as_bytes()).await;
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    // The same from the server's own host name is answered.
+    let own = raw_exchange(server.addr, &get(&server.addr.to_string(), "/metrics", "")).await;
+    assert_eq!(own.status, 200);
     server.finish().await;
 }

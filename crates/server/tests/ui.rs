@@ -505,8 +505,15 @@ async fn pages_follow_the_role_and_the_server_enforces_it(server: &TestServer) {
     let mut wes = Browser::new(server);
     let refused = wes.sign_in("wes@example.com", ADMIN_PASSWORD).await;
     assert_eq!(refused.status, 401);
-    assert!(refused.text().contains("None of your roles"));
     assert!(wes.session().is_none());
+    // And the page says no more than a wrong password's does: it must not confirm that the
+    // password was right (the reason, RoleNotAllowed, is in the audit trail).
+    let wrong = Browser::new(server)
+        .sign_in("wes@example.com", "not the password at all")
+        .await;
+    assert!(refused.text().contains("incorrect"));
+    assert!(!refused.text().contains("None of your roles"));
+    assert_eq!(refused.text().len(), wrong.text().len());
 }
 
 async fn a_password_change_signs_out_every_other_browser(server: &TestServer) {

@@ -110,6 +110,14 @@ async fn directory_admin(
 /// Argon2 takes tens of milliseconds of CPU by design: off the async workers. Without a hash
 /// (no such user, or no password) the dummy hash is checked instead, and the answer is `false`.
 async fn verify_password(password: &SecretString, hash: Option<String>) -> bool {
+    // At most one check per core at a time: each takes ~19 MiB and tens of milliseconds of a
+    // core, and guesses spread over many addresses must not take the machine (the rest wait).
+    static CHECKS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    let Ok(_turn) = CHECKS.acquire().await else {
+        return false;
+    };
     let password = password.clone();
     tokio::task::spawn_blocking(move || {
         PASSWORD_HASH_CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

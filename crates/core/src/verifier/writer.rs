@@ -474,7 +474,8 @@ struct JunkRows {
 
 #[derive(Debug, Default)]
 struct JunkState {
-    buckets: HashMap<String, JunkBucket>,
+    /// By (source address, account named or "").
+    buckets: HashMap<(String, String), JunkBucket>,
     /// Summary rows of minutes that ended, for the next tick to write.
     pending: Vec<LoginAttempt>,
 }
@@ -520,15 +521,24 @@ impl JunkRows {
 
     /// Whether `attempt` is recorded one by one.
     fn admit(&self, attempt: &LoginAttempt, minute: i64) -> bool {
-        if attempt.success || attempt.user.is_some() {
+        // A checked password is always recorded (the guess throttle bounds how many there
+        // are): a flood of junk must not hide guesses at a real user's password.
+        if attempt.success
+            || attempt.user.is_some()
+            || attempt.detail == crate::Detail::InvalidCredentials
+        {
             return true;
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let JunkState { buckets, pending } = &mut *state;
-        let key = if buckets.len() < JUNK_ADDRESSES || buckets.contains_key(&attempt.ip) {
-            attempt.ip.clone()
+        // Per address and account named: junk naming no account cannot use up an account's
+        // share, and a summary row stays in the trail of the account its rows named.
+        let account = attempt.account.as_ref().map_or("", |a| a.as_str());
+        let own = (attempt.ip.clone(), account.to_owned());
+        let key = if buckets.len() < JUNK_ADDRESSES || buckets.contains_key(&own) {
+            own
         } else {
-            "other addresses".to_owned()
+            ("other addresses".to_owned(), account.to_owned())
         };
         let bucket = buckets
             .entry(key)

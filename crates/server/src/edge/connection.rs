@@ -56,7 +56,7 @@ pub async fn serve(
     }
     let per_address_max = limits
         .max_connections_per_address
-        .unwrap_or((max / 2).max(1));
+        .unwrap_or((max / 16).max(16));
     let slots = Arc::new(Semaphore::new(max));
     let per_address = Arc::new(Mutex::new(HashMap::<IpAddr, usize>::new()));
     let (closing_tx, closing_rx) = watch::channel(false);

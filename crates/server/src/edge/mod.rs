@@ -40,7 +40,8 @@ pub struct EdgeLimits {
     /// Open connections at most; lowered at start to fit the process's file limit.
     pub max_connections: usize,
     /// Open connections from one client address at most (trusted proxies are exempt).
-    /// `None`: half of the effective `max_connections`, so one address never holds them all.
+    /// `None`: a sixteenth of the effective `max_connections` (at least 16), so that it takes
+    /// many addresses to hold every slot.
     pub max_connections_per_address: Option<usize>,
     /// Longest request target (path and query), in bytes.
     pub max_uri_bytes: usize,

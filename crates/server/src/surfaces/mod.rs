@@ -83,10 +83,6 @@ impl Received {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn is_via_trusted_proxy(&self, state: &AppState) -> bool {
-        state.config().is_trusted_proxy(self.peer.ip())
-    }
-
     /// The client's address for the audit trail (as the trusted proxy chain establishes it; a
     /// forwarded hop that is not an address is recorded as sent).
     fn client_ip(&self, state: &AppState) -> String {
@@ -143,25 +139,33 @@ impl Received {
 
     /// The origin this request was sent to, if it is one of the server's public origins.
     fn origin<'s>(&self, state: &'s AppState) -> Option<&'s Origin> {
-        let trusted = self.is_via_trusted_proxy(state);
-        let forwarded_host = trusted.then(|| self.header(&X_FORWARDED_HOST)).flatten();
-        let host = forwarded_host.or_else(|| self.header(&header::HOST))?;
-        let host = host.split(',').next()?.trim();
-        let proto = trusted
-            .then(|| self.header(&X_FORWARDED_PROTO))
-            .flatten()
-            .and_then(|p| Scheme::parse(p.split(',').next()?.trim()).ok());
-        state
-            .origins()
-            .iter()
-            .find(|o| o.is_host(host) && proto.is_none_or(|p| p == o.scheme))
+        public_origin(state, self.peer.ip(), &self.headers)
     }
+}
+
+/// The public origin a request was sent to, as its `Host` (or a trusted proxy's
+/// `X-Forwarded-Host` / `-Proto`) names it; `None` when it names none of this server's.
+fn public_origin<'s>(state: &'s AppState, peer: IpAddr, headers: &HeaderMap) -> Option<&'s Origin> {
+    let header = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let trusted = state.config().is_trusted_proxy(peer);
+    let forwarded_host = trusted.then(|| header(&X_FORWARDED_HOST)).flatten();
+    let host = forwarded_host.or_else(|| header(&header::HOST))?;
+    let host = host.split(',').next()?.trim();
+    let proto = trusted
+        .then(|| header(&X_FORWARDED_PROTO))
+        .flatten()
+        .and_then(|p| Scheme::parse(p.split(',').next()?.trim()).ok());
+    state
+        .origins()
+        .iter()
+        .find(|o| o.is_host(host) && proto.is_none_or(|p| p == o.scheme))
 }
 
 /// The client's address as the trusted proxy chain establishes it: the peer itself, unless the
 /// peer is a trusted proxy; then the right-most `X-Forwarded-For` hop (over every such header,
-/// in order) that is not itself a trusted proxy. `Err` holds a hop that is not an IP address:
-/// nothing is trusted on its word.
+/// in order) that is not itself a trusted proxy. `Err` holds a hop that is not an IP address,
+/// or the proxy's own address when it names no client at all: nothing is trusted on its word
+/// (a proxy that forgets `X-Forwarded-For` must not make every client look like itself).
 pub(crate) fn client_address(
     state: &AppState,
     peer: IpAddr,
@@ -172,6 +176,7 @@ pub(crate) fn client_address(
         return Ok(peer);
     }
     let mut client = peer;
+    let mut named = false;
     let hops = headers
         .get_all(&X_FORWARDED_FOR)
         .iter()
@@ -183,8 +188,13 @@ pub(crate) fn client_address(
             break;
         }
         client = hop.parse::<IpAddr>().map_err(|_| clip(hop, 64))?;
+        named = true;
     }
-    Ok(client)
+    if named {
+        Ok(client)
+    } else {
+        Err(peer.to_string())
+    }
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -215,25 +225,31 @@ fn clip(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
-/// The request URI for the audit trail, with the values of any `oauth_*` query parameters
-/// masked: a client that puts its signature in the query must not have it recorded.
+/// Query parameter names whose values never reach the audit trail: OAuth and NLAuth
+/// parameters (a client may put its signature, or its password, in the query) and anything
+/// named like a secret.
+fn is_sensitive_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("oauth_")
+        || name.starts_with("nlauth_")
+        || ["password", "passwd", "pwd", "secret", "signature"]
+            .iter()
+            .any(|s| name.contains(s))
+}
+
+/// The request URI for the audit trail, with the values of sensitive query parameters masked.
 fn redact_oauth_query(uri: &str) -> String {
     let Some((path, query)) = uri.split_once('?') else {
         return uri.to_owned();
     };
-    let has_oauth = query
-        .as_bytes()
-        .windows(6)
-        .any(|w| w.eq_ignore_ascii_case(b"oauth_"));
-    if !has_oauth {
+    let sensitive = |pair: &str| is_sensitive_param(pair.split_once('=').map_or(pair, |(n, _)| n));
+    if !query.split('&').any(sensitive) {
         return uri.to_owned();
     }
     let parts: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if name.to_ascii_lowercase().starts_with("oauth_") => {
-                format!("{name}=***")
-            }
+            Some((name, _)) if is_sensitive_param(name) => format!("{name}=***"),
             _ => pair.to_owned(),
         })
         .collect();
@@ -521,6 +537,12 @@ mod tests {
             "/r?script=1&oauth_signature=***&OAUTH_TOKEN=***&deploy=2"
         );
         assert_eq!(redact_oauth_query("/r"), "/r");
+        assert_eq!(
+            redact_oauth_query(
+                "/rest/issuetoken?consumerKey=k&nlauth_signature=pw&Password=hunter2&client_secret=s&name=n"
+            ),
+            "/rest/issuetoken?consumerKey=k&nlauth_signature=***&Password=***&client_secret=***&name=n"
+        );
     }
 
     #[test]

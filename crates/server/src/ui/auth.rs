@@ -112,6 +112,9 @@ fn set_login_cookie(state: &AppState, response: &mut Response, value: &str) {
     set_cookie(state, response, LOGIN_COOKIE, value);
 }
 
+/// What a sign-in that did not log in is told, whatever the reason after the password.
+const WRONG_CREDENTIALS: &str = "The account ID, email address or password is incorrect.";
+
 /// The device cookie (OWASP's "device cookies"): a random id the throttle trusts for the user
 /// who signed in with it. Kept 30 days, like the trust it stands for.
 const DEVICE_COOKIE: &str = "tessera-device";
@@ -242,15 +245,12 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
                 "Too many failed sign-ins for this user or from this address. Try again later.",
             ));
         }
-        Err(PasswordRefused::Wrong) => {
-            return Err(again(
-                "The account ID, email address or password is incorrect.",
-            ));
-        }
+        Err(PasswordRefused::Wrong) => return Err(again(WRONG_CREDENTIALS)),
     };
-    let (account, user) = (signed_in.account, signed_in.user);
+    let (account, user) = (signed_in.account.clone(), signed_in.user.clone());
+    let email = signed_in.email.as_str().to_owned();
     let record = |mut row: LoginAttempt| {
-        row.email = Some(signed_in.email.as_str().to_owned());
+        row.email = Some(email.clone());
         row.account = Some(account.clone());
         state.verifier().record_attempt(row)
     };
@@ -265,9 +265,9 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
     let Some(role) = roles.first() else {
         row.detail_note = "none of the user's roles may sign in to the UI".to_owned();
         record(row).await;
-        return Err(again(
-            "None of your roles may sign in to the web UI (they are inactive or restricted to web services). Ask an administrator.",
-        ));
+        // The same words as a wrong password: a page that said the password was right would
+        // confirm a guess without a login. The audit trail has the reason.
+        return Err(again(WRONG_CREDENTIALS));
     };
     let auth = SessionAuth::new(&account, user.id, role.id);
     let session = &visit.session;
@@ -281,6 +281,7 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
     if let Err(e) = state.tessera().purge_web_sessions(now).await {
         tracing::warn!(error = %tessera_core::Chain(&e), "expired web sessions could not be removed");
     }
+    let device = signed_in.logged_in(state);
     row.success = true;
     row.detail = tessera_core::Detail::Success;
     row.role = Some(role.id);
@@ -294,7 +295,7 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
         state,
         &mut response,
         DEVICE_COOKIE,
-        &format!("{}; Max-Age={DEVICE_COOKIE_SECONDS}", signed_in.device),
+        &format!("{device}; Max-Age={DEVICE_COOKIE_SECONDS}"),
     );
     Ok(response)
 }

@@ -89,7 +89,10 @@ pub fn keyring() -> Arc<Keyring> {
 
 impl TestServer {
     pub async fn start(db: TestDatabase) -> Self {
-        Self::start_with(db, ServerConfig::default()).await
+        let mut config = ServerConfig::default();
+        // Every client of a test comes from 127.0.0.1; some open a thousand connections.
+        config.edge.max_connections_per_address = Some(4096);
+        Self::start_with(db, config).await
     }
 
     pub async fn start_with(db: TestDatabase, config: ServerConfig) -> Self {
