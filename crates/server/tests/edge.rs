@@ -153,6 +153,46 @@ async fn gap01_connections_are_capped_per_address_and_in_all() {
     server.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap01_kept_alive_connections_close_after_the_keepalive_timeout() {
+    // The keep-alive time-out is its own: shorter than the header time-out here.
+    let limits = EdgeLimits {
+        header_timeout: Duration::from_secs(30),
+        body_timeout: Duration::from_secs(30),
+        keepalive_timeout: Duration::from_secs(1),
+        ..EdgeLimits::default()
+    };
+    let server = TestServer::start_with(TestDatabase::sqlite().await, quick(limits)).await;
+    let host = server.addr.to_string();
+    // One answered request, then nothing: closed after about a second.
+    let mut kept = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    kept.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let got = until_closed(&mut kept, started + Duration::from_secs(5))
+        .await
+        .expect("a kept-alive connection was still open after 5 s");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // A connection that never sends anything: the same.
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let started = Instant::now();
+    until_closed(&mut idle, started + Duration::from_secs(5))
+        .await
+        .expect("an idle connection was still open after 5 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    server.finish().await;
+}
+
 /// `GET /healthz` with these extra header lines, or another request line.
 fn request(line: &str, host: &str, extra: &str) -> Vec<u8> {
     format!("{line}\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n").into_bytes()
