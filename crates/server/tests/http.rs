@@ -839,16 +839,7 @@ async fn gap13_junk_refusals_from_one_address_cannot_grow_the_trail_without_boun
         let server = TestServer::start_with(db, config).await;
         let stranger = signer_for(&"0".repeat(64), "x", TOKEN_ID, TOKEN_SECRET);
         for _ in 0..40 {
-            let auth = authorization(&stranger, "GET", &server.url(RESTLET), None);
-            let reply = send(
-                server.addr,
-                "GET",
-                RESTLET,
-                &[("authorization", &auth)],
-                b"",
-            )
-            .await;
-            assert_eq!(reply.status, 401);
+            assert_eq!(signed_get_as(&server, &stranger, RESTLET).await.status, 401);
         }
         // The real token's requests are recorded whatever the junk.
         assert_eq!(signed_get(&server, RESTLET).await.status, 200);
@@ -893,16 +884,8 @@ async fn gap10_refusals_wait_for_the_floor_whatever_their_reason() {
             ),
         ];
         for (what, signer) in &refused {
-            let auth = authorization(signer, "GET", &server.url(RESTLET), None);
             let started = Instant::now();
-            let reply = send(
-                server.addr,
-                "GET",
-                RESTLET,
-                &[("authorization", &auth)],
-                b"",
-            )
-            .await;
+            let reply = signed_get_as(&server, signer, RESTLET).await;
             assert_eq!(reply.status, 401, "{what}");
             assert!(
                 started.elapsed() >= floor,

@@ -30,9 +30,7 @@ async fn gap09_metrics_by_detail_are_served_to_trusted_services_only() {
     let host = server.addr.to_string();
     // A prober's refused request is counted by its reason…
     let unknown = signer_for(&"0".repeat(64), "x", TOKEN_ID, TOKEN_SECRET);
-    let path = "/app/site/hosting/restlet.nl";
-    let auth = authorization(&unknown, "GET", &server.url(path), None);
-    let refused = send(server.addr, "GET", path, &[("authorization", &auth)], b"").await;
+    let refused = signed_get_as(&server, &unknown, "/app/site/hosting/restlet.nl").await;
     assert_eq!(refused.status, 401);
     // …which the prober cannot read back.
     let public = raw_exchange(server.addr, &get(&host, "/metrics", "")).await;

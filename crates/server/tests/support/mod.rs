@@ -256,6 +256,19 @@ pub fn signed_with_body_hash(signer: &Signer, method: &str, url: &str, body: &[u
         .authorization
 }
 
+/// A GET of `path_and_query` signed by `signer`.
+pub async fn signed_get_as(server: &TestServer, signer: &Signer, path_and_query: &str) -> Reply {
+    let auth = authorization(signer, "GET", &server.url(path_and_query), None);
+    send(
+        server.addr,
+        "GET",
+        path_and_query,
+        &[("authorization", &auth)],
+        b"",
+    )
+    .await
+}
+
 /// A signed GET of `path_and_query` on the server, with the fixture token.
 pub async fn signed_get(server: &TestServer, path_and_query: &str) -> Reply {
     let url = server.url(path_and_query);
