@@ -114,10 +114,6 @@ fn utf8_error_in_form(source: ParamSource, input: &[u8], bad: usize) -> BaseStri
     }
 }
 
-fn memchr_count(needle: u8, haystack: &[u8]) -> usize {
-    haystack.iter().filter(|&&b| b == needle).count()
-}
-
 fn name_for_error(raw: &[u8]) -> String {
     const MAX: usize = 64;
     let lossy = String::from_utf8_lossy(&raw[..raw.len().min(MAX)]);
@@ -168,17 +164,15 @@ impl<'a> SignedParams<'a> {
         source: ParamSource,
         input: &'a str,
     ) -> Result<(), BaseStringError> {
-        // An upper bound (empty pairs are skipped later), counted without decoding anything.
-        let pairs = memchr_count(b'&', input.as_bytes()) + 1;
-        if self.params.len() + pairs > MAX_FORM_PARAMS
-            && self.params.len() + encode::split_form(input).take(MAX_FORM_PARAMS + 1).count()
-                > MAX_FORM_PARAMS
-        {
+        // Counted in one pass over the bytes, before anything is decoded.
+        let room = MAX_FORM_PARAMS.saturating_sub(self.params.len());
+        let pairs = encode::count_form_pairs_upto(input.as_bytes(), room);
+        if pairs > room {
             return Err(BaseStringError::TooManyParameters {
                 max: MAX_FORM_PARAMS,
             });
         }
-        self.params.reserve(pairs.min(MAX_FORM_PARAMS));
+        self.params.reserve(pairs);
         for (i, (name, value)) in encode::split_form(input).enumerate() {
             let err = |part, error| BaseStringError::Param {
                 source_kind: source,

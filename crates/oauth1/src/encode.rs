@@ -158,6 +158,25 @@ pub fn canonicalize_form(raw: &str) -> Result<Cow<'_, str>, DecodeError> {
     Ok(Cow::Owned(encode(&decoded).into_owned()))
 }
 
+/// How many pairs [`split_form`] would yield, counted up to `max + 1` in one pass over the bytes
+/// and without decoding anything: what a bound on parameters checks before any work.
+pub fn count_form_pairs_upto(input: &[u8], max: usize) -> usize {
+    let mut pairs = 0;
+    let mut in_pair = false;
+    for &b in input {
+        if b == b'&' {
+            in_pair = false;
+        } else if !in_pair {
+            in_pair = true;
+            pairs += 1;
+            if pairs > max {
+                break;
+            }
+        }
+    }
+    pairs
+}
+
 /// Splits an `application/x-www-form-urlencoded` string (a query or a form body) into raw
 /// `(name, value)` pairs, undecoded. Empty segments (`a=1&&b=2`, a trailing `&`) are skipped as
 /// the WHATWG and Python parsers do; a segment without `=` is a name with an empty value.
@@ -171,6 +190,18 @@ pub fn split_form(input: &str) -> impl Iterator<Item = (&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_are_counted_as_split_form_yields_them() {
+        for input in ["", "&&&", "a", "a=1&b", "&a&&b=2&", "=&=", "a=&=b"] {
+            assert_eq!(
+                count_form_pairs_upto(input.as_bytes(), 100),
+                split_form(input).count(),
+                "{input:?}"
+            );
+        }
+        assert_eq!(count_form_pairs_upto("a&".repeat(50).as_bytes(), 10), 11);
+    }
 
     fn check_encode(input: &str, expected: &str) {
         assert_eq!(encode(input), expected, "encode({input:?})");

@@ -22,14 +22,8 @@ impl std::fmt::Debug for Fields {
 impl Fields {
     pub(crate) fn parse(input: &[u8]) -> Result<Self, UiError> {
         // Counted before anything is decoded: junk costs one scan.
-        let fields = input.iter().filter(|&&b| b == b'&').count() + 1;
-        if fields > tessera_oauth1::MAX_FORM_PARAMS
-            && input
-                .split(|&b| b == b'&')
-                .filter(|p| !p.is_empty())
-                .count()
-                > tessera_oauth1::MAX_FORM_PARAMS
-        {
+        let max = tessera_oauth1::MAX_FORM_PARAMS;
+        if tessera_oauth1::encode::count_form_pairs_upto(input, max) > max {
             return Err(UiError::bad_request("the form has too many fields"));
         }
         let text = std::str::from_utf8(input)
