@@ -28,6 +28,7 @@ on_both_backends!(
     an_administrator_manages_users,
     an_administrator_manages_roles,
     deleting_an_integration_asks_first_and_revokes_its_tokens,
+    the_owner_chooses_who_may_install_a_record_on_its_edit_page,
 );
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -1154,4 +1155,61 @@ async fn deleting_an_integration_asks_first_and_revokes_its_tokens(server: &Test
         401
     );
     assert_eq!(admin.get(&record).await.status, 404);
+}
+
+/// Issue 14, gap 6 in the UI: the owner's administrators say on the record's edit page which
+/// accounts may install it by its id; an account id that is not one is named.
+async fn the_owner_chooses_who_may_install_a_record_on_its_edit_page(server: &TestServer) {
+    admin_password(server).await;
+    let mut admin = Browser::new(server);
+    admin.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    let list = admin.get("/app/setup/integrations").await.text();
+    let id: String = list
+        .match_indices("/app/setup/integrations/")
+        .map(|(at, m)| &list[at + m.len()..])
+        .find(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let edit = format!("/app/setup/integrations/{id}/edit");
+    let page = admin.get(&edit).await.text();
+    assert!(
+        page.contains("name=\"installable_accounts\" value=\"\""),
+        "{page}"
+    );
+    let fields = |installable: &'static str| {
+        [
+            ("name", "Acme Sync"),
+            ("description", ""),
+            ("token_based_auth", "T"),
+            ("state", "enabled"),
+            ("note", ""),
+            ("concurrency_limit", ""),
+            ("installable_accounts", installable),
+        ]
+    };
+    let bad = admin
+        .submit(&edit, &edit, &fields("7654321, not-an-account"))
+        .await;
+    assert!(
+        bad.text().contains("is not a NetSuite account ID"),
+        "{}",
+        bad.text()
+    );
+    let saved = admin
+        .submit(&edit, &edit, &fields("7654321_SB1, 7654321"))
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    let page = admin.get(&edit).await.text();
+    assert!(page.contains("value=\"7654321, 7654321_SB1\""), "{page}");
+    let stored = server
+        .tessera()
+        .installable_accounts(
+            &admin_actor(),
+            tessera_core::ids::IntegrationId::new(id.parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use tessera_core::credentials::ConsumerCredentials;
-use tessera_core::ids::IntegrationId;
+use tessera_core::ids::{AccountId, IntegrationId};
 use tessera_core::model::{AuthSwitches, InstallOrigin, InstallState, Permission, RecordRef};
 use tessera_core::{
     InstallationChanges, IntegrationChanges, IntegrationView, NewIntegrationInput,
@@ -216,6 +216,8 @@ pub(crate) struct Typed {
     pub state: String,
     pub note: String,
     pub concurrency_limit: String,
+    /// Accounts that may install the record by its id, comma-separated (owner only).
+    pub installable: String,
 }
 
 impl Typed {
@@ -231,6 +233,7 @@ impl Typed {
             state: form.value("state"),
             note: form.value("note"),
             concurrency_limit: form.value("concurrency_limit"),
+            installable: form.value("installable_accounts"),
         }
     }
 
@@ -246,7 +249,20 @@ impl Typed {
             state: r.state_code.to_owned(),
             note: r.note.clone(),
             concurrency_limit: r.concurrency_limit.clone(),
+            installable: String::new(),
         }
+    }
+
+    /// The accounts typed in "Installable by", or the first that is not an account id.
+    fn installable_accounts(&self) -> Result<Vec<AccountId>, String> {
+        self.installable
+            .split([',', ' ', '\n', '\r', '\t'])
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                AccountId::parse(a)
+                    .map_err(|_| format!("Installable by: {a:?} is not a NetSuite account ID"))
+            })
+            .collect()
     }
 
     fn switches(&self) -> AuthSwitches {
@@ -385,7 +401,18 @@ pub(crate) async fn edit_page(
 ) -> Result<Response, UiError> {
     let view = visible(&state, &ui, &id).await?;
     let record = Record::from(&view);
-    let typed = Typed::from_record(&record);
+    let mut typed = Typed::from_record(&record);
+    if record.is_owner && ui.is_administrator() {
+        let accounts = state
+            .tessera()
+            .installable_accounts(&ui.actor, view.integration.id)
+            .await?;
+        typed.installable = accounts
+            .iter()
+            .map(AccountId::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
     form_page(&ui, Some(record), typed, None).await
 }
 
@@ -403,6 +430,10 @@ pub(crate) async fn edit(
     let mut shown = None;
     let mut after = before.clone();
     if shared {
+        let accounts = match typed.installable_accounts() {
+            Ok(a) => a,
+            Err(message) => return form_page(&ui, Some(record), typed, Some(message)).await,
+        };
         let changes = IntegrationChanges {
             name: Some(typed.name.clone()),
             description: Some(typed.description.clone()),
@@ -418,6 +449,9 @@ pub(crate) async fn edit(
             }
             Err(e) => return Err(e.into()),
         }
+        tessera
+            .set_installable_accounts(&ui.actor, id, accounts)
+            .await?;
     }
     if may_edit_installation(&ui) {
         let changes = match typed.installation_changes() {
