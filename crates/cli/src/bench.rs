@@ -17,7 +17,7 @@ use tessera_core::ids::{AccountId, ConsumerKey, Email, RoleId, TokenId};
 use tessera_core::model::{Context, Timestamp};
 use tessera_core::store::{NewToken, TxMode};
 use tessera_core::vault::SecretSlot;
-use tessera_core::{Actor, SecretString, Tessera};
+use tessera_core::{Actor, SecretString};
 use tessera_oauth1::{RequestToSign, Signer};
 use tessera_server::bootstrap::OPERATOR;
 
@@ -438,9 +438,7 @@ pub fn seed(args: &BenchSeedArgs) -> anyhow::Result<()> {
 
 async fn seed_async(args: &BenchSeedArgs) -> anyhow::Result<()> {
     let store = args.store.open().await?;
-    let (keyring, _) = tessera_store::keyfile::load_or_create(&args.store.data_dir)
-        .context("cannot load the master key")?;
-    let tessera = Tessera::new(Arc::new(store.clone()), Arc::new(keyring));
+    let tessera = crate::keys::open_service(&store, &args.store.data_dir).await?;
     let account = AccountId::parse(&args.account).context("--account")?;
     let bootstrap = tessera_server::bootstrap::BootstrapSettings {
         account: account.clone(),
@@ -449,13 +447,18 @@ async fn seed_async(args: &BenchSeedArgs) -> anyhow::Result<()> {
         admin_email: Email::parse("admin@example.com")?,
     };
     if let Some(created) =
-        tessera_server::bootstrap::bootstrap_if_empty(&tessera, &bootstrap).await?
+        tessera_server::bootstrap::bootstrap_if_empty(&tessera, &bootstrap, |created| {
+            println!(
+                "Password (shown once; store it now): {}",
+                created.admin_password.expose()
+            );
+            Ok(())
+        })
+        .await?
     {
         println!(
-            "Created account {} with administrator {}.\nPassword (shown once; store it now): {}",
-            created.account,
-            created.admin_email,
-            created.admin_password.expose()
+            "Created account {} with administrator {}.",
+            created.account, created.admin_email
         );
     }
     // The role, user and integration record through the service (idempotent via fixtures).

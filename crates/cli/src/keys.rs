@@ -1,10 +1,15 @@
-//! `tessera rotate-master-key`: re-seal every stored secret under a new master key.
+//! The master key of a node: found (or, for a database without secrets, made) and checked
+//! against the database before anything is served; and `tessera rotate-master-key`, which
+//! re-seals every stored secret under a new one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::Args;
-use tessera_store::{PoolSizes, SqlStore};
+use tessera_core::Tessera;
+use tessera_store::keyfile::{self, MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKeySource};
+use tessera_store::{SqlStore, StoreOptions};
 
 use crate::Output;
 
@@ -22,7 +27,7 @@ pub struct StoreArgs {
 impl StoreArgs {
     pub async fn open(&self) -> anyhow::Result<SqlStore> {
         match &self.database_url {
-            Some(url) => SqlStore::connect(url, PoolSizes::default())
+            Some(url) => SqlStore::connect(url, StoreOptions::default())
                 .await
                 .context("cannot open the PostgreSQL database"),
             None => {
@@ -38,6 +43,48 @@ impl StoreArgs {
             }
         }
     }
+}
+
+/// The service over `store` with this node's master keys, once they are known to open every
+/// secret the database holds. A node never makes a new key for a database with secrets (it
+/// would open none of them), and never starts with a key that lacks one the secrets need:
+/// either would answer 503 to every signed request while looking healthy.
+pub async fn open_service(store: &SqlStore, data_dir: &Path) -> anyhow::Result<Tessera> {
+    let in_use = tessera_core::master_keys_in_use(store)
+        .await
+        .context("cannot read which master keys the database's secrets need")?;
+    let env_value = std::env::var(MASTER_KEY_ENV).ok();
+    let found = keyfile::load_with(data_dir, env_value).context("cannot load the master key")?;
+    let (keyring, source) = match found {
+        Some(found) => found,
+        None if in_use.is_empty() => {
+            keyfile::create(data_dir).context("cannot create the master key")?
+        }
+        None => bail!(
+            "this database's secrets are sealed with master key {}, and this node has no master \
+             key: {MASTER_KEY_ENV} is not set and {} does not exist. Give every node of a \
+             database the same key (copy {MASTER_KEY_FILE} from a node that serves, mode 0600, \
+             or set {MASTER_KEY_ENV}); a new key would open none of them",
+            in_use.join(", "),
+            data_dir.join(MASTER_KEY_FILE).display()
+        ),
+    };
+    let active = keyring.active().id().to_owned();
+    tracing::info!(key_id = %active, from = %source, "master key loaded");
+    let tessera = Tessera::new(Arc::new(store.clone()), Arc::new(keyring));
+    if let Err(e) = tessera.check_master_keys().await {
+        let hint = match &source {
+            MasterKeySource::Environment => format!("set {MASTER_KEY_ENV} to the cluster's keys"),
+            MasterKeySource::File { path, .. } => format!(
+                "put the cluster's key file at {} or set {MASTER_KEY_ENV}",
+                path.display()
+            ),
+        };
+        return Err(anyhow::Error::new(e).context(format!(
+            "master key {active} read from {source} does not fit this database; {hint}"
+        )));
+    }
+    Ok(tessera)
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +103,8 @@ pub fn run(args: &RotateArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(async {
         let store = args.store.open().await?;
+        // The keys must fit before any secret is re-sealed.
+        open_service(&store, &args.store.data_dir).await?;
         let report = tessera_store::keyfile::rotate_master_key(&args.store.data_dir, store.clone())
             .await
             .context("master key rotation failed; run it again to finish (no secret is lost)")?;

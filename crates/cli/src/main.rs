@@ -12,6 +12,7 @@ mod check;
 mod common;
 mod keys;
 mod profile;
+mod recover;
 mod serve;
 mod sign;
 
@@ -51,6 +52,10 @@ enum Command {
     /// key. With TESSERA_MASTER_KEY, put the new key first (`new,old`), run this, then drop the
     /// old key from the variable. Safe to interrupt and run again.
     RotateMasterKey(keys::RotateArgs),
+    /// Give an account an administrator again (the operator's repair when none is left): the
+    /// user with --email is reactivated, made administrator and given a new password, printed
+    /// once; created if missing. SQLite: run it with the server stopped.
+    RecoverAdmin(recover::RecoverAdminArgs),
     /// Load a running server with freshly signed requests (a new nonce each) over many
     /// connections and report throughput and latency percentiles, optionally against an
     /// unauthenticated endpoint of the same server first.
@@ -103,6 +108,7 @@ fn main() -> ExitCode {
             }
         }),
         Command::RotateMasterKey(args) => keys::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::RecoverAdmin(args) => recover::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
         Command::BenchSeed(args) => bench::seed(&args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => admin::login(&args).map(|()| ExitCode::SUCCESS),

@@ -6,7 +6,6 @@
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -19,7 +18,7 @@ use tessera_server::bootstrap::{
     BootstrapSettings, CliIntegration, bootstrap_if_empty, ensure_cli_integration,
 };
 use tessera_server::{AppState, ServerConfig, fixtures};
-use tessera_store::{PoolSizes, SqlStore};
+use tessera_store::{StoreOptions, SqlStore};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -78,6 +77,15 @@ pub struct ServeArgs {
     /// Database connections for reads and for writes (PostgreSQL) [default: 8].
     #[arg(long, env = "TESSERA_DB_CONNECTIONS")]
     pub db_connections: Option<u32>,
+    /// Seconds a request waits for a database connection before it is answered 503 [default: 3].
+    #[arg(long, env = "TESSERA_DB_ACQUIRE_TIMEOUT")]
+    pub db_acquire_timeout: Option<u64>,
+    /// PostgreSQL: seconds after which the database cancels a statement [default: 10].
+    #[arg(long, env = "TESSERA_DB_STATEMENT_TIMEOUT")]
+    pub db_statement_timeout: Option<u64>,
+    /// Seconds requests in flight may take to finish after a shutdown is requested [default: 30].
+    #[arg(long, env = "TESSERA_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<u64>,
 }
 
 /// The config file: the same settings, snake_case.
@@ -102,6 +110,9 @@ struct FileConfig {
     bootstrap_admin_name: Option<String>,
     log: Option<String>,
     db_connections: Option<u32>,
+    db_acquire_timeout: Option<u64>,
+    db_statement_timeout: Option<u64>,
+    shutdown_grace: Option<u64>,
     max_body_bytes: Option<usize>,
     login_failures_per_hour: Option<usize>,
     login_failures_per_user_and_source: Option<usize>,
@@ -136,7 +147,7 @@ struct Settings {
     bootstrap: BootstrapSettings,
     default_concurrency_limit: u32,
     log: String,
-    db_connections: u32,
+    store: StoreOptions,
     server: ServerConfig,
 }
 
@@ -273,6 +284,32 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         }
         server.edge.max_connections_per_address = Some(max);
     }
+    let db_connections = either(args.db_connections, file.db_connections).unwrap_or(8);
+    if db_connections == 0 {
+        bail!("db_connections must be at least 1");
+    }
+    let mut store = StoreOptions {
+        readers: db_connections,
+        writers: db_connections,
+        ..StoreOptions::default()
+    };
+    seconds(
+        "db_acquire_timeout",
+        either(args.db_acquire_timeout, file.db_acquire_timeout),
+        &mut store.acquire_timeout,
+    )?;
+    seconds(
+        "db_statement_timeout",
+        either(args.db_statement_timeout, file.db_statement_timeout),
+        &mut store.statement_timeout,
+    )?;
+    // A signed request waits for the store no longer than two acquire time-outs.
+    server.verifier.store_wait = store.acquire_timeout * 2;
+    seconds(
+        "shutdown_grace",
+        either(args.shutdown_grace, file.shutdown_grace),
+        &mut server.shutdown_grace,
+    )?;
     for origin in &server.public_origins {
         tessera_server::Origin::parse(origin).map_err(anyhow::Error::msg)?;
     }
@@ -297,13 +334,25 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         },
         default_concurrency_limit: limit,
         log: either(args.log, file.log).unwrap_or_else(|| "info".to_owned()),
-        db_connections: either(args.db_connections, file.db_connections).unwrap_or(8),
+        store,
         server,
     })
 }
 
+/// The log filter in force: the operator's, with the database driver at WARN unless the filter
+/// names it (its INFO lines — pings of idle connections, PostgreSQL notices such as "relation
+/// already exists" at every start — say nothing an operator acts on; Tessera logs every
+/// database failure itself, with the driver's message).
+fn effective_filter(filter: &str) -> String {
+    if filter.contains("sqlx") {
+        filter.to_owned()
+    } else {
+        format!("{filter},sqlx=warn")
+    }
+}
+
 fn init_logging(filter: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+    let filter = tracing_subscriber::EnvFilter::try_new(effective_filter(filter))
         .with_context(|| format!("log filter {filter:?} is not valid"))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -349,15 +398,9 @@ async fn open_store(s: &Settings) -> anyhow::Result<SqlStore> {
         )
     })?;
     match &s.database_url {
-        Some(url) => SqlStore::connect(
-            url,
-            PoolSizes {
-                readers: s.db_connections,
-                writers: s.db_connections,
-            },
-        )
-        .await
-        .context("cannot open the PostgreSQL database"),
+        Some(url) => SqlStore::connect(url, s.store)
+            .await
+            .context("cannot open the PostgreSQL database"),
         None => SqlStore::open_data_dir(&s.data_dir)
             .await
             .context("cannot open the SQLite database"),
@@ -366,62 +409,20 @@ async fn open_store(s: &Settings) -> anyhow::Result<SqlStore> {
 
 async fn serve(s: Settings) -> anyhow::Result<()> {
     let store = open_store(&s).await?;
-    let (keyring, source) = tessera_store::keyfile::load_or_create(&s.data_dir)
-        .context("cannot load the master key")?;
-    tracing::info!(source = ?source, backend = tessera_core::store::Store::backend(&store), "store open");
-    let tessera = Tessera::new(Arc::new(store.clone()), Arc::new(keyring))
-        .with_default_concurrency_limit(s.default_concurrency_limit);
-
-    if let Some(created) = bootstrap_if_empty(&tessera, &s.bootstrap)
+    tracing::info!(
+        backend = tessera_core::store::Store::backend(&store),
+        "store open"
+    );
+    // Of several nodes started at once on one database, one at a time makes the key check,
+    // the first account and the fixtures; the others then find them.
+    let lock = store
+        .start_lock(|| tracing::info!("another node is starting on this database; waiting for it"))
         .await
-        .context("cannot create the first account")?
-    {
-        // Shown once, on stdout, never in the log.
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "Created account {} with administrator {}.\n\
-             Password (shown once; store it now): {}",
-            created.account,
-            created.admin_email,
-            created.admin_password.expose()
-        )?;
-        out.flush()?;
-    }
-    if let Some(path) = &s.fixtures {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the fixtures file {}", path.display()))?;
-        let parsed = fixtures::Fixtures::parse(&text)
-            .with_context(|| format!("fixtures file {}", path.display()))?;
-        let report = fixtures::apply(&tessera, &parsed)
-            .await
-            .with_context(|| format!("fixtures file {}", path.display()))?;
-        tracing::info!(
-            created = report.created.len(),
-            existing = report.existing.len(),
-            file = %path.display(),
-            "fixtures applied"
-        );
-    }
-
-    match ensure_cli_integration(&tessera, &s.bootstrap.account).await {
-        Ok(CliIntegration::Present) => {}
-        Ok(CliIntegration::Created(account)) => {
-            tracing::info!(%account, "created the built-in \"Tessera CLI\" integration record")
-        }
-        Ok(CliIntegration::NoAdministrator(account)) => tracing::warn!(
-            %account,
-            "the built-in \"Tessera CLI\" integration record is missing and the account has no active administrator to create it; `tessera login` cannot work until it exists"
-        ),
-        Err(tessera_core::Error::NotFound { .. }) => tracing::warn!(
-            account = %s.bootstrap.account,
-            "the built-in \"Tessera CLI\" integration record is missing and its account does not exist here; `tessera login` cannot work until it exists"
-        ),
-        Err(e) => {
-            return Err(e).context("cannot create the built-in Tessera CLI integration record");
-        }
-    }
-
+        .context("cannot take the database's start-up lock")?;
+    let tessera = crate::keys::open_service(&store, &s.data_dir).await?;
+    let tessera = tessera.with_default_concurrency_limit(s.default_concurrency_limit);
+    first_start(&tessera, &s).await?;
+    lock.release().await;
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
         .with_context(|| format!("cannot listen on {}", s.listen))?;
@@ -440,6 +441,68 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         .context("the server failed")?;
     tracing::info!("shut down; audit trail flushed");
     store.close().await;
+    Ok(())
+}
+
+/// The first account (its password shown once, on stdout, never in the log), the fixtures,
+/// and the built-in CLI record of a database made before it was part of the first account.
+async fn first_start(tessera: &Tessera, s: &Settings) -> anyhow::Result<()> {
+    let shown = bootstrap_if_empty(tessera, &s.bootstrap, |created| {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "Password (shown once; store it now): {}",
+            created.admin_password.expose()
+        )?;
+        out.flush()
+    })
+    .await
+    .context("cannot create the first account (a password printed above was not saved)")?;
+    if let Some(created) = shown {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "Created account {} with administrator {}.",
+            created.account, created.admin_email
+        )?;
+        out.flush()?;
+    }
+    if let Some(path) = &s.fixtures {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the fixtures file {}", path.display()))?;
+        let parsed = fixtures::Fixtures::parse(&text)
+            .with_context(|| format!("fixtures file {}", path.display()))?;
+        let report = fixtures::apply(tessera, &parsed)
+            .await
+            .with_context(|| format!("fixtures file {}", path.display()))?;
+        tracing::info!(
+            created = report.created.len(),
+            existing = report.existing.len(),
+            file = %path.display(),
+            "fixtures applied"
+        );
+    }
+    let recover = format!(
+        "`tessera recover-admin --account {}` gives it one",
+        s.bootstrap.account
+    );
+    match ensure_cli_integration(tessera, &s.bootstrap.account).await {
+        Ok(CliIntegration::Present) => {}
+        Ok(CliIntegration::Created(account)) => {
+            tracing::info!(%account, "created the built-in \"Tessera CLI\" integration record")
+        }
+        Ok(CliIntegration::NoAdministrator(account)) => tracing::warn!(
+            %account,
+            "the built-in \"Tessera CLI\" integration record is missing and the account has no active administrator to create it; `tessera login` cannot work until it exists; {recover}"
+        ),
+        Err(tessera_core::Error::NotFound { .. }) => tracing::warn!(
+            account = %s.bootstrap.account,
+            "the built-in \"Tessera CLI\" integration record is missing and its account does not exist here; `tessera login` cannot work until it exists"
+        ),
+        Err(e) => {
+            return Err(e).context("cannot create the built-in Tessera CLI integration record");
+        }
+    }
     Ok(())
 }
 

@@ -546,4 +546,13 @@ pub trait StoreTx: Send {
     ) -> StoreResult<Vec<(SealedSlot, SealedSecret)>>;
     async fn replace_sealed(&mut self, slot: &SealedSlot, sealed: &SealedSecret)
     -> StoreResult<()>;
+
+    // Master key checks: one known value per key id, sealed with that key (`vault::Keyring::
+    // key_check`). Key ids of the sealed secrets themselves, for a database without checks.
+    async fn master_key_checks(&mut self) -> StoreResult<Vec<SealedSecret>>;
+    /// Adds the check of a key unless it has one.
+    async fn add_master_key_check(&mut self, check: &SealedSecret, at: i64) -> StoreResult<()>;
+    /// Drops the checks of every key but `key_id` (after a rotation re-sealed everything).
+    async fn retain_master_key_check(&mut self, key_id: &str) -> StoreResult<()>;
+    async fn sealed_key_ids(&mut self) -> StoreResult<Vec<String>>;
 }

@@ -42,7 +42,12 @@ pub enum VaultError {
 pub enum SecretSlot<'a> {
     ConsumerSecret(&'a ApplicationId),
     TokenSecret(&'a TokenId),
+    /// The known value of `master_key_checks` (see [`Keyring::key_check`]).
+    KeyCheck,
 }
+
+/// What a key check seals: known, so opening it proves the key is the one that sealed it.
+const KEY_CHECK_VALUE: &str = "tessera master key check v1";
 
 impl SecretSlot<'_> {
     fn associated_data(&self, key_id: &str) -> String {
@@ -56,6 +61,7 @@ impl SecretSlot<'_> {
                     token.as_str()
                 )
             }
+            SecretSlot::KeyCheck => format!("tessera/v1|master_key_checks|check_value|{key_id}"),
         }
     }
 }
@@ -280,6 +286,23 @@ impl Keyring {
                 e.into_bytes().zeroize();
                 Err(VaultError::Tampered)
             }
+        }
+    }
+
+    /// The key check of the active key: a known value sealed with it, kept in the database so
+    /// that a node can tell at start whether it holds the keys the secrets were sealed with.
+    pub fn key_check(&self) -> Result<SealedSecret, VaultError> {
+        self.seal(&SecretString::from(KEY_CHECK_VALUE), SecretSlot::KeyCheck)
+    }
+
+    /// Whether this keyring holds the key of `check` (`UnknownKey` when it has no key of that
+    /// id, `Tampered` when its key of that id is not the one that sealed it).
+    pub fn open_key_check(&self, check: &SealedSecret) -> Result<(), VaultError> {
+        let value = self.open(check, SecretSlot::KeyCheck)?;
+        if value.expose() == KEY_CHECK_VALUE {
+            Ok(())
+        } else {
+            Err(VaultError::Tampered)
         }
     }
 

@@ -1,9 +1,11 @@
-//! The first start on an empty database: one account with TBA on, its Administrator role and
-//! one administrator whose generated password is shown once.
+//! The first start on an empty database: one account with TBA on, its Administrator role, one
+//! administrator whose generated password is shown once, and the built-in CLI record — in one
+//! transaction (`Tessera::create_first_account`), so that a crash leaves all or nothing.
 
 use tessera_core::ids::{AccountId, Email, RoleId};
 use tessera_core::model::Context;
-use tessera_core::{Actor, NewAccountInput, NewUserInput, SecretString, Tessera};
+use tessera_core::{Actor, FirstStart, NewAccountInput, NewUserInput, SecretString, Tessera};
+use thiserror::Error;
 
 /// What the first start creates.
 #[derive(Debug, Clone)]
@@ -14,7 +16,7 @@ pub struct BootstrapSettings {
     pub admin_email: Email,
 }
 
-/// What was created; the password is in no log and nowhere else.
+/// The administrator of a first start; the password is in no log and nowhere else.
 #[derive(Debug)]
 pub struct Bootstrapped {
     pub account: AccountId,
@@ -22,50 +24,60 @@ pub struct Bootstrapped {
     pub admin_password: SecretString,
 }
 
+#[derive(Debug, Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Core(#[from] tessera_core::Error),
+    #[error("cannot show the administrator's password")]
+    Show(#[source] std::io::Error),
+}
+
 pub const OPERATOR: Actor = Actor::Operator {
     context: Context::Cli,
 };
 
-/// Creates the first account when there is none. `Ok(None)` when the database has accounts.
+/// Creates the first account when there is none; `Ok(None)` when the database has accounts.
+///
+/// `show` is given the password *before* the transaction commits: once it commits, the
+/// password has been shown, so a crash at any moment never leaves an administrator no one can
+/// sign in as. A crash before the commit leaves nothing, and the next start shows a new one.
 pub async fn bootstrap_if_empty(
     tessera: &Tessera,
     settings: &BootstrapSettings,
-) -> tessera_core::Result<Option<Bootstrapped>> {
+    show: impl FnOnce(&Bootstrapped) -> std::io::Result<()>,
+) -> Result<Option<Bootstrapped>, BootstrapError> {
     if !tessera.list_accounts(&OPERATOR).await?.is_empty() {
         return Ok(None);
     }
-    let account = tessera
-        .create_account(
-            &OPERATOR,
-            NewAccountInput {
-                id: settings.account.clone(),
-                name: settings.account_name.clone(),
-                tba_enabled: true,
-                require_approval_for_auto_install: false,
-                concurrency_limit: None,
-            },
-        )
-        .await?;
     let password = tessera_oauth1::signer::generate_nonce()
         .map(SecretString::from)
         .map_err(|_| tessera_core::Error::Rng(tessera_core::credentials::RngError))?;
-    tessera
-        .create_user(
-            &OPERATOR,
-            &account.id,
-            NewUserInput {
-                name: settings.admin_name.clone(),
-                email: settings.admin_email.clone(),
-                password: Some(password.clone()),
-                roles: vec![RoleId::ADMINISTRATOR],
-            },
-        )
-        .await?;
-    Ok(Some(Bootstrapped {
-        account: account.id,
+    let created = Bootstrapped {
+        account: settings.account.clone(),
         admin_email: settings.admin_email.clone(),
-        admin_password: password,
-    }))
+        admin_password: password.clone(),
+    };
+    show(&created).map_err(BootstrapError::Show)?;
+    let first = FirstStart {
+        account: NewAccountInput {
+            id: settings.account.clone(),
+            name: settings.account_name.clone(),
+            tba_enabled: true,
+            require_approval_for_auto_install: false,
+            concurrency_limit: None,
+        },
+        administrator: NewUserInput {
+            name: settings.admin_name.clone(),
+            email: settings.admin_email.clone(),
+            password: Some(password),
+            roles: vec![RoleId::ADMINISTRATOR],
+        },
+        integration: Some(cli_integration()?),
+    };
+    Ok(tessera
+        .create_first_account(first)
+        .await?
+        .map(|_| created))
 }
 
 /// The built-in "Tessera CLI" integration record, through which `tessera login` obtains a
@@ -122,24 +134,9 @@ pub async fn ensure_cli_integration(
         RoleId::ADMINISTRATOR,
         Context::Cli,
     );
+    let (input, credentials) = cli_integration()?;
     let created = tessera
-        .create_integration_with(
-            &actor,
-            tessera_core::NewIntegrationInput {
-                name: CLI_INTEGRATION_NAME.to_owned(),
-                description: "Built in: `tessera login` obtains its token through issuetoken with this record."
-                    .to_owned(),
-                switches: tessera_core::model::AuthSwitches {
-                    token_based_auth: true,
-                    tba_issuetoken_endpoint: true,
-                    ..Default::default()
-                },
-            },
-            Some(tessera_core::credentials::ConsumerCredentials {
-                consumer_key: key,
-                consumer_secret: SecretString::from(CLI_CONSUMER_SECRET),
-            }),
-        )
+        .create_integration_with(&actor, input, Some(credentials))
         .await;
     match created {
         Ok(_) => Ok(CliIntegration::Created(account.clone())),
@@ -147,4 +144,28 @@ pub async fn ensure_cli_integration(
         Err(tessera_core::Error::Conflict { .. }) => Ok(CliIntegration::Present),
         Err(e) => Err(e),
     }
+}
+
+/// The built-in CLI record's fields and its public credentials.
+fn cli_integration() -> tessera_core::Result<(
+    tessera_core::NewIntegrationInput,
+    tessera_core::credentials::ConsumerCredentials,
+)> {
+    Ok((
+        tessera_core::NewIntegrationInput {
+            name: CLI_INTEGRATION_NAME.to_owned(),
+            description:
+                "Built in: `tessera login` obtains its token through issuetoken with this record."
+                    .to_owned(),
+            switches: tessera_core::model::AuthSwitches {
+                token_based_auth: true,
+                tba_issuetoken_endpoint: true,
+                ..Default::default()
+            },
+        },
+        tessera_core::credentials::ConsumerCredentials {
+            consumer_key: tessera_core::ids::ConsumerKey::parse(CLI_CONSUMER_KEY)?,
+            consumer_secret: SecretString::from(CLI_CONSUMER_SECRET),
+        },
+    ))
 }

@@ -173,19 +173,35 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// How long `/readyz` may take: a load balancer's probe must get its answer (503 while the
+/// store does not answer) well within its own time-out.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// Ready when the store answers and this node's master keys open every key check in it
+/// (another node may have made a key active that this one lacks): a node that would answer
+/// 503 to every signed request says so here first.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state
-        .tessera()
-        .store()
-        .begin(tessera_core::store::TxMode::Read)
-        .await
-    {
-        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %tessera_core::Chain(&e), "not ready: the store is unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
+    let checked =
+        tokio::time::timeout(READY_WITHIN, state.tessera().master_keys_ready()).await;
+    let why = match checked {
+        Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(tessera_core::KeyCheckError::Store(e))) => {
+            tracing::warn!(error = %tessera_core::Chain(&e), "not ready: the store does not answer");
+            "store unreachable\n"
         }
-    }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %tessera_core::Chain(&e), "not ready: the master keys do not fit the database");
+            "master key mismatch\n"
+        }
+        Err(_) => {
+            tracing::warn!(
+                within_ms = READY_WITHIN.as_millis() as u64,
+                "not ready: the store did not answer in time"
+            );
+            "store unreachable\n"
+        }
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
 }
 
 /// Prometheus metrics. They count refusals by Detail code, which the generic 401 keeps from

@@ -181,12 +181,21 @@ pub fn classify(e: &tessera_core::Error) -> (StatusCode, &'static str) {
         Error::TokenRevoked => (StatusCode::CONFLICT, "TOKEN_REVOKED"),
         Error::Conflict { .. } => (StatusCode::CONFLICT, "CONFLICT"),
         Error::Id(_) => (StatusCode::BAD_REQUEST, "INVALID_ID"),
+        // The database is down or does not answer in time: try again later.
+        Error::Storage(tessera_core::store::StoreError::Backend(_)) => {
+            tracing::error!(error = %tessera_core::Chain(e), "a request failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+        }
         Error::Storage(_) | Error::Vault(_) | Error::Rng(_) => {
             tracing::error!(error = %tessera_core::Chain(e), "a request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
         }
     }
 }
+
+/// What is said when the database is unavailable: never its details.
+pub const UNAVAILABLE_MESSAGE: &str =
+    "The server's database is unavailable at the moment; nothing was changed. Try again shortly.";
 
 /// What is said of an internal failure: never its details.
 pub const INTERNAL_MESSAGE: &str = "The server could not complete the request; nothing was changed. The server log has the reason.";
@@ -201,6 +210,9 @@ pub fn domain_error(e: &tessera_core::Error) -> Response {
         Error::Invalid { field, .. } => invalid_field(field, e.to_string()),
         _ if status == StatusCode::INTERNAL_SERVER_ERROR => {
             api_error(status, code, INTERNAL_MESSAGE)
+        }
+        _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+            api_error(status, code, UNAVAILABLE_MESSAGE)
         }
         _ => api_error(status, code, e.to_string()),
     }

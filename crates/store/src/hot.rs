@@ -184,7 +184,7 @@ impl SqlStore {
             Backend::Sqlite => LOGIN_RECORDS_SQLITE,
             Backend::Postgres => LOGIN_RECORDS_POSTGRES,
         };
-        let mut conn = self.read.acquire().await.map_err(backend_error)?;
+        let mut conn = self.connection(&self.read).await?;
         let rows = sqlx::query(sql)
             .bind(serde_json::Value::Array(json).to_string())
             .all(&mut conn)
@@ -203,7 +203,7 @@ impl SqlStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<(i64, LoginRecord)>> {
-        let mut conn = self.read.acquire().await.map_err(backend_error)?;
+        let mut conn = self.connection(&self.read).await?;
         let rows = sqlx::query(LOGIN_RECORDS_AFTER)
             .bind(after)
             .bind(i64::from(limit))
@@ -255,7 +255,10 @@ impl SqlStore {
         claims: &[NonceClaim],
         attempts: &[LoginAttempt],
     ) -> StoreResult<Vec<bool>> {
-        let mut tx = self.write.begin().await.map_err(backend_error)?;
+        let mut tx = match self.write.begin().await {
+            Ok(tx) => tx,
+            Err(e) => return Err(self.pool_error(&self.write, e).await),
+        };
         let accepted = claim_in_database(&mut tx, claims).await?;
         sqlx::query(INSERT_ATTEMPTS_POSTGRES)
             .bind(audit_rows_json(claims, &accepted, attempts))
@@ -279,7 +282,7 @@ impl SqlStore {
             .iter()
             .map(|(token, at)| serde_json::json!([token.get(), at.millis()]))
             .collect();
-        let mut conn = self.write.acquire().await.map_err(backend_error)?;
+        let mut conn = self.connection(&self.write).await?;
         sqlx::query(RECORD_USE_POSTGRES)
             .bind(serde_json::Value::Array(json).to_string())
             .run(&mut conn)
@@ -299,7 +302,7 @@ impl SqlStore {
                 .map_err(|_| StoreError::Corrupt("the nonce set lock is poisoned".into()))?;
             return Ok(recent.contains(timestamp, digest));
         }
-        let mut conn = self.write.acquire().await.map_err(backend_error)?;
+        let mut conn = self.connection(&self.write).await?;
         let row = sqlx::query("SELECT 1 AS one FROM nonces WHERE digest = $1")
             .bind(digest.to_vec())
             .optional(&mut conn)
@@ -316,7 +319,7 @@ impl SqlStore {
                 .purge(crate::hot_sqlite::Purged::Nonces, before, limit)
                 .await;
         }
-        let mut conn = self.write.acquire().await.map_err(backend_error)?;
+        let mut conn = self.connection(&self.write).await?;
         sqlx::query(
             "DELETE FROM nonces WHERE digest IN \
              (SELECT digest FROM nonces WHERE ts < $1 LIMIT $2)",
@@ -337,7 +340,7 @@ impl SqlStore {
                 .purge(crate::hot_sqlite::Purged::Audit, before_ms, limit)
                 .await;
         }
-        let mut conn = self.write.acquire().await.map_err(backend_error)?;
+        let mut conn = self.connection(&self.write).await?;
         // The oldest rows by id, those of them older than the horizon: rows are written in time
         // order (near enough), so no index on `at` is needed.
         sqlx::query(
@@ -405,7 +408,7 @@ impl SqlStore {
         }
         sql.push(" ORDER BY id DESC LIMIT ");
         sql.bind(Bind::Int(i64::from(q.limit)));
-        let mut conn = self.read.acquire().await.map_err(backend_error)?;
+        let mut conn = self.connection(&self.read).await?;
         let rows = sql.query().all(&mut conn).await?;
         rows.iter().map(attempt).collect()
     }

@@ -59,6 +59,18 @@ pub fn load_or_create_with(
     data_dir: &Path,
     env_value: Option<String>,
 ) -> Result<(Keyring, MasterKeySource), KeyFileError> {
+    match load_with(data_dir, env_value)? {
+        Some(found) => Ok(found),
+        None => create(data_dir),
+    }
+}
+
+/// The keyring from the environment variable's value if set (non-empty), else from the data
+/// directory's key file; `None` when there is neither.
+pub fn load_with(
+    data_dir: &Path,
+    env_value: Option<String>,
+) -> Result<Option<(Keyring, MasterKeySource)>, KeyFileError> {
     let env_value = env_value.map(zeroize::Zeroizing::new);
     if let Some(text) = env_value.as_deref()
         && !text.trim().is_empty()
@@ -67,38 +79,60 @@ pub fn load_or_create_with(
             origin: MASTER_KEY_ENV.to_owned(),
             source,
         })?;
-        return Ok((ring, MasterKeySource::Environment));
+        return Ok(Some((ring, MasterKeySource::Environment)));
     }
     let path = data_dir.join(MASTER_KEY_FILE);
     match read_key_file(&path) {
-        Ok(ring) => Ok((
+        Ok(ring) => Ok(Some((
             ring,
             MasterKeySource::File {
                 path,
                 created: false,
             },
-        )),
+        ))),
         Err(KeyFileError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-            let ring = Keyring::new(vec![MasterKey::generate().map_err(|source| {
-                KeyFileError::Invalid {
-                    origin: "the random number generator".to_owned(),
-                    source,
-                }
-            })?])
-            .map_err(|source| KeyFileError::Invalid {
-                origin: path.display().to_string(),
-                source,
-            })?;
-            create_key_file(&path, &ring)?;
-            Ok((
-                ring,
-                MasterKeySource::File {
-                    path,
-                    created: true,
-                },
-            ))
+            Ok(None)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// A new key in a new key file in the data directory (refused if the file exists).
+pub fn create(data_dir: &Path) -> Result<(Keyring, MasterKeySource), KeyFileError> {
+    let path = data_dir.join(MASTER_KEY_FILE);
+    let ring = Keyring::new(vec![MasterKey::generate().map_err(|source| {
+        KeyFileError::Invalid {
+            origin: "the random number generator".to_owned(),
+            source,
+        }
+    })?])
+    .map_err(|source| KeyFileError::Invalid {
+        origin: path.display().to_string(),
+        source,
+    })?;
+    create_key_file(&path, &ring)?;
+    Ok((
+        ring,
+        MasterKeySource::File {
+            path,
+            created: true,
+        },
+    ))
+}
+
+impl std::fmt::Display for MasterKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MasterKeySource::Environment => write!(f, "the environment variable {MASTER_KEY_ENV}"),
+            MasterKeySource::File {
+                path,
+                created: false,
+            } => write!(f, "the key file {}", path.display()),
+            MasterKeySource::File {
+                path,
+                created: true,
+            } => write!(f, "the key file {} (created now)", path.display()),
+        }
     }
 }
 

@@ -81,20 +81,94 @@ pub enum OpenError {
     HotWriter(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Connection pool sizes. SQLite writes go through one connection (SQLite has one writer
-/// anyway; one connection means no "database is locked" retries), reads through several.
+/// How the store uses its database: pool sizes and time-outs. SQLite writes go through one
+/// connection (SQLite has one writer anyway; one connection means no "database is locked"
+/// retries), reads through several.
 #[derive(Debug, Clone, Copy)]
-pub struct PoolSizes {
+pub struct StoreOptions {
     pub readers: u32,
     pub writers: u32,
+    /// How long a request waits for a database connection before it fails: in an outage,
+    /// requests are answered 503 after this, not held until the database is back.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL: the server cancels a statement that runs longer (`statement_timeout`).
+    pub statement_timeout: Duration,
 }
 
-impl Default for PoolSizes {
+impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             readers: 8,
             writers: 8,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// Why no connection came within the acquire time-out: what a fresh connection attempt says.
+/// sqlx retries a refused connection until the time-out and then reports only the time-out;
+/// an operator needs the cause (refused, unreachable, wrong password…).
+#[derive(Debug, Error)]
+pub enum Unreachable {
+    #[error("no database connection within {waited:?}")]
+    Failed {
+        waited: Duration,
+        #[source]
+        cause: Arc<sqlx::Error>,
+    },
+    #[error("no database connection within {waited:?}: connecting took longer than {probe:?}")]
+    Silent { waited: Duration, probe: Duration },
+    #[error(
+        "no database connection within {waited:?}: all {size} connections were busy (the database answers)"
+    )]
+    Busy { waited: Duration, size: u32 },
+}
+
+/// How long a diagnosis stays true, and how long its connection attempt may take.
+const DIAGNOSIS_TTL: Duration = Duration::from_secs(2);
+const DIAGNOSIS_PROBE: Duration = Duration::from_millis(500);
+
+/// Finds out (at most once per [`DIAGNOSIS_TTL`]) why the pool gave no connection.
+#[derive(Debug)]
+struct Diagnosis {
+    options: AnyConnectOptions,
+    waited: Duration,
+    last: tokio::sync::Mutex<Option<(std::time::Instant, Arc<Unreachable>)>>,
+}
+
+impl Diagnosis {
+    async fn explain(&self, pool: &AnyPool) -> Arc<Unreachable> {
+        let mut last = self.last.lock().await;
+        if let Some((at, why)) = &*last
+            && at.elapsed() < DIAGNOSIS_TTL
+        {
+            return why.clone();
+        }
+        let attempt = tokio::time::timeout(
+            DIAGNOSIS_PROBE,
+            <sqlx::AnyConnection as sqlx::Connection>::connect_with(&self.options),
+        )
+        .await;
+        let why = Arc::new(match attempt {
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+                Unreachable::Busy {
+                    waited: self.waited,
+                    size: pool.options().get_max_connections(),
+                }
+            }
+            Ok(Err(cause)) => Unreachable::Failed {
+                waited: self.waited,
+                cause: Arc::new(cause),
+            },
+            Err(_) => Unreachable::Silent {
+                waited: self.waited,
+                probe: DIAGNOSIS_PROBE,
+            },
+        });
+        *last = Some((std::time::Instant::now(), why.clone()));
+        why
     }
 }
 
@@ -128,6 +202,7 @@ pub struct SqlStore {
     /// write pool.
     hot: Option<Arc<hot_sqlite::HotWriter>>,
     gate: Option<hot_sqlite::WriteGate>,
+    diagnosis: Arc<Diagnosis>,
 }
 
 /// How the token list chooses between its trigram index and a walk in list order.
@@ -149,6 +224,40 @@ impl Default for SearchTuning {
         Self {
             selective_hits: 1000,
             large_account: 20_000,
+        }
+    }
+}
+
+const START_LOCK_TRY: &str =
+    "SELECT pg_try_advisory_lock(hashtext('tessera start ' || current_schema()))";
+const START_LOCK_RELEASE: &str =
+    "SELECT pg_advisory_unlock(hashtext('tessera start ' || current_schema()))";
+
+/// See [`SqlStore::start_lock`].
+#[derive(Debug)]
+pub struct StartLock {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+}
+
+impl StartLock {
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take()
+            && sqlx::query(START_LOCK_RELEASE)
+                .execute(&mut *conn)
+                .await
+                .is_err()
+        {
+            // Its session's end releases it.
+            conn.close_on_drop();
+        }
+    }
+}
+
+impl Drop for StartLock {
+    fn drop(&mut self) {
+        // Not released (an error on the way): the lock goes with its session.
+        if let Some(conn) = &mut self.conn {
+            conn.close_on_drop();
         }
     }
 }
@@ -244,11 +353,11 @@ impl SqlStore {
             .map(|segment| tessera_oauth1::encode::encode(segment).into_owned())
             .collect::<Vec<_>>()
             .join("/");
-        Self::connect(&format!("sqlite://{path}?mode=rwc"), PoolSizes::default()).await
+        Self::connect(&format!("sqlite://{path}?mode=rwc"), StoreOptions::default()).await
     }
 
     /// Connects to `sqlite:…` or `postgres://…`, and migrates.
-    pub async fn connect(url: &str, sizes: PoolSizes) -> Result<Self, OpenError> {
+    pub async fn connect(url: &str, settings: StoreOptions) -> Result<Self, OpenError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -260,12 +369,22 @@ impl SqlStore {
         let options = AnyConnectOptions::from_str(url)
             .map_err(OpenError::Connect)?
             .disable_statement_logging();
+        let diagnosis = Arc::new(Diagnosis {
+            options: options.clone(),
+            waited: settings.acquire_timeout,
+            last: tokio::sync::Mutex::default(),
+        });
+        // A slow acquire ends in an error that says why (`Unreachable`); sqlx's own warning
+        // about it would only repeat it without the cause.
+        let quiet = |o: AnyPoolOptions| {
+            o.acquire_timeout(settings.acquire_timeout)
+                .acquire_slow_threshold(settings.acquire_timeout + Duration::from_secs(1))
+        };
         let store = match backend {
             Backend::Sqlite => {
                 let pool = |max: u32| {
-                    AnyPoolOptions::new()
+                    quiet(AnyPoolOptions::new())
                         .max_connections(max)
-                        .acquire_timeout(Duration::from_secs(30))
                         // A file does not go away like a network peer: no ping per acquire
                         // (it cost a round trip to the database thread on every use).
                         .test_before_acquire(false)
@@ -289,7 +408,7 @@ impl SqlStore {
                 migrations::run(&write, backend).await?;
                 // Each SQLite connection is a thread of its own; more readers than the machine
                 // has cores only switch between them.
-                let readers = sizes.readers.clamp(1, sqlite_readers());
+                let readers = settings.readers.clamp(1, sqlite_readers());
                 let read = pool(readers)
                     .connect_with(options)
                     .await
@@ -311,12 +430,22 @@ impl SqlStore {
                     recent: Arc::new(Mutex::new(recent)),
                     hot: Some(Arc::new(hot)),
                     gate: Some(gate),
+                    diagnosis,
                 }
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(sizes.readers.max(sizes.writers).max(1))
-                    .acquire_timeout(Duration::from_secs(30))
+                let statement_ms = settings.statement_timeout.as_millis().max(1);
+                let pool = quiet(AnyPoolOptions::new())
+                    .max_connections(settings.readers.max(settings.writers).max(1))
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute(sqlx::AssertSqlSafe(format!(
+                                "SET statement_timeout = {statement_ms}"
+                            )))
+                            .await
+                            .map(|_| ())
+                        })
+                    })
                     .connect_with(options)
                     .await
                     .map_err(OpenError::Connect)?;
@@ -331,10 +460,63 @@ impl SqlStore {
                     recent: Arc::default(),
                     hot: None,
                     gate: None,
+                    diagnosis,
                 }
             }
         };
         Ok(store)
+    }
+
+    /// A pool's error as the store reports it: a time-out waiting for a connection carries
+    /// the reason no connection came ([`Unreachable`]).
+    pub(crate) async fn pool_error(&self, pool: &AnyPool, e: sqlx::Error) -> StoreError {
+        match e {
+            sqlx::Error::PoolTimedOut => {
+                StoreError::Backend(Box::new(self.diagnosis.explain(pool).await))
+            }
+            e => tx::backend_error(e),
+        }
+    }
+
+    /// A connection from `pool`, or why there is none.
+    pub(crate) async fn connection(
+        &self,
+        pool: &AnyPool,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        match pool.acquire().await {
+            Ok(conn) => Ok(conn),
+            Err(e) => Err(self.pool_error(pool, e).await),
+        }
+    }
+
+    /// Holds the start-up lock of this database until [`StartLock::release`] (or the
+    /// process's end): on PostgreSQL a session advisory lock, so that of several nodes
+    /// started at once on one empty database one creates the first account and applies the
+    /// fixtures while the others wait, then find them. SQLite's data directory lock already
+    /// admits one process. `waiting` is called once if another node holds it.
+    pub async fn start_lock(&self, waiting: impl FnOnce()) -> Result<StartLock, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(StartLock { conn: None });
+        }
+        let mut conn = self.connection(&self.write).await?;
+        let mut waiting = Some(waiting);
+        loop {
+            // Keyed by the schema: deployments (and tests) in other schemas do not wait.
+            let row = sqlx::query(START_LOCK_TRY)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(tx::backend_error)?;
+            let taken: bool = sqlx::Row::try_get(&row, 0).map_err(tx::backend_error)?;
+            if taken {
+                return Ok(StartLock { conn: Some(conn) });
+            }
+            if let Some(waiting) = waiting.take() {
+                waiting();
+            }
+            // Polled rather than waited on in one statement: the statement time-out would
+            // end a long wait, and the wait must end when this process does.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The same store with other search thresholds (see [`SearchTuning`]).
@@ -348,7 +530,7 @@ impl SqlStore {
         if self.backend != Backend::Sqlite {
             return Ok(None);
         }
-        let mut conn = self.write.acquire().await.map_err(tx::backend_error)?;
+        let mut conn = self.connection(&self.write).await?;
         let mut text = async |pragma: &'static str| -> Result<String, StoreError> {
             let row = sqlx::query(pragma)
                 .fetch_one(&mut *conn)
@@ -395,7 +577,10 @@ impl Store for SqlStore {
             (Some(gate), TxMode::Write) => Some(gate.clone().lock_owned().await),
             _ => None,
         };
-        let tx = pool.begin().await.map_err(tx::backend_error)?;
+        let tx = match pool.begin().await {
+            Ok(tx) => tx,
+            Err(e) => return Err(self.pool_error(pool, e).await),
+        };
         let changes = (mode == TxMode::Write).then(|| self.changes.clone());
         Ok(Box::new(tx::SqlTx::new(
             tx,

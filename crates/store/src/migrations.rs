@@ -46,6 +46,12 @@ const MIGRATIONS: &[Source] = &[
         sqlite: include_str!("../migrations/sqlite/0005_installable_accounts.sql"),
         postgres: include_str!("../migrations/postgres/0005_installable_accounts.sql"),
     },
+    Source {
+        version: 6,
+        description: "master key checks",
+        sqlite: include_str!("../migrations/sqlite/0006_master_key_checks.sql"),
+        postgres: include_str!("../migrations/postgres/0006_master_key_checks.sql"),
+    },
 ];
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), OpenError> {

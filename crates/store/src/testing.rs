@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::{ConnectOptions, Connection, Executor};
 use tempfile::TempDir;
 
-use crate::{Backend, PoolSizes, SearchTuning, SqlStore};
+use crate::{Backend, StoreOptions, SearchTuning, SqlStore};
 
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -104,9 +104,10 @@ impl TestDatabase {
             .unwrap();
         let store = SqlStore::connect(
             &with_search_path(&url, &schema),
-            PoolSizes {
+            StoreOptions {
                 readers: 3,
                 writers: 3,
+                ..StoreOptions::default()
             },
         )
         .await

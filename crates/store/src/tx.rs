@@ -1336,6 +1336,52 @@ impl StoreTx for SqlTx {
             .await?;
         Ok(())
     }
+
+    async fn master_key_checks(&mut self) -> StoreResult<Vec<SealedSecret>> {
+        let rows = sqlx::query("SELECT key_id, check_value FROM master_key_checks ORDER BY key_id")
+            .all(&mut self.tx)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SealedSecret {
+                    key_id: get(row, "key_id")?,
+                    blob: get(row, "check_value")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_master_key_check(&mut self, check: &SealedSecret, at: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO master_key_checks (key_id, check_value, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(check.key_id.clone())
+        .bind(check.blob.clone())
+        .bind(at)
+        .run(&mut self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn retain_master_key_check(&mut self, key_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM master_key_checks WHERE key_id <> $1")
+            .bind(key_id.to_owned())
+            .run(&mut self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn sealed_key_ids(&mut self) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT consumer_secret_key_id AS key_id FROM integrations \
+             WHERE consumer_secret_key_id IS NOT NULL \
+             UNION SELECT DISTINCT token_secret_key_id AS key_id FROM access_tokens",
+        )
+        .all(&mut self.tx)
+        .await?;
+        rows.iter().map(|row| get(row, "key_id")).collect()
+    }
 }
 
 #[cfg(test)]

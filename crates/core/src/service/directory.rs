@@ -10,7 +10,7 @@ use crate::ids::{AccountId, Email, RoleId, UserId};
 use crate::model::{AccessToken, Account, PermissionSet, RecordRef, Role, Timestamp, User};
 use crate::store::{NewUser, StoreTx, TxMode};
 
-const NAME_MAX: usize = 200;
+pub(crate) const NAME_MAX: usize = 200;
 const PASSWORD_MIN: usize = 12;
 
 #[derive(Debug, Clone)]
@@ -160,7 +160,7 @@ pub fn prepare_password_checks() {
     let _ = dummy_hash();
 }
 
-fn hash_password(password: &SecretString) -> Result<String> {
+pub(crate) fn hash_password(password: &SecretString) -> Result<String> {
     if password.expose().chars().count() < PASSWORD_MIN {
         return Err(Error::invalid(
             "password",
@@ -218,37 +218,83 @@ pub(crate) async fn allocated_concurrency(
         .sum())
 }
 
+/// An account with its built-in Administrator role, inside the caller's transaction.
+pub(crate) async fn create_account_in(
+    tx: &mut dyn StoreTx,
+    input: NewAccountInput,
+) -> Result<Account> {
+    let name = super::clean_name("account name", &input.name, NAME_MAX)?;
+    if tx.account(&input.id).await?.is_some() {
+        return Err(Error::Conflict {
+            why: format!("account {} already exists", input.id),
+        });
+    }
+    let account = Account {
+        id: input.id,
+        name,
+        tba_enabled: input.tba_enabled,
+        require_approval_for_auto_install: input.require_approval_for_auto_install,
+        concurrency_limit: check_limit(input.concurrency_limit)?,
+        created_at: Timestamp::now(),
+    };
+    tx.insert_account(&account).await?;
+    tx.insert_role(&administrator_role(&account.id)).await?;
+    Ok(account)
+}
+
+/// The built-in Administrator role (internal id 3) of an account: every permission.
+pub(crate) fn administrator_role(account: &AccountId) -> Role {
+    Role {
+        account: account.clone(),
+        id: RoleId::ADMINISTRATOR,
+        name: "Administrator".to_owned(),
+        permissions: PermissionSet::all(),
+        inactive: false,
+        web_services_only: false,
+    }
+}
+
+/// A user, inside the caller's transaction; the password is hashed by the caller (Argon2
+/// takes tens of milliseconds, not to be spent holding a transaction).
+pub(crate) async fn create_user_in(
+    tx: &mut dyn StoreTx,
+    actor: &Actor,
+    account: &AccountId,
+    input: NewUserInput,
+    password_hash: Option<String>,
+) -> Result<User> {
+    let name = super::clean_name("user name", &input.name, NAME_MAX)?;
+    directory_admin(tx, actor, account).await?;
+    if tx.user_by_email(account, &input.email).await?.is_some() {
+        return Err(email_taken(&input.email, account));
+    }
+    let roles = roles_exist(tx, account, &input.roles).await?;
+    let new = NewUser {
+        account: account.clone(),
+        name,
+        email: input.email,
+        active: true,
+        password_hash,
+        created_at: Timestamp::now(),
+    };
+    let id = tx.insert_user(&new).await.map_err(|e| match e {
+        crate::store::StoreError::Duplicate(_) => email_taken(&new.email, account),
+        e => e.into(),
+    })?;
+    tx.set_user_roles(account, id, &roles).await?;
+    tx.user(account, id)
+        .await?
+        .ok_or(Error::not_found("user"))
+}
+
 impl Tessera {
     /// Creates an account with its built-in Administrator role (internal id 3). Operator only.
     pub async fn create_account(&self, actor: &Actor, input: NewAccountInput) -> Result<Account> {
         if !matches!(actor, Actor::Operator { .. }) {
             return Err(Error::not_permitted("only the operator creates accounts"));
         }
-        let name = super::clean_name("account name", &input.name, NAME_MAX)?;
         let mut tx = self.tx(TxMode::Write).await?;
-        if tx.account(&input.id).await?.is_some() {
-            return Err(Error::Conflict {
-                why: format!("account {} already exists", input.id),
-            });
-        }
-        let account = Account {
-            id: input.id,
-            name,
-            tba_enabled: input.tba_enabled,
-            require_approval_for_auto_install: input.require_approval_for_auto_install,
-            concurrency_limit: check_limit(input.concurrency_limit)?,
-            created_at: Timestamp::now(),
-        };
-        tx.insert_account(&account).await?;
-        tx.insert_role(&Role {
-            account: account.id.clone(),
-            id: RoleId::ADMINISTRATOR,
-            name: "Administrator".to_owned(),
-            permissions: PermissionSet::all(),
-            inactive: false,
-            web_services_only: false,
-        })
-        .await?;
+        let account = create_account_in(tx.as_mut(), input).await?;
         self.commit(tx).await?;
         Ok(account)
     }
@@ -375,31 +421,10 @@ impl Tessera {
         account: &AccountId,
         input: NewUserInput,
     ) -> Result<User> {
-        let name = super::clean_name("user name", &input.name, NAME_MAX)?;
+        super::clean_name("user name", &input.name, NAME_MAX)?;
         let password_hash = input.password.as_ref().map(hash_password).transpose()?;
         let mut tx = self.tx(TxMode::Write).await?;
-        directory_admin(tx.as_mut(), actor, account).await?;
-        if tx.user_by_email(account, &input.email).await?.is_some() {
-            return Err(email_taken(&input.email, account));
-        }
-        let roles = roles_exist(tx.as_mut(), account, &input.roles).await?;
-        let new = NewUser {
-            account: account.clone(),
-            name,
-            email: input.email,
-            active: true,
-            password_hash,
-            created_at: Timestamp::now(),
-        };
-        let id = tx.insert_user(&new).await.map_err(|e| match e {
-            crate::store::StoreError::Duplicate(_) => email_taken(&new.email, account),
-            e => e.into(),
-        })?;
-        tx.set_user_roles(account, id, &roles).await?;
-        let user = tx
-            .user(account, id)
-            .await?
-            .ok_or(Error::not_found("user"))?;
+        let user = create_user_in(tx.as_mut(), actor, account, input, password_hash).await?;
         self.commit(tx).await?;
         Ok(user)
     }

@@ -269,11 +269,26 @@ impl Tessera {
         if let Some(c) = &given {
             check_given_secret("consumer_secret", &c.consumer_secret)?;
         }
+        let mut tx = self.tx(TxMode::Write).await?;
+        let created = self
+            .create_integration_in(tx.as_mut(), actor, input, given)
+            .await?;
+        self.commit(tx).await?;
+        Ok(created)
+    }
+
+    /// [`Self::create_integration_with`] inside the caller's transaction.
+    pub(crate) async fn create_integration_in(
+        &self,
+        tx: &mut dyn StoreTx,
+        actor: &Actor,
+        input: NewIntegrationInput,
+        given: Option<ConsumerCredentials>,
+    ) -> Result<(IntegrationView, Option<ConsumerCredentials>)> {
         let name = super::clean_name("name", &input.name, NAME_MAX)?;
         let description = clean_description(&input.description)?;
         let switches = validate_switches(&input.switches)?;
-        let mut tx = self.tx(TxMode::Write).await?;
-        let p = principal(tx.as_mut(), actor).await?;
+        let p = principal(tx, actor).await?;
         may_manage_installations(&p)?;
         let now = Timestamp::now();
         let new = NewIntegration {
@@ -315,10 +330,9 @@ impl Tessera {
             Some(InstallState::Enabled.label().to_owned()),
         );
         let credentials = self
-            .issue_when_tba_first_on(tx.as_mut(), &mut integration, &mut notes, now, given)
+            .issue_when_tba_first_on(tx, &mut integration, &mut notes, now, given)
             .await?;
-        notes.write(tx.as_mut()).await?;
-        self.commit(tx).await?;
+        notes.write(tx).await?;
         Ok((
             IntegrationView {
                 integration,

@@ -5,6 +5,7 @@
 //! change, writes its system notes, and commits: a change and its notes land together (R15).
 
 mod audit;
+mod bootstrap;
 mod directory;
 mod endpoints;
 mod integrations;
@@ -22,6 +23,7 @@ use crate::store::{Store, StoreTx, TxMode};
 use crate::vault::Keyring;
 
 pub use audit::AUDIT_PAGE_MAX;
+pub use bootstrap::{FirstStart, Recovered};
 pub use directory::{
     AccountSettings, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,
     password_hash_checks, prepare_password_checks,
@@ -31,7 +33,7 @@ pub use integrations::{
     InstallationChanges, IntegrationChanges, IntegrationView, NewIntegrationInput,
     ResetConfirmation,
 };
-pub use keys::RotationReport;
+pub use keys::{KeyCheckError, RotationReport, master_keys_in_use};
 pub use login::{LoginGrant, LoginRefusal, assess};
 pub use sessions::SignedIn;
 pub use tokens::{NewTokenInput, TokenPage, check_token_name, default_token_name};

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::ids::{ConsumerKey, TokenId};
-use crate::store::{LoginRecord, Store};
+use crate::store::{LoginRecord, Store, StoreError};
 
 /// Misses read per statement at most.
 const GROUP: usize = 256;
 /// Statements in flight at once (the store's readers serve them side by side).
 const IN_FLIGHT: usize = 2;
 
-type Reply = oneshot::Sender<Result<Option<LoginRecord>, String>>;
+type Reply = oneshot::Sender<Result<Option<LoginRecord>, Arc<StoreError>>>;
 
 #[derive(Debug)]
 pub(crate) struct LoaderHandle {
@@ -70,9 +70,9 @@ async fn run(store: Arc<dyn Store>, mut queue: mpsc::Receiver<(ConsumerKey, Toke
                 }
                 Err(e) => {
                     tracing::error!(error = %crate::Chain(&e), pairs = pairs.len(), "could not read grants");
-                    let why = e.to_string();
+                    let e = Arc::new(e);
                     for (_, _, reply) in jobs {
-                        let _ = reply.send(Err(why.clone()));
+                        let _ = reply.send(Err(e.clone()));
                     }
                 }
             }

@@ -67,6 +67,10 @@ pub struct VerifierConfig {
     /// does not tell its reason (a store read for an unknown key, a cache hit for a wrong
     /// signature). Above the slowest refusal path on this store; `0` turns it off.
     pub refusal_floor: Duration,
+    /// How long a request waits for the store (its grant read, its claim written) before it
+    /// is answered "unavailable": the write may still land, but the caller is not held for as
+    /// long as a half-open connection takes to fail.
+    pub store_wait: Duration,
     /// Rows of refusals without a known user (an unknown consumer key or token, a malformed
     /// request, an unknown account or email) recorded one by one per source address and
     /// minute; the rest of that minute's are recorded as one summary row.
@@ -86,6 +90,7 @@ impl Default for VerifierConfig {
             purge_interval: Duration::from_secs(60),
             audit_retention: Duration::from_secs(90 * 24 * 3600),
             refusal_floor: Duration::from_millis(2),
+            store_wait: Duration::from_secs(6),
             junk_rows_per_minute: 60,
         }
     }
@@ -184,8 +189,14 @@ pub enum VerifierError {
     Service(#[from] crate::Error),
     #[error("the verifier is shut down")]
     Closed,
-    #[error("the store failed while reading grants: {0}")]
-    Lookup(String),
+    /// The group of claims this request's claim was written with failed (the same error for
+    /// every claim of the group).
+    #[error("writing batch failed")]
+    Write(#[source] Arc<StoreError>),
+    #[error("reading grants failed")]
+    Lookup(#[source] Arc<StoreError>),
+    #[error("the store did not answer within {0:?}")]
+    TimedOut(Duration),
 }
 
 /// Verifies signed requests. Cheap to clone; one writer task per verifier.
@@ -413,7 +424,11 @@ impl Verifier {
             touch_last_used: entry.should_touch(success.at, self.inner.config.last_used_resolution),
             success,
         };
-        if self.inner.writer.claim(claim).await? {
+        let wait = self.inner.config.store_wait;
+        let durable = tokio::time::timeout(wait, self.inner.writer.claim(claim))
+            .await
+            .map_err(|_| VerifierError::TimedOut(wait))??;
+        if durable {
             return Ok(Decision::Accepted(entry.identity.clone()));
         }
         // Refused by the store: either a replay, or the token may no longer log in.
@@ -467,7 +482,11 @@ impl Verifier {
         // An id of the wrong shape cannot match a token; the store still says whether the
         // consumer key exists, so the Detail is the same as for a well-formed unknown id.
         let tid = TokenId::parse(token_id).unwrap_or_else(|_| TokenId::never_issued());
-        let Some(record) = self.inner.loader.load(ck.clone(), tid.clone()).await? else {
+        let wait = self.inner.config.store_wait;
+        let loaded = tokio::time::timeout(wait, self.inner.loader.load(ck.clone(), tid.clone()))
+            .await
+            .map_err(|_| VerifierError::TimedOut(wait))??;
+        let Some(record) = loaded else {
             return Ok(Lookup::Refused(
                 LoginRefusal::ConsumerKeyUnknown,
                 Box::default(),

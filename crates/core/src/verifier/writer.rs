@@ -27,11 +27,14 @@ const JUNK_ADDRESSES: usize = 10_000;
 enum Job {
     Claim {
         claim: NonceClaim,
-        reply: oneshot::Sender<bool>,
+        reply: ClaimReply,
     },
     Attempt(LoginAttempt),
     Flush(oneshot::Sender<()>),
 }
+
+/// A claim's answer: whether its nonce record is durable, or why its group failed.
+type ClaimReply = oneshot::Sender<Result<bool, Arc<crate::store::StoreError>>>;
 
 /// Counters of the writer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -116,8 +119,10 @@ impl WriterHandle {
             .send(Job::Claim { claim, reply })
             .await
             .map_err(|_| VerifierError::Closed)?;
-        // A dropped reply means the transaction failed: not accepted.
-        answer.await.map_err(|_| VerifierError::Closed)
+        answer
+            .await
+            .map_err(|_| VerifierError::Closed)?
+            .map_err(VerifierError::Write)
     }
 
     /// Queues an audit row; it is committed with the next group. A refusal without a known
@@ -182,7 +187,7 @@ impl InFlight {
 /// A group back from the store, with what its answers need.
 struct Done {
     result: crate::store::StoreResult<Vec<bool>>,
-    replies: Vec<oneshot::Sender<bool>>,
+    replies: Vec<ClaimReply>,
     /// Per claim: the `last_used_at` move its success makes.
     touches: Vec<Option<(crate::ids::TokenKey, crate::model::Timestamp)>>,
     attempts: usize,
@@ -289,7 +294,8 @@ async fn sleep_until_due(due: Option<tokio::time::Instant>) {
     }
 }
 
-/// Answers a group's claims. A failed group's replies are dropped: its requests are refused.
+/// Answers a group's claims. A failed group's claims are answered with its error: their
+/// requests are refused, and their logs say why.
 fn answer(done: Done, counters: &Counters, uses: &mut UseLog) {
     let claim_count = done.replies.len();
     match done.result {
@@ -309,7 +315,7 @@ fn answer(done: Done, counters: &Counters, uses: &mut UseLog) {
                 if let (true, Some((token, at))) = (ok, touch) {
                     uses.add(token, at);
                 }
-                let _ = reply.send(ok);
+                let _ = reply.send(Ok(ok));
             }
         }
         Err(e) => {
@@ -318,8 +324,12 @@ fn answer(done: Done, counters: &Counters, uses: &mut UseLog) {
                 error = %crate::Chain(&e),
                 claims = claim_count,
                 audit_rows = done.attempts,
-                "could not record logins; the claims are refused"
+                "writing batch failed; its claims are refused"
             );
+            let e = Arc::new(e);
+            for reply in done.replies {
+                let _ = reply.send(Err(e.clone()));
+            }
         }
     }
 }

@@ -59,7 +59,7 @@ pub async fn serve(
         .unwrap_or((max / 16).max(16));
     let slots = Arc::new(Semaphore::new(max));
     let per_address = Arc::new(Mutex::new(HashMap::<IpAddr, usize>::new()));
-    let (closing_tx, closing_rx) = watch::channel(false);
+    let (closing_tx, closing_rx) = watch::channel(Closing::No);
     let app = crate::router(state.clone());
     tokio::pin!(shutdown);
     loop {
@@ -103,7 +103,7 @@ pub async fn serve(
             closing_rx.clone(),
         ));
     }
-    let _ = closing_tx.send(true);
+    let _ = closing_tx.send(Closing::Gracefully);
     // Every connection holds a slot until it ends: all slots back means all connections done.
     let grace = state.config().shutdown_grace;
     let all = u32::try_from(max).unwrap_or(u32::MAX);
@@ -111,10 +111,28 @@ pub async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!("connections still open after the shutdown grace; closing them");
+        let open = max.saturating_sub(slots.available_permits());
+        tracing::warn!(
+            connections = open,
+            grace_secs = grace.as_secs_f64(),
+            "connections still open after the shutdown grace; closing them"
+        );
+        let _ = closing_tx.send(Closing::Now);
+        // Each connection drops its request on its next poll; give them a moment to go.
+        let _ = tokio::time::timeout(Duration::from_secs(1), slots.acquire_many(all)).await;
     }
     state.verifier().flush().await;
     Ok(())
+}
+
+/// What the accept loop tells its connections at shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    No,
+    /// Finish the request in flight, then close (HTTP/1.1 `Connection: close`).
+    Gracefully,
+    /// The shutdown grace is over: close now, whatever is in flight.
+    Now,
 }
 
 /// A connection's place in the per-address count; given back when dropped.
@@ -337,7 +355,7 @@ async fn connection(
     app: Router,
     limits: EdgeLimits,
     _slots: (OwnedSemaphorePermit, AddressSlot),
-    mut closing: watch::Receiver<bool>,
+    mut closing: watch::Receiver<Closing>,
 ) {
     let activity = Arc::new(Activity {
         opened: Instant::now(),
@@ -374,11 +392,17 @@ async fn connection(
     tokio::pin!(conn);
     let tick =
         (limits.keepalive_timeout / 8).clamp(Duration::from_millis(20), Duration::from_secs(1));
-    let mut shutting_down = *closing.borrow();
-    if shutting_down {
-        conn.as_mut().graceful_shutdown();
-    }
+    let mut shutting_down = false;
     loop {
+        let state = *closing.borrow_and_update();
+        match state {
+            Closing::Now => return,
+            Closing::Gracefully if !shutting_down => {
+                shutting_down = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ => {}
+        }
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -386,10 +410,10 @@ async fn connection(
                 }
                 return;
             }
-            changed = closing.changed(), if !shutting_down => {
-                shutting_down = true;
-                if changed.is_ok() {
-                    conn.as_mut().graceful_shutdown();
+            changed = closing.changed() => {
+                if changed.is_err() {
+                    // The accept loop has returned: the server is gone.
+                    return;
                 }
             }
             () = tokio::time::sleep(tick) => {

@@ -243,6 +243,10 @@ impl From<tessera_core::Error> for UiError {
             StatusCode::INTERNAL_SERVER_ERROR => {
                 ("Something went wrong", wire::INTERNAL_MESSAGE.to_owned())
             }
+            StatusCode::SERVICE_UNAVAILABLE => (
+                "Temporarily unavailable",
+                wire::UNAVAILABLE_MESSAGE.to_owned(),
+            ),
             _ => ("That cannot be done", sentence(&e)),
         };
         UiError::Page {

@@ -105,6 +105,7 @@ impl TestServer {
                 admin_name: "Ada Admin".into(),
                 admin_email: tessera_core::ids::Email::parse("admin@example.com").unwrap(),
             },
+            |_| Ok(()),
         )
         .await
         .unwrap()
