@@ -128,7 +128,8 @@ fn main() -> ExitCode {
         }),
     };
     result.unwrap_or_else(|err| {
-        eprintln!("error: {err:#}");
+        // Every cause once: libraries often repeat their source in their own message.
+        eprintln!("error: {}", tessera_core::Chain(err.as_ref()));
         // The server said no (permission, validation, not found): a failure, not bad input.
         if err.downcast_ref::<api::Refused>().is_some() {
             ExitCode::FAILURE

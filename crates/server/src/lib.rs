@@ -183,25 +183,28 @@ const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(900);
 async fn readyz(State(state): State<AppState>) -> Response {
     let checked =
         tokio::time::timeout(READY_WITHIN, state.tessera().master_keys_ready()).await;
-    let why = match checked {
+    let (code, why) = match checked {
         Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
         Ok(Err(tessera_core::KeyCheckError::Store(e))) => {
             tracing::warn!(error = %tessera_core::Chain(&e), "not ready: the store does not answer");
-            "store unreachable\n"
+            ("STORE_UNREACHABLE", "the database does not answer")
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %tessera_core::Chain(&e), "not ready: the master keys do not fit the database");
-            "master key mismatch\n"
+            (
+                "MASTER_KEY_MISMATCH",
+                "this node lacks a master key the database's secrets are sealed with",
+            )
         }
         Err(_) => {
             tracing::warn!(
                 within_ms = READY_WITHIN.as_millis() as u64,
                 "not ready: the store did not answer in time"
             );
-            "store unreachable\n"
+            ("STORE_UNREACHABLE", "the database does not answer")
         }
     };
-    (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+    wire::api_error(StatusCode::SERVICE_UNAVAILABLE, code, why)
 }
 
 /// Prometheus metrics. They count refusals by Detail code, which the generic 401 keeps from

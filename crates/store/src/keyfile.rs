@@ -30,7 +30,7 @@ pub enum KeyFileError {
     TooOpen { path: PathBuf, mode: u32 },
     #[error("the master key in {origin} is invalid: {source}")]
     Invalid { origin: String, source: VaultError },
-    #[error("re-sealing the stored secrets failed: {0}")]
+    #[error("re-sealing the stored secrets failed")]
     Reseal(#[source] tessera_core::Error),
 }
 
@@ -196,11 +196,19 @@ fn sync_dir(path: &Path) -> Result<(), KeyFileError> {
     Ok(())
 }
 
+/// Creates the key file whole or not at all: written and synced beside it, then linked into
+/// place (which fails if the file appeared meanwhile). A crash mid-write leaves no half key
+/// file that would stop every later start.
 fn create_key_file(path: &Path, ring: &Keyring) -> Result<(), KeyFileError> {
     if let Some(dir) = path.parent() {
         crate::datadir::secure_dir(dir).map_err(io_error(dir))?;
     }
-    write_and_sync(path, ring)?;
+    let tmp = path.with_extension(format!("key.{}.new", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    write_and_sync(&tmp, ring)?;
+    let linked = fs::hard_link(&tmp, path).map_err(io_error(path));
+    let _ = fs::remove_file(&tmp);
+    linked?;
     sync_dir(path)
 }
 

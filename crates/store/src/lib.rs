@@ -73,11 +73,11 @@ pub enum OpenError {
     },
     #[error("unsupported database URL: it must start with sqlite: or postgres:")]
     UnsupportedUrl,
-    #[error("cannot open the database: {0}")]
+    #[error("cannot open the database")]
     Connect(#[source] sqlx::Error),
-    #[error("cannot migrate the database: {0}")]
+    #[error("cannot migrate the database")]
     Migrate(#[source] sqlx::migrate::MigrateError),
-    #[error("cannot start the SQLite hot-path writer: {0}")]
+    #[error("cannot start the SQLite hot-path writer")]
     HotWriter(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 

@@ -155,6 +155,88 @@ impl TestDatabase {
     }
 }
 
+/// An empty PostgreSQL schema (nothing migrated) for `tessera` processes a test starts on it:
+/// the first start's own migrations, bootstrap and fixtures. Dropped by [`EmptySchema::drop_schema`]
+/// (or, if the test panics, by a later test an hour on).
+#[derive(Debug)]
+pub struct EmptySchema {
+    base: String,
+    schema: String,
+}
+
+impl EmptySchema {
+    /// `None` only when `TESSERA_TEST_PG=skip`.
+    pub async fn create() -> Option<Self> {
+        let base = pg_url()?;
+        let schema = unique_name();
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {base} is unreachable ({e})"));
+        admin
+            .execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+            .await
+            .ok();
+        drop_stale_schemas(&mut admin).await;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .await
+            .unwrap();
+        Some(Self { base, schema })
+    }
+
+    /// The database URL whose connections use this schema.
+    pub fn url(&self) -> String {
+        with_search_path(&self.base, &self.schema)
+    }
+
+    /// The same URL with its host and port replaced (to reach it through a proxy).
+    pub fn url_via(&self, host_port: &str) -> String {
+        let url = self.url();
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        let rest = &url[after_scheme..];
+        let host_start = rest.find('@').map_or(0, |i| i + 1);
+        let host_end = rest[host_start..]
+            .find('/')
+            .map_or(rest.len(), |i| host_start + i);
+        format!(
+            "{}{}{host_port}{}",
+            &url[..after_scheme],
+            &rest[..host_start],
+            &rest[host_end..]
+        )
+    }
+
+    /// The host and port of the PostgreSQL server.
+    pub fn server_address(&self) -> String {
+        let after_scheme = self.base.find("://").map_or(0, |i| i + 3);
+        let rest = &self.base[after_scheme..];
+        let host_start = rest.find('@').map_or(0, |i| i + 1);
+        let host_end = rest[host_start..]
+            .find(['/', '?'])
+            .map_or(rest.len(), |i| host_start + i);
+        rest[host_start..host_end].to_owned()
+    }
+
+    /// Runs one statement in the schema.
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = sqlx::PgConnection::connect(&self.url()).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(sql.to_owned()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn drop_schema(self) {
+        let mut admin = sqlx::PgConnection::connect(&self.base).await.unwrap();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA {} CASCADE",
+                self.schema
+            )))
+            .await
+            .unwrap();
+    }
+}
+
 /// Schemas left by tests that panicked more than an hour ago.
 async fn drop_stale_schemas(admin: &mut sqlx::PgConnection) {
     let cutoff = std::time::SystemTime::now()

@@ -20,31 +20,44 @@ pub struct Server {
 
 impl Server {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--fixtures", FIXTURES])
+        let mut args: Vec<&str> = vec!["--fixtures", FIXTURES];
+        args.extend_from_slice(extra);
+        Self::try_start(data_dir, &args, &[])
+            .unwrap_or_else(|(out, err)| panic!("tessera serve did not start:\n{out}\n{err}"))
+    }
+
+    /// `tessera serve` on port 0 with `args` and `env`; its stdout and stderr if it exits (or
+    /// prints nothing for a minute) before it listens.
+    pub fn try_start(
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, (String, String)> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
-            .args(extra)
+            .args(args)
             .env_remove("TESSERA_MASTER_KEY")
             .env_remove("TESSERA_DATABASE_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut banner = String::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         let port = loop {
             let mut line = String::new();
-            if stdout.read_line(&mut line).unwrap() == 0 || Instant::now() > deadline {
+            if stdout.read_line(&mut line).unwrap_or(0) == 0 || Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
                 let mut err = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                panic!("tessera serve did not start:\n{banner}\n{err}");
+                let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+                return Err((banner, err));
             }
             banner.push_str(&line);
             if let Some(addr) = line.trim().strip_prefix("tessera listening on http://") {
@@ -56,10 +69,47 @@ impl Server {
             let mut rest = String::new();
             let _ = stdout.read_to_string(&mut rest);
         });
-        Server {
+        Ok(Server {
             child,
             port,
             banner,
+        })
+    }
+
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stderr so far is not readable without blocking; this takes the pipe to read it in a
+    /// thread, line by line, into the returned buffer.
+    pub fn capture_stderr(&mut self) -> std::sync::Arc<std::sync::Mutex<String>> {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut err = BufReader::new(self.child.stderr.take().unwrap());
+        let into = log.clone();
+        std::thread::spawn(move || {
+            loop {
+                let mut line = String::new();
+                match err.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => into.lock().unwrap().push_str(&line),
+                }
+            }
+        });
+        log
+    }
+
+    /// Waits for the process to exit, up to `within`; `None` if it is still running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
