@@ -75,7 +75,7 @@ fn get(port: u16, path: &str) -> (u16, String, Duration) {
 /// it took.
 fn signed(server: &Server) -> (String, String, Duration) {
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let out = Command::new(support::bin())
         .args(["sign", "--consumer-key", CK, "--token", TID, "--realm", "1234567"])
         .env("TESSERA_CONSUMER_SECRET", CS)
         .env("TESSERA_TOKEN_SECRET", TS)
@@ -92,7 +92,7 @@ fn signed(server: &Server) -> (String, String, Duration) {
 /// `tessera login` with a password: whether the administrator can sign in.
 fn can_log_in(server: &Server, password: &str) -> bool {
     let config = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let mut child = Command::new(support::bin())
         .args([
             "login",
             "--url",
@@ -190,7 +190,7 @@ fn a_first_start_killed_at_any_moment_leaves_a_usable_administrator() {
     let mut outcomes = [0usize; 2];
     for attempt in 0..16u64 {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        let mut child = Command::new(support::bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
             .env_remove("TESSERA_MASTER_KEY")

@@ -23,7 +23,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 async fn an_administrator_carries_out_the_seed_procedures_in_a_browser() {
     assert!(
         std::path::Path::new(CHROMIUM).exists(),
-        "the browser tests need Debian's chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does)"
+        "the browser tests need Debian's chromium at {CHROMIUM}: `apt-get install chromium` (scripts/test does)"
     );
     let node_modules = interop_dir().join("node/node_modules");
     let server = TestServer::start(TestDatabase::sqlite().await).await;

@@ -8,6 +8,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The binary under test: this build's, or the one `TESSERA_TEST_BIN` names (to run a test
+/// against another build, e.g. to see a regression test fail on the build before a fix).
+pub fn bin() -> String {
+    std::env::var("TESSERA_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tessera").to_owned())
+}
+
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures.example.toml");
 
 /// A running `tessera serve`; killed when dropped.
@@ -33,7 +39,7 @@ impl Server {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<Server, (String, String)> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        let mut command = Command::new(bin());
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .arg("--data-dir")
