@@ -293,10 +293,10 @@ struct LoginGroup {
     reply: oneshot::Sender<StoreResult<Vec<bool>>>,
 }
 
-/// The transaction that carried several groups failed; each group gets its message.
+/// The transaction that carried several groups failed; each group gets its cause.
 #[derive(Debug, thiserror::Error)]
-#[error("the SQLite transaction failed: {0}")]
-struct TransactionFailed(String);
+#[error("the SQLite transaction failed")]
+struct TransactionFailed(#[source] std::sync::Arc<rusqlite::Error>);
 
 fn run(s: &mut Statements<'_>, queue: &mpsc::Receiver<Job>, gate: &WriteGate) {
     let mut next = None;
@@ -333,7 +333,7 @@ fn run(s: &mut Statements<'_>, queue: &mpsc::Receiver<Job>, gate: &WriteGate) {
                         }
                     }
                     Err(e) => {
-                        let why = e.to_string();
+                        let why = std::sync::Arc::new(e);
                         for g in groups {
                             let failed = TransactionFailed(why.clone());
                             let _ = g.reply.send(Err(StoreError::Backend(Box::new(failed))));
