@@ -138,6 +138,11 @@ struct Diagnosis {
 }
 
 impl Diagnosis {
+    /// A connection outside the pools, with the store's options.
+    async fn connect(&self) -> Result<sqlx::AnyConnection, sqlx::Error> {
+        <sqlx::AnyConnection as sqlx::Connection>::connect_with(&self.options).await
+    }
+
     async fn explain(&self, pool: &AnyPool) -> Arc<Unreachable> {
         let mut last = self.last.lock().await;
         if let Some((at, why)) = &*last
@@ -145,11 +150,7 @@ impl Diagnosis {
         {
             return why.clone();
         }
-        let attempt = tokio::time::timeout(
-            DIAGNOSIS_PROBE,
-            <sqlx::AnyConnection as sqlx::Connection>::connect_with(&self.options),
-        )
-        .await;
+        let attempt = tokio::time::timeout(DIAGNOSIS_PROBE, self.connect()).await;
         let why = Arc::new(match attempt {
             Ok(Ok(conn)) => {
                 let _ = sqlx::Connection::close(conn).await;
@@ -233,31 +234,18 @@ const START_LOCK_TRY: &str =
 const START_LOCK_RELEASE: &str =
     "SELECT pg_advisory_unlock(hashtext('tessera start ' || current_schema()))";
 
-/// See [`SqlStore::start_lock`].
+/// See [`SqlStore::start_lock`]. Dropped without [`StartLock::release`] (an error on the
+/// way), its connection closes, and the lock goes with its session.
 #[derive(Debug)]
 pub struct StartLock {
-    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    conn: Option<sqlx::AnyConnection>,
 }
 
 impl StartLock {
     pub async fn release(mut self) {
-        if let Some(mut conn) = self.conn.take()
-            && sqlx::query(START_LOCK_RELEASE)
-                .execute(&mut *conn)
-                .await
-                .is_err()
-        {
-            // Its session's end releases it.
-            conn.close_on_drop();
-        }
-    }
-}
-
-impl Drop for StartLock {
-    fn drop(&mut self) {
-        // Not released (an error on the way): the lock goes with its session.
-        if let Some(conn) = &mut self.conn {
-            conn.close_on_drop();
+        if let Some(mut conn) = self.conn.take() {
+            let _ = sqlx::query(START_LOCK_RELEASE).execute(&mut conn).await;
+            let _ = sqlx::Connection::close(conn).await;
         }
     }
 }
@@ -434,6 +422,16 @@ impl SqlStore {
                 }
             }
             Backend::Postgres => {
+                // Migrations on a connection of their own, outside the pool: the statement
+                // time-out is for requests, not for a migration (or its wait for another
+                // node's, under sqlx's advisory lock).
+                {
+                    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options)
+                        .await
+                        .map_err(OpenError::Connect)?;
+                    migrations::run(&mut conn, backend).await?;
+                    let _ = sqlx::Connection::close(conn).await;
+                }
                 let statement_ms = settings.statement_timeout.as_millis().max(1);
                 let pool = quiet(AnyPoolOptions::new())
                     .max_connections(settings.readers.max(settings.writers).max(1))
@@ -449,7 +447,6 @@ impl SqlStore {
                     .connect_with(options)
                     .await
                     .map_err(OpenError::Connect)?;
-                migrations::run(&pool, backend).await?;
                 Self {
                     read: pool.clone(),
                     write: pool,
@@ -498,12 +495,19 @@ impl SqlStore {
         if self.backend != Backend::Postgres {
             return Ok(StartLock { conn: None });
         }
-        let mut conn = self.connection(&self.write).await?;
+        // A connection of its own, not the pool's: the pool may have a single connection, and
+        // the start needs it while the lock is held.
+        let mut conn =
+            match tokio::time::timeout(self.diagnosis.waited, self.diagnosis.connect()).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => return Err(tx::backend_error(e)),
+                Err(_) => return Err(StoreError::Backend(Box::new(self.diagnosis.explain(&self.write).await))),
+            };
         let mut waiting = Some(waiting);
         loop {
             // Keyed by the schema: deployments (and tests) in other schemas do not wait.
             let row = sqlx::query(START_LOCK_TRY)
-                .fetch_one(&mut *conn)
+                .fetch_one(&mut conn)
                 .await
                 .map_err(tx::backend_error)?;
             let taken: bool = sqlx::Row::try_get(&row, 0).map_err(tx::backend_error)?;

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, SqlSafeStr};
+use sqlx::SqlSafeStr;
 
 use crate::{Backend, OpenError};
 
@@ -54,7 +54,11 @@ const MIGRATIONS: &[Source] = &[
     },
 ];
 
-pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), OpenError> {
+pub(crate) async fn run<'a, A>(conn: A, backend: Backend) -> Result<(), OpenError>
+where
+    A: sqlx::Acquire<'a, Database = sqlx::Any>,
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
     let migrations = MIGRATIONS
         .iter()
         .map(|m| {
@@ -72,7 +76,7 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), OpenErro
         })
         .collect();
     Migrator::with_migrations(migrations)
-        .run(pool)
+        .run(conn)
         .await
         .map_err(OpenError::Migrate)
 }
