@@ -40,7 +40,9 @@ pub fn run(args: &RecoverAdminArgs) -> anyhow::Result<()> {
         let tessera = crate::keys::open_service(&store, &args.store.data_dir).await?;
         let password = tessera_oauth1::signer::generate_nonce()
             .map(SecretString::from)
-            .map_err(|_| anyhow::anyhow!("the operating system's random number generator failed"))?;
+            .map_err(|_| {
+                anyhow::anyhow!("the operating system's random number generator failed")
+            })?;
         let recovered = tessera
             .recover_administrator(&account, &email, &args.name, &password)
             .await

@@ -18,7 +18,7 @@ use tessera_server::bootstrap::{
     BootstrapSettings, CliIntegration, bootstrap_if_empty, ensure_cli_integration,
 };
 use tessera_server::{AppState, ServerConfig, fixtures};
-use tessera_store::{StoreOptions, SqlStore};
+use tessera_store::{SqlStore, StoreOptions};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -76,7 +76,15 @@ fn get(port: u16, path: &str) -> (u16, String, Duration) {
 fn signed(server: &Server) -> (String, String, Duration) {
     let started = Instant::now();
     let out = Command::new(support::bin())
-        .args(["sign", "--consumer-key", CK, "--token", TID, "--realm", "1234567"])
+        .args([
+            "sign",
+            "--consumer-key",
+            CK,
+            "--token",
+            TID,
+            "--realm",
+            "1234567",
+        ])
         .env("TESSERA_CONSUMER_SECRET", CS)
         .env("TESSERA_TOKEN_SECRET", TS)
         .args(["GET", &server.url(RESTLET)])
@@ -236,9 +244,9 @@ fn a_first_start_killed_at_any_moment_leaves_a_usable_administrator() {
         let password = match second.as_slice() {
             [] => {
                 outcomes[0] += 1;
-                passwords(&first)
-                    .pop()
-                    .unwrap_or_else(|| panic!("attempt {attempt}: an account with no password shown:\n{first}"))
+                passwords(&first).pop().unwrap_or_else(|| {
+                    panic!("attempt {attempt}: an account with no password shown:\n{first}")
+                })
             }
             [p] => {
                 outcomes[1] += 1;
@@ -253,7 +261,10 @@ fn a_first_start_killed_at_any_moment_leaves_a_usable_administrator() {
         let (status, _, _) = get(server.port, "/readyz");
         assert_eq!(status, 200);
     }
-    eprintln!("first start completed before the kill: {}, redone: {}", outcomes[0], outcomes[1]);
+    eprintln!(
+        "first start completed before the kill: {}, redone: {}",
+        outcomes[0], outcomes[1]
+    );
 }
 
 // The operator's repair: an account gets an administrator back, from the data directory.
@@ -265,7 +276,14 @@ fn recover_admin_gives_an_account_an_administrator_again() {
     server.kill();
     let recover = |email: &str| {
         let out = Command::new(support::bin())
-            .args(["recover-admin", "--account", "1234567", "--email", email, "--data-dir"])
+            .args([
+                "recover-admin",
+                "--account",
+                "1234567",
+                "--email",
+                email,
+                "--data-dir",
+            ])
             .arg(dir.path())
             .env_remove("TESSERA_MASTER_KEY")
             .env_remove("TESSERA_DATABASE_URL")
@@ -280,12 +298,21 @@ fn recover_admin_gives_an_account_an_administrator_again() {
         (stdout.clone(), passwords(&stdout).pop().unwrap())
     };
     let (said, restored) = recover("admin@example.com");
-    assert!(said.starts_with("Restored administrator admin@example.com"), "{said}");
+    assert!(
+        said.starts_with("Restored administrator admin@example.com"),
+        "{said}"
+    );
     let (said, created) = recover("ops@example.com");
-    assert!(said.starts_with("Created administrator ops@example.com"), "{said}");
+    assert!(
+        said.starts_with("Created administrator ops@example.com"),
+        "{said}"
+    );
     let server = Server::try_start(dir.path(), &[], &[]).unwrap();
     assert!(can_log_in(&server, &restored));
-    assert!(!can_log_in(&server, &old), "the old password no longer works");
+    assert!(
+        !can_log_in(&server, &old),
+        "the old password no longer works"
+    );
     assert!(can_log_in_as(&server, "ops@example.com", &created));
 
     // An unknown account is refused by name, and nothing is printed as a password.
@@ -326,7 +353,10 @@ fn a_node_without_the_clusters_master_key_refuses_to_start() {
         .expect("a node without the key must not start");
     assert!(err.contains("no master key"), "{err}");
     assert!(err.contains("TESSERA_MASTER_KEY is not set"), "{err}");
-    assert!(err.contains(&bare.path().join("master.key").display().to_string()), "{err}");
+    assert!(
+        err.contains(&bare.path().join("master.key").display().to_string()),
+        "{err}"
+    );
     assert!(!bare.path().join("master.key").exists());
     let key_id = err
         .split("sealed with master key ")
@@ -345,7 +375,10 @@ fn a_node_without_the_clusters_master_key_refuses_to_start() {
     )
     .err()
     .expect("a node with another key must not start");
-    assert!(err.contains("environment variable TESSERA_MASTER_KEY"), "{err}");
+    assert!(
+        err.contains("environment variable TESSERA_MASTER_KEY"),
+        "{err}"
+    );
     assert!(err.contains(&key_id), "{err}");
 
     // The cluster's key, from the environment: serves.
@@ -532,20 +565,29 @@ fn a_database_outage_is_answered_quickly_explained_and_survived() {
         let (status, body, took) = get(server.port, "/readyz");
         assert_eq!(status, 503, "{cut:?}: {body}");
         assert!(body.contains("STORE_UNREACHABLE"), "{cut:?}: {body}");
-        assert!(took < Duration::from_millis(1500), "{cut:?}: /readyz took {took:?}");
+        assert!(
+            took < Duration::from_millis(1500),
+            "{cut:?}: /readyz took {took:?}"
+        );
         // A signed request: 503 in the RESTlet's JSON shape, within two acquire time-outs.
         let (status, body, took) = signed(&server);
         assert!(status.contains("503"), "{cut:?}: {status}");
         assert!(body.contains("SERVICE_UNAVAILABLE"), "{cut:?}: {body}");
-        assert!(took < Duration::from_secs(5), "{cut:?}: answered after {took:?}");
+        assert!(
+            took < Duration::from_secs(5),
+            "{cut:?}: answered after {took:?}"
+        );
         // Back up: served again without a restart.
         proxy.set(proxy::Mode::Up);
         assert!(
-            eventually(Duration::from_secs(20), || get(server.port, "/readyz").0 == 200),
+            eventually(Duration::from_secs(20), || get(server.port, "/readyz").0
+                == 200),
             "{cut:?}: /readyz did not recover"
         );
         assert!(
-            eventually(Duration::from_secs(20), || signed(&server).0.contains("200")),
+            eventually(Duration::from_secs(20), || signed(&server)
+                .0
+                .contains("200")),
             "{cut:?}: signed requests did not recover"
         );
     }
@@ -553,8 +595,8 @@ fn a_database_outage_is_answered_quickly_explained_and_survived() {
     let log = log.lock().unwrap().clone();
     // The driver's own words for a refused connection, in the line of the failed batch.
     assert!(
-        log.lines().any(|l| l.contains("writing batch failed")
-            && l.contains("Connection refused")),
+        log.lines()
+            .any(|l| l.contains("writing batch failed") && l.contains("Connection refused")),
         "{log}"
     );
     assert!(log.contains("no database connection within 1s"), "{log}");
@@ -597,14 +639,22 @@ fn shutdown_grace_lets_a_slow_request_finish_and_ends_the_rest() {
     std::thread::sleep(Duration::from_millis(200));
     terminate(&server);
     std::thread::sleep(Duration::from_millis(500));
-    assert!(server.wait_exit(Duration::ZERO).is_none(), "exited with a request in flight");
+    assert!(
+        server.wait_exit(Duration::ZERO).is_none(),
+        "exited with a request in flight"
+    );
     slow.write_all(b"     ").unwrap();
     let mut answer = String::new();
-    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let _ = slow.read_to_string(&mut answer);
     // Unsigned: the RESTlet's 401 — an answer, not a dropped connection.
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-    assert!(server.wait_exit(Duration::from_secs(5)).is_some_and(|s| s.success()));
+    assert!(
+        server
+            .wait_exit(Duration::from_secs(5))
+            .is_some_and(|s| s.success())
+    );
 
     // One that never completes is cut off when the grace is over, not when its body times out.
     let dir = tempfile::tempdir().unwrap();
@@ -616,6 +666,12 @@ fn shutdown_grace_lets_a_slow_request_finish_and_ends_the_rest() {
     let status = server.wait_exit(Duration::from_secs(10));
     let took = asked.elapsed();
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
-    assert!(took >= Duration::from_millis(900), "ended before the grace: {took:?}");
-    assert!(took < Duration::from_secs(4), "took {took:?} for a 1 s grace");
+    assert!(
+        took >= Duration::from_millis(900),
+        "ended before the grace: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(4),
+        "took {took:?} for a 1 s grace"
+    );
 }

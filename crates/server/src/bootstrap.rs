@@ -74,10 +74,7 @@ pub async fn bootstrap_if_empty(
         },
         integration: Some(cli_integration()?),
     };
-    Ok(tessera
-        .create_first_account(first)
-        .await?
-        .map(|_| created))
+    Ok(tessera.create_first_account(first).await?.map(|_| created))
 }
 
 /// The built-in "Tessera CLI" integration record, through which `tessera login` obtains a

@@ -181,8 +181,7 @@ const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(900);
 /// (another node may have made a key active that this one lacks): a node that would answer
 /// 503 to every signed request says so here first.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let checked =
-        tokio::time::timeout(READY_WITHIN, state.tessera().master_keys_ready()).await;
+    let checked = tokio::time::timeout(READY_WITHIN, state.tessera().master_keys_ready()).await;
     let (code, why) = match checked {
         Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
         Ok(Err(tessera_core::KeyCheckError::Store(e))) => {

@@ -22,7 +22,7 @@ use tessera_core::vault::{Keyring, MasterKey, SecretSlot};
 use tessera_core::{
     Actor, NewAccountInput, NewIntegrationInput, NewRoleInput, NewTokenInput, NewUserInput, Tessera,
 };
-use tessera_store::{StoreOptions, SqlStore};
+use tessera_store::{SqlStore, StoreOptions};
 
 const USERS: usize = 2000;
 const APPS: usize = 20;
@@ -101,7 +101,9 @@ async fn setup(backend: &str) -> Setup {
                 .unwrap();
             let sep = if base.contains('?') { '&' } else { '?' };
             let url = format!("{base}{sep}options=-c%20search_path%3D{schema}%2Cpublic");
-            let store = SqlStore::connect(&url, StoreOptions::default()).await.unwrap();
+            let store = SqlStore::connect(&url, StoreOptions::default())
+                .await
+                .unwrap();
             (store, url)
         }
         other => panic!("backend must be sqlite or postgres, not {other}"),

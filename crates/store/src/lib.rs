@@ -341,7 +341,11 @@ impl SqlStore {
             .map(|segment| tessera_oauth1::encode::encode(segment).into_owned())
             .collect::<Vec<_>>()
             .join("/");
-        Self::connect(&format!("sqlite://{path}?mode=rwc"), StoreOptions::default()).await
+        Self::connect(
+            &format!("sqlite://{path}?mode=rwc"),
+            StoreOptions::default(),
+        )
+        .await
     }
 
     /// Connects to `sqlite:…` or `postgres://…`, and migrates.
@@ -426,9 +430,10 @@ impl SqlStore {
                 // time-out is for requests, not for a migration (or its wait for another
                 // node's, under sqlx's advisory lock).
                 {
-                    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options)
-                        .await
-                        .map_err(OpenError::Connect)?;
+                    let mut conn =
+                        <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options)
+                            .await
+                            .map_err(OpenError::Connect)?;
                     migrations::run(&mut conn, backend).await?;
                     let _ = sqlx::Connection::close(conn).await;
                 }
@@ -501,7 +506,11 @@ impl SqlStore {
             match tokio::time::timeout(self.diagnosis.waited, self.diagnosis.connect()).await {
                 Ok(Ok(conn)) => conn,
                 Ok(Err(e)) => return Err(tx::backend_error(e)),
-                Err(_) => return Err(StoreError::Backend(Box::new(self.diagnosis.explain(&self.write).await))),
+                Err(_) => {
+                    return Err(StoreError::Backend(Box::new(
+                        self.diagnosis.explain(&self.write).await,
+                    )));
+                }
             };
         let mut waiting = Some(waiting);
         loop {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::{ConnectOptions, Connection, Executor};
 use tempfile::TempDir;
 
-use crate::{Backend, StoreOptions, SearchTuning, SqlStore};
+use crate::{Backend, SearchTuning, SqlStore, StoreOptions};
 
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 

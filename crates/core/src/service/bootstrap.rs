@@ -4,8 +4,8 @@
 use tessera_oauth1::SecretString;
 
 use super::directory::{
-    administrator_role, create_account_in, create_user_in, hash_password, NewAccountInput,
-    NewUserInput,
+    NewAccountInput, NewUserInput, administrator_role, create_account_in, create_user_in,
+    hash_password,
 };
 use super::integrations::NewIntegrationInput;
 use super::{Actor, Tessera};
@@ -64,12 +64,7 @@ impl Tessera {
         )
         .await?;
         if let Some((input, credentials)) = first.integration {
-            let actor = Actor::user(
-                &account.id,
-                admin.id,
-                RoleId::ADMINISTRATOR,
-                Context::Cli,
-            );
+            let actor = Actor::user(&account.id, admin.id, RoleId::ADMINISTRATOR, Context::Cli);
             self.create_integration_in(tx.as_mut(), &actor, input, Some(credentials))
                 .await?;
         }

@@ -282,9 +282,7 @@ pub(crate) async fn create_user_in(
         e => e.into(),
     })?;
     tx.set_user_roles(account, id, &roles).await?;
-    tx.user(account, id)
-        .await?
-        .ok_or(Error::not_found("user"))
+    tx.user(account, id).await?.ok_or(Error::not_found("user"))
 }
 
 impl Tessera {

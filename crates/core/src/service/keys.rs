@@ -102,7 +102,8 @@ impl Tessera {
     async fn record_active_key_check(&self) -> Result<()> {
         let check = self.keyring.key_check()?;
         let mut tx = self.tx(TxMode::Write).await?;
-        tx.add_master_key_check(&check, Timestamp::now().millis()).await?;
+        tx.add_master_key_check(&check, Timestamp::now().millis())
+            .await?;
         self.commit(tx).await
     }
 
