@@ -50,6 +50,16 @@ impl StoreArgs {
 /// would open none of them), and never starts with a key that lacks one the secrets need:
 /// either would answer 503 to every signed request while looking healthy.
 pub async fn open_service(store: &SqlStore, data_dir: &Path) -> anyhow::Result<Tessera> {
+    open_service_with(store, data_dir, true).await
+}
+
+/// [`open_service`]; `may_make_key` false for commands that only repair a database that
+/// exists (they must not leave a key behind where there was none).
+pub async fn open_service_with(
+    store: &SqlStore,
+    data_dir: &Path,
+    may_make_key: bool,
+) -> anyhow::Result<Tessera> {
     let in_use = tessera_core::master_keys_in_use(store)
         .await
         .context("cannot read which master keys the database's secrets need")?;
@@ -57,12 +67,23 @@ pub async fn open_service(store: &SqlStore, data_dir: &Path) -> anyhow::Result<T
     let found = keyfile::load_with(data_dir, env_value).context("cannot load the master key")?;
     let (keyring, source) = match found {
         Some(found) => found,
-        None if in_use.is_empty() => {
-            keyfile::create(data_dir).context("cannot create the master key")?
+        None if in_use.is_empty() && may_make_key => {
+            let created = keyfile::create(data_dir).context("cannot create the master key")?;
+            if tessera_core::store::Store::backend(store) == "postgres" {
+                tracing::warn!(
+                    file = %data_dir.join(MASTER_KEY_FILE).display(),
+                    "made a new master key for a PostgreSQL database: every other node of it needs this key (copy the file, or set {MASTER_KEY_ENV} on every node); a node without it will refuse to start"
+                );
+            }
+            created
         }
+        None if in_use.is_empty() => bail!(
+            "no master key: {MASTER_KEY_ENV} is not set (or empty) and {} does not exist",
+            data_dir.join(MASTER_KEY_FILE).display()
+        ),
         None => bail!(
             "this database's secrets are sealed with master key {}, and this node has no master \
-             key: {MASTER_KEY_ENV} is not set and {} does not exist. Give every node of a \
+             key: {MASTER_KEY_ENV} is not set (or empty) and {} does not exist. Give every node of a \
              database the same key (copy {MASTER_KEY_FILE} from a node that serves, mode 0600, \
              or set {MASTER_KEY_ENV}); a new key would open none of them",
             in_use.join(", "),

@@ -36,8 +36,31 @@ pub fn run(args: &RecoverAdminArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let (recovered, password) = runtime.block_on(async {
+        // A repair of a database that exists: nothing is created where there is none.
+        if args.store.database_url.is_none() {
+            let db = args.store.data_dir.join(tessera_store::SQLITE_FILE);
+            anyhow::ensure!(
+                db.exists(),
+                "there is no database in {} (no {}): is --data-dir right?",
+                args.store.data_dir.display(),
+                tessera_store::SQLITE_FILE
+            );
+        }
         let store = args.store.open().await?;
-        let tessera = crate::keys::open_service(&store, &args.store.data_dir).await?;
+        let accounts = {
+            let mut tx =
+                tessera_core::store::Store::begin(&store, tessera_core::store::TxMode::Read)
+                    .await
+                    .context("cannot read the database")?;
+            tx.list_accounts()
+                .await
+                .context("cannot read the database")?
+        };
+        anyhow::ensure!(
+            !accounts.is_empty(),
+            "the database has no accounts: is the database URL (and its search_path) right?"
+        );
+        let tessera = crate::keys::open_service_with(&store, &args.store.data_dir, false).await?;
         let password = tessera_oauth1::signer::generate_nonce()
             .map(SecretString::from)
             .map_err(|_| {

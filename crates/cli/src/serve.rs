@@ -439,7 +439,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     tessera_server::serve(listener, state, shutdown_signal())
         .await
         .context("the server failed")?;
-    tracing::info!("shut down; audit trail flushed");
+    tracing::info!("shut down");
     store.close().await;
     Ok(())
 }
@@ -528,5 +528,25 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
-    tracing::info!("shutdown requested; finishing requests in flight");
+    tracing::info!(
+        "shutdown requested; finishing requests in flight (a second signal stops at once)"
+    );
+    tokio::spawn(async {
+        let again = async {
+            #[cfg(unix)]
+            if let Ok(mut s) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                tokio::select! {
+                    _ = s.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                return;
+            }
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        again.await;
+        tracing::warn!("second shutdown signal: stopping now; requests in flight are dropped");
+        std::process::exit(130);
+    });
 }

@@ -427,6 +427,8 @@ mod proxy {
         Up,
         Refuse,
         Silent,
+        /// A failover: connections open now stay silent for good; new ones are forwarded.
+        Failover,
     }
 
     pub struct Proxy {
@@ -487,7 +489,7 @@ mod proxy {
     }
 
     async fn pipe(mut client: TcpStream, upstream: String, mut mode: watch::Receiver<Mode>) {
-        if *mode.borrow_and_update() != Mode::Up {
+        if !matches!(*mode.borrow_and_update(), Mode::Up | Mode::Failover) {
             // Silent: hold the connection, say nothing, until the mode changes.
             let _ = mode.changed().await;
             return;
@@ -512,11 +514,72 @@ mod proxy {
                             let _ = mode.changed().await;
                             return;
                         }
+                        Mode::Failover => {
+                            // Dead for good: held, silent, until the proxy refuses or goes.
+                            while mode.changed().await.is_ok() {
+                                if *mode.borrow_and_update() == Mode::Refuse {
+                                    return;
+                                }
+                            }
+                            return;
+                        }
                     }
                 }
             }
         }
     }
+}
+
+/// `GET /rest/issuetoken` with a wrong password for an unknown user: a sign-in that reads the
+/// database (not the verifier's path). The status and how long the answer took.
+fn issuetoken(port: u16, n: usize) -> (u16, Duration) {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /rest/issuetoken?consumerKey={CK} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Authorization: NLAuth nlauth_account=1234567, nlauth_email=nobody{n}@example.com, \
+         nlauth_signature=wrong, nlauth_role=3\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, started.elapsed())
+}
+
+/// Runs `workers` loops of [`issuetoken`] while `phase` runs; the slowest answer of all.
+fn under_load<T>(port: u16, workers: usize, phase: impl FnOnce() -> T) -> (T, Duration) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slowest = std::sync::Arc::new(std::sync::Mutex::new(Duration::ZERO));
+    let threads: Vec<_> = (0..workers)
+        .map(|w| {
+            let (stop, slowest) = (stop.clone(), slowest.clone());
+            std::thread::spawn(move || {
+                let mut n = w * 1000;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (_, took) = issuetoken(port, n);
+                    n += 1;
+                    let mut s = slowest.lock().unwrap();
+                    *s = (*s).max(took);
+                }
+            })
+        })
+        .collect();
+    let result = phase();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let slowest = *slowest.lock().unwrap();
+    (result, slowest)
 }
 
 /// Polls until `check` holds or `within` passes.
@@ -543,24 +606,67 @@ fn a_database_outage_is_answered_quickly_explained_and_survived() {
     let proxy = rt.block_on(proxy::Proxy::start(schema.server_address()));
     let url = schema.url_via(&format!("127.0.0.1:{}", proxy.port));
     let dir = tempfile::tempdir().unwrap();
+    // The load below signs in with wrong passwords many times from one address.
+    let config = dir.path().join("tessera.toml");
+    std::fs::write(&config, "login_failures_per_hour = 1000000\n").unwrap();
+    let config = config.display().to_string();
     let mut server = Server::try_start(
         dir.path(),
         &[
+            "--config",
+            &config,
             "--database-url",
             &url,
             "--fixtures",
             FIXTURES,
             "--db-acquire-timeout",
             "1",
+            "--db-statement-timeout",
+            "2",
         ],
         &[],
     )
     .unwrap_or_else(|(out, err)| panic!("{out}\n{err}"));
     let log = server.capture_stderr();
     assert!(signed(&server).0.contains("200"));
+    // Every answer below comes within the acquire time-out (1 s) plus a round trip's deadline
+    // (the statement time-out and a second: 3 s) plus the password check and a margin.
+    let bound = Duration::from_secs(8);
 
-    for cut in [proxy::Mode::Refuse, proxy::Mode::Silent] {
-        proxy.set(cut);
+    for cut in [
+        proxy::Mode::Refuse,
+        proxy::Mode::Silent,
+        proxy::Mode::Failover,
+    ] {
+        // Sign-ins under way when the database goes: answered, not held.
+        let ((), slowest) = under_load(server.port, 4, || {
+            std::thread::sleep(Duration::from_millis(300));
+            proxy.set(cut);
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        assert!(slowest < bound, "{cut:?}: a sign-in took {slowest:?}");
+        if cut == proxy::Mode::Failover {
+            // The new connections work: the node recovers by itself, its dead ones closed.
+            assert!(
+                eventually(Duration::from_secs(30), || get(server.port, "/readyz").0
+                    == 200),
+                "{cut:?}: /readyz did not recover"
+            );
+            assert!(
+                eventually(Duration::from_secs(30), || signed(&server)
+                    .0
+                    .contains("200")),
+                "{cut:?}: signed requests did not recover"
+            );
+            let ((), slowest) = under_load(server.port, 4, || {
+                std::thread::sleep(Duration::from_secs(2));
+            });
+            assert!(
+                slowest < Duration::from_secs(3),
+                "after the failover: {slowest:?}"
+            );
+            continue;
+        }
         // /readyz: within a second, 503, whether the database refuses or says nothing.
         let (status, body, took) = get(server.port, "/readyz");
         assert_eq!(status, 503, "{cut:?}: {body}");
@@ -605,6 +711,9 @@ fn a_database_outage_is_answered_quickly_explained_and_survived() {
     assert!(!log.contains("ping on idle connection"), "{log}");
     assert!(!log.contains("already exists, skipping"), "{log}");
     drop(server);
+    // Close what the proxy held open (sessions the schema's drop would wait for).
+    proxy.set(proxy::Mode::Refuse);
+    std::thread::sleep(Duration::from_millis(300));
     rt.block_on(schema.drop_schema());
 }
 

@@ -57,6 +57,12 @@ pub trait Store: Send + Sync + 'static {
     /// are current. Changes made by other processes do not move it.
     fn change_epoch(&self) -> u64;
 
+    /// Why the database last failed to give a connection, if that was recent: for a caller
+    /// that gave up before the store's own error came (a health probe's short budget).
+    fn recent_failure(&self) -> Option<String> {
+        None
+    }
+
     // The verification hot path: single statements or one short transaction each, outside the
     // rule-carrying `StoreTx` API.
 

@@ -53,6 +53,8 @@ struct Inner {
     origins: Vec<Origin>,
     governor: Governor,
     login_throttle: throttle::LoginThrottle,
+    /// What `/readyz` last answered: it logs when that changes, not at every probe.
+    ready: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
                     std::time::Duration::from_secs(3600),
                 ),
                 config,
+                ready: std::sync::atomic::AtomicBool::new(true),
             }),
         })
     }
@@ -182,27 +185,52 @@ const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(900);
 /// 503 to every signed request says so here first.
 async fn readyz(State(state): State<AppState>) -> Response {
     let checked = tokio::time::timeout(READY_WITHIN, state.tessera().master_keys_ready()).await;
-    let (code, why) = match checked {
-        Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
-        Ok(Err(tessera_core::KeyCheckError::Store(e))) => {
-            tracing::warn!(error = %tessera_core::Chain(&e), "not ready: the store does not answer");
-            ("STORE_UNREACHABLE", "the database does not answer")
+    let (code, why, cause) = match checked {
+        Ok(Ok(())) => {
+            if !state
+                .inner
+                .ready
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
+                tracing::info!("ready again");
+            }
+            return (StatusCode::OK, "ready\n").into_response();
         }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %tessera_core::Chain(&e), "not ready: the master keys do not fit the database");
-            (
-                "MASTER_KEY_MISMATCH",
-                "this node lacks a master key the database's secrets are sealed with",
-            )
-        }
-        Err(_) => {
-            tracing::warn!(
-                within_ms = READY_WITHIN.as_millis() as u64,
-                "not ready: the store did not answer in time"
-            );
-            ("STORE_UNREACHABLE", "the database does not answer")
-        }
+        Ok(Err(tessera_core::KeyCheckError::Store(e))) => (
+            "STORE_UNREACHABLE",
+            "the database does not answer",
+            tessera_core::Chain(&e).to_string(),
+        ),
+        Ok(Err(e)) => (
+            "MASTER_KEY_MISMATCH",
+            "this node lacks a master key the database's secrets are sealed with",
+            tessera_core::Chain(&e).to_string(),
+        ),
+        Err(_) => (
+            "STORE_UNREACHABLE",
+            "the database does not answer",
+            format!(
+                "no answer within {} ms{}",
+                READY_WITHIN.as_millis(),
+                state
+                    .tessera()
+                    .store()
+                    .recent_failure()
+                    .map(|c| format!("; last failure: {c}"))
+                    .unwrap_or_default()
+            ),
+        ),
     };
+    // Logged when readiness is lost, not at every probe (anyone may probe).
+    if state
+        .inner
+        .ready
+        .swap(false, std::sync::atomic::Ordering::AcqRel)
+    {
+        tracing::warn!(code, error = %cause, "not ready");
+    } else {
+        tracing::debug!(code, error = %cause, "still not ready");
+    }
     wire::api_error(StatusCode::SERVICE_UNAVAILABLE, code, why)
 }
 

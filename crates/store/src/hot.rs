@@ -255,16 +255,13 @@ impl SqlStore {
         claims: &[NonceClaim],
         attempts: &[LoginAttempt],
     ) -> StoreResult<Vec<bool>> {
-        let mut tx = match self.write.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return Err(self.pool_error(&self.write, e).await),
-        };
+        let mut tx = self.begin_on(&self.write).await?;
         let accepted = claim_in_database(&mut tx, claims).await?;
         sqlx::query(INSERT_ATTEMPTS_POSTGRES)
             .bind(audit_rows_json(claims, &accepted, attempts))
             .run(&mut tx)
             .await?;
-        tx.commit().await.map_err(backend_error)?;
+        crate::deadline::bounded(true, async { tx.commit().await.map_err(backend_error) }).await?;
         Ok(accepted)
     }
 

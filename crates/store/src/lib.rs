@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod datadir;
+mod deadline;
 mod hot;
 mod hot_sqlite;
 pub mod keyfile;
@@ -37,6 +38,7 @@ use tessera_core::store::{
 };
 use thiserror::Error;
 
+pub use deadline::RoundTripTimedOut;
 pub use keyfile::{KeyFileError, MasterKeySource};
 
 /// The database engine behind a [`SqlStore`].
@@ -73,7 +75,7 @@ pub enum OpenError {
     },
     #[error("unsupported database URL: it must start with sqlite: or postgres:")]
     UnsupportedUrl,
-    #[error("cannot open the database")]
+    #[error("connecting failed")]
     Connect(#[source] sqlx::Error),
     #[error("cannot migrate the database")]
     Migrate(#[source] sqlx::migrate::MigrateError),
@@ -233,6 +235,15 @@ const START_LOCK_TRY: &str =
     "SELECT pg_try_advisory_lock(hashtext('tessera start ' || current_schema()))";
 const START_LOCK_RELEASE: &str =
     "SELECT pg_advisory_unlock(hashtext('tessera start ' || current_schema()))";
+
+/// How long a start waits for another node's first start.
+const START_LOCK_PATIENCE: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Error)]
+#[error(
+    "another node has held this database's start-up lock for {0:?}; if no node is starting, look for a stuck session holding the advisory lock (pg_locks)"
+)]
+pub struct StartLockHeld(Duration);
 
 /// See [`SqlStore::start_lock`]. Dropped without [`StartLock::release`] (an error on the
 /// way), its connection closes, and the lock goes with its session.
@@ -438,12 +449,22 @@ impl SqlStore {
                     let _ = sqlx::Connection::close(conn).await;
                 }
                 let statement_ms = settings.statement_timeout.as_millis().max(1);
+                deadline::set_statement_timeout(settings.statement_timeout);
                 let pool = quiet(AnyPoolOptions::new())
                     .max_connections(settings.readers.max(settings.writers).max(1))
+                    // After a missed round-trip deadline, a connection that went silent is
+                    // closed rather than handed out again (sqlx's own check has no limit).
+                    .after_release(|conn, _| {
+                        Box::pin(async move { Ok(deadline::still_answers(conn).await) })
+                    })
                     .after_connect(move |conn, _| {
                         Box::pin(async move {
+                            // A session whose client went silent inside a transaction
+                            // is ended by the server too, and its locks released.
                             conn.execute(sqlx::AssertSqlSafe(format!(
-                                "SET statement_timeout = {statement_ms}"
+                                "SET statement_timeout = {statement_ms}; \
+                                 SET idle_in_transaction_session_timeout = {}",
+                                statement_ms * 2
                             )))
                             .await
                             .map(|_| ())
@@ -480,6 +501,28 @@ impl SqlStore {
         }
     }
 
+    /// Begins a transaction on a task of its own, so that a caller who gives up (a client gone,
+    /// a time-out) cannot cancel `BEGIN` half-way: sqlx 0.9.0 would then hand the connection
+    /// back to the pool inside a transaction (launchbadge/sqlx#4385). Bounded by the acquire
+    /// time-out and one round trip.
+    pub(crate) async fn begin_on(
+        &self,
+        pool: &AnyPool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let limit = self.diagnosis.waited + deadline::round_trip();
+        let detached = pool.clone();
+        let task = tokio::spawn(async move { tokio::time::timeout(limit, detached.begin()).await });
+        match task.await {
+            Ok(Ok(Ok(tx))) => Ok(tx),
+            Ok(Ok(Err(e))) => Err(self.pool_error(pool, e).await),
+            Ok(Err(_)) => {
+                deadline::missed();
+                Err(StoreError::Backend(Box::new(RoundTripTimedOut(limit))))
+            }
+            Err(e) => Err(StoreError::Backend(Box::new(e))),
+        }
+    }
+
     /// A connection from `pool`, or why there is none.
     pub(crate) async fn connection(
         &self,
@@ -513,6 +556,7 @@ impl SqlStore {
                 }
             };
         let mut waiting = Some(waiting);
+        let started = std::time::Instant::now();
         loop {
             // Keyed by the schema: deployments (and tests) in other schemas do not wait.
             let row = sqlx::query(START_LOCK_TRY)
@@ -525,6 +569,11 @@ impl SqlStore {
             }
             if let Some(waiting) = waiting.take() {
                 waiting();
+            }
+            if started.elapsed() > START_LOCK_PATIENCE {
+                return Err(StoreError::Backend(Box::new(StartLockHeld(
+                    START_LOCK_PATIENCE,
+                ))));
             }
             // Polled rather than waited on in one statement: the statement time-out would
             // end a long wait, and the wait must end when this process does.
@@ -590,10 +639,7 @@ impl Store for SqlStore {
             (Some(gate), TxMode::Write) => Some(gate.clone().lock_owned().await),
             _ => None,
         };
-        let tx = match pool.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return Err(self.pool_error(pool, e).await),
-        };
+        let tx = self.begin_on(pool).await?;
         let changes = (mode == TxMode::Write).then(|| self.changes.clone());
         Ok(Box::new(tx::SqlTx::new(
             tx,
@@ -610,6 +656,12 @@ impl Store for SqlStore {
 
     fn change_epoch(&self) -> u64 {
         self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn recent_failure(&self) -> Option<String> {
+        let last = self.diagnosis.last.try_lock().ok()?;
+        let (at, why) = last.as_ref()?;
+        (at.elapsed() < DIAGNOSIS_TTL * 5).then(|| tessera_core::Chain(why.as_ref()).to_string())
     }
 
     async fn login_records(

@@ -21,6 +21,7 @@ use tessera_core::store::{
 };
 use tessera_core::vault::SealedSecret;
 
+use crate::deadline;
 use crate::rows::{self, get};
 use crate::{Backend, SearchTuning};
 
@@ -227,7 +228,7 @@ impl SqlTx {
                 )
                 .bind(fts_phrase(term))
                 .bind(limit)
-                .fetch_all(&mut *self.tx)
+                .all(&mut self.tx)
                 .await
             }
             Backend::Postgres => {
@@ -240,14 +241,13 @@ impl SqlTx {
                 .bind(account.as_str().to_owned())
                 .bind(like_pattern(term))
                 .bind(limit)
-                .fetch_all(&mut *self.tx)
+                .all(&mut self.tx)
                 .await;
                 self.pg_planner(&["enable_seqscan", "enable_indexscan"], true)
                     .await?;
                 rows
             }
-        }
-        .map_err(backend_error)?;
+        }?;
         if rows.len() >= usize::try_from(limit).unwrap_or(usize::MAX) {
             return Ok(None);
         }
@@ -298,24 +298,41 @@ pub(crate) trait Run {
     async fn run(self, conn: &mut AnyConnection) -> StoreResult<u64>;
 }
 
+/// Each within its round-trip deadline on PostgreSQL (`deadline`).
 impl Run for Q<'_> {
     async fn optional(self, conn: &mut AnyConnection) -> StoreResult<Option<AnyRow>> {
-        self.fetch_optional(conn).await.map_err(backend_error)
+        let pg = deadline::is_postgres(conn);
+        deadline::bounded(pg, async {
+            self.fetch_optional(conn).await.map_err(backend_error)
+        })
+        .await
     }
 
     async fn all(self, conn: &mut AnyConnection) -> StoreResult<Vec<AnyRow>> {
-        self.fetch_all(conn).await.map_err(backend_error)
+        let pg = deadline::is_postgres(conn);
+        deadline::bounded(pg, async {
+            self.fetch_all(conn).await.map_err(backend_error)
+        })
+        .await
     }
 
     async fn one(self, conn: &mut AnyConnection) -> StoreResult<AnyRow> {
-        self.fetch_one(conn).await.map_err(backend_error)
+        let pg = deadline::is_postgres(conn);
+        deadline::bounded(pg, async {
+            self.fetch_one(conn).await.map_err(backend_error)
+        })
+        .await
     }
 
     async fn run(self, conn: &mut AnyConnection) -> StoreResult<u64> {
-        self.execute(conn)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(backend_error)
+        let pg = deadline::is_postgres(conn);
+        deadline::bounded(pg, async {
+            self.execute(conn)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(backend_error)
+        })
+        .await
     }
 }
 
@@ -364,7 +381,10 @@ impl SqlText {
 #[async_trait]
 impl StoreTx for SqlTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let result = self.tx.commit().await.map_err(backend_error);
+        let pg = self.backend == Backend::Postgres;
+        let tx = self.tx;
+        let result =
+            deadline::bounded(pg, async { tx.commit().await.map_err(backend_error) }).await;
         // Moved on whatever the outcome: a failed commit may still have landed.
         if let Some(changes) = &self.changes {
             changes.fetch_add(1, Ordering::AcqRel);
@@ -1163,11 +1183,11 @@ impl StoreTx for SqlTx {
         if pg_walk {
             self.pg_planner(&["enable_bitmapscan"], false).await?;
         }
-        let rows = q.query().fetch_all(&mut *self.tx).await;
+        let rows = q.query().all(&mut self.tx).await;
         if pg_walk {
             self.pg_planner(&["enable_bitmapscan"], true).await?;
         }
-        let rows = rows.map_err(backend_error)?;
+        let rows = rows?;
         rows.iter().map(rows::token_item).collect()
     }
 

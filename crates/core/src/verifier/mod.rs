@@ -301,9 +301,12 @@ impl Verifier {
         self.inner.writer.record(attempt).await;
     }
 
-    /// Waits until every audit row and claim handed over so far is committed.
-    pub async fn flush(&self) {
+    /// Waits until every audit row and claim handed over so far is written; `false` if some
+    /// could not be (a group failed meanwhile: the database is down).
+    pub async fn flush(&self) -> bool {
+        let failed = self.inner.writer.stats().failed_batches;
         self.inner.writer.flush().await;
+        self.inner.writer.stats().failed_batches == failed
     }
 
     /// Counters of the writer, for metrics.

@@ -121,7 +121,13 @@ pub async fn serve(
         // Each connection drops its request on its next poll; give them a moment to go.
         let _ = tokio::time::timeout(Duration::from_secs(1), slots.acquire_many(all)).await;
     }
-    state.verifier().flush().await;
+    if state.verifier().flush().await {
+        tracing::info!("audit trail flushed");
+    } else {
+        tracing::warn!(
+            "audit trail not flushed: writing some login audit rows failed (see the errors above)"
+        );
+    }
     Ok(())
 }
 
@@ -397,6 +403,8 @@ async fn connection(
         let state = *closing.borrow_and_update();
         match state {
             Closing::Now => return,
+            // Between requests (idle, or a next request's head not all in): nothing to finish.
+            Closing::Gracefully if activity.is_idle() => return,
             Closing::Gracefully if !shutting_down => {
                 shutting_down = true;
                 conn.as_mut().graceful_shutdown();

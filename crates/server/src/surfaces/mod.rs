@@ -356,7 +356,12 @@ async fn run_verifier(
             Ok(outcome)
         }
         Err(e) => {
-            tracing::error!(error = %tessera_core::Chain(&e), surface = surface.label(), "verification failed");
+            if matches!(e, tessera_core::verifier::VerifierError::Write(_)) {
+                // The writer logged the failed group, with its cause, once for all its claims.
+                tracing::debug!(error = %tessera_core::Chain(&e), surface = surface.label(), "verification failed");
+            } else {
+                tracing::error!(error = %tessera_core::Chain(&e), surface = surface.label(), "verification failed");
+            }
             crate::observe::request(surface, "Unavailable", Some(started.elapsed()));
             Err(wire::unavailable())
         }

@@ -372,7 +372,19 @@ fn internal(why: &str) -> UiError {
     )
 }
 
+/// A session that could not be read or saved: the database is unavailable (503, try again) or
+/// a stored session does not decode (500).
 pub(crate) fn session_failed(e: tower_sessions::session::Error) -> UiError {
+    use tower_sessions::session::Error as SessionError;
+    use tower_sessions::session_store::Error as StoreError;
+    if let SessionError::Store(StoreError::Backend(_)) = &e {
+        tracing::error!(error = %tessera_core::Chain(&e), "the session store failed");
+        return UiError::page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            wire::UNAVAILABLE_MESSAGE,
+        );
+    }
     internal(&format!(
         "the session store failed: {}",
         tessera_core::Chain(&e)

@@ -128,12 +128,29 @@ fn digest(id: &Id) -> String {
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The store's error with its whole cause (tower-sessions keeps only a string, and logs it).
 fn backend(e: tessera_core::Error) -> Error {
-    Error::Backend(e.to_string())
+    Error::Backend(tessera_core::Chain(&e).to_string())
 }
 
 #[async_trait::async_trait]
 impl session_store::SessionStore for Store {
+    /// A new session under an id no session has: ids are 128 random bits, so a collision is
+    /// only guarded against, never expected.
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        while self
+            .tessera
+            .web_session(&digest(&record.id), now)
+            .await
+            .map_err(backend)?
+            .is_some()
+        {
+            record.id = Id::default();
+        }
+        self.save(record).await
+    }
+
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let owner = record
             .data
