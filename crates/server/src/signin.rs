@@ -132,10 +132,19 @@ pub(crate) async fn check(
         record(Detail::TooManyAttempts, &note).await;
         return Ok(Err(PasswordRefused::Throttled));
     };
-    let user = state
+    // Every error comes before the password is compared (the user and its hash are read
+    // first): the guess is taken back, and the answer (503) says nothing about the password.
+    let user = match state
         .tessera()
         .check_password(&account, &email, attempt.password)
-        .await?;
+        .await
+    {
+        Ok(user) => user,
+        Err(e) => {
+            guess.withdrawn();
+            return Err(e);
+        }
+    };
     let Some(user) = user else {
         guess.failed();
         record(

@@ -170,7 +170,17 @@ impl Reservation {
     }
 
     /// The guess was right: it is taken back out of every bucket.
-    pub fn succeeded(mut self) {
+    pub fn succeeded(self) {
+        self.take_back();
+    }
+
+    /// The password was never checked (the database failed before it could be): not a guess.
+    /// Counting it would lock users out for an hour after a database outage.
+    pub fn withdrawn(self) {
+        self.take_back();
+    }
+
+    fn take_back(mut self) {
         self.settled = true;
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         for bucket in &self.buckets {

@@ -20,10 +20,9 @@ use thiserror::Error;
 static ROUND_TRIP_MS: AtomicU64 = AtomicU64::new(11_000);
 /// When a round trip last missed its deadline (Unix milliseconds; 0: never).
 static LAST_MISSED_MS: AtomicU64 = AtomicU64::new(0);
-/// How long after a missed deadline released connections are checked.
-const SUSPICION: Duration = Duration::from_secs(60);
-/// The check's own limit.
-pub(crate) const RELEASE_PING: Duration = Duration::from_secs(1);
+/// How long after a missed deadline (or an abandoned round trip) released connections are
+/// closed rather than pooled.
+const SUSPICION: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Error)]
 #[error("the database did not answer within {0:?} (the network may be down)")]
@@ -59,7 +58,13 @@ pub(crate) async fn bounded<T>(
         return round_trip.await;
     }
     let limit = self::round_trip();
-    match tokio::time::timeout(limit, round_trip).await {
+    // Dropped before the answer (a caller that gave up: a client gone, a health probe's
+    // budget), the round trip is as suspect as one that missed its deadline.
+    let mut abandoned = Abandoned(true);
+    let answered = tokio::time::timeout(limit, round_trip).await;
+    abandoned.0 = false;
+    match answered {
+        // An error of the database's (a unique key, a cancelled statement) is an answer.
         Ok(result) => result,
         Err(_) => {
             missed();
@@ -68,20 +73,28 @@ pub(crate) async fn bounded<T>(
     }
 }
 
+/// Notes a missed deadline when dropped while its round trip is still under way.
+struct Abandoned(bool);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if self.0 {
+            missed();
+        }
+    }
+}
+
 pub(crate) fn is_postgres(conn: &AnyConnection) -> bool {
     conn.backend_name() == "PostgreSQL"
 }
 
-/// The pool's `after_release` check: after a missed deadline, a connection goes back to the
-/// pool only if it answers a ping in time (sqlx's own ping on release has no limit).
-pub(crate) async fn still_answers(conn: &mut AnyConnection) -> bool {
+/// The pool's `after_release` check: for a while after a round trip missed its deadline or was
+/// abandoned, connections are closed when released instead of going back to the pool. Such a
+/// connection may be dead (sqlx's own check on release, a ping, would wait on it without limit,
+/// holding a pool slot) or alive with a cancelled `BEGIN` behind it (launchbadge/sqlx#4385: it
+/// would be handed out inside a transaction). Reconnecting costs a few milliseconds, only then.
+pub(crate) fn may_return_to_pool() -> bool {
     let missed = LAST_MISSED_MS.load(Ordering::Relaxed);
     let suspicion = u64::try_from(SUSPICION.as_millis()).unwrap_or(u64::MAX);
-    if missed == 0 || now_ms().saturating_sub(missed) > suspicion {
-        return true;
-    }
-    matches!(
-        tokio::time::timeout(RELEASE_PING, sqlx::Connection::ping(conn)).await,
-        Ok(Ok(()))
-    )
+    missed == 0 || now_ms().saturating_sub(missed) > suspicion
 }

@@ -122,7 +122,7 @@ pub enum Unreachable {
     #[error("no database connection within {waited:?}: connecting took longer than {probe:?}")]
     Silent { waited: Duration, probe: Duration },
     #[error(
-        "no database connection within {waited:?}: all {size} connections were busy (the database answers)"
+        "no database connection within {waited:?}: all {size} were in use or not answering (a new connection works)"
     )]
     Busy { waited: Duration, size: u32 },
 }
@@ -441,10 +441,18 @@ impl SqlStore {
                 // time-out is for requests, not for a migration (or its wait for another
                 // node's, under sqlx's advisory lock).
                 {
-                    let mut conn =
-                        <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options)
-                            .await
-                            .map_err(OpenError::Connect)?;
+                    let mut conn = tokio::time::timeout(
+                        settings.acquire_timeout,
+                        <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options),
+                    )
+                    .await
+                    .map_err(|_| {
+                        OpenError::Connect(sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("no answer within {:?}", settings.acquire_timeout),
+                        )))
+                    })?
+                    .map_err(OpenError::Connect)?;
                     migrations::run(&mut conn, backend).await?;
                     let _ = sqlx::Connection::close(conn).await;
                 }
@@ -454,8 +462,8 @@ impl SqlStore {
                     .max_connections(settings.readers.max(settings.writers).max(1))
                     // After a missed round-trip deadline, a connection that went silent is
                     // closed rather than handed out again (sqlx's own check has no limit).
-                    .after_release(|conn, _| {
-                        Box::pin(async move { Ok(deadline::still_answers(conn).await) })
+                    .after_release(|_, _| {
+                        Box::pin(async move { Ok(deadline::may_return_to_pool()) })
                     })
                     .after_connect(move |conn, _| {
                         Box::pin(async move {

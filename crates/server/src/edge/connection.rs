@@ -104,6 +104,8 @@ pub async fn serve(
         ));
     }
     let _ = closing_tx.send(Closing::Gracefully);
+    // Rows that fail from here on are what "flushed" must not claim.
+    let failed_before = state.verifier().writer_stats().failed_batches;
     // Every connection holds a slot until it ends: all slots back means all connections done.
     let grace = state.config().shutdown_grace;
     let all = u32::try_from(max).unwrap_or(u32::MAX);
@@ -121,7 +123,9 @@ pub async fn serve(
         // Each connection drops its request on its next poll; give them a moment to go.
         let _ = tokio::time::timeout(Duration::from_secs(1), slots.acquire_many(all)).await;
     }
-    if state.verifier().flush().await {
+    if state.verifier().flush().await
+        && state.verifier().writer_stats().failed_batches == failed_before
+    {
         tracing::info!("audit trail flushed");
     } else {
         tracing::warn!(
