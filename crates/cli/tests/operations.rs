@@ -533,6 +533,11 @@ mod proxy {
 /// `GET /rest/issuetoken` with a wrong password for an unknown user: a sign-in that reads the
 /// database (not the verifier's path). The status and how long the answer took.
 fn issuetoken(port: u16, n: usize) -> (u16, Duration) {
+    issuetoken_as(port, CK, &format!("nobody{n}@example.com"), "wrong")
+}
+
+/// `GET /rest/issuetoken` for the record of `consumer_key`, as `email` with `password`.
+fn issuetoken_as(port: u16, consumer_key: &str, email: &str, password: &str) -> (u16, Duration) {
     let started = Instant::now();
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
@@ -540,9 +545,9 @@ fn issuetoken(port: u16, n: usize) -> (u16, Duration) {
         .unwrap();
     write!(
         stream,
-        "GET /rest/issuetoken?consumerKey={CK} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Authorization: NLAuth nlauth_account=1234567, nlauth_email=nobody{n}@example.com, \
-         nlauth_signature=wrong, nlauth_role=3\r\nConnection: close\r\n\r\n"
+        "GET /rest/issuetoken?consumerKey={consumer_key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Authorization: NLAuth nlauth_account=1234567, nlauth_email={email}, \
+         nlauth_signature={password}, nlauth_role=3\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();
@@ -697,6 +702,26 @@ fn a_database_outage_is_answered_quickly_explained_and_survived() {
             "{cut:?}: signed requests did not recover"
         );
     }
+
+    // Sign-ins the database could not check are not guesses: no lock-out after an outage.
+    let password = server.admin_password();
+    const CLI_KEY: &str = "88ddd7a1114da062e8e7978ca7e76b3521b2cd1c297cfb8e9c4409c44f4b19f7";
+    proxy.set(proxy::Mode::Refuse);
+    for _ in 0..12 {
+        let (status, _) = issuetoken_as(server.port, CLI_KEY, "admin@example.com", &password);
+        assert_eq!(status, 503);
+    }
+    proxy.set(proxy::Mode::Up);
+    assert!(eventually(Duration::from_secs(20), || get(
+        server.port,
+        "/readyz"
+    )
+    .0 == 200));
+    let (status, _) = issuetoken_as(server.port, CLI_KEY, "admin@example.com", &password);
+    assert_eq!(
+        status, 200,
+        "the administrator is locked out after the outage"
+    );
 
     let log = log.lock().unwrap().clone();
     // The driver's own words for a refused connection, in the line of the failed batch.
