@@ -12,14 +12,9 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{FIXTURES, Server};
+use support::{CK, FIXTURES, RESTLET, Server, TS};
 use tessera_store::testing::EmptySchema;
 
-const CK: &str = "e133adc2871bc19a63362a2dd75101df935716cfbfd7b04a3555a63e9356cff4";
-const CS: &str = "b7f962ea6fb978b771bbb4c8e7583a29bd9ba71843b789d2c5bff114ed1330e8";
-const TID: &str = "eec0d2aea0e562a245abacb6fe5a60db7891cafa9488ef1ccf1ca1db7d1a9c22";
-const TS: &str = "b5f07efc4cabab965a220784c7fd59439b0a6d4baf951283d3425f5cf15d2721";
-const RESTLET: &str = "/app/site/hosting/restlet.nl?script=7&deploy=1";
 const PASSWORD_LINE: &str = "Password (shown once; store it now): ";
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -75,21 +70,7 @@ fn get(port: u16, path: &str) -> (u16, String, Duration) {
 /// it took.
 fn signed(server: &Server) -> (String, String, Duration) {
     let started = Instant::now();
-    let out = Command::new(support::bin())
-        .args([
-            "sign",
-            "--consumer-key",
-            CK,
-            "--token",
-            TID,
-            "--realm",
-            "1234567",
-        ])
-        .env("TESSERA_CONSUMER_SECRET", CS)
-        .env("TESSERA_TOKEN_SECRET", TS)
-        .args(["GET", &server.url(RESTLET)])
-        .output()
-        .unwrap();
+    let out = support::sign_with(TS, &[], &server.url(RESTLET));
     (
         String::from_utf8_lossy(&out.stderr).into_owned(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -9,38 +9,12 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{FIXTURES, Server};
+use support::{CS, FIXTURES, RESTLET, Server, TS, sign_with};
 
 use tessera_store::testing::TestDatabase;
 
-const CK: &str = "e133adc2871bc19a63362a2dd75101df935716cfbfd7b04a3555a63e9356cff4";
-const CS: &str = "b7f962ea6fb978b771bbb4c8e7583a29bd9ba71843b789d2c5bff114ed1330e8";
-const TID: &str = "eec0d2aea0e562a245abacb6fe5a60db7891cafa9488ef1ccf1ca1db7d1a9c22";
-const TS: &str = "b5f07efc4cabab965a220784c7fd59439b0a6d4baf951283d3425f5cf15d2721";
-const RESTLET: &str = "/app/site/hosting/restlet.nl?script=7&deploy=1";
-
 fn sign(server: &Server, extra: &[&str]) -> Output {
     sign_with(TS, extra, &server.url(RESTLET))
-}
-
-/// `tessera sign` with the fixture token, this token secret, and `GET url`.
-fn sign_with(token_secret: &str, extra: &[&str], url: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "sign",
-            "--consumer-key",
-            CK,
-            "--token",
-            TID,
-            "--realm",
-            "1234567",
-        ])
-        .env("TESSERA_CONSUMER_SECRET", CS)
-        .env("TESSERA_TOKEN_SECRET", token_secret)
-        .args(extra)
-        .args(["GET", url])
-        .output()
-        .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -14,6 +14,33 @@ pub fn bin() -> String {
     std::env::var("TESSERA_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tessera").to_owned())
 }
 
+/// The example fixtures' integration record and token (fixtures.example.toml).
+pub const CK: &str = "e133adc2871bc19a63362a2dd75101df935716cfbfd7b04a3555a63e9356cff4";
+pub const CS: &str = "b7f962ea6fb978b771bbb4c8e7583a29bd9ba71843b789d2c5bff114ed1330e8";
+pub const TID: &str = "eec0d2aea0e562a245abacb6fe5a60db7891cafa9488ef1ccf1ca1db7d1a9c22";
+pub const TS: &str = "b5f07efc4cabab965a220784c7fd59439b0a6d4baf951283d3425f5cf15d2721";
+pub const RESTLET: &str = "/app/site/hosting/restlet.nl?script=7&deploy=1";
+
+/// `tessera sign` with the fixture token, this token secret, and `GET url`.
+pub fn sign_with(token_secret: &str, extra: &[&str], url: &str) -> std::process::Output {
+    Command::new(bin())
+        .args([
+            "sign",
+            "--consumer-key",
+            CK,
+            "--token",
+            TID,
+            "--realm",
+            "1234567",
+        ])
+        .env("TESSERA_CONSUMER_SECRET", CS)
+        .env("TESSERA_TOKEN_SECRET", token_secret)
+        .args(extra)
+        .args(["GET", url])
+        .output()
+        .unwrap()
+}
+
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures.example.toml");
 
 /// A running `tessera serve`; killed when dropped.
