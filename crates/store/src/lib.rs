@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod availability;
 pub mod datadir;
 mod deadline;
 mod hot;
@@ -38,6 +39,9 @@ use tessera_core::store::{
 };
 use thiserror::Error;
 
+use availability::Diagnosis;
+
+pub use availability::{StartLock, StartLockHeld, Unreachable};
 pub use deadline::RoundTripTimedOut;
 pub use keyfile::{KeyFileError, MasterKeySource};
 
@@ -108,73 +112,6 @@ impl Default for StoreOptions {
     }
 }
 
-/// Why no connection came within the acquire time-out: what a fresh connection attempt says.
-/// sqlx retries a refused connection until the time-out and then reports only the time-out;
-/// an operator needs the cause (refused, unreachable, wrong password…).
-#[derive(Debug, Error)]
-pub enum Unreachable {
-    #[error("no database connection within {waited:?}")]
-    Failed {
-        waited: Duration,
-        #[source]
-        cause: Arc<sqlx::Error>,
-    },
-    #[error("no database connection within {waited:?}: connecting took longer than {probe:?}")]
-    Silent { waited: Duration, probe: Duration },
-    #[error(
-        "no database connection within {waited:?}: all {size} were in use or not answering (a new connection works)"
-    )]
-    Busy { waited: Duration, size: u32 },
-}
-
-/// How long a diagnosis stays true, and how long its connection attempt may take.
-const DIAGNOSIS_TTL: Duration = Duration::from_secs(2);
-const DIAGNOSIS_PROBE: Duration = Duration::from_millis(500);
-
-/// Finds out (at most once per [`DIAGNOSIS_TTL`]) why the pool gave no connection.
-#[derive(Debug)]
-struct Diagnosis {
-    options: AnyConnectOptions,
-    waited: Duration,
-    last: tokio::sync::Mutex<Option<(std::time::Instant, Arc<Unreachable>)>>,
-}
-
-impl Diagnosis {
-    /// A connection outside the pools, with the store's options.
-    async fn connect(&self) -> Result<sqlx::AnyConnection, sqlx::Error> {
-        <sqlx::AnyConnection as sqlx::Connection>::connect_with(&self.options).await
-    }
-
-    async fn explain(&self, pool: &AnyPool) -> Arc<Unreachable> {
-        let mut last = self.last.lock().await;
-        if let Some((at, why)) = &*last
-            && at.elapsed() < DIAGNOSIS_TTL
-        {
-            return why.clone();
-        }
-        let attempt = tokio::time::timeout(DIAGNOSIS_PROBE, self.connect()).await;
-        let why = Arc::new(match attempt {
-            Ok(Ok(conn)) => {
-                let _ = sqlx::Connection::close(conn).await;
-                Unreachable::Busy {
-                    waited: self.waited,
-                    size: pool.options().get_max_connections(),
-                }
-            }
-            Ok(Err(cause)) => Unreachable::Failed {
-                waited: self.waited,
-                cause: Arc::new(cause),
-            },
-            Err(_) => Unreachable::Silent {
-                waited: self.waited,
-                probe: DIAGNOSIS_PROBE,
-            },
-        });
-        *last = Some((std::time::Instant::now(), why.clone()));
-        why
-    }
-}
-
 /// SQLite settings as read back from a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteSettings {
@@ -227,36 +164,6 @@ impl Default for SearchTuning {
         Self {
             selective_hits: 1000,
             large_account: 20_000,
-        }
-    }
-}
-
-const START_LOCK_TRY: &str =
-    "SELECT pg_try_advisory_lock(hashtext('tessera start ' || current_schema()))";
-const START_LOCK_RELEASE: &str =
-    "SELECT pg_advisory_unlock(hashtext('tessera start ' || current_schema()))";
-
-/// How long a start waits for another node's first start.
-const START_LOCK_PATIENCE: Duration = Duration::from_secs(300);
-
-#[derive(Debug, Error)]
-#[error(
-    "another node has held this database's start-up lock for {0:?}; if no node is starting, look for a stuck session holding the advisory lock (pg_locks)"
-)]
-pub struct StartLockHeld(Duration);
-
-/// See [`SqlStore::start_lock`]. Dropped without [`StartLock::release`] (an error on the
-/// way), its connection closes, and the lock goes with its session.
-#[derive(Debug)]
-pub struct StartLock {
-    conn: Option<sqlx::AnyConnection>,
-}
-
-impl StartLock {
-    pub async fn release(mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            let _ = sqlx::query(START_LOCK_RELEASE).execute(&mut conn).await;
-            let _ = sqlx::Connection::close(conn).await;
         }
     }
 }
@@ -372,11 +279,7 @@ impl SqlStore {
         let options = AnyConnectOptions::from_str(url)
             .map_err(OpenError::Connect)?
             .disable_statement_logging();
-        let diagnosis = Arc::new(Diagnosis {
-            options: options.clone(),
-            waited: settings.acquire_timeout,
-            last: tokio::sync::Mutex::default(),
-        });
+        let diagnosis = Arc::new(Diagnosis::new(options.clone(), settings.acquire_timeout));
         // A slow acquire ends in an error that says why (`Unreachable`); sqlx's own warning
         // about it would only repeat it without the cause.
         let quiet = |o: AnyPoolOptions| {
@@ -542,53 +445,6 @@ impl SqlStore {
         }
     }
 
-    /// Holds the start-up lock of this database until [`StartLock::release`] (or the
-    /// process's end): on PostgreSQL a session advisory lock, so that of several nodes
-    /// started at once on one empty database one creates the first account and applies the
-    /// fixtures while the others wait, then find them. SQLite's data directory lock already
-    /// admits one process. `waiting` is called once if another node holds it.
-    pub async fn start_lock(&self, waiting: impl FnOnce()) -> Result<StartLock, StoreError> {
-        if self.backend != Backend::Postgres {
-            return Ok(StartLock { conn: None });
-        }
-        // A connection of its own, not the pool's: the pool may have a single connection, and
-        // the start needs it while the lock is held.
-        let mut conn =
-            match tokio::time::timeout(self.diagnosis.waited, self.diagnosis.connect()).await {
-                Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return Err(tx::backend_error(e)),
-                Err(_) => {
-                    return Err(StoreError::Backend(Box::new(
-                        self.diagnosis.explain(&self.write).await,
-                    )));
-                }
-            };
-        let mut waiting = Some(waiting);
-        let started = std::time::Instant::now();
-        loop {
-            // Keyed by the schema: deployments (and tests) in other schemas do not wait.
-            let row = sqlx::query(START_LOCK_TRY)
-                .fetch_one(&mut conn)
-                .await
-                .map_err(tx::backend_error)?;
-            let taken: bool = sqlx::Row::try_get(&row, 0).map_err(tx::backend_error)?;
-            if taken {
-                return Ok(StartLock { conn: Some(conn) });
-            }
-            if let Some(waiting) = waiting.take() {
-                waiting();
-            }
-            if started.elapsed() > START_LOCK_PATIENCE {
-                return Err(StoreError::Backend(Box::new(StartLockHeld(
-                    START_LOCK_PATIENCE,
-                ))));
-            }
-            // Polled rather than waited on in one statement: the statement time-out would
-            // end a long wait, and the wait must end when this process does.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
     /// The same store with other search thresholds (see [`SearchTuning`]).
     pub fn with_search_tuning(mut self, search: SearchTuning) -> Self {
         self.search = search;
@@ -667,9 +523,7 @@ impl Store for SqlStore {
     }
 
     fn recent_failure(&self) -> Option<String> {
-        let last = self.diagnosis.last.try_lock().ok()?;
-        let (at, why) = last.as_ref()?;
-        (at.elapsed() < DIAGNOSIS_TTL * 5).then(|| tessera_core::Chain(why.as_ref()).to_string())
+        self.diagnosis.recent()
     }
 
     async fn login_records(
