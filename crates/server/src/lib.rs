@@ -14,7 +14,6 @@ mod observe;
 mod signin;
 mod surfaces;
 mod throttle;
-mod token_endpoints;
 mod ui;
 pub mod wire;
 
@@ -136,19 +135,31 @@ pub fn router(state: AppState) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], body) }
             }),
         )
-        .route("/app/site/hosting/restlet.nl", any(surfaces::restlet))
+        .route(
+            "/app/site/hosting/restlet.nl",
+            any(surfaces::restlet::restlet),
+        )
         .route(
             "/services/rest/system/v1/governanceLimits",
-            get(surfaces::governance_limits),
+            get(surfaces::rest_web_services::governance_limits),
         )
-        .route("/services/rest/{*path}", any(surfaces::rest_web_services))
-        .route(FORWARD_AUTH_PATH, any(surfaces::trusted::forward_auth))
+        .route(
+            "/services/rest/{*path}",
+            any(surfaces::rest_web_services::rest_web_services),
+        )
+        .route(FORWARD_AUTH_PATH, any(surfaces::forward_auth::forward_auth))
         .route(
             &format!("{FORWARD_AUTH_PATH}/{{*path}}"),
-            any(surfaces::trusted::forward_auth),
+            any(surfaces::forward_auth::forward_auth),
         )
-        .route("/rest/issuetoken", get(token_endpoints::issue_token))
-        .route("/rest/revoketoken", get(token_endpoints::revoke_token))
+        .route(
+            "/rest/issuetoken",
+            get(surfaces::token_endpoints::issue_token),
+        )
+        .route(
+            "/rest/revoketoken",
+            get(surfaces::token_endpoints::revoke_token),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -46,7 +46,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     ),
     security(("tba" = [])),
     // Routed by the server itself (any method, and a path suffix): documented here.
-    paths(crate::surfaces::trusted::forward_auth),
+    paths(crate::surfaces::forward_auth::forward_auth),
     tags(
         (name = "tokens", description = "Access tokens (SPEC §2: R1, R6–R8, R12)"),
         (name = "integrations", description = "Integration records and their installations (SPEC §2: R2–R6, R10, R13, R14)"),
@@ -110,7 +110,7 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
             directory::edit_user,
             directory::delete_user
         ))
-        .routes(routes!(crate::surfaces::trusted::verify_api))
+        .routes(routes!(crate::surfaces::verify_api::verify_api))
         .split_for_parts();
     // After the split: the components and paths are complete only then.
     utoipa::Modify::modify(&TbaSecurity, &mut document);

@@ -14,14 +14,20 @@
 //!   otherwise (answers may carry a secret once); HSTS on https origins.
 //!
 //! `connection` owns the sockets (accept loop, caps, time-outs, hyper's own answers);
-//! `request` owns what a request must be (strict reading, bounds, error shapes, headers).
+//! `request` owns what a request must be (strict reading, bounds, error shapes, headers);
+//! `received` is a request as every surface reads it (`Received`), `proxy` who sent it and
+//! to which origin (trusted proxies), `redact` what of it may be written down.
 
 mod connection;
+pub(crate) mod proxy;
+pub(crate) mod received;
+pub(crate) mod redact;
 mod request;
 
 use std::time::Duration;
 
 pub use connection::serve;
+pub(crate) use received::Received;
 pub(crate) use request::guard;
 
 /// Limits of the HTTP edge. The defaults are nginx's order of magnitude (`client_header_timeout`

@@ -1,7 +1,16 @@
 //! What an accepted request is told: who is calling (the echo RESTlet, REST web services, the
 //! verification API) and what it sent.
 
-use super::*;
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use tessera_core::verifier::Identity;
+use tessera_oauth1::encode::form_decode;
+
+use crate::edge::Received;
 
 /// Who is calling, as the echo and the verification API render it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -84,7 +93,7 @@ pub(super) fn json_response(status: StatusCode, value: &impl Serialize) -> Respo
         .into_response()
 }
 
-pub(super) fn echo(_: &AppState, received: &Received, identity: &Identity) -> Response {
+pub(super) fn echo(received: &Received, identity: &Identity) -> Response {
     let (path, query) = received
         .path_and_query
         .split_once('?')
@@ -94,7 +103,7 @@ pub(super) fn echo(_: &AppState, received: &Received, identity: &Identity) -> Re
         StatusCode::OK,
         &EchoView {
             identity: IdentityView::of(identity),
-            method: received.method.as_str(),
+            method: received.method().as_str(),
             path,
             query: QueryView::parse(query),
             content_type,
@@ -154,6 +163,7 @@ fn body_json(content_type: &str, body: &[u8]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn repeated_query_names_become_arrays() {

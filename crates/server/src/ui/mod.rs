@@ -29,7 +29,7 @@ use tessera_core::{Actor, SignedIn};
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::surfaces::Received;
+use crate::edge::Received;
 use crate::wire;
 use form::Fields;
 use session::{AUTH, FLASH, SessionAuth};

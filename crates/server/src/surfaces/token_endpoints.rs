@@ -16,9 +16,10 @@ use tessera_core::verifier::RequestContext;
 use tessera_core::{Actor, IssueRefusal, IssueTokenInput};
 use tessera_oauth1::nlauth::NlAuth;
 
+use super::admission::admit;
 use crate::AppState;
+use crate::edge::Received;
 use crate::signin::{self, PasswordAttempt};
-use crate::surfaces::{Received, admit};
 use crate::wire::{self, Surface};
 
 /// A query value that cannot be decoded: a malformed request.
