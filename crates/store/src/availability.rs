@@ -9,7 +9,7 @@ use sqlx::any::AnyConnectOptions;
 use tessera_core::store::StoreError;
 use thiserror::Error;
 
-use crate::{Backend, SqlStore, tx};
+use crate::{Backend, SqlStore};
 
 /// Why no connection came within the acquire time-out: what a fresh connection attempt says.
 /// sqlx retries a refused connection until the time-out and then reports only the time-out;
@@ -138,7 +138,7 @@ impl SqlStore {
         let mut conn =
             match tokio::time::timeout(self.diagnosis.waited, self.diagnosis.connect()).await {
                 Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return Err(tx::backend_error(e)),
+                Ok(Err(e)) => return Err(crate::sql::backend_error(e)),
                 Err(_) => {
                     return Err(StoreError::Backend(Box::new(
                         self.diagnosis.explain(&self.write).await,
@@ -152,8 +152,8 @@ impl SqlStore {
             let row = sqlx::query(START_LOCK_TRY)
                 .fetch_one(&mut conn)
                 .await
-                .map_err(tx::backend_error)?;
-            let taken: bool = sqlx::Row::try_get(&row, 0).map_err(tx::backend_error)?;
+                .map_err(crate::sql::backend_error)?;
+            let taken: bool = sqlx::Row::try_get(&row, 0).map_err(crate::sql::backend_error)?;
             if taken {
                 return Ok(StartLock { conn: Some(conn) });
             }

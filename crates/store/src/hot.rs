@@ -17,7 +17,7 @@ use tessera_core::vault::SealedSecret;
 
 use crate::hot_sqlite::HotWriter;
 use crate::rows::{self, corrupt, flag, get};
-use crate::tx::{Bind, Run, SqlText, backend_error};
+use crate::sql::{Bind, Run, SqlText, backend_error};
 use crate::{Backend, SqlStore};
 
 /// The nonce records of the acceptance window, by `oauth_timestamp` (a replay carries the same
@@ -388,7 +388,9 @@ impl SqlStore {
         if let Some(name) = &q.token_name {
             // LIKE folds ASCII case on SQLite only: both sides lowered, wildcards escaped.
             sql.push(" AND LOWER(token_name) LIKE ");
-            sql.bind(Bind::Text(crate::tx::like_pattern(&name.to_lowercase())));
+            sql.bind(Bind::Text(crate::search::like_pattern(
+                &name.to_lowercase(),
+            )));
             sql.push(" ESCAPE '\\'");
         }
         if let Some(from) = q.from {

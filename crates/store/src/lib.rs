@@ -14,8 +14,11 @@ mod deadline;
 mod hot;
 mod hot_sqlite;
 pub mod keyfile;
-mod migrations;
+#[doc(hidden)]
+pub mod migrations;
 mod rows;
+mod search;
+mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tx;
@@ -408,7 +411,7 @@ impl SqlStore {
             sqlx::Error::PoolTimedOut => {
                 StoreError::Backend(Box::new(self.diagnosis.explain(pool).await))
             }
-            e => tx::backend_error(e),
+            e => sql::backend_error(e),
         }
     }
 
@@ -461,13 +464,13 @@ impl SqlStore {
             let row = sqlx::query(pragma)
                 .fetch_one(&mut *conn)
                 .await
-                .map_err(tx::backend_error)?;
+                .map_err(sql::backend_error)?;
             let value: Result<String, _> = sqlx::Row::try_get(&row, 0);
             match value {
                 Ok(v) => Ok(v),
                 Err(_) => sqlx::Row::try_get::<i64, _>(&row, 0)
                     .map(|v| v.to_string())
-                    .map_err(tx::backend_error),
+                    .map_err(sql::backend_error),
             }
         };
         Ok(Some(SqliteSettings {

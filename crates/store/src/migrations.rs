@@ -80,3 +80,95 @@ where
         .await
         .map_err(OpenError::Migrate)
 }
+
+/// A uniqueness constraint of the schema: its name on PostgreSQL, the columns SQLite names
+/// when it refuses a write (SQLite reports no constraint name), and what must be unique, as
+/// core's `StoreError::Duplicate` says it. Every unique constraint and unique index the
+/// migrations create is here (checked against both engines' catalogs by
+/// `tests/store.rs::every_unique_constraint_is_classified`); add one with its migration.
+#[derive(Debug, Clone, Copy)]
+pub struct UniqueConstraint {
+    pub postgres: &'static str,
+    pub sqlite: &'static str,
+    pub what: &'static str,
+}
+
+const fn unique(
+    postgres: &'static str,
+    sqlite: &'static str,
+    what: &'static str,
+) -> UniqueConstraint {
+    UniqueConstraint {
+        postgres,
+        sqlite,
+        what,
+    }
+}
+
+#[doc(hidden)]
+pub const UNIQUE_CONSTRAINTS: &[UniqueConstraint] = &[
+    unique("accounts_pkey", "accounts.id", "account id"),
+    unique("roles_pkey", "roles.account_id, roles.id", "role id"),
+    unique("users_pkey", "users.id", "user id"),
+    unique(
+        "users_email_unique",
+        "users.account_id, users.email",
+        "email",
+    ),
+    unique(
+        "user_roles_pkey",
+        "user_roles.user_id, user_roles.role_id",
+        "role of the user",
+    ),
+    unique("integrations_pkey", "integrations.id", "integration id"),
+    unique(
+        "integrations_application_id_key",
+        "integrations.application_id",
+        "application id",
+    ),
+    unique(
+        "integrations_consumer_key_key",
+        "integrations.consumer_key",
+        "consumer key",
+    ),
+    unique(
+        "installations_pkey",
+        "installations.integration_id, installations.account_id",
+        "installation",
+    ),
+    unique("access_tokens_pkey", "access_tokens.id", "token key"),
+    unique(
+        "access_tokens_token_id_key",
+        "access_tokens.token_id",
+        "token id",
+    ),
+    unique("system_notes_pkey", "system_notes.id", "note id"),
+    unique("nonces_pkey", "nonces.id", "nonce"),
+    unique("login_audit_pkey", "login_audit.id", "audit row id"),
+    unique("token_usage_pkey", "token_usage.token_id", "token usage"),
+    unique("web_sessions_pkey", "web_sessions.id_digest", "session id"),
+    unique(
+        "installable_accounts_pkey",
+        "installable_accounts.integration_id, installable_accounts.account_id",
+        "installable account",
+    ),
+    unique(
+        "master_key_checks_pkey",
+        "master_key_checks.key_id",
+        "master key id",
+    ),
+];
+
+/// What a unique violation refused: found by the constraint's name (PostgreSQL) or by the
+/// columns SQLite's error names ("UNIQUE constraint failed: t.a, t.b", its fixed form).
+/// `"key"` for a constraint not in the table, which the catalog test keeps from happening.
+pub(crate) fn unique_violation(error: &dyn sqlx::error::DatabaseError) -> &'static str {
+    let found = match error.constraint() {
+        Some(name) => UNIQUE_CONSTRAINTS.iter().find(|c| c.postgres == name),
+        None => error
+            .message()
+            .strip_prefix("UNIQUE constraint failed: ")
+            .and_then(|columns| UNIQUE_CONSTRAINTS.iter().find(|c| c.sqlite == columns)),
+    };
+    found.map_or("key", |c| c.what)
+}

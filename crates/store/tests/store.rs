@@ -13,6 +13,8 @@ on_both_backends!(
     writes_refuse_stale_state,
     concurrent_resets_leave_exactly_one_shown_pair_working,
     concurrent_auto_installs_agree_on_one_installation,
+    every_unique_constraint_is_classified,
+    unique_violations_are_named_by_their_constraint,
 );
 
 async fn migrations_are_recorded_once(env: &Env) {
@@ -194,4 +196,112 @@ async fn concurrent_auto_installs_agree_on_one_installation(env: &Env) {
         .await
         .unwrap();
     assert_eq!(notes.len(), 1, "installed once");
+}
+
+/// Every unique constraint and unique index the migrations create is in the store's table
+/// (`migrations::UNIQUE_CONSTRAINTS`) under the name its engine reports — PostgreSQL the
+/// constraint's name, SQLite the columns — and the table names nothing the schema lacks: a
+/// duplicate is named by its constraint, never guessed from the message.
+async fn every_unique_constraint_is_classified(env: &Env) {
+    use std::collections::BTreeSet;
+    let mut raw = env.raw().await;
+    let postgres = env.database_url().is_some();
+    let mut found = BTreeSet::new();
+    if postgres {
+        let rows = sqlx::query(
+            "SELECT indexname::text AS indexname FROM pg_indexes WHERE schemaname = current_schema() \
+             AND indexdef LIKE 'CREATE UNIQUE INDEX%' AND tablename <> '_sqlx_migrations'",
+        )
+        .fetch_all(&mut raw)
+        .await
+        .unwrap();
+        found.extend(rows.iter().map(|r| r.get::<String, _>("indexname")));
+    } else {
+        // The tables of the schema, not SQLite's own, sqlx's bookkeeping or FTS5's shadow tables.
+        let tables = sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' \
+             AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'access_tokens_search%'",
+        )
+        .fetch_all(&mut raw)
+        .await
+        .unwrap();
+        for table in tables.iter().map(|r| r.get::<String, _>("name")) {
+            let indexes = sqlx::query("SELECT name, \"unique\" FROM pragma_index_list($1)")
+                .bind(&table)
+                .fetch_all(&mut raw)
+                .await
+                .unwrap();
+            for index in indexes.iter().filter(|i| i.get::<i64, _>("unique") == 1) {
+                let name: String = index.get("name");
+                let columns = sqlx::query("SELECT name FROM pragma_index_info($1) ORDER BY seqno")
+                    .bind(&name)
+                    .fetch_all(&mut raw)
+                    .await
+                    .unwrap();
+                let columns: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{table}.{}", c.get::<String, _>("name")))
+                    .collect();
+                found.insert(columns.join(", "));
+            }
+            // An INTEGER PRIMARY KEY is the rowid, which no index lists.
+            let keys = sqlx::query("SELECT name, type FROM pragma_table_info($1) WHERE pk > 0")
+                .bind(&table)
+            .fetch_all(&mut raw)
+            .await
+            .unwrap();
+            if let [key] = &keys[..]
+                && key.get::<String, _>("type").eq_ignore_ascii_case("INTEGER")
+            {
+                found.insert(format!("{table}.{}", key.get::<String, _>("name")));
+            }
+        }
+    }
+    let table: BTreeSet<String> = tessera_store::migrations::UNIQUE_CONSTRAINTS
+        .iter()
+        .map(|c| if postgres { c.postgres } else { c.sqlite }.to_owned())
+        .collect();
+    assert_eq!(found, table, "the schema's unique constraints and the table differ");
+}
+
+/// A write refused by a unique constraint says which: the email of a user, the token id of a
+/// token — on both engines, from the constraint.
+async fn unique_violations_are_named_by_their_constraint(env: &Env) {
+    use tessera_core::store::{Store, StoreError, TxMode};
+    let w = support::world::World::build(&env.svc).await;
+    let (_, credentials) = w.token(&env.svc, &w.alice, w.token_user_role).await;
+    let mut tx = env.store.begin(TxMode::Write).await.unwrap();
+    let alice = tx.user(&w.a, w.alice.id).await.unwrap().unwrap();
+    let other = tx.user(&w.a, w.manager.id).await.unwrap().unwrap();
+    let taken = tessera_core::model::User {
+        email: alice.email.clone(),
+        ..other
+    };
+    match tx.update_user(&taken).await {
+        Err(StoreError::Duplicate(what)) => assert_eq!(what, "email"),
+        other => panic!("expected a duplicate email, got {other:?}"),
+    }
+    drop(tx);
+    let mut tx = env.store.begin(TxMode::Write).await.unwrap();
+    let stored = tx
+        .token_by_token_id(&credentials.token_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let copy = tessera_core::store::NewToken {
+        account: w.a.clone(),
+        integration: stored.token.integration,
+        user: stored.token.user,
+        role: stored.token.role,
+        name: "copy".into(),
+        token_id: stored.token_id.clone(),
+        token_secret: stored.token_secret.clone(),
+        created_by: None,
+        created_by_name: String::new(),
+        created_at: tessera_core::model::Timestamp::now(),
+    };
+    match tx.insert_token(&copy).await {
+        Err(StoreError::Duplicate(what)) => assert_eq!(what, "token id"),
+        other => panic!("expected a duplicate token id, got {other:?}"),
+    }
 }
