@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::Detail;
 use tessera_core::verifier::Outcome;
 use tessera_oauth1::RequestUrl;
+use tessera_oauth1::url::UrlError;
 
 use super::admission::{Presented, SentTo, verify};
 use super::answers::{IdentityView, json_response};
@@ -98,9 +99,19 @@ pub(crate) async fn verify_api(
             Ok(r) => r,
             Err(response) => return response,
         };
-    let presented = match present(&state, &received) {
+    let input: VerifyInput = match serde_json::from_slice(&received.body) {
+        Ok(input) => input,
+        Err(e) => {
+            return wire::api_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                format!("the body must be a JSON object {{method, url, headers, body}}: {e}"),
+            );
+        }
+    };
+    let presented = match present(&state, &received, input) {
         Ok(p) => p,
-        Err(response) => return response,
+        Err(e) => return wire::invalid_field("url", format!("url: {e}")),
     };
     match verify(&state, Surface::VerifyApi, &presented).await {
         Ok(outcome) => answer(outcome),
@@ -108,21 +119,16 @@ pub(crate) async fn verify_api(
     }
 }
 
-/// The request the body describes. `Err` is the 400 of a body that describes none.
-fn present<'a>(state: &AppState, received: &'a Received) -> Result<Presented<'a>, Response> {
-    let input: VerifyInput = serde_json::from_slice(&received.body).map_err(|e| {
-        wire::api_error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_JSON",
-            format!("the body must be a JSON object {{method, url, headers, body}}: {e}"),
-        )
-    })?;
-    let path_and_query = match RequestUrl::parse(&input.url) {
-        Ok(url) => match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        },
-        Err(e) => return Err(wire::invalid_field("url", format!("url: {e}"))),
+/// The request the body describes; `Err` when its URL is not an absolute http(s) URL.
+fn present<'a>(
+    state: &AppState,
+    received: &Received,
+    input: VerifyInput,
+) -> Result<Presented<'a>, UrlError> {
+    let url = RequestUrl::parse(&input.url)?;
+    let path_and_query = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
     };
     let headers: Vec<(String, String)> = match input.headers {
         None => Vec::new(),
