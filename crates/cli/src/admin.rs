@@ -6,7 +6,7 @@ use std::io::BufRead as _;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
-use tessera_server::bootstrap::{CLI_CONSUMER_KEY, CLI_CONSUMER_SECRET};
+use tessera_core::bootstrap::{CLI_CONSUMER_KEY, CLI_CONSUMER_SECRET};
 
 use crate::Output;
 use crate::api::{self, Api, Column, Field, print_record, print_secrets, print_table, text};

@@ -13,13 +13,13 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tessera_core::bootstrap::OPERATOR;
 use tessera_core::ids::{AccountId, ConsumerKey, Email, RoleId, TokenId};
 use tessera_core::model::{Context, Timestamp};
 use tessera_core::store::{NewToken, TxMode};
 use tessera_core::vault::SecretSlot;
 use tessera_core::{Actor, SecretString};
 use tessera_oauth1::{RequestToSign, Signer};
-use tessera_server::bootstrap::OPERATOR;
 
 use crate::Output;
 use crate::keys::StoreArgs;
@@ -144,7 +144,7 @@ fn signer_of(c: &Creds) -> Signer {
 fn fixture_tokens(path: &std::path::Path) -> anyhow::Result<Vec<Signer>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let f = tessera_server::fixtures::Fixtures::parse(&text)?;
+    let f = tessera_core::fixtures::Fixtures::parse(&text)?;
     let mut signers = Vec::new();
     for t in &f.tokens {
         let (Some(tid), Some(ts)) = (&t.token_id, &t.token_secret) else {
@@ -440,14 +440,14 @@ async fn seed_async(args: &BenchSeedArgs) -> anyhow::Result<()> {
     let store = args.store.open().await?;
     let tessera = crate::keys::open_service(&store, &args.store.data_dir).await?;
     let account = AccountId::parse(&args.account).context("--account")?;
-    let bootstrap = tessera_server::bootstrap::BootstrapSettings {
+    let bootstrap = tessera_core::bootstrap::BootstrapSettings {
         account: account.clone(),
         account_name: "Tessera".into(),
         admin_name: "Administrator".into(),
         admin_email: Email::parse("admin@example.com")?,
     };
     if let Some(created) =
-        tessera_server::bootstrap::bootstrap_if_empty(&tessera, &bootstrap, |created| {
+        tessera_core::bootstrap::bootstrap_if_empty(&tessera, &bootstrap, |created| {
             println!(
                 "Password (shown once; store it now): {}",
                 created.admin_password.expose()
@@ -462,7 +462,7 @@ async fn seed_async(args: &BenchSeedArgs) -> anyhow::Result<()> {
         );
     }
     // The role, user and integration record through the service (idempotent via fixtures).
-    let f = tessera_server::fixtures::Fixtures::parse(&format!(
+    let f = tessera_core::fixtures::Fixtures::parse(&format!(
         r#"
 [[roles]]
 account = "{account}"
@@ -484,7 +484,7 @@ consumer_secret = "{cs}"
         ck = derive(&args.seed, "consumer key", 0),
         cs = derive(&args.seed, "consumer secret", 0),
     ))?;
-    tessera_server::fixtures::apply(&tessera, &f).await?;
+    tessera_core::fixtures::apply(&tessera, &f).await?;
     let users = tessera.list_users(&OPERATOR, &account).await?;
     let user = users
         .iter()

@@ -11,13 +11,14 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use serde::Deserialize;
 use tessera_core::Tessera;
+use tessera_core::bootstrap::{
+    BootstrapSettings, CliIntegration, bootstrap_if_empty, ensure_cli_integration,
+};
+use tessera_core::fixtures;
 use tessera_core::ids::{AccountId, Email};
 use tessera_core::verifier::VerifierConfig;
 use tessera_oauth1::Profile;
-use tessera_server::bootstrap::{
-    BootstrapSettings, CliIntegration, bootstrap_if_empty, ensure_cli_integration,
-};
-use tessera_server::{AppState, ServerConfig, fixtures};
+use tessera_server::{AppState, ServerConfig};
 use tessera_store::{SqlStore, StoreOptions};
 
 #[derive(Debug, Args)]

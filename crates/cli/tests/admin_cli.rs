@@ -262,9 +262,9 @@ fn a_newcomer_logs_in_makes_a_token_signs_with_it_and_revokes_it() {
         &[
             "sign",
             "--consumer-key",
-            tessera_server::bootstrap::CLI_CONSUMER_KEY,
+            tessera_core::bootstrap::CLI_CONSUMER_KEY,
             "--consumer-secret",
-            tessera_server::bootstrap::CLI_CONSUMER_SECRET,
+            tessera_core::bootstrap::CLI_CONSUMER_SECRET,
             "--token",
             &cli_token,
             "--token-secret",

@@ -6,8 +6,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bootstrap;
 pub mod credentials;
 mod error;
+pub mod fixtures;
 pub mod ids;
 pub mod model;
 mod service;

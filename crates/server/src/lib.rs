@@ -5,10 +5,8 @@
 #![forbid(unsafe_code)]
 
 mod admin;
-pub mod bootstrap;
 pub mod config;
 mod edge;
-pub mod fixtures;
 mod governance;
 mod observe;
 mod signin;

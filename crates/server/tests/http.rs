@@ -334,7 +334,7 @@ async fn every_detail_code_is_reachable_and_recorded(server: &TestServer) {
         tba_enabled: Some(on),
         ..AccountSettings::default()
     };
-    let op = tessera_server::bootstrap::OPERATOR;
+    let op = tessera_core::bootstrap::OPERATOR;
     svc.update_account_settings(&op, &a, settings(false))
         .await
         .unwrap();
@@ -387,14 +387,14 @@ async fn every_detail_code_is_reachable_and_recorded(server: &TestServer) {
 
     let role = second.token.role;
     let user = second.token.user;
-    svc.set_user_roles(&tessera_server::bootstrap::OPERATOR, &a, user, &[])
+    svc.set_user_roles(&tessera_core::bootstrap::OPERATOR, &a, user, &[])
         .await
         .unwrap();
     expect(
         "EntityOrRoleDisabled",
         detail_of(server, &ok, keep, same).await,
     );
-    svc.set_user_roles(&tessera_server::bootstrap::OPERATOR, &a, user, &[role])
+    svc.set_user_roles(&tessera_core::bootstrap::OPERATOR, &a, user, &[role])
         .await
         .unwrap();
     expect("Success", detail_of(server, &ok, keep, same).await);
@@ -587,7 +587,7 @@ async fn the_concurrency_limit_answers_with_the_documented_errors(server: &TestS
     };
     server
         .tessera()
-        .update_account_settings(&tessera_server::bootstrap::OPERATOR, &a, limit)
+        .update_account_settings(&tessera_core::bootstrap::OPERATOR, &a, limit)
         .await
         .unwrap();
     let slow = format!("{RESTLET}&tessera_delay_ms=800");

@@ -247,9 +247,9 @@ async fn every_unique_constraint_is_classified(env: &Env) {
             // An INTEGER PRIMARY KEY is the rowid, which no index lists.
             let keys = sqlx::query("SELECT name, type FROM pragma_table_info($1) WHERE pk > 0")
                 .bind(&table)
-            .fetch_all(&mut raw)
-            .await
-            .unwrap();
+                .fetch_all(&mut raw)
+                .await
+                .unwrap();
             if let [key] = &keys[..]
                 && key.get::<String, _>("type").eq_ignore_ascii_case("INTEGER")
             {
@@ -261,7 +261,10 @@ async fn every_unique_constraint_is_classified(env: &Env) {
         .iter()
         .map(|c| if postgres { c.postgres } else { c.sqlite }.to_owned())
         .collect();
-    assert_eq!(found, table, "the schema's unique constraints and the table differ");
+    assert_eq!(
+        found, table,
+        "the schema's unique constraints and the table differ"
+    );
 }
 
 /// A write refused by a unique constraint says which: the email of a user, the token id of a

@@ -12,10 +12,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tessera_core::Tessera;
+use tessera_core::bootstrap::{BootstrapSettings, bootstrap_if_empty};
+use tessera_core::fixtures;
 use tessera_core::vault::{Keyring, MasterKey};
 use tessera_oauth1::{RequestToSign, SecretString, Signer};
-use tessera_server::bootstrap::{BootstrapSettings, bootstrap_if_empty};
-use tessera_server::{AppState, ServerConfig, fixtures};
+use tessera_server::{AppState, ServerConfig};
 use tessera_store::testing::TestDatabase;
 use tokio::sync::oneshot;
 

@@ -9,15 +9,15 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
-use tessera_core::credentials::{ConsumerCredentials, TokenCredentials};
-use tessera_core::ids::{AccountId, ConsumerKey, Email, IntegrationId, RoleId, TokenId};
-use tessera_core::model::{AuthSwitches, Context, InstallState, Permission, PermissionSet};
-use tessera_core::store::{RevokedFilter, TokenFilter, TokenSort};
-use tessera_core::{
+use crate::credentials::{ConsumerCredentials, TokenCredentials};
+use crate::ids::{AccountId, ConsumerKey, Email, IntegrationId, RoleId, TokenId};
+use crate::model::{AuthSwitches, Context, InstallState, Permission, PermissionSet};
+use crate::store::{RevokedFilter, TokenFilter, TokenSort};
+use crate::{
     AccountSettings, Actor, InstallationChanges, NewAccountInput, NewIntegrationInput,
     NewRoleInput, NewTokenInput, NewUserInput, SecretString, Tessera,
 };
+use serde::Deserialize;
 use thiserror::Error;
 
 use crate::bootstrap::OPERATOR;
@@ -32,7 +32,7 @@ pub enum FixtureError {
     Service {
         entry: String,
         #[source]
-        source: tessera_core::Error,
+        source: crate::Error,
     },
 }
 
@@ -166,7 +166,7 @@ fn invalid(entry: &str, why: impl Into<String>) -> FixtureError {
     }
 }
 
-fn service(entry: &str) -> impl FnOnce(tessera_core::Error) -> FixtureError + '_ {
+fn service(entry: &str) -> impl FnOnce(crate::Error) -> FixtureError + '_ {
     move |source| FixtureError::Service {
         entry: entry.to_owned(),
         source,

@@ -2,9 +2,9 @@
 //! administrator whose generated password is shown once, and the built-in CLI record — in one
 //! transaction (`Tessera::create_first_account`), so that a crash leaves all or nothing.
 
-use tessera_core::ids::{AccountId, Email, RoleId};
-use tessera_core::model::Context;
-use tessera_core::{Actor, FirstStart, NewAccountInput, NewUserInput, SecretString, Tessera};
+use crate::ids::{AccountId, Email, RoleId};
+use crate::model::Context;
+use crate::{Actor, FirstStart, NewAccountInput, NewUserInput, SecretString, Tessera};
 use thiserror::Error;
 
 /// What the first start creates.
@@ -27,7 +27,7 @@ pub struct Bootstrapped {
 #[derive(Debug, Error)]
 pub enum BootstrapError {
     #[error(transparent)]
-    Core(#[from] tessera_core::Error),
+    Core(#[from] crate::Error),
     #[error("cannot show the administrator's password")]
     Show(#[source] std::io::Error),
 }
@@ -51,7 +51,7 @@ pub async fn bootstrap_if_empty(
     }
     let password = tessera_oauth1::signer::generate_nonce()
         .map(SecretString::from)
-        .map_err(|_| tessera_core::Error::Rng(tessera_core::credentials::RngError))?;
+        .map_err(|_| crate::Error::Rng(crate::credentials::RngError))?;
     let created = Bootstrapped {
         account: settings.account.clone(),
         admin_email: settings.admin_email.clone(),
@@ -105,13 +105,10 @@ pub enum CliIntegration {
 pub async fn ensure_cli_integration(
     tessera: &Tessera,
     account: &AccountId,
-) -> tessera_core::Result<CliIntegration> {
-    let key = tessera_core::ids::ConsumerKey::parse(CLI_CONSUMER_KEY)?;
+) -> crate::Result<CliIntegration> {
+    let key = crate::ids::ConsumerKey::parse(CLI_CONSUMER_KEY)?;
     let existing = {
-        let mut tx = tessera
-            .store()
-            .begin(tessera_core::store::TxMode::Read)
-            .await?;
+        let mut tx = tessera.store().begin(crate::store::TxMode::Read).await?;
         tx.integration_by_consumer_key(&key).await?
     };
     if existing.is_some() {
@@ -138,30 +135,30 @@ pub async fn ensure_cli_integration(
     match created {
         Ok(_) => Ok(CliIntegration::Created(account.clone())),
         // Created by a concurrent start a moment ago.
-        Err(tessera_core::Error::Conflict { .. }) => Ok(CliIntegration::Present),
+        Err(crate::Error::Conflict { .. }) => Ok(CliIntegration::Present),
         Err(e) => Err(e),
     }
 }
 
 /// The built-in CLI record's fields and its public credentials.
-fn cli_integration() -> tessera_core::Result<(
-    tessera_core::NewIntegrationInput,
-    tessera_core::credentials::ConsumerCredentials,
+fn cli_integration() -> crate::Result<(
+    crate::NewIntegrationInput,
+    crate::credentials::ConsumerCredentials,
 )> {
     Ok((
-        tessera_core::NewIntegrationInput {
+        crate::NewIntegrationInput {
             name: CLI_INTEGRATION_NAME.to_owned(),
             description:
                 "Built in: `tessera login` obtains its token through issuetoken with this record."
                     .to_owned(),
-            switches: tessera_core::model::AuthSwitches {
+            switches: crate::model::AuthSwitches {
                 token_based_auth: true,
                 tba_issuetoken_endpoint: true,
                 ..Default::default()
             },
         },
-        tessera_core::credentials::ConsumerCredentials {
-            consumer_key: tessera_core::ids::ConsumerKey::parse(CLI_CONSUMER_KEY)?,
+        crate::credentials::ConsumerCredentials {
+            consumer_key: crate::ids::ConsumerKey::parse(CLI_CONSUMER_KEY)?,
             consumer_secret: SecretString::from(CLI_CONSUMER_SECRET),
         },
     ))
