@@ -7,6 +7,7 @@
 mod admin;
 pub mod config;
 mod edge;
+mod form;
 mod governance;
 mod observe;
 mod signin;

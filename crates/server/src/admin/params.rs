@@ -3,9 +3,8 @@
 
 use std::str::FromStr;
 
-use tessera_oauth1::encode::form_decode;
-
 use super::ApiError;
+use crate::form::{Fields, FormError};
 
 /// The decoded query parameters of one request.
 #[derive(Debug, Default)]
@@ -15,29 +14,30 @@ impl Params {
     /// Decodes `query`; `known` are the names the endpoint takes. `oauth_*` parameters belong
     /// to the signature (RFC 5849 allows them in the query) and are passed over.
     pub(crate) fn parse(query: &str, known: &[&'static str]) -> Result<Self, ApiError> {
+        let fields = Fields::parse(query.as_bytes()).map_err(|e| match e {
+            FormError::BadValue(name) => {
+                ApiError::invalid(&name, "cannot be decoded (not properly percent-encoded)")
+            }
+            other => ApiError::invalid("query", format!("the query {other}")),
+        })?;
         let mut params: Vec<(&'static str, String)> = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = form_decode(raw_name)
-                .map_err(|e| ApiError::invalid("query", format!("cannot be decoded: {e}")))?;
+        for (name, value) in fields.iter() {
             if name.starts_with("oauth_") {
                 continue;
             }
             let Some(&name) = known.iter().find(|k| **k == name) else {
                 return Err(ApiError::invalid(
-                    &name,
+                    name,
                     format!(
                         "is not a parameter of this endpoint (it takes: {})",
                         known.join(", ")
                     ),
                 ));
             };
-            let value = form_decode(raw_value)
-                .map_err(|e| ApiError::invalid(name, format!("cannot be decoded: {e}")))?;
             if params.iter().any(|(n, _)| *n == name) {
                 return Err(ApiError::invalid(name, "is given more than once"));
             }
-            params.push((name, value.into_owned()));
+            params.push((name, value.to_owned()));
         }
         Ok(Self(params))
     }

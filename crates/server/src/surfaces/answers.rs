@@ -1,16 +1,14 @@
 //! What an accepted request is told: who is calling (the echo RESTlet, REST web services, the
 //! verification API) and what it sent.
 
-use std::borrow::Cow;
-
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use tessera_core::verifier::Identity;
-use tessera_oauth1::encode::form_decode;
 
 use crate::edge::Received;
+use crate::form::Fields;
 
 /// Who is calling, as the echo and the verification API render it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -70,7 +68,7 @@ struct EchoView<'a> {
     identity: IdentityView<'a>,
     method: &'a str,
     path: &'a str,
-    query: QueryView<'a>,
+    query: QueryView,
     content_type: &'a str,
     body: Value,
 }
@@ -113,18 +111,18 @@ pub(super) fn echo(received: &Received, identity: &Identity) -> Response {
 }
 
 /// Query parameters decoded, in name order; a repeated name becomes an array.
-struct QueryView<'a>(Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>);
+struct QueryView(Vec<(String, Vec<String>)>);
 
-impl<'a> QueryView<'a> {
-    fn parse(query: &'a str) -> Self {
-        let mut params: Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)> = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = form_decode(name).unwrap_or(Cow::Borrowed(name));
-            let value = form_decode(value).unwrap_or(Cow::Borrowed(value));
-            match params.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, values)) => values.push(value),
-                None => params.push((name, vec![value])),
+impl QueryView {
+    /// A verified request's query decoded already once, strictly, for its signature; one that
+    /// could not be is shown empty.
+    fn parse(query: &str) -> Self {
+        let fields = Fields::parse(query.as_bytes()).unwrap_or_default();
+        let mut params: Vec<(String, Vec<String>)> = Vec::new();
+        for (name, value) in fields.iter() {
+            match params.iter_mut().find(|(n, _)| n == name) {
+                Some((_, values)) => values.push(value.to_owned()),
+                None => params.push((name.to_owned(), vec![value.to_owned()])),
             }
         }
         params.sort_by(|a, b| a.0.cmp(&b.0));
@@ -132,7 +130,7 @@ impl<'a> QueryView<'a> {
     }
 }
 
-impl Serialize for QueryView<'_> {
+impl Serialize for QueryView {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(self.0.len()))?;

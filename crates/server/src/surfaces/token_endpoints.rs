@@ -19,30 +19,14 @@ use tessera_oauth1::nlauth::NlAuth;
 use super::admission::admit;
 use crate::AppState;
 use crate::edge::Received;
+use crate::form::{Fields, FormError};
 use crate::signin::{self, PasswordAttempt};
 use crate::wire::{self, Surface};
 
-/// A query value that cannot be decoded: a malformed request.
-#[derive(Debug)]
-struct BadQuery;
-
-impl IntoResponse for BadQuery {
-    fn into_response(self) -> Response {
-        wire::malformed()
-    }
-}
-
-/// The query parameters of a token endpoint, decoded; unknown names are ignored as NetSuite does.
-fn query_param(received: &Received, name: &str) -> Result<Option<String>, BadQuery> {
-    for pair in received.query().split('&') {
-        let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if n == name {
-            return tessera_oauth1::encode::form_decode(v)
-                .map(|v| Some(v.into_owned()))
-                .map_err(|_| BadQuery);
-        }
-    }
-    Ok(None)
+/// The query of a token endpoint, decoded; unknown names are ignored as NetSuite does. A query
+/// that cannot be decoded is a malformed request (`wire::malformed`).
+fn query(received: &Received) -> Result<Fields, FormError> {
+    Fields::parse(received.query().as_bytes())
 }
 
 fn missing(name: &str) -> Response {
@@ -65,19 +49,17 @@ pub(crate) async fn issue_token(
         Err(response) => return response,
     };
     let context = received.context_for(&state, Surface::TokenEndpoint);
-    let consumer_key = match query_param(&received, "consumerKey") {
-        Ok(Some(k)) => k,
-        Ok(None) => return missing("consumerKey"),
-        Err(bad) => return bad.into_response(),
+    let query = match query(&received) {
+        Ok(q) => q,
+        Err(_) => return wire::malformed(),
+    };
+    let Some(consumer_key) = query.get("consumerKey") else {
+        return missing("consumerKey");
     };
     // Everything that can be refused without the password is refused first: once the password
     // is checked, every answer but a token is the same generic 401 (no oracle for a guess).
-    let name = match query_param(&received, "name") {
-        Ok(name) => name,
-        Err(bad) => return bad.into_response(),
-    };
-    let name = match name
-        .as_deref()
+    let name = match query
+        .get("name")
         .map(tessera_core::check_token_name)
         .transpose()
     {
@@ -103,7 +85,7 @@ pub(crate) async fn issue_token(
     let Ok(role) = nlauth.role.as_deref().map(RoleId::parse).transpose() else {
         return wire::invalid_field("nlauth_role", "nlauth_role must be a role's internal id");
     };
-    let Ok(consumer_key) = ConsumerKey::parse(&consumer_key) else {
+    let Ok(consumer_key) = ConsumerKey::parse(consumer_key) else {
         return wire::invalid_field(
             "consumerKey",
             "consumerKey must be 64 lower-case hexadecimal characters",
@@ -214,14 +196,14 @@ pub(crate) async fn revoke_token(
         Err(response) => return response,
     };
     let received = &admitted.received;
-    let (consumer_key, token) = match (
-        query_param(received, "consumerKey"),
-        query_param(received, "token"),
-    ) {
-        (Ok(Some(k)), Ok(Some(t))) => (k, t),
-        (Ok(None), _) => return missing("consumerKey"),
-        (_, Ok(None)) => return missing("token"),
-        (Err(bad), _) | (_, Err(bad)) => return bad.into_response(),
+    let query = match query(received) {
+        Ok(q) => q,
+        Err(_) => return wire::malformed(),
+    };
+    let (consumer_key, token) = match (query.get("consumerKey"), query.get("token")) {
+        (Some(k), Some(t)) => (k.to_owned(), t.to_owned()),
+        (None, _) => return missing("consumerKey"),
+        (_, None) => return missing("token"),
     };
     // The request verified, so its header parses; these are the credentials it was signed with.
     let signed_with = received.authorization_value().and_then(|value| {

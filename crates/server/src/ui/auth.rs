@@ -9,6 +9,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use cookie::{Cookie, SameSite};
 use tessera_core::Actor;
 use tessera_core::model::Context;
 use tessera_core::store::LoginAttempt;
@@ -61,15 +62,13 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// The value of a cookie the browser sent.
+/// The value of a cookie the browser sent (the first of that name).
 fn cookie<'a>(visit: &'a Visit, name: &str) -> Option<&'a str> {
-    visit
-        .received
-        .header(&header::COOKIE)?
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
+    let header = visit.received.header(&header::COOKIE)?;
+    Cookie::split_parse(header)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
 }
 
 /// Renders the sign-in form with a fresh form token, set as a cookie too.
@@ -100,16 +99,16 @@ async fn login_form(
                 .iter()
                 .all(|o| o.scheme == tessera_oauth1::Scheme::Http),
     });
-    set_login_cookie(state, &mut response, &csrf);
+    set_login_cookie(state, &mut response, Some(&csrf));
     if error.is_some() {
         *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
     }
     response
 }
 
-/// Sets the sign-in form's cookie: `value` is the form token, or `; Max-Age=0` to remove it.
-fn set_login_cookie(state: &AppState, response: &mut Response, value: &str) {
-    set_cookie(state, response, LOGIN_COOKIE, value);
+/// Sets the sign-in form's cookie to the form token, or removes it (`None`).
+fn set_login_cookie(state: &AppState, response: &mut Response, token: Option<&str>) {
+    set_cookie(state, response, LOGIN_COOKIE, token, None);
 }
 
 /// What a sign-in that did not log in is told, whatever the reason after the password.
@@ -118,21 +117,32 @@ const WRONG_CREDENTIALS: &str = "The account ID, email address or password is in
 /// The device cookie (OWASP's "device cookies"): a random id the throttle trusts for the user
 /// who signed in with it. Kept 30 days, like the trust it stands for.
 const DEVICE_COOKIE: &str = "tessera-device";
-const DEVICE_COOKIE_SECONDS: u64 = 30 * 24 * 3600;
+const DEVICE_COOKIE_LIFETIME: time::Duration = time::Duration::days(30);
 
-/// Sets a cookie of the UI; its attributes follow the session cookie's (`__Host-` and
-/// `Secure` unless loopback HTTP).
-fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: &str) {
-    let secure = if session::relaxed(state) {
-        ""
-    } else {
-        "; Secure"
-    };
-    let cookie = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Strict{secure}",
-        session::cookie_name(state, name)
-    );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+/// Sets a cookie of the UI, or removes it (`value` `None`); its attributes follow the session
+/// cookie's (`__Host-` and `Secure` unless loopback HTTP, `HttpOnly`, `SameSite=Strict`).
+fn set_cookie(
+    state: &AppState,
+    response: &mut Response,
+    name: &str,
+    value: Option<&str>,
+    max_age: Option<time::Duration>,
+) {
+    let mut cookie = Cookie::build((session::cookie_name(state, name), value.unwrap_or("")))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(!session::relaxed(state))
+        .build();
+    match value {
+        None => cookie.make_removal(),
+        Some(_) => {
+            if let Some(max_age) = max_age {
+                cookie.set_max_age(max_age);
+            }
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
 }
@@ -153,9 +163,9 @@ async fn only_account(state: &AppState) -> Option<String> {
 }
 
 pub(crate) async fn login_page(State(state): State<AppState>, visit: Visit) -> Response {
-    let query = match super::form::Fields::parse(visit.received.query().as_bytes()) {
+    let query = match crate::form::Fields::parse(visit.received.query().as_bytes()) {
         Ok(q) => q,
-        Err(e) => return e.into_response(),
+        Err(e) => return UiError::from(e).into_response(),
     };
     let next = safe_next(query.text("next"));
     if matches!(visit.session.get::<SessionAuth>(AUTH).await, Ok(Some(_))) {
@@ -204,7 +214,7 @@ impl From<UiError> for SignInRefused {
 
 async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefused> {
     visit.check_origin(state)?;
-    let form = super::form::Fields::parse(&visit.received.body)?;
+    let form = crate::form::Fields::parse(&visit.received.body).map_err(UiError::from)?;
     let account_text = form.value("account");
     let email_text = form.value("email");
     let next = safe_next(form.text("next"));
@@ -289,13 +299,14 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
     record(row).await;
     let mut response = Redirect::to(&next).into_response();
     // The sign-in form's cookie has done its work.
-    set_login_cookie(state, &mut response, "; Max-Age=0");
+    set_login_cookie(state, &mut response, None);
     // The browser is now one this user signs in from: guesses elsewhere never lock it out.
     set_cookie(
         state,
         &mut response,
         DEVICE_COOKIE,
-        &format!("{device}; Max-Age={DEVICE_COOKIE_SECONDS}"),
+        Some(&device),
+        Some(DEVICE_COOKIE_LIFETIME),
     );
     Ok(response)
 }

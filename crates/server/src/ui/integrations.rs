@@ -12,10 +12,10 @@ use tessera_core::{
     ResetConfirmation,
 };
 
-use super::form::Fields;
 use super::tokens::{NoteRow, notes};
 use super::{Chrome, Ui, UiError, render, when};
 use crate::AppState;
+use crate::form::Fields;
 
 const LIST: &str = "/app/setup/integrations";
 

@@ -11,7 +11,6 @@
 mod audit;
 mod auth;
 mod directory;
-pub(crate) mod form;
 mod integrations;
 pub(crate) mod session;
 mod tokens;
@@ -30,8 +29,8 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::edge::Received;
+use crate::form::Fields;
 use crate::wire;
-use form::Fields;
 use session::{AUTH, FLASH, SessionAuth};
 
 /// The session key of the open one-time form marks ([`Ui::intent`]), and how many are kept.
@@ -210,6 +209,12 @@ pub(crate) enum UiError {
         message: String,
     },
     Response(Box<Response>),
+}
+
+impl From<crate::form::FormError> for UiError {
+    fn from(e: crate::form::FormError) -> Self {
+        Self::bad_request(format!("The form {e}."))
+    }
 }
 
 impl UiError {
@@ -523,7 +528,7 @@ impl Ui {
 
     /// The query string's fields.
     pub(crate) fn query(&self) -> Result<Fields, UiError> {
-        Fields::parse(self.received.query().as_bytes())
+        Ok(Fields::parse(self.received.query().as_bytes())?)
     }
 
     pub(crate) fn can(&self, p: Permission) -> bool {

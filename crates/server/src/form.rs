@@ -1,8 +1,30 @@
-//! Posted forms and query strings, `application/x-www-form-urlencoded`.
+//! Query strings and posted forms (`application/x-www-form-urlencoded`), decoded strictly: the
+//! one reader of them for every surface — the web UI's forms and filters, the admin API's
+//! parameters (`admin::params`, which adds its rules on top), the token endpoints' queries and
+//! the echo. The pairs are counted before anything is decoded; names and values go through the
+//! protocol crate's strict decoder (`+` is a space, every `%` must start a valid escape, the
+//! result must be UTF-8), the same one the signature's base string uses. The general-purpose
+//! crates (`form_urlencoded`, `percent-encoding`) pass a malformed escape through and replace
+//! invalid UTF-8, which would let two different inputs read as one.
 
-use tessera_oauth1::encode::form_decode;
+use tessera_oauth1::MAX_FORM_PARAMS;
+use tessera_oauth1::encode::{count_form_pairs_upto, form_decode, split_form};
+use thiserror::Error;
 
-use super::UiError;
+/// Why a query or form could not be read; reads after "the form" or "the query".
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub(crate) enum FormError {
+    #[error("has more than {MAX_FORM_PARAMS} fields")]
+    TooManyFields,
+    #[error("is not UTF-8 text")]
+    NotText,
+    /// A name could not be decoded.
+    #[error("has a field name that is not properly encoded")]
+    BadName,
+    /// The value of this field could not be decoded.
+    #[error("has a value of {0} that is not properly encoded")]
+    BadValue(String),
+}
 
 /// The decoded fields of a form or query string, in order.
 #[derive(Default)]
@@ -20,25 +42,24 @@ impl std::fmt::Debug for Fields {
 }
 
 impl Fields {
-    pub(crate) fn parse(input: &[u8]) -> Result<Self, UiError> {
+    pub(crate) fn parse(input: &[u8]) -> Result<Self, FormError> {
         // Counted before anything is decoded: junk costs one scan.
-        let max = tessera_oauth1::MAX_FORM_PARAMS;
-        if tessera_oauth1::encode::count_form_pairs_upto(input, max) > max {
-            return Err(UiError::bad_request("the form has too many fields"));
+        if count_form_pairs_upto(input, MAX_FORM_PARAMS) > MAX_FORM_PARAMS {
+            return Err(FormError::TooManyFields);
         }
-        let text = std::str::from_utf8(input)
-            .map_err(|_| UiError::bad_request("the form is not UTF-8 text"))?;
+        let text = std::str::from_utf8(input).map_err(|_| FormError::NotText)?;
         let mut pairs = Vec::new();
-        for pair in text.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| {
-                form_decode(s)
-                    .map(|v| v.into_owned())
-                    .map_err(|_| UiError::bad_request("the form is not properly encoded"))
-            };
-            pairs.push((decode(name)?, decode(value)?));
+        for (name, value) in split_form(text) {
+            let name = form_decode(name).map_err(|_| FormError::BadName)?;
+            let value = form_decode(value).map_err(|_| FormError::BadValue(name.to_string()))?;
+            pairs.push((name.into_owned(), value.into_owned()));
         }
         Ok(Self { pairs })
+    }
+
+    /// Every field, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
     /// The first value of a field, as sent.
@@ -109,12 +130,22 @@ mod tests {
 
     #[test]
     fn bad_encoding_is_refused_and_values_never_printed() {
-        assert!(Fields::parse(b"a=%ZZ").is_err());
+        assert_eq!(
+            Fields::parse(b"a=%ZZ").unwrap_err(),
+            FormError::BadValue("a".into())
+        );
+        assert_eq!(Fields::parse(b"%ZZ=1").unwrap_err(), FormError::BadName);
         let many = "a&".repeat(tessera_oauth1::MAX_FORM_PARAMS + 1);
-        assert!(Fields::parse(many.as_bytes()).is_err());
+        assert_eq!(
+            Fields::parse(many.as_bytes()).unwrap_err(),
+            FormError::TooManyFields
+        );
         let enough = vec!["a=1"; tessera_oauth1::MAX_FORM_PARAMS].join("&");
         assert!(Fields::parse(enough.as_bytes()).is_ok());
-        assert!(Fields::parse(&[b'a', b'=', 0xff]).is_err());
+        assert_eq!(
+            Fields::parse(&[b'a', b'=', 0xff]).unwrap_err(),
+            FormError::NotText
+        );
         let f = Fields::parse(b"password=hunter2hunter2").unwrap();
         assert!(!format!("{f:?}").contains("hunter2"));
     }
