@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use support::*;
 use tessera_core::Error;
-use tessera_core::ids::{InvalidId, TokenKey};
+use tessera_core::ids::TokenKey;
 use tessera_core::store::StoreError;
 use tessera_server::wire::{self, Surface};
 
@@ -125,7 +125,6 @@ async fn every_error_body_is_the_reviewed_contract() {
     for (name, e) in domain {
         bodies.insert(name, answer(wire::domain_error(&e)).await);
     }
-    let _: Option<InvalidId> = None;
 
     // Over HTTP: what the edge, the router and the admin API's extractors answer.
     let server = TestServer::start(tessera_store::testing::TestDatabase::sqlite().await).await;
@@ -151,18 +150,15 @@ async fn every_error_body_is_the_reviewed_contract() {
             .await,
         ),
     );
+    // Refused from its Content-Length, before a byte of the body is read.
+    let head = format!(
+        "POST /api/v1/tokens HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        11 << 20
+    );
     bodies.insert(
         "http payload too large",
-        reply(
-            &send(
-                addr,
-                "POST",
-                "/api/v1/tokens",
-                &[("content-type", "application/json")],
-                &vec![b' '; 11 << 20],
-            )
-            .await,
-        ),
+        reply(&raw_exchange(addr, head.as_bytes()).await),
     );
     bodies.insert(
         "http unsigned admin call",
