@@ -25,6 +25,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use tessera_api::ErrorCode;
 use tessera_core::Tessera;
 use tessera_core::verifier::Verifier;
 use tokio::net::TcpListener;
@@ -207,17 +208,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
             return (StatusCode::OK, "ready\n").into_response();
         }
         Ok(Err(tessera_core::KeyCheckError::Store(e))) => (
-            "STORE_UNREACHABLE",
+            ErrorCode::StoreUnreachable,
             "the database does not answer",
             tessera_core::Chain(&e).to_string(),
         ),
         Ok(Err(e)) => (
-            "MASTER_KEY_MISMATCH",
+            ErrorCode::MasterKeyMismatch,
             "this node lacks a master key the database's secrets are sealed with",
             tessera_core::Chain(&e).to_string(),
         ),
         Err(_) => (
-            "STORE_UNREACHABLE",
+            ErrorCode::StoreUnreachable,
             "the database does not answer",
             format!(
                 "no answer within {} ms{}",
@@ -237,9 +238,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .ready
         .swap(false, std::sync::atomic::Ordering::AcqRel)
     {
-        tracing::warn!(code, error = %cause, "not ready");
+        tracing::warn!(code = code.as_str(), error = %cause, "not ready");
     } else {
-        tracing::debug!(code, error = %cause, "still not ready");
+        tracing::debug!(code = code.as_str(), error = %cause, "still not ready");
     }
     wire::api_error(StatusCode::SERVICE_UNAVAILABLE, code, why)
 }
@@ -279,7 +280,7 @@ async fn metrics(
 async fn not_found() -> Response {
     wire::api_error(
         StatusCode::NOT_FOUND,
-        "NO_SUCH_ENDPOINT",
+        ErrorCode::NoSuchEndpoint,
         "no such endpoint on this server",
     )
 }

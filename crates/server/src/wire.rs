@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tessera_api::{ErrorBody, ErrorCode};
 
 /// Which family of NetSuite endpoints answered: they shape their errors differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +62,7 @@ const REST_INVALID_LOGIN: &str = "Invalid login attempt. For more details, see t
 
 /// An error of REST web services (`/services/rest/*`): its problem-details shape (RFC 9457,
 /// with NetSuite's `o:errorDetails`). `kind` is the problem type's URI.
-pub fn rest_problem(status: StatusCode, kind: &str, code: &str, detail: &str) -> Response {
+pub fn rest_problem(status: StatusCode, kind: &str, code: ErrorCode, detail: &str) -> Response {
     (
         status,
         Json(json!({
@@ -83,12 +84,12 @@ pub fn invalid_login(surface: Surface) -> Response {
         Surface::RestWebServices => rest_problem(
             StatusCode::UNAUTHORIZED,
             "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2",
-            "INVALID_LOGIN",
+            ErrorCode::InvalidLogin,
             REST_INVALID_LOGIN,
         ),
         _ => api_error(
             StatusCode::UNAUTHORIZED,
-            "INVALID_LOGIN_ATTEMPT",
+            ErrorCode::InvalidLoginAttempt,
             "Invalid login attempt.",
         ),
     }
@@ -103,7 +104,7 @@ pub const MALFORMED_MESSAGE: &str =
 pub fn malformed() -> Response {
     api_error(
         StatusCode::BAD_REQUEST,
-        "INVALID_REQUEST",
+        ErrorCode::InvalidRequest,
         MALFORMED_MESSAGE,
     )
 }
@@ -115,12 +116,12 @@ pub fn over_limit(surface: Surface) -> Response {
         Surface::RestWebServices => rest_problem(
             StatusCode::TOO_MANY_REQUESTS,
             "https://www.rfc-editor.org/rfc/rfc6585.html#section-4",
-            "CONCURRENCY_LIMIT_EXCEEDED",
+            ErrorCode::ConcurrencyLimitExceeded,
             MESSAGE,
         ),
         _ => api_error(
             StatusCode::BAD_REQUEST,
-            "SSS_REQUEST_LIMIT_EXCEEDED",
+            ErrorCode::SssRequestLimitExceeded,
             MESSAGE,
         ),
     }
@@ -130,13 +131,13 @@ pub fn over_limit(surface: Surface) -> Response {
 pub fn unavailable() -> Response {
     api_error(
         StatusCode::SERVICE_UNAVAILABLE,
-        "SERVICE_UNAVAILABLE",
+        ErrorCode::ServiceUnavailable,
         "The server cannot verify requests at the moment. Try again shortly.",
     )
 }
 
 /// A JSON error of Tessera's own API: a stable code and a message for people.
-pub fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub fn api_error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
     (
         status,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -146,19 +147,15 @@ pub fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> 
 }
 
 /// The body of [`api_error`]: `{"error":{"code","message"}}`.
-pub fn error_body(code: &str, message: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({"error": {"code": code, "message": message}})).unwrap_or_default()
+pub fn error_body(code: ErrorCode, message: &str) -> Vec<u8> {
+    serde_json::to_vec(&ErrorBody::new(code, message)).unwrap_or_default()
 }
 
 /// A request of the admin API the server refuses to act on, with the field at fault.
 pub fn invalid_field(field: &str, message: impl Into<String>) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        Json(json!({"error": {
-            "code": "INVALID_FIELD",
-            "message": message.into(),
-            "field": field,
-        }})),
+        Json(ErrorBody::invalid_field(field, message)),
     )
         .into_response()
 }
@@ -166,29 +163,32 @@ pub fn invalid_field(field: &str, message: impl Into<String>) -> Response {
 /// How a refusal of the domain (SPEC §2) is classed on every surface that shows it (the admin
 /// API and the web UI): its HTTP status and stable code. Storage and key failures are logged
 /// here and shown without their details.
-pub fn classify(e: &tessera_core::Error) -> (StatusCode, &'static str) {
+pub fn classify(e: &tessera_core::Error) -> (StatusCode, ErrorCode) {
     use tessera_core::Error;
     match e {
-        Error::NotFound { .. } => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-        Error::NotPermitted { .. } => (StatusCode::FORBIDDEN, "NOT_PERMITTED"),
+        Error::NotFound { .. } => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+        Error::NotPermitted { .. } => (StatusCode::FORBIDDEN, ErrorCode::NotPermitted),
         Error::ResetNotAllowedForBundleInstall => (
             StatusCode::FORBIDDEN,
-            "RESET_NOT_ALLOWED_FOR_BUNDLE_INSTALL",
+            ErrorCode::ResetNotAllowedForBundleInstall,
         ),
         Error::ConfirmationRequired | Error::Invalid { .. } => {
-            (StatusCode::BAD_REQUEST, "INVALID_FIELD")
+            (StatusCode::BAD_REQUEST, ErrorCode::InvalidField)
         }
-        Error::TokenRevoked => (StatusCode::CONFLICT, "TOKEN_REVOKED"),
-        Error::Conflict { .. } => (StatusCode::CONFLICT, "CONFLICT"),
-        Error::Id(_) => (StatusCode::BAD_REQUEST, "INVALID_ID"),
+        Error::TokenRevoked => (StatusCode::CONFLICT, ErrorCode::TokenRevoked),
+        Error::Conflict { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
+        Error::Id(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidId),
         // The database is down or does not answer in time: try again later.
         Error::Storage(tessera_core::store::StoreError::Backend(_)) => {
             tracing::error!(error = %tessera_core::Chain(e), "a request failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+            )
         }
         Error::Storage(_) | Error::Vault(_) | Error::Rng(_) => {
             tracing::error!(error = %tessera_core::Chain(e), "a request failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError)
         }
     }
 }

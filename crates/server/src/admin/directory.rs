@@ -4,32 +4,15 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use tessera_api::directory::{
+    AccountView, NewRole, NewUser, RoleEdit, RoleView, UserDeleted, UserEdit, UserView,
+};
 use tessera_core::ids::{Email, RoleId, UserId};
 use tessera_core::model::{Account, Permission, PermissionSet, Role, User};
-use tessera_core::{NewRoleInput, NewUserInput, RoleChanges, SecretString, UserChanges};
-use utoipa::ToSchema;
+use tessera_core::{NewRoleInput, NewUserInput, RoleChanges, UserChanges};
 
 use super::{ApiError, Caller, ErrorBody};
 use crate::AppState;
-
-/// The caller's account.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct AccountView {
-    id: String,
-    name: String,
-    /// The Token-based Authentication feature (R11).
-    tba_enabled: bool,
-    /// Auto-installed integration records wait for approval (R14).
-    require_approval_for_auto_install: bool,
-    /// The account's own limit; absent: the server's default applies.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    concurrency_limit: Option<u32>,
-    /// The limit in force (SPEC §5).
-    effective_concurrency_limit: u32,
-    /// RFC 3339, UTC.
-    created_at: String,
-}
 
 /// The caller's account and its settings.
 #[utoipa::path(
@@ -42,7 +25,7 @@ pub(crate) async fn show_account(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<AccountView>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let tessera = state.tessera();
     let account: Account = tessera
         .list_accounts(&caller.actor)
@@ -61,31 +44,19 @@ pub(crate) async fn show_account(
     }))
 }
 
-/// A role of the account.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RoleView {
-    id: i64,
-    name: String,
-    /// Permission codes: `ACCESS_TOKEN_MANAGEMENT`, `USER_ACCESS_TOKENS`,
-    /// `LOG_IN_USING_ACCESS_TOKENS`, `INTEGRATION_APPLICATION`, `LOGIN_AUDIT_TRAIL`,
-    /// `REST_WEB_SERVICES`, `SOAP_WEB_SERVICES`.
-    permissions: Vec<&'static str>,
-    inactive: bool,
-    web_services_only: bool,
-    /// The built-in Administrator role (internal id 3): every permission, never changed.
-    administrator: bool,
-}
-
-impl From<Role> for RoleView {
-    fn from(role: Role) -> Self {
-        Self {
-            administrator: role.is_administrator(),
-            id: role.id.get(),
-            name: role.name,
-            permissions: role.permissions.iter().map(Permission::code).collect(),
-            inactive: role.inactive,
-            web_services_only: role.web_services_only,
-        }
+/// A role as the API shows it.
+fn role_view(role: Role) -> RoleView {
+    RoleView {
+        administrator: role.is_administrator(),
+        id: role.id.get(),
+        name: role.name,
+        permissions: role
+            .permissions
+            .iter()
+            .map(|p| p.code().to_owned())
+            .collect(),
+        inactive: role.inactive,
+        web_services_only: role.web_services_only,
     }
 }
 
@@ -133,22 +104,10 @@ pub(crate) async fn list_roles(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<RoleView>>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let account = caller.admitted.identity.account.clone();
     let roles = state.tessera().list_roles(&caller.actor, &account).await?;
-    Ok(Json(roles.into_iter().map(RoleView::from).collect()))
-}
-
-/// New Role.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewRole {
-    name: String,
-    /// Permission codes (see the role's `permissions`).
-    #[serde(default)]
-    permissions: Vec<String>,
-    #[serde(default)]
-    web_services_only: bool,
+    Ok(Json(roles.into_iter().map(role_view).collect()))
 }
 
 /// Creates a role (administrators).
@@ -167,7 +126,7 @@ pub(crate) async fn create_role(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<(StatusCode, Json<RoleView>), ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let input: NewRole = caller.json()?;
     let input = NewRoleInput {
         name: input.name,
@@ -180,7 +139,7 @@ pub(crate) async fn create_role(
         .create_role(&caller.actor, &account, input)
         .await
         .map_err(name_field)?;
-    Ok((StatusCode::CREATED, Json(RoleView::from(role))))
+    Ok((StatusCode::CREATED, Json(role_view(role))))
 }
 
 /// One role.
@@ -199,25 +158,13 @@ pub(crate) async fn show_role(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<RoleView>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let account = caller.admitted.identity.account.clone();
     let role = state
         .tessera()
         .role(&caller.actor, &account, role_id(&id)?)
         .await?;
-    Ok(Json(RoleView::from(role)))
-}
-
-/// Changes to a role; omitted fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RoleEdit {
-    name: Option<String>,
-    /// The whole new set of permission codes.
-    permissions: Option<Vec<String>>,
-    /// An inactive role cannot log in (R11).
-    inactive: Option<bool>,
-    web_services_only: Option<bool>,
+    Ok(Json(role_view(role)))
 }
 
 /// Edits a role (administrators; the Administrator role itself never changes).
@@ -239,7 +186,7 @@ pub(crate) async fn edit_role(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<RoleView>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let id = role_id(&id)?;
     let edit: RoleEdit = caller.json()?;
     let changes = RoleChanges {
@@ -254,33 +201,18 @@ pub(crate) async fn edit_role(
         .update_role(&caller.actor, &account, id, changes)
         .await
         .map_err(name_field)?;
-    Ok(Json(RoleView::from(role)))
+    Ok(Json(role_view(role)))
 }
 
-/// A user of the account. Never a password.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct UserView {
-    id: i64,
-    name: String,
-    email: String,
-    /// An inactive user cannot log in (R11).
-    active: bool,
-    /// Internal ids of the roles the user holds.
-    roles: Vec<i64>,
-    /// RFC 3339, UTC.
-    created_at: String,
-}
-
-impl From<User> for UserView {
-    fn from(user: User) -> Self {
-        Self {
-            id: user.id.get(),
-            name: user.name,
-            email: user.email.as_str().to_owned(),
-            active: user.active,
-            roles: user.roles.iter().map(|r| r.get()).collect(),
-            created_at: user.created_at.to_rfc3339(),
-        }
+/// A user as the API shows it.
+fn user_view(user: User) -> UserView {
+    UserView {
+        id: user.id.get(),
+        name: user.name,
+        email: user.email.as_str().to_owned(),
+        active: user.active,
+        roles: user.roles.iter().map(|r| r.get()).collect(),
+        created_at: user.created_at.to_rfc3339(),
     }
 }
 
@@ -314,32 +246,10 @@ pub(crate) async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let account = caller.admitted.identity.account.clone();
     let users = state.tessera().list_users(&caller.actor, &account).await?;
-    Ok(Json(users.into_iter().map(UserView::from).collect()))
-}
-
-/// New User.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewUser {
-    name: String,
-    /// Unique in the account.
-    email: String,
-    /// Internal ids of the roles the user holds.
-    #[serde(default)]
-    roles: Vec<i64>,
-    /// For `tessera login` and the web UI; at least 12 characters. Without one, the user can
-    /// only use tokens made for it.
-    #[serde(default, deserialize_with = "secret")]
-    #[schema(value_type = Option<String>, format = Password)]
-    password: Option<SecretString>,
-}
-
-/// A password goes straight into a `SecretString`: masked in `Debug`, zeroized when dropped.
-fn secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
-    Option::<String>::deserialize(d).map(|p| p.map(SecretString::from))
+    Ok(Json(users.into_iter().map(user_view).collect()))
 }
 
 /// Creates a user (administrators).
@@ -359,12 +269,12 @@ pub(crate) async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let input: NewUser = caller.json()?;
     let input = NewUserInput {
         name: input.name,
         email: email("email", &input.email)?,
-        password: input.password,
+        password: input.password.map(|p| p.0),
         roles: role_ids(&input.roles)?,
     };
     let account = caller.admitted.identity.account.clone();
@@ -373,7 +283,7 @@ pub(crate) async fn create_user(
         .create_user(&caller.actor, &account, input)
         .await
         .map_err(name_field)?;
-    Ok((StatusCode::CREATED, Json(UserView::from(user))))
+    Ok((StatusCode::CREATED, Json(user_view(user))))
 }
 
 /// One user.
@@ -392,28 +302,13 @@ pub(crate) async fn show_user(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<UserView>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let account = caller.admitted.identity.account.clone();
     let user = state
         .tessera()
         .user(&caller.actor, &account, user_id(&id)?)
         .await?;
-    Ok(Json(UserView::from(user)))
-}
-
-/// Changes to a user; omitted fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UserEdit {
-    name: Option<String>,
-    email: Option<String>,
-    active: Option<bool>,
-    /// The whole new set of role ids; a role taken away stops the user's tokens for it (R11).
-    roles: Option<Vec<i64>>,
-    /// A new password (at least 12 characters).
-    #[serde(default, deserialize_with = "secret")]
-    #[schema(value_type = Option<String>, format = Password)]
-    password: Option<SecretString>,
+    Ok(Json(user_view(user)))
 }
 
 /// Edits a user (administrators).
@@ -435,7 +330,7 @@ pub(crate) async fn edit_user(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<UserView>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let id = user_id(&id)?;
     let edit: UserEdit = caller.json()?;
     // Everything is checked before anything is changed.
@@ -448,7 +343,7 @@ pub(crate) async fn edit_user(
             .transpose()?,
         active: edit.active,
         roles: edit.roles.as_deref().map(role_ids).transpose()?,
-        password: edit.password,
+        password: edit.password.map(|p| p.0),
     };
     if changes.is_empty() {
         return Err(ApiError::invalid(
@@ -462,14 +357,7 @@ pub(crate) async fn edit_user(
         .update_user(&caller.actor, &account, id, changes)
         .await
         .map_err(name_field)?;
-    Ok(Json(UserView::from(user)))
-}
-
-/// What deleting a user did.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct UserDeleted {
-    /// The user's tokens, revoked (R10).
-    revoked_tokens: usize,
+    Ok(Json(user_view(user)))
 }
 
 /// Deletes a user; its tokens are revoked (R10). An administrator cannot delete itself.
@@ -489,7 +377,7 @@ pub(crate) async fn delete_user(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<UserDeleted>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let account = caller.admitted.identity.account.clone();
     let revoked = state
         .tessera()

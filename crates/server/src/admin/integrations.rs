@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use tessera_api::integrations::{
+    Deleted, InstallableAccounts, InstallationView, IntegrationEdit, IntegrationListParams,
+    IntegrationRecord, IntegrationWithCredentials, NewIntegration, ResetRequest,
+};
 use tessera_core::credentials::ConsumerCredentials;
 use tessera_core::ids::IntegrationId;
 use tessera_core::model::{AuthSwitches, InstallOrigin, InstallState};
@@ -11,112 +14,55 @@ use tessera_core::{
     InstallationChanges, IntegrationChanges, IntegrationView, NewIntegrationInput,
     ResetConfirmation,
 };
-use utoipa::ToSchema;
 
 use super::{ApiError, Caller, ErrorBody};
 use crate::AppState;
 
-/// An integration record as the caller's account sees it. Never its consumer key or secret
-/// (R6: shown once, when issued).
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct IntegrationRecord {
-    /// The internal id, used in `/api/v1/integrations/{id}`.
-    id: i64,
-    /// The application id (a UUID), the same in every account.
-    application_id: String,
-    name: String,
-    description: String,
-    /// The account that created the record; only its administrators edit the shared fields (R13).
-    owner_account: String,
-    /// Whether the caller's account is the owner.
-    is_owner: bool,
-    token_based_auth: bool,
-    tba_authorization_flow: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    callback_url: Option<String>,
-    tba_issuetoken_endpoint: bool,
-    user_credentials: bool,
-    /// Whether a consumer key and secret have been issued (when TBA was first switched on).
-    has_credentials: bool,
-    /// RFC 3339, UTC.
-    created_at: String,
-    /// RFC 3339, UTC.
-    modified_at: String,
-    /// The installation in the caller's account.
-    installation: InstallationView,
-}
-
-/// The record's installation in one account: its own state, note and limit (R13).
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct InstallationView {
-    /// `enabled`, `blocked` or `waiting_for_approval`.
-    state: &'static str,
-    note: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    concurrency_limit: Option<u32>,
-    /// `created` (the owner account), `bundle` (cannot reset credentials: R4) or `auto` (R14).
-    origin: &'static str,
-    /// RFC 3339, UTC.
-    installed_at: String,
-    /// RFC 3339, UTC.
-    state_changed_at: String,
-    state_changed_by: String,
-}
-
-impl From<IntegrationView> for IntegrationRecord {
-    fn from(view: IntegrationView) -> Self {
-        let i = view.integration;
-        let inst = view.installation;
-        Self {
-            id: i.id.get(),
-            application_id: i.application_id.to_string(),
-            name: i.name,
-            description: i.description,
-            owner_account: i.owner.as_str().to_owned(),
-            is_owner: view.is_owner,
-            token_based_auth: i.switches.token_based_auth,
-            tba_authorization_flow: i.switches.tba_authorization_flow,
-            callback_url: i.switches.callback_url,
-            tba_issuetoken_endpoint: i.switches.tba_issuetoken_endpoint,
-            user_credentials: i.switches.user_credentials,
-            has_credentials: i.has_credentials,
-            created_at: i.created_at.to_rfc3339(),
-            modified_at: i.modified_at.to_rfc3339(),
-            installation: InstallationView {
-                state: inst.state.code(),
-                note: inst.note,
-                concurrency_limit: inst.concurrency_limit,
-                origin: match inst.origin {
-                    InstallOrigin::Created => "created",
-                    InstallOrigin::Bundle => "bundle",
-                    InstallOrigin::Auto => "auto",
-                },
-                installed_at: inst.installed_at.to_rfc3339(),
-                state_changed_at: inst.state_changed_at.to_rfc3339(),
-                state_changed_by: inst.state_changed_by,
-            },
-        }
+/// A record as the API shows it to the caller's account.
+pub(crate) fn integration_record(view: IntegrationView) -> IntegrationRecord {
+    let i = view.integration;
+    let inst = view.installation;
+    IntegrationRecord {
+        id: i.id.get(),
+        application_id: i.application_id.to_string(),
+        name: i.name,
+        description: i.description,
+        owner_account: i.owner.as_str().to_owned(),
+        is_owner: view.is_owner,
+        token_based_auth: i.switches.token_based_auth,
+        tba_authorization_flow: i.switches.tba_authorization_flow,
+        callback_url: i.switches.callback_url,
+        tba_issuetoken_endpoint: i.switches.tba_issuetoken_endpoint,
+        user_credentials: i.switches.user_credentials,
+        has_credentials: i.has_credentials,
+        created_at: i.created_at.to_rfc3339(),
+        modified_at: i.modified_at.to_rfc3339(),
+        installation: InstallationView {
+            state: inst.state.code().to_owned(),
+            note: inst.note,
+            concurrency_limit: inst.concurrency_limit,
+            origin: match inst.origin {
+                InstallOrigin::Created => "created",
+                InstallOrigin::Bundle => "bundle",
+                InstallOrigin::Auto => "auto",
+            }
+            .to_owned(),
+            installed_at: inst.installed_at.to_rfc3339(),
+            state_changed_at: inst.state_changed_at.to_rfc3339(),
+            state_changed_by: inst.state_changed_by,
+        },
     }
-}
-
-/// A record with a consumer key and secret just issued: shown in this response only (R5, R6).
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct IntegrationWithCredentials {
-    integration: IntegrationRecord,
-    /// Present when this call issued credentials (TBA switched on for the first time, or a reset).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    consumer_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    consumer_secret: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    warning: Option<&'static str>,
 }
 
 const SHOWN_ONCE: &str = "The consumer key and secret are shown in this response only. Store \
     them now: they cannot be retrieved again. A lost secret means resetting the credentials.";
 
-impl IntegrationWithCredentials {
-    fn new(view: IntegrationView, credentials: Option<ConsumerCredentials>) -> Self {
+/// A record with the credentials this call issued, if it issued any.
+fn with_credentials(
+    view: IntegrationView,
+    credentials: Option<ConsumerCredentials>,
+) -> IntegrationWithCredentials {
+    {
         let (consumer_key, consumer_secret) = match credentials {
             Some(c) => (
                 Some(c.consumer_key.as_str().to_owned()),
@@ -124,9 +70,9 @@ impl IntegrationWithCredentials {
             ),
             None => (None, None),
         };
-        Self {
-            integration: IntegrationRecord::from(view),
-            warning: consumer_key.as_ref().map(|_| SHOWN_ONCE),
+        IntegrationWithCredentials {
+            integration: integration_record(view),
+            warning: consumer_key.as_ref().map(|_| SHOWN_ONCE.to_owned()),
             consumer_key,
             consumer_secret,
         }
@@ -143,7 +89,7 @@ fn integration_id(id: &str) -> Result<IntegrationId, ApiError> {
     get,
     path = "/api/v1/integrations",
     tag = "integrations",
-    params(("inactive" = Option<bool>, Query, description = "Also list blocked records and records waiting for approval")),
+    params(IntegrationListParams),
     responses(
         (status = 200, description = "The records, by name", body = Vec<IntegrationRecord>),
         (status = 400, description = "A parameter is invalid (named in `field`)", body = ErrorBody),
@@ -153,44 +99,13 @@ pub(crate) async fn list_integrations(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<IntegrationRecord>>, ApiError> {
-    let params = caller.params(&["inactive"])?;
-    let inactive = params
-        .choice("inactive", &[("true", true), ("false", false)])?
-        .unwrap_or(false);
+    let params: IntegrationListParams = caller.params()?;
+    let inactive = params.inactive.unwrap_or(false);
     let views = state
         .tessera()
         .list_integrations(&caller.actor, inactive)
         .await?;
-    Ok(Json(
-        views.into_iter().map(IntegrationRecord::from).collect(),
-    ))
-}
-
-/// New Integration.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewIntegration {
-    /// At most 200 characters.
-    name: String,
-    /// At most 4,000 characters.
-    #[serde(default)]
-    description: String,
-    /// Token-based Authentication; when on, a consumer key and secret are issued (default on).
-    #[serde(default = "yes")]
-    token_based_auth: bool,
-    #[serde(default)]
-    tba_authorization_flow: bool,
-    /// Needed by the authorization flow; https, or http for localhost only.
-    #[serde(default)]
-    callback_url: Option<String>,
-    #[serde(default)]
-    tba_issuetoken_endpoint: bool,
-    #[serde(default)]
-    user_credentials: bool,
-}
-
-fn yes() -> bool {
-    true
+    Ok(Json(views.into_iter().map(integration_record).collect()))
 }
 
 /// Creates an integration record owned by the caller's account. With TBA on, the consumer key
@@ -210,7 +125,7 @@ pub(crate) async fn create_integration(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<(StatusCode, Json<IntegrationWithCredentials>), ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let input: NewIntegration = caller.json()?;
     let input = NewIntegrationInput {
         name: input.name,
@@ -230,7 +145,7 @@ pub(crate) async fn create_integration(
         .map_err(switches_field)?;
     Ok((
         StatusCode::CREATED,
-        Json(IntegrationWithCredentials::new(view, credentials)),
+        Json(with_credentials(view, credentials)),
     ))
 }
 
@@ -261,58 +176,12 @@ pub(crate) async fn show_integration(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<IntegrationRecord>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let view = state
         .tessera()
         .integration(&caller.actor, integration_id(&id)?)
         .await?;
-    Ok(Json(IntegrationRecord::from(view)))
-}
-
-/// Edit: the shared fields (owner account's administrators, R13) and this account's
-/// installation note and concurrency limit. Omitted fields stay as they are.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct IntegrationEdit {
-    name: Option<String>,
-    description: Option<String>,
-    token_based_auth: Option<bool>,
-    tba_authorization_flow: Option<bool>,
-    /// `""` removes it.
-    callback_url: Option<String>,
-    tba_issuetoken_endpoint: Option<bool>,
-    user_credentials: Option<bool>,
-    /// This account's note on its installation.
-    note: Option<String>,
-    /// This account's concurrency limit for the record; `null` for none.
-    #[serde(default, deserialize_with = "serde_with_null::deserialize")]
-    #[schema(value_type = Option<u32>)]
-    concurrency_limit: Option<Option<u32>>,
-}
-
-/// `Option<Option<T>>` from JSON: absent → `None`, `null` → `Some(None)`.
-mod serde_with_null {
-    use serde::{Deserialize, Deserializer};
-
-    pub(crate) fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        Option::<T>::deserialize(deserializer).map(Some)
-    }
-}
-
-impl IntegrationEdit {
-    fn changes_shared_fields(&self) -> bool {
-        self.name.is_some()
-            || self.description.is_some()
-            || self.token_based_auth.is_some()
-            || self.tba_authorization_flow.is_some()
-            || self.callback_url.is_some()
-            || self.tba_issuetoken_endpoint.is_some()
-            || self.user_credentials.is_some()
-    }
+    Ok(Json(integration_record(view)))
 }
 
 /// Edits a record. Switching TBA on for the first time issues the consumer key and secret,
@@ -335,7 +204,7 @@ pub(crate) async fn edit_integration(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<IntegrationWithCredentials>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let id = integration_id(&id)?;
     let edit: IntegrationEdit = caller.json()?;
     let changes_installation = edit.note.is_some() || edit.concurrency_limit.is_some();
@@ -386,7 +255,7 @@ pub(crate) async fn edit_integration(
     }
     let view =
         view.ok_or_else(|| ApiError::invalid("body", "give at least one field to change"))?;
-    Ok(Json(IntegrationWithCredentials::new(view, credentials)))
+    Ok(Json(with_credentials(view, credentials)))
 }
 
 async fn set_state(
@@ -403,7 +272,7 @@ async fn set_state(
         .tessera()
         .update_installation(&caller.actor, id, changes)
         .await?;
-    Ok(Json(IntegrationRecord::from(view)))
+    Ok(Json(integration_record(view)))
 }
 
 /// Blocks the record in the caller's account: its tokens are refused there until enabled.
@@ -423,7 +292,7 @@ pub(crate) async fn block_integration(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<IntegrationRecord>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     set_state(&state, &caller, integration_id(&id)?, InstallState::Blocked).await
 }
 
@@ -444,7 +313,7 @@ pub(crate) async fn enable_integration(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<IntegrationRecord>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     set_state(&state, &caller, integration_id(&id)?, InstallState::Enabled).await
 }
 
@@ -466,7 +335,7 @@ pub(crate) async fn approve_integration(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<IntegrationRecord>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let id = integration_id(&id)?;
     let current = state.tessera().integration(&caller.actor, id).await?;
     if current.installation.state != InstallState::WaitingForApproval {
@@ -479,15 +348,6 @@ pub(crate) async fn approve_integration(
         .into());
     }
     set_state(&state, &caller, id, InstallState::Enabled).await
-}
-
-/// Reset Credentials: confirmed explicitly.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ResetRequest {
-    /// Must be `true`: the current consumer key and secret stop working at once (R5).
-    #[serde(default)]
-    confirm: bool,
 }
 
 /// Resets the consumer key and secret (R2–R5): the old pair stops working at once, every token
@@ -510,17 +370,14 @@ pub(crate) async fn reset_credentials(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<IntegrationWithCredentials>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let id = integration_id(&id)?;
     let reset: ResetRequest = caller.json()?;
     let (view, credentials) = state
         .tessera()
         .reset_credentials(&caller.actor, id, ResetConfirmation::from(reset.confirm))
         .await?;
-    Ok(Json(IntegrationWithCredentials::new(
-        view,
-        Some(credentials),
-    )))
+    Ok(Json(with_credentials(view, Some(credentials))))
 }
 
 /// Installs another account's record into the caller's account as a bundle would, where the
@@ -543,20 +400,12 @@ pub(crate) async fn install_integration(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<(StatusCode, Json<IntegrationRecord>), ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let view = state
         .tessera()
         .install_from_bundle(&caller.actor, integration_id(&id)?)
         .await?;
-    Ok((StatusCode::CREATED, Json(IntegrationRecord::from(view))))
-}
-
-/// The accounts that may install a record by its internal id.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct InstallableAccounts {
-    /// Account ids (`1234567`, `1234567_SB1`, `TSTDRV…`); they need not exist yet.
-    accounts: Vec<String>,
+    Ok((StatusCode::CREATED, Json(integration_record(view))))
 }
 
 /// The accounts the record's owner lets install it by its id (`POST …/install`); for the
@@ -577,12 +426,12 @@ pub(crate) async fn installable_accounts(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<InstallableAccounts>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let accounts = state
         .tessera()
         .installable_accounts(&caller.actor, integration_id(&id)?)
         .await?;
-    Ok(Json(InstallableAccounts::from(accounts)))
+    Ok(Json(installable_accounts_view(accounts)))
 }
 
 /// Replaces the accounts that may install the record by its id. Installations already made
@@ -604,7 +453,7 @@ pub(crate) async fn set_installable_accounts(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<InstallableAccounts>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let id = integration_id(&id)?;
     let input: InstallableAccounts = caller.json()?;
     let accounts = input
@@ -622,22 +471,13 @@ pub(crate) async fn set_installable_accounts(
         .tessera()
         .set_installable_accounts(&caller.actor, id, accounts)
         .await?;
-    Ok(Json(InstallableAccounts::from(stored)))
+    Ok(Json(installable_accounts_view(stored)))
 }
 
-impl From<Vec<tessera_core::ids::AccountId>> for InstallableAccounts {
-    fn from(accounts: Vec<tessera_core::ids::AccountId>) -> Self {
-        Self {
-            accounts: accounts.iter().map(|a| a.as_str().to_owned()).collect(),
-        }
+fn installable_accounts_view(accounts: Vec<tessera_core::ids::AccountId>) -> InstallableAccounts {
+    InstallableAccounts {
+        accounts: accounts.iter().map(|a| a.as_str().to_owned()).collect(),
     }
-}
-
-/// What a delete did.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Deleted {
-    /// Tokens revoked by it (R10).
-    revoked_tokens: usize,
 }
 
 /// Deletes the record (in its owner account: everywhere, every token revoked) or uninstalls it
@@ -658,7 +498,7 @@ pub(crate) async fn delete_integration(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<Deleted>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let revoked_tokens = state
         .tessera()
         .delete_integration(&caller.actor, integration_id(&id)?)

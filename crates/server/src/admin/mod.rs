@@ -28,8 +28,6 @@ use crate::AppState;
 use crate::surfaces::{Admitted, admit};
 use crate::wire::{self, Surface};
 
-pub(crate) use params::Params;
-
 /// Where the OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
@@ -218,9 +216,14 @@ impl Caller {
         Ok(Self { actor, admitted })
     }
 
-    /// The query parameters, checked against the names the endpoint takes.
-    pub(crate) fn params(&self, known: &[&'static str]) -> Result<Params, ApiError> {
-        Params::parse(self.admitted.received.query(), known)
+    /// The query parameters, read into the endpoint's parameter struct.
+    pub(crate) fn params<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        params::parse(self.admitted.received.query())
+    }
+
+    /// Refuses any query parameter (but the signature's): for endpoints that take none.
+    pub(crate) fn no_params(&self) -> Result<(), ApiError> {
+        self.params::<tessera_api::query::NoParams>().map(|_| ())
     }
 
     /// The JSON body as `T`; a field of the wrong type or an unknown field is named.
@@ -277,24 +280,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The error body every admin API refusal has, for the OpenAPI document.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct ErrorDetail {
-    /// Stable, machine-readable: `INVALID_FIELD`, `NOT_FOUND`, `NOT_PERMITTED`, `TOKEN_REVOKED`,
-    /// `CONFLICT`, `INVALID_LOGIN_ATTEMPT`, `INVALID_REQUEST`, `CONCURRENCY_LIMIT_EXCEEDED`, …
-    code: String,
-    /// For people.
-    message: String,
-    /// With `INVALID_FIELD`: the query parameter or body field at fault (a path such as
-    /// `name` or `items[2].id`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<String>,
-}
+pub(crate) use tessera_api::ErrorBody;
 
 #[cfg(test)]
 mod tests {

@@ -3,12 +3,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use tessera_api::tokens::{
+    CreatedToken, Named, NewToken, RevokedChoice, TokenChanges, TokenListParams, TokenPageView,
+    TokenSortChoice, TokenView,
+};
 use tessera_core::NewTokenInput;
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
 use tessera_core::model::TokenListItem;
 use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
-use utoipa::ToSchema;
 
 use super::{ApiError, Caller, ErrorBody};
 use crate::AppState;
@@ -16,89 +18,34 @@ use crate::AppState;
 /// Rows per page when the caller does not say.
 const DEFAULT_LIMIT: u32 = 50;
 
-/// What a token is bound to: an internal id and the name it has now.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Named {
-    id: i64,
-    name: String,
-}
-
-/// An access token as listed and viewed. Never its token id or secret (R6).
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct TokenView {
-    /// The token's internal id, used in `/api/v1/tokens/{id}`.
-    id: i64,
-    name: String,
-    account: String,
-    /// The integration record (application) the token belongs to.
-    application: Named,
-    user: Named,
-    role: Named,
-    inactive: bool,
-    /// Revoked tokens are read-only and can never be used again (R8).
-    revoked: bool,
-    /// RFC 3339, UTC.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    revoked_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    revoked_by: Option<String>,
-    /// RFC 3339, UTC.
-    created_at: String,
-    created_by: String,
-    /// RFC 3339, UTC; to the minute.
-    last_used_at: Option<String>,
-}
-
-impl From<TokenListItem> for TokenView {
-    fn from(item: TokenListItem) -> Self {
-        let t = item.token;
-        Self {
-            id: t.key.get(),
-            name: t.name,
-            account: t.account.as_str().to_owned(),
-            application: Named {
-                id: t.integration.get(),
-                name: item.application_name,
-            },
-            user: Named {
-                id: t.user.get(),
-                name: item.user_name,
-            },
-            role: Named {
-                id: t.role.get(),
-                name: item.role_name,
-            },
-            inactive: t.inactive,
-            revoked: t.revoked.is_some(),
-            revoked_at: t.revoked.as_ref().map(|r| r.at.to_rfc3339()),
-            revoked_by: t.revoked.map(|r| r.by_name),
-            created_at: t.created_at.to_rfc3339(),
-            created_by: t.created_by_name,
-            last_used_at: t.last_used_at.map(|at| at.to_rfc3339()),
-        }
+/// A token as the API shows it.
+pub(crate) fn token_view(item: TokenListItem) -> TokenView {
+    let t = item.token;
+    TokenView {
+        id: t.key.get(),
+        name: t.name,
+        account: t.account.as_str().to_owned(),
+        application: Named {
+            id: t.integration.get(),
+            name: item.application_name,
+        },
+        user: Named {
+            id: t.user.get(),
+            name: item.user_name,
+        },
+        role: Named {
+            id: t.role.get(),
+            name: item.role_name,
+        },
+        inactive: t.inactive,
+        revoked: t.revoked.is_some(),
+        revoked_at: t.revoked.as_ref().map(|r| r.at.to_rfc3339()),
+        revoked_by: t.revoked.map(|r| r.by_name),
+        created_at: t.created_at.to_rfc3339(),
+        created_by: t.created_by_name,
+        last_used_at: t.last_used_at.map(|at| at.to_rfc3339()),
     }
 }
-
-/// One page of the token list.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct TokenPageView {
-    items: Vec<TokenView>,
-    /// Pass as `after` for the next page; absent on the last one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
-}
-
-const LIST_PARAMS: &[&str] = &[
-    "revoked",
-    "inactive",
-    "application",
-    "user",
-    "role",
-    "search",
-    "sort",
-    "after",
-    "limit",
-];
 
 /// The Access Tokens list: every token of the account for a token manager, the caller's own
 /// otherwise (R1, R12). Filters combine; pages follow `next`.
@@ -106,17 +53,7 @@ const LIST_PARAMS: &[&str] = &[
     get,
     path = "/api/v1/tokens",
     tag = "tokens",
-    params(
-        ("revoked" = Option<String>, Query, description = "`all` (default), `yes` or `no`"),
-        ("inactive" = Option<bool>, Query, description = "Only inactive (`true`) or only active (`false`) tokens"),
-        ("application" = Option<i64>, Query, description = "Internal id of an integration record"),
-        ("user" = Option<i64>, Query, description = "Internal id of a user"),
-        ("role" = Option<i64>, Query, description = "Internal id of a role"),
-        ("search" = Option<String>, Query, description = "Case-insensitive part of the token, application, user or role name; at least 3 characters"),
-        ("sort" = Option<String>, Query, description = "`newest` (default), `oldest` or `name`"),
-        ("after" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "Rows per page, 1–1000 (default 50)"),
-    ),
+    params(TokenListParams),
     responses(
         (status = 200, description = "A page of tokens", body = TokenPageView),
         (status = 400, description = "A parameter is invalid (named in `field`)", body = ErrorBody),
@@ -127,76 +64,40 @@ pub(crate) async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<TokenPageView>, ApiError> {
-    let params = caller.params(LIST_PARAMS)?;
+    let params: TokenListParams = caller.params()?;
     let filter = TokenFilter {
-        revoked: params
-            .choice(
-                "revoked",
-                &[
-                    ("all", RevokedFilter::All),
-                    ("yes", RevokedFilter::Yes),
-                    ("no", RevokedFilter::No),
-                ],
-            )?
-            .unwrap_or_default(),
-        inactive: params.choice("inactive", &[("true", true), ("false", false)])?,
-        integration: params.id("application", IntegrationId::parse)?,
-        user: params.id("user", UserId::parse)?,
-        role: params.id("role", RoleId::parse)?,
-        search: params.text("search").map(str::to_owned),
+        revoked: match params.revoked.unwrap_or(RevokedChoice::All) {
+            RevokedChoice::All => RevokedFilter::All,
+            RevokedChoice::Yes => RevokedFilter::Yes,
+            RevokedChoice::No => RevokedFilter::No,
+        },
+        inactive: params.inactive,
+        integration: params.application.map(IntegrationId::new),
+        user: params.user.map(UserId::new),
+        role: params.role.map(RoleId::new),
+        search: params.search,
     };
-    let sort = params
-        .choice(
-            "sort",
-            &[
-                ("newest", TokenSort::NewestFirst),
-                ("oldest", TokenSort::OldestFirst),
-                ("name", TokenSort::Name),
-            ],
-        )?
-        .unwrap_or_default();
+    let sort = match params.sort.unwrap_or(TokenSortChoice::Newest) {
+        TokenSortChoice::Newest => TokenSort::NewestFirst,
+        TokenSortChoice::Oldest => TokenSort::OldestFirst,
+        TokenSortChoice::Name => TokenSort::Name,
+    };
     let after = params
-        .text("after")
+        .after
         .map(|v| {
-            TokenCursor::decode(v)
+            TokenCursor::decode(&v)
                 .map_err(|_| ApiError::invalid("after", "is not a `next` this server gave"))
         })
         .transpose()?;
-    let limit = params
-        .parsed::<u32>("limit", "a number of rows, 1–1000")?
-        .unwrap_or(DEFAULT_LIMIT);
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     let page = state
         .tessera()
         .list_tokens(&caller.actor, filter, sort, after, limit)
         .await?;
     Ok(Json(TokenPageView {
-        items: page.items.into_iter().map(TokenView::from).collect(),
+        items: page.items.into_iter().map(token_view).collect(),
         next: page.next.map(|cursor| cursor.encode()),
     }))
-}
-
-/// New Access Token.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewToken {
-    /// Internal id of the integration record (TBA enabled, installed in the account).
-    application: i64,
-    /// Internal id of the user the token acts as.
-    user: i64,
-    /// Internal id of one of that user's roles.
-    role: i64,
-    /// Defaults to "application - user - role"; at most 200 characters.
-    #[serde(default)]
-    name: Option<String>,
-}
-
-/// A new token with its credentials: shown in this response only (R6).
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct CreatedToken {
-    token: TokenView,
-    token_id: String,
-    token_secret: String,
-    warning: &'static str,
 }
 
 const SHOWN_ONCE: &str = "The token id and secret are shown in this response only. Store them \
@@ -219,7 +120,7 @@ pub(crate) async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let input: NewToken = caller.json()?;
     let input = NewTokenInput {
         integration: IntegrationId::new(positive("application", input.application)?),
@@ -235,10 +136,10 @@ pub(crate) async fn create_token(
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
-            token: TokenView::from(item),
+            token: token_view(item),
             token_id: credentials.token_id.as_str().to_owned(),
             token_secret: credentials.token_secret.expose().to_owned(),
-            warning: SHOWN_ONCE,
+            warning: SHOWN_ONCE.to_owned(),
         }),
     ))
 }
@@ -285,24 +186,12 @@ pub(crate) async fn show_token(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<TokenView>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let item = state
         .tessera()
         .token(&caller.actor, token_key(&id)?)
         .await?;
-    Ok(Json(TokenView::from(item)))
-}
-
-/// Edit: the name and the reversible Inactive switch.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TokenChanges {
-    /// At most 200 characters.
-    #[serde(default)]
-    name: Option<String>,
-    /// An inactive token is refused (`InactiveToken`) until it is made active again.
-    #[serde(default)]
-    inactive: Option<bool>,
+    Ok(Json(token_view(item)))
 }
 
 /// Renames a token and/or switches it inactive or active again (R8: a revoked token is read-only).
@@ -324,7 +213,7 @@ pub(crate) async fn edit_token(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<TokenView>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let key = token_key(&id)?;
     let changes: TokenChanges = caller.json()?;
     let tessera = state.tessera();
@@ -346,7 +235,7 @@ pub(crate) async fn edit_token(
     }
     let item =
         changed.ok_or_else(|| ApiError::invalid("body", "give `name`, `inactive` or both"))?;
-    Ok(Json(TokenView::from(item)))
+    Ok(Json(token_view(item)))
 }
 
 /// Revokes a token: permanent; it stays listed, read-only (R8).
@@ -366,10 +255,10 @@ pub(crate) async fn revoke_token(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<TokenView>, ApiError> {
-    caller.params(&[])?;
+    caller.no_params()?;
     let item = state
         .tessera()
         .revoke_token(&caller.actor, token_key(&id)?)
         .await?;
-    Ok(Json(TokenView::from(item)))
+    Ok(Json(token_view(item)))
 }

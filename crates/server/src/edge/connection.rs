@@ -21,6 +21,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt as _;
 
 use super::EdgeLimits;
+use tessera_api::ErrorCode;
+
 use crate::AppState;
 use crate::wire;
 
@@ -277,18 +279,20 @@ impl Tracked {
 /// it has the shape of the RESTlet, the token endpoints and Tessera's own API.
 fn unparsed_request_answer(status: StatusCode) -> Vec<u8> {
     let (code, message) = match status {
-        StatusCode::REQUEST_TIMEOUT => {
-            ("REQUEST_TIMEOUT", "the request head did not arrive in time")
-        }
-        StatusCode::URI_TOO_LONG => ("URI_TOO_LONG", "the request target is too long"),
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
-            ("HEADERS_TOO_LARGE", "the request headers are too large")
-        }
+        StatusCode::REQUEST_TIMEOUT => (
+            ErrorCode::RequestTimeout,
+            "the request head did not arrive in time",
+        ),
+        StatusCode::URI_TOO_LONG => (ErrorCode::UriTooLong, "the request target is too long"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            ErrorCode::HeadersTooLarge,
+            "the request headers are too large",
+        ),
         StatusCode::HTTP_VERSION_NOT_SUPPORTED => (
-            "HTTP_VERSION_NOT_SUPPORTED",
+            ErrorCode::HttpVersionNotSupported,
             "this server speaks HTTP/1.1 and HTTP/1.0",
         ),
-        _ => ("INVALID_REQUEST", wire::MALFORMED_MESSAGE),
+        _ => (ErrorCode::InvalidRequest, wire::MALFORMED_MESSAGE),
     };
     let body = wire::error_body(code, message);
     let mut out = format!(

@@ -12,6 +12,8 @@ use tessera_core::verifier::RequestContext;
 
 use super::proxy::{client_address, public_origin};
 use super::redact::{clip, redact_sensitive_query};
+use tessera_api::ErrorCode;
+
 use crate::AppState;
 use crate::config::Origin;
 use crate::wire::{self, Surface};
@@ -37,7 +39,7 @@ impl Received {
             .map_err(|_| {
                 wire::api_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "PAYLOAD_TOO_LARGE",
+                    ErrorCode::PayloadTooLarge,
                     format!(
                         "the request body is larger than {} bytes",
                         state.config().max_body_bytes

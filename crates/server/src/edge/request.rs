@@ -8,6 +8,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http_body_util::{BodyExt, Limited};
 
+use tessera_api::ErrorCode;
+
 use crate::AppState;
 use crate::wire;
 
@@ -29,13 +31,13 @@ fn is_known_method(method: &Method) -> bool {
 /// Why a request was refused at the edge.
 struct EdgeRefusal {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     close: bool,
 }
 
 impl EdgeRefusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -66,7 +68,7 @@ fn check_head(state: &AppState, request: &Request) -> Result<(), EdgeRefusal> {
         // nothing that looks like a server error.
         return Err(EdgeRefusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            ErrorCode::MethodNotAllowed,
             "no endpoint of this server answers that method (methods are case-sensitive)",
         ));
     }
@@ -77,7 +79,7 @@ fn check_head(state: &AppState, request: &Request) -> Result<(), EdgeRefusal> {
     if target_len > limits.max_uri_bytes {
         return Err(EdgeRefusal::new(
             StatusCode::URI_TOO_LONG,
-            "URI_TOO_LONG",
+            ErrorCode::UriTooLong,
             format!(
                 "the request target is longer than {} bytes",
                 limits.max_uri_bytes
@@ -92,7 +94,7 @@ fn check_head(state: &AppState, request: &Request) -> Result<(), EdgeRefusal> {
     if headers.len() > limits.max_headers || header_bytes > limits.max_header_bytes {
         return Err(EdgeRefusal::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "HEADERS_TOO_LARGE",
+            ErrorCode::HeadersTooLarge,
             format!(
                 "the request has more than {} header lines or {} bytes of headers",
                 limits.max_headers, limits.max_header_bytes
@@ -102,7 +104,7 @@ fn check_head(state: &AppState, request: &Request) -> Result<(), EdgeRefusal> {
     let bad = |what: &str| {
         EdgeRefusal::new(
             StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
+            ErrorCode::InvalidRequest,
             format!("the request must have {what}"),
         )
     };
@@ -154,7 +156,7 @@ fn check_head(state: &AppState, request: &Request) -> Result<(), EdgeRefusal> {
 fn too_large(state: &AppState) -> EdgeRefusal {
     EdgeRefusal::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
+        ErrorCode::PayloadTooLarge,
         format!(
             "the request body is larger than {} bytes",
             state.config().max_body_bytes
@@ -224,7 +226,7 @@ async fn read_strictly(state: &AppState, request: Request) -> Result<Request, Ed
         Ok(Err(_)) => {
             let mut refusal = EdgeRefusal::new(
                 StatusCode::BAD_REQUEST,
-                "INVALID_REQUEST",
+                ErrorCode::InvalidRequest,
                 "the request body could not be read",
             );
             refusal.close = true;
@@ -233,7 +235,7 @@ async fn read_strictly(state: &AppState, request: Request) -> Result<Request, Ed
         Err(_) => {
             let mut refusal = EdgeRefusal::new(
                 StatusCode::REQUEST_TIMEOUT,
-                "REQUEST_TIMEOUT",
+                ErrorCode::RequestTimeout,
                 format!(
                     "the request body did not arrive within {} s",
                     state.config().edge.body_timeout.as_secs_f32()
@@ -275,20 +277,22 @@ fn reshape_framework_error(path: &str, response: Response) -> Response {
     }
     let (code, message) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (
-            "METHOD_NOT_ALLOWED",
+            ErrorCode::MethodNotAllowed,
             "this endpoint does not answer that method",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "the request body is too large"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (ErrorCode::PayloadTooLarge, "the request body is too large")
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "the request body has the wrong content type",
         ),
         StatusCode::SERVICE_UNAVAILABLE => (
-            "SERVICE_UNAVAILABLE",
+            ErrorCode::ServiceUnavailable,
             "the server cannot answer at the moment",
         ),
-        s if s.is_server_error() => ("INTERNAL_ERROR", wire::INTERNAL_MESSAGE),
-        _ => ("INVALID_REQUEST", wire::MALFORMED_MESSAGE),
+        s if s.is_server_error() => (ErrorCode::InternalError, wire::INTERNAL_MESSAGE),
+        _ => (ErrorCode::InvalidRequest, wire::MALFORMED_MESSAGE),
     };
     let allow = response.headers().get(header::ALLOW).cloned();
     let mut shaped = error_for_path(path, status, code, message);
@@ -304,7 +308,7 @@ fn reshape_framework_error(path: &str, response: Response) -> Response {
 pub(crate) fn error_for_path(
     path: &str,
     status: StatusCode,
-    code: &str,
+    code: ErrorCode,
     message: &str,
 ) -> Response {
     if path.starts_with("/services/rest/") || path == "/services/rest" {

@@ -17,6 +17,8 @@ use tessera_core::Detail;
 use tessera_core::verifier::{Identity, Outcome, Refusal, RequestContext, SignedRequest};
 use tessera_oauth1::RequestUrl;
 
+use tessera_api::ErrorCode;
+
 use crate::AppState;
 use crate::config::Origin;
 use crate::edge::Received;
@@ -209,7 +211,7 @@ pub(crate) async fn admit(
         refused_early(state, &context, surface, malformed(why)).await;
         return Err(wire::api_error(
             StatusCode::BAD_REQUEST,
-            "BODY_HASH_REQUIRED",
+            ErrorCode::BodyHashRequired,
             why,
         ));
     }

@@ -17,6 +17,8 @@ use tessera_core::{Actor, IssueRefusal, IssueTokenInput};
 use tessera_oauth1::nlauth::NlAuth;
 
 use super::admission::admit;
+use tessera_api::ErrorCode;
+
 use crate::AppState;
 use crate::edge::Received;
 use crate::form::{Fields, FormError};
@@ -32,7 +34,7 @@ fn query(received: &Received) -> Result<Fields, FormError> {
 fn missing(name: &str) -> Response {
     wire::api_error(
         StatusCode::BAD_REQUEST,
-        "INVALID_REQUEST",
+        ErrorCode::InvalidRequest,
         format!("the {name} query parameter is required"),
     )
 }
@@ -214,7 +216,7 @@ pub(crate) async fn revoke_token(
     if signed_with != Some((consumer_key, token)) {
         return wire::api_error(
             StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
+            ErrorCode::InvalidRequest,
             "consumerKey and token must be the consumer key and token the request is signed with",
         );
     }

@@ -8,6 +8,8 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
+use tessera_api::ErrorCode;
+
 use crate::AppState;
 use crate::edge::Received;
 use crate::edge::proxy::client_address;
@@ -43,7 +45,7 @@ pub(crate) fn refuse_untrusted_service(
     (!ok).then(|| {
         wire::api_error(
             StatusCode::FORBIDDEN,
-            "FORBIDDEN",
+            ErrorCode::Forbidden,
             "the caller is not a trusted service, or did not send the request to a public \
              origin of this server (configure trusted_services, public_origins)",
         )

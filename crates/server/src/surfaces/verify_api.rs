@@ -17,6 +17,8 @@ use tessera_oauth1::url::UrlError;
 use super::admission::{Presented, SentTo, verify};
 use super::answers::{IdentityView, json_response};
 use super::trusted::{TrustedCaller, read_from_trusted_service};
+use tessera_api::ErrorCode;
+
 use crate::AppState;
 use crate::edge::Received;
 use crate::edge::received::is_form_content_type;
@@ -104,7 +106,7 @@ pub(crate) async fn verify_api(
         Err(e) => {
             return wire::api_error(
                 StatusCode::BAD_REQUEST,
-                "INVALID_JSON",
+                ErrorCode::InvalidJson,
                 format!("the body must be a JSON object {{method, url, headers, body}}: {e}"),
             );
         }

@@ -1,0 +1,171 @@
+//! `/api/v1/tokens`: the Access Tokens page as an API (RULES.md §2: R1, R6–R8, R12).
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::query::{choice, internal_id, rows};
+
+/// What a token is bound to: an internal id and the name it has now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Named {
+    pub id: i64,
+    pub name: String,
+}
+
+/// An access token as listed and viewed. Never its token id or secret (R6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenView {
+    /// The token's internal id, used in `/api/v1/tokens/{id}`.
+    pub id: i64,
+    pub name: String,
+    pub account: String,
+    /// The integration record (application) the token belongs to.
+    pub application: Named,
+    pub user: Named,
+    pub role: Named,
+    pub inactive: bool,
+    /// Revoked tokens are read-only and can never be used again (R8).
+    pub revoked: bool,
+    /// RFC 3339, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub created_by: String,
+    /// RFC 3339, UTC; to the minute.
+    pub last_used_at: Option<String>,
+}
+
+impl TokenView {
+    /// `revoked`, `inactive` or `active`.
+    pub fn status(&self) -> &'static str {
+        if self.revoked {
+            "revoked"
+        } else if self.inactive {
+            "inactive"
+        } else {
+            "active"
+        }
+    }
+}
+
+/// One page of the token list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenPageView {
+    pub items: Vec<TokenView>,
+    /// Pass as `after` for the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+choice!(
+    /// Which tokens by their revocation.
+    RevokedChoice {
+        /// Revoked or not (the default).
+        All = "all",
+        Yes = "yes",
+        No = "no",
+    }
+);
+
+choice!(
+    /// The list's order.
+    TokenSortChoice {
+        /// Newest first (the default).
+        Newest = "newest",
+        Oldest = "oldest",
+        /// By token name, then oldest first.
+        Name = "name",
+    }
+);
+
+/// The Access Tokens list's filters and paging. Filters combine.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TokenListParams {
+    /// `all` (default), `yes` or `no`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>)]
+    pub revoked: Option<RevokedChoice>,
+    /// Only inactive (`true`) or only active (`false`) tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive: Option<bool>,
+    /// Internal id of an integration record.
+    #[serde(
+        default,
+        deserialize_with = "internal_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub application: Option<i64>,
+    /// Internal id of a user.
+    #[serde(
+        default,
+        deserialize_with = "internal_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user: Option<i64>,
+    /// Internal id of a role.
+    #[serde(
+        default,
+        deserialize_with = "internal_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub role: Option<i64>,
+    /// Case-insensitive part of the token, application, user or role name; at least 3
+    /// characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
+    /// `newest` (default), `oldest` or `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>)]
+    pub sort: Option<TokenSortChoice>,
+    /// The `next` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Rows per page, 1–1000 (default 50).
+    #[serde(
+        default,
+        deserialize_with = "rows",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limit: Option<u32>,
+}
+
+/// New Access Token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// Internal id of the integration record (TBA enabled, installed in the account).
+    pub application: i64,
+    /// Internal id of the user the token acts as.
+    pub user: i64,
+    /// Internal id of one of that user's roles.
+    pub role: i64,
+    /// Defaults to "application - user - role"; at most 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A new token with its credentials: shown in this response only (R6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
+    pub token: TokenView,
+    pub token_id: String,
+    pub token_secret: String,
+    pub warning: String,
+}
+
+/// Edit: the name and the reversible Inactive switch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenChanges {
+    /// At most 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An inactive token is refused (`InactiveToken`) until it is made active again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive: Option<bool>,
+}
