@@ -1,14 +1,18 @@
 //! The admin API from the command line: every call signed with the profile's token (TBA, as
-//! any client of the server), answers as aligned tables for people or as the API's JSON.
+//! any client of the server), its answer read into the contract's types (`tessera_api`). An
+//! answer that does not fit them is an error naming where it differs — a server of another
+//! version — never a blank in the output.
 
 use std::fmt;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tessera_api::ErrorBody;
 use tessera_oauth1::RequestToSign;
 use tessera_oauth1::body_hash::BodyHashAlgorithm;
 
-use crate::Output;
 use crate::profile::Profile;
 
 /// The server refused a call: its status, stable code and message (and field, when named).
@@ -85,17 +89,54 @@ pub fn read_json(response: ureq::http::Response<ureq::Body>) -> Result<(u16, Val
     Ok((status, value))
 }
 
-/// An error answer as [`Refused`].
+/// An error answer as [`Refused`]; an error body this CLI does not understand is shown as
+/// the server sent it.
 pub fn refused(status: u16, body: &Value) -> Refused {
-    let error = &body["error"];
-    let text = |v: &Value| v.as_str().map(str::to_owned);
-    Refused {
-        status,
-        code: text(&error["code"]).unwrap_or_else(|| "HTTP_ERROR".to_owned()),
-        message: text(&error["message"])
-            .unwrap_or_else(|| format!("the server answered HTTP {status}")),
-        field: text(&error["field"]),
+    match serde_json::from_value::<ErrorBody>(body.clone()) {
+        Ok(ErrorBody { error }) => Refused {
+            status,
+            code: error.code.as_str().to_owned(),
+            message: error.message,
+            field: error.field,
+        },
+        Err(e) => Refused {
+            status,
+            code: "HTTP_ERROR".to_owned(),
+            message: if body.is_null() {
+                format!("the server answered HTTP {status}")
+            } else {
+                let raw: String = body.to_string().chars().take(300).collect();
+                format!(
+                    "the server answered HTTP {status} with an error this CLI does not understand \
+                     ({e}): {raw}"
+                )
+            },
+            field: None,
+        },
     }
+}
+
+/// A typed answer with the JSON it was read from (printed as is with `--output json`).
+#[derive(Debug)]
+pub struct Answer<T> {
+    pub raw: Value,
+    pub value: T,
+}
+
+/// `value` read as `T`, or an error that says where the answer and this CLI's contract differ.
+pub fn typed<T: DeserializeOwned>(what: &str, value: Value) -> Result<Answer<T>> {
+    let typed = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let at = e.path().to_string();
+        anyhow!(
+            "the server's answer to {what} does not match this CLI's API contract at `{at}`: {} \
+             (is the server another version than {USER_AGENT}?)",
+            e.into_inner()
+        )
+    })?;
+    Ok(Answer {
+        raw: value,
+        value: typed,
+    })
 }
 
 impl Api {
@@ -106,13 +147,37 @@ impl Api {
         }
     }
 
-    /// Sends a signed request; a JSON body for POST/PATCH. A refusal is an error of type
-    /// [`Refused`].
-    pub fn call(&self, method: &str, path_and_query: &str, body: Option<&Value>) -> Result<Value> {
+    /// A signed GET, its answer read as `T`.
+    pub fn get<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<Answer<T>> {
+        self.call("GET", path_and_query, None::<&()>)
+    }
+
+    /// A signed request with an optional JSON body, its answer read as `T`. A refusal is an
+    /// error of type [`Refused`].
+    pub fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&B>,
+    ) -> Result<Answer<T>> {
+        let value = self.call_json(method, path_and_query, body)?;
+        typed(&format!("{method} {path_and_query}"), value)
+    }
+
+    /// A signed request; the answer as JSON (for the endpoints outside the admin API).
+    pub fn call_json<B: Serialize>(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&B>,
+    ) -> Result<Value> {
         let url = self.profile.url(path_and_query);
         // OAuth 1.0a signs form bodies only: a JSON body is bound to the signature by its
         // SHA-256 `oauth_body_hash`, which the admin API requires.
-        let body = body.map(Value::to_string);
+        let body = body
+            .map(serde_json::to_string)
+            .transpose()
+            .context("cannot write the request body")?;
         let authorization = self
             .profile
             .signer()
@@ -150,118 +215,6 @@ impl Api {
     }
 }
 
-/// A column of a table: its heading and how to read it from a row.
-pub struct Column {
-    pub heading: &'static str,
-    pub cell: fn(&Value) -> String,
-}
-
-/// A labelled line of a record: the label and how to read the value.
-pub type Field = (&'static str, fn(&Value) -> String);
-
-/// The text of a JSON value for a cell: strings bare, `null` empty.
-pub fn text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Bool(true) => "yes".to_owned(),
-        Value::Bool(false) => "no".to_owned(),
-        other => other.to_string(),
-    }
-}
-
-/// Prints `rows` as an aligned table (or the JSON, with `--output json`).
-pub fn print_table(output: Output, whole: &Value, rows: &[Value], columns: &[Column]) {
-    if output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(whole).unwrap_or_default()
-        );
-        return;
-    }
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| columns.iter().map(|c| clean((c.cell)(row))).collect())
-        .collect();
-    let widths: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            cells
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([c.heading.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |values: Vec<&str>| {
-        let mut out = String::new();
-        for (i, v) in values.iter().enumerate() {
-            if i + 1 == values.len() {
-                out.push_str(v);
-            } else {
-                out.push_str(v);
-                out.push_str(&" ".repeat(widths[i] - v.chars().count() + 2));
-            }
-        }
-        println!("{}", out.trim_end());
-    };
-    line(columns.iter().map(|c| c.heading).collect());
-    for row in &cells {
-        line(row.iter().map(String::as_str).collect());
-    }
-    if rows.is_empty() {
-        println!("(none)");
-    }
-}
-
-/// Prints one record as `label: value` lines (or the JSON).
-pub fn print_record(output: Output, value: &Value, fields: &[Field]) {
-    if output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
-        return;
-    }
-    let width = fields.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
-    for (label, cell) in fields {
-        let v = clean(cell(value));
-        if !v.is_empty() {
-            println!("{label:<width$}  {v}");
-        }
-    }
-}
-
-/// Control characters out of a cell: a name cannot move the terminal's cursor.
-fn clean(s: String) -> String {
-    if s.chars().any(char::is_control) {
-        s.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect()
-    } else {
-        s
-    }
-}
-
-/// Secrets shown once, with the warning that they will not be shown again.
-pub fn print_secrets(output: Output, whole: &Value, pairs: &[(&str, &str)], warning: &str) {
-    if output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(whole).unwrap_or_default()
-        );
-        return;
-    }
-    println!();
-    let width = pairs.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
-    for (label, value) in pairs {
-        println!("{label:<width$}  {value}");
-    }
-    eprintln!("\nwarning: {warning}");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,12 +229,22 @@ mod tests {
         );
         let r = refused(502, &Value::Null);
         assert_eq!(r.code, "HTTP_ERROR");
+        let r = refused(
+            400,
+            &serde_json::json!({"error": {"code": "NEW_CODE", "message": "m"}}),
+        );
+        assert!(r.message.contains("does not understand") && r.message.contains("NEW_CODE"));
     }
 
     #[test]
-    fn cells_lose_control_characters() {
-        assert_eq!(clean("a\u{1b}[2Jb".into()), "a [2Jb");
-        assert_eq!(text(&serde_json::json!(true)), "yes");
-        assert_eq!(text(&Value::Null), "");
+    fn an_answer_that_does_not_fit_the_contract_names_where() {
+        let renamed = serde_json::json!({"items": [{"id": 1, "nom": "x"}]});
+        let e = typed::<tessera_api::tokens::TokenPageView>("GET /api/v1/tokens", renamed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("GET /api/v1/tokens") && e.contains("items[0]"),
+            "{e}"
+        );
     }
 }

@@ -13,6 +13,7 @@ mod common;
 mod keys;
 mod profile;
 mod recover;
+mod render;
 mod serve;
 mod sign;
 

@@ -278,3 +278,50 @@ fn a_newcomer_logs_in_makes_a_token_signs_with_it_and_revokes_it() {
     );
     assert_eq!(revoked.status.code(), Some(1), "the CLI's token is revoked");
 }
+
+/// A server whose answer no longer fits the contract (a field renamed) makes the CLI fail
+/// with the place where it differs, instead of printing a blank where the field was.
+#[test]
+fn an_answer_with_a_renamed_field_fails_loudly() {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = [0u8; 4096];
+        let _ = stream.read(&mut head).unwrap();
+        // `tba_enabled` renamed to `tba`: the account as a server of another version sends it.
+        let body = r#"{"id":"1234567","name":"Acme","tba":true,"require_approval_for_auto_install":false,"effective_concurrency_limit":5,"created_at":"2026-12-01T00:00:00Z"}"#;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    });
+    let config = tempfile::tempdir().unwrap();
+    let key = "a".repeat(64);
+    std::fs::write(
+        config.path().join("profiles.toml"),
+        format!(
+            "[profiles.default]\nurl = \"{url}\"\naccount = \"1234567\"\nemail = \"a@example.com\"\n\
+             consumer_key = \"{key}\"\nconsumer_secret = \"{key}\"\ntoken_id = \"{key}\"\n\
+             token_secret = \"{key}\"\n"
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let file = config.path().join("profiles.toml");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = tessera(config.path(), &["account"], "");
+    server.join().unwrap();
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("does not match this CLI's API contract") && stderr.contains("tba_enabled"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,195 @@
+//! `tessera login`, `logout` and the admin commands (`token`, `integration`, `user`, `role`,
+//! `audit`, `account`): each a call of the admin API signed with the profile's token, its
+//! answer typed by the API contract (`tessera_api`) and printed by `crate::render`.
+
+mod audit;
+mod directory;
+mod integrations;
+mod tokens;
+
+use std::io::BufRead as _;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::Deserialize;
+use tessera_core::bootstrap::{CLI_CONSUMER_KEY, CLI_CONSUMER_SECRET};
+
+pub use audit::{AuditArgs, audit};
+pub use directory::{AccountArgs, RoleArgs, UserArgs, account, role, user};
+pub use integrations::{IntegrationArgs, integration};
+pub use tokens::{TokenArgs, token};
+
+use crate::Output;
+use crate::api::{self, Api};
+use crate::profile::{self, DEFAULT_PROFILE, Profile};
+
+/// Which profile, and how to print.
+#[derive(Debug, Args)]
+pub struct Session {
+    /// The profile to use (made by `tessera login`).
+    #[arg(long, global = true, env = "TESSERA_PROFILE", default_value = DEFAULT_PROFILE)]
+    profile: String,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    output: Output,
+}
+
+impl Session {
+    fn api(&self) -> Result<Api> {
+        Ok(Api::new(profile::load(&self.profile)?))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    url: String,
+    /// The account id, e.g. 1234567.
+    #[arg(long)]
+    account: String,
+    /// The email you sign in with.
+    #[arg(long)]
+    email: String,
+    /// Internal id of the role the CLI acts with (needed when you hold several).
+    #[arg(long)]
+    role: Option<i64>,
+    /// Read the password from the first line of stdin instead of asking for it.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Save the login under this name.
+    #[arg(long, env = "TESSERA_PROFILE", default_value = DEFAULT_PROFILE)]
+    profile: String,
+}
+
+/// issuetoken's answer (NetSuite's endpoint: its own field names).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IssuedToken {
+    token_id: String,
+    token_secret: String,
+}
+
+/// Obtains a token through issuetoken with the built-in "Tessera CLI" record and saves it.
+pub fn login(args: &LoginArgs) -> Result<()> {
+    let password = if args.password_stdin {
+        password_from_stdin()?
+    } else {
+        rpassword::prompt_password(format!("Password for {}: ", args.email))
+            .context("cannot read the password from the terminal (use --password-stdin)")?
+    };
+    if password.is_empty() {
+        bail!("the password is empty");
+    }
+    let password = tessera_oauth1::SecretString::from(password);
+    let enc = tessera_oauth1::encode::encode;
+    let mut header = format!(
+        "NLAuth nlauth_account={}, nlauth_email={}, nlauth_signature={}",
+        enc(&args.account),
+        enc(&args.email),
+        enc(password.expose())
+    );
+    if let Some(role) = args.role {
+        header.push_str(&format!(", nlauth_role={role}"));
+    }
+    // Names the token after where it is used, so the Access Tokens list tells sessions apart.
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this computer".to_owned());
+    let name = format!("Tessera CLI ({} on {host})", args.email);
+    let base = args.url.trim_end_matches('/');
+    let url = format!(
+        "{base}/rest/issuetoken?consumerKey={CLI_CONSUMER_KEY}&name={}",
+        enc(&name)
+    );
+    let request = ureq::http::Request::builder()
+        .method("GET")
+        .uri(&url)
+        .header("Authorization", header)
+        .body(())
+        .context("cannot build the request")?;
+    let response = api::agent(api::USER_AGENT, api::TIMEOUT)
+        .run(request)
+        .with_context(|| format!("cannot reach {base}"))?;
+    let (status, body) = api::read_json(response)?;
+    if status != 200 {
+        let refused = api::refused(status, &body);
+        if status == 401 {
+            return Err(api::Refused {
+                message: format!(
+                    "login refused: {} The reason is in the server's login audit trail (wrong email or \
+                     password, a role you do not hold or that may not create tokens, the account's \
+                     approval of the \"Tessera CLI\" record, or too many failed logins).",
+                    refused.message
+                ),
+                ..refused
+            }
+            .into());
+        }
+        return Err(refused.into());
+    }
+    let issued: IssuedToken = api::typed("GET /rest/issuetoken", body)?.value;
+    let saved = Profile {
+        url: base.to_owned(),
+        account: args.account.clone(),
+        email: args.email.clone(),
+        role: args.role,
+        consumer_key: CLI_CONSUMER_KEY.to_owned(),
+        consumer_secret: CLI_CONSUMER_SECRET.to_owned(),
+        token_id: issued.token_id,
+        token_secret: issued.token_secret,
+    };
+    let path = profile::save(&args.profile, saved)?;
+    println!(
+        "Logged in to {base} as {} (account {}); profile {:?} saved in {}",
+        args.email,
+        args.account,
+        args.profile,
+        path.display()
+    );
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The profile to log out of.
+    #[arg(long, env = "TESSERA_PROFILE", default_value = DEFAULT_PROFILE)]
+    profile: String,
+}
+
+/// Revokes the profile's token (revoketoken) and forgets the profile.
+pub fn logout(args: &LogoutArgs) -> Result<()> {
+    let profile = profile::load(&args.profile)?;
+    let api = Api::new(profile.clone());
+    let path = format!(
+        "/rest/revoketoken?consumerKey={}&token={}",
+        profile.consumer_key, profile.token_id
+    );
+    match api.call_json("GET", &path, None::<&()>) {
+        Ok(_) => println!("Token revoked."),
+        Err(e) => match e.downcast_ref::<api::Refused>() {
+            // Already revoked (or the profile's token is gone): nothing left to revoke.
+            Some(r) if r.status == 401 => {
+                eprintln!(
+                    "warning: the server refused the token; it was revoked or is no longer valid"
+                );
+            }
+            _ => return Err(e.context("cannot revoke the token; the profile is kept")),
+        },
+    }
+    profile::remove(&args.profile)?;
+    println!("Profile {:?} removed.", args.profile);
+    Ok(())
+}
+
+fn password_from_stdin() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

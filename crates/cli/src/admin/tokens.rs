@@ -1,0 +1,246 @@
+//! `tessera token`: the Access Tokens page from the command line.
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use tessera_api::audit::NoteView;
+use tessera_api::query::to_query;
+use tessera_api::tokens::{
+    CreatedToken, NewToken, RevokedChoice, TokenChanges, TokenListParams, TokenPageView,
+    TokenSortChoice, TokenView,
+};
+
+use super::Session;
+use crate::Output;
+use crate::render::{self, Column, Field, or_empty};
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    session: Session,
+    #[command(subcommand)]
+    command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// List access tokens (all of the account with Access Token Management, else your own).
+    List {
+        /// all, yes or no.
+        #[arg(long, default_value = "all", value_parser = choice::<RevokedChoice>)]
+        revoked: RevokedChoice,
+        /// Only inactive (true) or only active (false) tokens.
+        #[arg(long)]
+        inactive: Option<bool>,
+        /// Part of the token, application, user or role name (3 characters or more).
+        #[arg(long)]
+        search: Option<String>,
+        /// Internal id of an integration record.
+        #[arg(long)]
+        application: Option<i64>,
+        #[arg(long)]
+        user: Option<i64>,
+        #[arg(long)]
+        role: Option<i64>,
+        /// newest, oldest or name.
+        #[arg(long, value_parser = choice::<TokenSortChoice>)]
+        sort: Option<TokenSortChoice>,
+        /// Rows per page.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue after this page marker (printed under a full page).
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Show one token.
+    Show { id: i64 },
+    /// Create a token; its id and secret are printed this once.
+    Create {
+        #[arg(long)]
+        application: i64,
+        #[arg(long)]
+        user: i64,
+        #[arg(long)]
+        role: i64,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Rename a token.
+    Rename { id: i64, name: String },
+    /// Make a token inactive (reversible).
+    Inactivate { id: i64 },
+    /// Make an inactive token active again.
+    Activate { id: i64 },
+    /// Revoke a token: permanent.
+    Revoke { id: i64 },
+    /// The token's system notes.
+    Notes { id: i64 },
+}
+
+/// A `*Choice` of the contract from a command-line word (read as the server reads it).
+fn choice<T: serde::de::DeserializeOwned>(word: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(word.to_owned())).map_err(|e| e.to_string())
+}
+
+const TOKEN_COLUMNS: &[Column<TokenView>] = &[
+    Column {
+        heading: "ID",
+        cell: |t| t.id.to_string(),
+    },
+    Column {
+        heading: "NAME",
+        cell: |t| t.name.clone(),
+    },
+    Column {
+        heading: "APPLICATION",
+        cell: |t| t.application.name.clone(),
+    },
+    Column {
+        heading: "USER",
+        cell: |t| t.user.name.clone(),
+    },
+    Column {
+        heading: "ROLE",
+        cell: |t| t.role.name.clone(),
+    },
+    Column {
+        heading: "STATUS",
+        cell: |t| t.status().to_owned(),
+    },
+    Column {
+        heading: "CREATED",
+        cell: |t| t.created_at.clone(),
+    },
+];
+
+const TOKEN_FIELDS: &[Field<TokenView>] = &[
+    ("Id", |t| t.id.to_string()),
+    ("Name", |t| t.name.clone()),
+    ("Account", |t| t.account.clone()),
+    ("Application", |t| {
+        format!("{} ({})", t.application.name, t.application.id)
+    }),
+    ("User", |t| format!("{} ({})", t.user.name, t.user.id)),
+    ("Role", |t| format!("{} ({})", t.role.name, t.role.id)),
+    ("Status", |t| t.status().to_owned()),
+    ("Revoked at", |t| or_empty(&t.revoked_at)),
+    ("Revoked by", |t| or_empty(&t.revoked_by)),
+    ("Created", |t| t.created_at.clone()),
+    ("Created by", |t| t.created_by.clone()),
+    ("Last used", |t| or_empty(&t.last_used_at)),
+];
+
+/// A record's system notes, as `token notes` and `integration notes` print them.
+pub(super) const NOTE_COLUMNS: &[Column<NoteView>] = &[
+    Column {
+        heading: "DATE",
+        cell: |n| n.at.clone(),
+    },
+    Column {
+        heading: "BY",
+        cell: |n| n.by.clone(),
+    },
+    Column {
+        heading: "CONTEXT",
+        cell: |n| n.context.clone(),
+    },
+    Column {
+        heading: "RECORD",
+        cell: |n| n.record.clone(),
+    },
+    Column {
+        heading: "FIELD",
+        cell: |n| n.field.clone(),
+    },
+    Column {
+        heading: "OLD",
+        cell: |n| or_empty(&n.old_value),
+    },
+    Column {
+        heading: "NEW",
+        cell: |n| or_empty(&n.new_value),
+    },
+];
+
+pub fn token(args: &TokenArgs) -> Result<()> {
+    let api = args.session.api()?;
+    let out = args.session.output;
+    let path = |id: &i64, action: &str| format!("/api/v1/tokens/{id}{action}");
+    let show = |answer: crate::api::Answer<TokenView>| {
+        render::record(out, &answer.raw, &answer.value, TOKEN_FIELDS);
+    };
+    match &args.command {
+        TokenCommand::List {
+            revoked,
+            inactive,
+            search,
+            application,
+            user,
+            role,
+            sort,
+            limit,
+            after,
+        } => {
+            let params = TokenListParams {
+                revoked: Some(*revoked),
+                inactive: *inactive,
+                search: search.clone(),
+                application: *application,
+                user: *user,
+                role: *role,
+                sort: *sort,
+                limit: Some(*limit),
+                after: after.clone(),
+            };
+            let page = api.get::<TokenPageView>(&format!("/api/v1/tokens{}", to_query(&params)))?;
+            render::table(out, &page.raw, &page.value.items, TOKEN_COLUMNS);
+            if let (Output::Text, Some(next)) = (out, &page.value.next) {
+                println!("(more: --after {next})");
+            }
+        }
+        TokenCommand::Show { id } => show(api.get(&path(id, ""))?),
+        TokenCommand::Create {
+            application,
+            user,
+            role,
+            name,
+        } => {
+            let body = NewToken {
+                application: *application,
+                user: *user,
+                role: *role,
+                name: name.clone(),
+            };
+            let created = api.call::<_, CreatedToken>("POST", "/api/v1/tokens", Some(&body))?;
+            let c = &created.value;
+            if out == Output::Text {
+                render::record(out, &created.raw, &c.token, TOKEN_FIELDS);
+            }
+            render::secrets(
+                out,
+                &created.raw,
+                &[("Token id", &c.token_id), ("Token secret", &c.token_secret)],
+                &c.warning,
+            );
+        }
+        TokenCommand::Rename { id, name } => {
+            let changes = TokenChanges {
+                name: Some(name.clone()),
+                ..TokenChanges::default()
+            };
+            show(api.call("PATCH", &path(id, ""), Some(&changes))?)
+        }
+        TokenCommand::Inactivate { id } | TokenCommand::Activate { id } => {
+            let changes = TokenChanges {
+                inactive: Some(matches!(args.command, TokenCommand::Inactivate { .. })),
+                ..TokenChanges::default()
+            };
+            show(api.call("PATCH", &path(id, ""), Some(&changes))?)
+        }
+        TokenCommand::Revoke { id } => show(api.call("POST", &path(id, "/revoke"), None::<&()>)?),
+        TokenCommand::Notes { id } => {
+            let notes = api.get::<Vec<NoteView>>(&path(id, "/notes"))?;
+            render::table(out, &notes.raw, &notes.value, NOTE_COLUMNS);
+        }
+    }
+    Ok(())
+}
