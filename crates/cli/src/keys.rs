@@ -17,7 +17,7 @@ use crate::Output;
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Data directory: the SQLite database (`tessera.db`) and the master key file (`master.key`).
-    #[arg(long, env = "TESSERA_DATA_DIR", default_value = "tessera-data")]
+    #[arg(long, env = "TESSERA_DATA_DIR", default_value = crate::settings::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// PostgreSQL URL (postgres://…) to use instead of the SQLite file in the data directory.
     #[arg(long, env = "TESSERA_DATABASE_URL")]

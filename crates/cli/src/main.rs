@@ -15,11 +15,12 @@ mod profile;
 mod recover;
 mod render;
 mod serve;
+mod settings;
 mod sign;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 /// Tessera: a self-hostable NetSuite-compatible token-based authentication server.
 #[derive(Debug, Parser)]
@@ -40,6 +41,10 @@ enum Command {
     /// First start on an empty database creates account 1234567 and an administrator whose
     /// password is printed once.
     Serve(Box<serve::ServeArgs>),
+    /// Print the settings `serve` would run with (the same flags, variables and --config
+    /// file), each with where it came from; secrets masked. With --reference, every setting's
+    /// flag, variable, file key and default.
+    Config(Box<serve::ConfigArgs>),
     /// Sign a request with TBA credentials (HMAC-SHA256) and send it, curl-like: the body goes
     /// to stdout, the status line to stderr (with -i, status and headers to stdout first).
     /// Exit status 0 for a 2xx/3xx answer, 1 otherwise. With --dry-run, print the base string,
@@ -98,9 +103,16 @@ pub enum Output {
 const EXIT_UNUSABLE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The matches are kept: `serve` and `config` tell a flag from a variable by them.
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let sub = |name: &str| matches.subcommand_matches(name);
     let result = match cli.command {
-        Command::Serve(args) => serve::run(*args).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::run(*args, sub("serve")).map(|()| ExitCode::SUCCESS),
+        Command::Config(args) => serve::config(&args, sub("config")).map(|()| ExitCode::SUCCESS),
         Command::Sign(args) => sign::run(&args).map(|ok| {
             if ok {
                 ExitCode::SUCCESS

@@ -564,3 +564,67 @@ fn rotate_master_key_replaces_the_key_file() {
     assert_eq!(rotated.lines().filter(|l| !l.starts_with('#')).count(), 1);
     assert!(dir.path().join("tessera.db").exists());
 }
+
+/// The README's settings table is the one `tessera config --reference` prints from the
+/// settings' definition: a setting added, renamed or re-described there shows up here.
+#[test]
+fn the_readme_settings_table_is_generated_from_the_settings() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["config", "--reference"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let table = readme
+        .split_once("<!-- settings:start -->\n")
+        .and_then(|(_, rest)| rest.split_once("<!-- settings:end -->"))
+        .map(|(table, _)| table)
+        .unwrap();
+    assert_eq!(
+        table,
+        stdout(&out),
+        "README.md's settings table differs: paste `tessera config --reference` between its markers"
+    );
+}
+
+/// Every setting works from the config file, a flag and a variable, and `tessera config` says
+/// which one it came from.
+#[test]
+fn tessera_config_tells_where_each_setting_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tessera.toml");
+    std::fs::write(
+        &file,
+        "ui_idle_minutes = 5\nrefusal_floor_ms = 4\ndatabase_url = \"postgres://t:hunter2@db/t\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["config", "--config"])
+        .arg(&file)
+        .args(["--refusal-floor-ms", "6"])
+        .env("TESSERA_UI_SESSION_HOURS", "2")
+        .env_remove("TESSERA_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("ui_idle_minutes").contains("5") && line("ui_idle_minutes").contains("(file "));
+    assert!(line("refusal_floor_ms").contains("6") && line("refusal_floor_ms").ends_with("(flag)"));
+    assert!(line("ui_session_hours").contains("(environment TESSERA_UI_SESSION_HOURS)"));
+    assert!(line("log").ends_with("(default)"));
+    assert!(!text.contains("hunter2"), "{text}");
+    // A value out of range is named, as `serve` would name it.
+    let bad = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["config", "--ui-idle-minutes", "0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("ui_idle_minutes"), "{}", stderr(&bad));
+}

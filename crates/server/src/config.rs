@@ -11,7 +11,7 @@ pub struct ServerConfig {
     /// Scheme and authority (`http://127.0.0.1:8080`) under which clients reach this server
     /// and sign their requests. Empty: the listen address and its `localhost` / `127.0.0.1` /
     /// `[::1]` forms, under `http`.
-    pub public_origins: Vec<String>,
+    pub public_origins: Vec<Origin>,
     /// Peers whose `X-Forwarded-For`/`-Proto`/`-Host` headers are believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// Peers allowed to call the verification API and the forward-auth endpoint. Empty: the
@@ -112,7 +112,6 @@ impl Origin {
         })
     }
 
-    /// The default origins of a server listening on `addr`.
     /// Plain HTTP to this machine itself: the one case where the web UI's session cookie may go
     /// without `Secure` (a browser would not send it back otherwise).
     pub fn is_loopback_http(&self) -> bool {
@@ -132,6 +131,8 @@ impl Origin {
         Origin::parse(value).is_ok_and(|o| &o == self)
     }
 
+    /// The default origins of a server listening on `addr`: plain HTTP to it, by its address
+    /// and as `localhost`, `127.0.0.1` and `[::1]`.
     pub fn defaults_for(addr: SocketAddr) -> Vec<Origin> {
         let port = addr.port();
         let http = tessera_oauth1::Scheme::Http;
@@ -148,6 +149,34 @@ impl Origin {
             hosts.push(own);
         }
         hosts.iter().map(|h| Origin::new(http, h)).collect()
+    }
+}
+
+impl std::str::FromStr for Origin {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Origin::parse(s)
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme.as_str(), self.authority)
+    }
+}
+
+/// Written and read as `scheme://host[:port]` (the config file, `tessera config`).
+impl serde::Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Origin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Origin::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

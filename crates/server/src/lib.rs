@@ -63,22 +63,18 @@ impl AppState {
         config: ServerConfig,
         local: SocketAddr,
         default_concurrency_limit: u32,
-    ) -> Result<Self, String> {
+    ) -> Self {
         let origins = if config.public_origins.is_empty() {
             Origin::defaults_for(local)
         } else {
-            config
-                .public_origins
-                .iter()
-                .map(|o| Origin::parse(o))
-                .collect::<Result<_, _>>()?
+            config.public_origins.clone()
         };
         // The metrics recorder must exist before the first request is counted.
         let _ = observe::handle();
         let verifier = Verifier::start(tessera.clone(), config.verifier.clone());
         // The dummy password hash exists before the first sign-in of an unknown user.
         tessera_core::prepare_password_checks();
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
                 tessera,
                 verifier,
@@ -92,7 +88,7 @@ impl AppState {
                 config,
                 ready: std::sync::atomic::AtomicBool::new(true),
             }),
-        })
+        }
     }
 
     pub fn tessera(&self) -> &Tessera {

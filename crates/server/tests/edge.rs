@@ -370,7 +370,7 @@ async fn gap16_http_layer_errors_come_in_the_surface_shape_and_answers_are_not_s
 
     // HSTS on an https public origin.
     let config = ServerConfig {
-        public_origins: vec!["https://tessera.example.com".into()],
+        public_origins: vec!["https://tessera.example.com".parse().unwrap()],
         ..ServerConfig::default()
     };
     let server = TestServer::start_with(TestDatabase::sqlite().await, config).await;

@@ -625,7 +625,7 @@ async fn start_sqlite(config: ServerConfig) -> TestServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_https_the_cookies_are_secure_and_host_prefixed() {
     let server = start_sqlite(ServerConfig {
-        public_origins: vec!["https://tessera.example.com".into()],
+        public_origins: vec!["https://tessera.example.com".parse().unwrap()],
         ..ServerConfig::default()
     })
     .await;

@@ -115,7 +115,7 @@ impl TestServer {
         fixtures::apply(&tessera, &f).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(tessera, config, addr, 15).unwrap();
+        let state = AppState::new(tessera, config, addr, 15);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(tessera_server::serve(listener, state.clone(), async move {
             let _ = rx.await;
