@@ -13,7 +13,8 @@ pub enum ErrorCode {
     // The request itself.
     /// A query parameter or body field is wrong; `field` names it.
     InvalidField,
-    /// A path id is not an internal id.
+    /// An id the domain was handed is not a valid internal id (a bad id in the path is
+    /// `INVALID_FIELD` naming `id`).
     InvalidId,
     /// The body is not the JSON the endpoint takes.
     InvalidJson,
@@ -22,7 +23,7 @@ pub enum ErrorCode {
     InvalidRequest,
     /// A request with a body has no SHA-256 `oauth_body_hash` among its signed parameters.
     BodyHashRequired,
-    // The domain's refusals (SPEC §2).
+    // The domain's refusals (RULES.md §2).
     /// No such record visible to the caller (another account's records are not found).
     NotFound,
     /// The caller's role may not do this (R12, R13).
@@ -50,9 +51,7 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UriTooLong,
     HeadersTooLarge,
-    UnsupportedMediaType,
     RequestTimeout,
-    HttpVersionNotSupported,
     // The server.
     /// The database is unavailable; nothing was changed. Try again.
     ServiceUnavailable,
@@ -87,9 +86,7 @@ impl ErrorCode {
         Self::PayloadTooLarge,
         Self::UriTooLong,
         Self::HeadersTooLarge,
-        Self::UnsupportedMediaType,
         Self::RequestTimeout,
-        Self::HttpVersionNotSupported,
         Self::ServiceUnavailable,
         Self::InternalError,
         Self::StoreUnreachable,
@@ -119,9 +116,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UriTooLong => "URI_TOO_LONG",
             Self::HeadersTooLarge => "HEADERS_TOO_LARGE",
-            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::RequestTimeout => "REQUEST_TIMEOUT",
-            Self::HttpVersionNotSupported => "HTTP_VERSION_NOT_SUPPORTED",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalError => "INTERNAL_ERROR",
             Self::StoreUnreachable => "STORE_UNREACHABLE",

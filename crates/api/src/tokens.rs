@@ -165,7 +165,7 @@ pub struct TokenChanges {
     /// At most 200 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// An inactive token is refused (`InactiveToken`) until it is made active again.
+    /// An inactive token is refused (Detail `TokenInactive`) until it is made active again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive: Option<bool>,
 }

@@ -1,4 +1,4 @@
-//! Credential generation: 32 bytes of OS randomness as 64 lower-case hex characters (SPEC §1).
+//! Credential generation: 32 bytes of OS randomness as 64 lower-case hex characters (RULES.md §1).
 
 use tessera_oauth1::SecretString;
 use thiserror::Error;

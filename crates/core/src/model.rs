@@ -1,4 +1,4 @@
-//! The objects of SPEC §1 as they are stored and shown. Secrets are not here: they live in
+//! The objects of RULES.md §1 as they are stored and shown. Secrets are not here: they live in
 //! [`crate::vault::SealedSecret`] at rest and in `SecretString` for the one moment they are used.
 
 use std::fmt;
@@ -68,7 +68,7 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// The permissions Tessera knows (SPEC §1). Stored by their NetSuite-style codes.
+/// The permissions Tessera knows (RULES.md §1). Stored by their NetSuite-style codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Permission {
     AccessTokenManagement,
@@ -179,7 +179,7 @@ impl fmt::Debug for PermissionSet {
     }
 }
 
-/// A tenant (SPEC §1).
+/// A tenant (RULES.md §1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub id: AccountId,
@@ -188,7 +188,7 @@ pub struct Account {
     pub tba_enabled: bool,
     /// "Require approval during auto-installation of integrations" (R14).
     pub require_approval_for_auto_install: bool,
-    /// Requests of this account served at the same time (SPEC §5); `None`: the server's default.
+    /// Requests of this account served at the same time (RULES.md §5); `None`: the server's default.
     pub concurrency_limit: Option<u32>,
     pub created_at: Timestamp,
 }

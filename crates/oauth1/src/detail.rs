@@ -1,4 +1,4 @@
-//! The login audit trail's Detail codes (SPEC §3.1): why an attempt failed, in NetSuite's words
+//! The login audit trail's Detail codes (RULES.md §3.1): why an attempt failed, in NetSuite's words
 //! where NetSuite publishes them and in Tessera's own where it does not. This enum is their one
 //! owner: the verifier, the sign-in, the audit trail (both stores), its filters in the admin API
 //! and the web UI, the metrics and the verification API all use it, never a string of their own.
@@ -45,14 +45,16 @@ pub enum Detail {
     TokenInactive,
     /// The user is inactive, or the role is inactive or gone (R11).
     EntityOrRoleDisabled,
-    /// The user no longer holds the role, or the role may not log in with tokens (R11, R12).
+    /// The role may not log in with tokens (R11); on issuetoken also a role the user does not
+    /// hold, or one R12 does not let it make tokens for. (A role taken away from the user is
+    /// `EntityOrRoleDisabled`.)
     RoleNotAllowed,
     /// A required parameter (or the Authorization header) is missing.
     MissingRequiredParameter,
     /// The request could not be understood (a malformed header, an undecodable form).
     #[default]
     MalformedRequest,
-    /// Over the account's or the integration's concurrency limit (SPEC §5).
+    /// Over the account's or the integration's concurrency limit (RULES.md §5).
     ConcurrencyLimitExceeded,
     /// A password sign-in with an unknown account or email, no password, an inactive user or a
     /// wrong password.

@@ -3,8 +3,8 @@
 //! Accepted syntax: the scheme `OAuth` (any case), then `name="value"` pairs separated by `,` with
 //! optional spaces or tabs, in any order, `realm` anywhere. Values are double-quoted and
 //! percent-encoded; they are decoded strictly. An `oauth_*` parameter or `realm` given twice makes
-//! the header malformed; other parameters are kept as they come (and signed, as RFC 5849
-//! §3.4.1.3.1 requires).
+//! the header malformed; other parameters are kept as they come (and signed, as
+//! RFC 5849 §3.4.1.3.1 requires).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -212,7 +212,7 @@ impl<'a> AuthorizationHeader<'a> {
         let mut count = 0usize;
         loop {
             cur.skip_ws();
-            // Empty list elements (",,", a trailing ",") are allowed, as in RFC 7230 §7.
+            // Empty list elements (",,", a trailing ",") are allowed, as in RFC 9110 §5.6.1.
             while cur.peek() == Some(b',') {
                 cur.pos += 1;
                 cur.skip_ws();

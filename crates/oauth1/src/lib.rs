@@ -6,7 +6,7 @@
 //! - [`url`] and [`base_string`]: the signature base string of RFC 5849 §3.4.1, path as sent.
 //! - [`signature`]: keys, HMAC-SHA256 signing, constant-time verification (HMAC-SHA1 in
 //!   [`signature::legacy`] only).
-//! - [`verify`]: the profile rules of Tessera's SPEC §3 and the Detail codes of refusals.
+//! - [`verify`]: the profile rules of Tessera's RULES.md §3 and the Detail codes of refusals.
 //! - [`body_hash`], [`passport`] (SOAP TokenPassport), [`nlauth`] (the issuetoken header).
 //! - [`signer`]: the client side.
 //!

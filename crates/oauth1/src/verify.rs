@@ -1,4 +1,4 @@
-//! Checking a signed request against the TBA profile of SPEC §3: the required protocol
+//! Checking a signed request against the TBA profile of RULES.md §3: the required protocol
 //! parameters, HMAC-SHA256 only, `oauth_version` 1.0, the nonce and timestamp rules, the
 //! signature and the optional body hash.
 //!
@@ -43,7 +43,7 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The login-audit Detail code (SPEC §3.1).
+    /// The login-audit Detail code (RULES.md §3.1).
     pub fn detail(&self) -> Detail {
         match self {
             Self::UnsupportedSignatureMethod { .. } => Detail::UnsupportedSignatureMethod,
@@ -101,7 +101,7 @@ impl<'h> ProtocolParams<'h> {
     }
 }
 
-/// The rules of SPEC §3 that do not need secrets.
+/// The rules of RULES.md §3 that do not need secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Profile {
     /// `oauth_timestamp` must be within this many seconds of `now`.

@@ -1,4 +1,4 @@
-//! Concurrency governance (SPEC §5): requests of one account in progress at the same time, and
+//! Concurrency governance (RULES.md §5): requests of one account in progress at the same time, and
 //! of one integration in that account when it has its own limit. Counted on this node.
 
 use std::collections::HashMap;

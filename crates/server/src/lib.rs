@@ -1,4 +1,4 @@
-//! Tessera's HTTP server: the NetSuite-compatible endpoints that verify signed requests (SPEC
+//! Tessera's HTTP server: the NetSuite-compatible endpoints that verify signed requests (RULES.md
 //! §4), the verification API and forward-auth endpoint, health and metrics. Handlers parse,
 //! call `tessera-core`, and render; every error shape lives in [`wire`].
 

@@ -1,4 +1,4 @@
-//! Password sign-in: the one owner for issuetoken's NLAuth and the web UI's form (SPEC §7).
+//! Password sign-in: the one owner for issuetoken's NLAuth and the web UI's form (RULES.md §7).
 //!
 //! In order: the typed account and email are checked for form; the guess is counted in the
 //! throttle's buckets before the password is looked at (a reservation, so guesses in flight

@@ -1,4 +1,4 @@
-//! Every HTTP error shape the server sends, in one place (SPEC §3.1, §5).
+//! Every HTTP error shape the server sends, in one place (RULES.md §3.1, §5).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -26,7 +26,7 @@ pub enum Surface {
 }
 
 impl Surface {
-    /// The admin plane (SPEC §5): it never waits behind integration traffic, so it is not
+    /// The admin plane (RULES.md §5): it never waits behind integration traffic, so it is not
     /// counted against the account's or the integration's concurrency limit.
     pub fn is_admin_plane(self) -> bool {
         matches!(
@@ -36,7 +36,7 @@ impl Surface {
     }
 
     /// Whether a request with a body must bind it to its signature with a SHA-256
-    /// `oauth_body_hash` (SPEC §4: OAuth 1.0a signs form bodies only, and Tessera's own API
+    /// `oauth_body_hash` (RULES.md §4: OAuth 1.0a signs form bodies only, and Tessera's own API
     /// takes JSON).
     pub fn requires_body_hash(self) -> bool {
         matches!(self, Surface::AdminApi)
@@ -109,7 +109,7 @@ pub fn malformed() -> Response {
     )
 }
 
-/// Over the account's or the integration's concurrency limit (SPEC §5).
+/// Over the account's or the integration's concurrency limit (RULES.md §5).
 pub fn over_limit(surface: Surface) -> Response {
     const MESSAGE: &str = "Concurrent request limit exceeded. Request blocked.";
     match surface {
@@ -160,7 +160,7 @@ pub fn invalid_field(field: &str, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// How a refusal of the domain (SPEC §2) is classed on every surface that shows it (the admin
+/// How a refusal of the domain (RULES.md §2) is classed on every surface that shows it (the admin
 /// API and the web UI): its HTTP status and stable code. Storage and key failures are logged
 /// here and shown without their details.
 pub fn classify(e: &tessera_core::Error) -> (StatusCode, ErrorCode) {
@@ -200,7 +200,7 @@ pub const UNAVAILABLE_MESSAGE: &str =
 /// What is said of an internal failure: never its details.
 pub const INTERNAL_MESSAGE: &str = "The server could not complete the request; nothing was changed. The server log has the reason.";
 
-/// What a refusal of the domain (SPEC §2) answers on the admin API. Every variant has its own
+/// What a refusal of the domain (RULES.md §2) answers on the admin API. Every variant has its own
 /// stable code.
 pub fn domain_error(e: &tessera_core::Error) -> Response {
     use tessera_core::Error;

@@ -1764,7 +1764,7 @@ async fn gap07_a_body_is_bound_to_the_signature_by_a_sha256_body_hash(server: &T
 }
 
 /// Issue 14, gap 8: integration traffic that fills the account's concurrency limit does not
-/// hold up the admin API or revoketoken (SPEC §5).
+/// hold up the admin API or revoketoken (RULES.md §5).
 async fn gap08_the_admin_plane_never_waits_behind_integration_traffic(server: &TestServer) {
     let admin = administrator(server).await;
     let path = "/app/site/hosting/restlet.nl?tessera_delay_ms=3000";

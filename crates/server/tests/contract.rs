@@ -1,8 +1,11 @@
 //! The admin API's contract as reviewed snapshots (`tests/snapshots/`): the OpenAPI document
-//! and the body of every error the server answers with, whichever layer answers it (a domain
-//! refusal, a field the handler refuses, the edge, the surfaces' NetSuite shapes). A change to
-//! any of them fails here until the snapshot is reviewed and accepted (`cargo insta review`, or
-//! `INSTA_UPDATE=always` and a look at the diff).
+//! and the body of every kind of error the server answers with, whichever layer answers it (a
+//! domain refusal, a field the handler refuses, the edge, the surfaces' NetSuite shapes). A
+//! change to any of them fails here until the snapshot is reviewed and accepted (`cargo insta
+//! review`, or `INSTA_UPDATE=always` and a look at the diff). Codes that take a failure to
+//! produce are asserted where that failure is staged: `REQUEST_TIMEOUT` in `edge.rs`,
+//! `STORE_UNREACHABLE` and `MASTER_KEY_MISMATCH` in the CLI's `operations.rs`;
+//! `every_error_code_is_produced_somewhere` keeps that list honest.
 
 #![allow(clippy::unwrap_used)]
 
@@ -160,6 +163,15 @@ async fn every_error_body_is_the_reviewed_contract() {
         "http payload too large",
         reply(&raw_exchange(addr, head.as_bytes()).await),
     );
+    let mut head = format!("GET /api/v1/tokens HTTP/1.1\r\nHost: {addr}\r\n");
+    for i in 0..101 {
+        head.push_str(&format!("X-Filler-{i}: x\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    bodies.insert(
+        "http too many headers",
+        reply(&raw_exchange(addr, head.as_bytes()).await),
+    );
     bodies.insert(
         "http unsigned admin call",
         reply(&send(addr, "GET", "/api/v1/tokens", &[], b"").await),
@@ -294,4 +306,35 @@ async fn every_error_body_is_the_reviewed_contract() {
     );
     server.finish().await;
     insta::assert_json_snapshot!("error_bodies", bodies);
+}
+
+/// Every `ErrorCode` is answered somewhere a test sees it: in the error snapshot, or in the
+/// test that stages the failure it needs (named here).
+#[test]
+fn every_error_code_is_produced_somewhere() {
+    let snapshot = include_str!("snapshots/contract__error_bodies.snap");
+    let staged_elsewhere = [
+        ("REQUEST_TIMEOUT", include_str!("edge.rs")),
+        (
+            "STORE_UNREACHABLE",
+            include_str!("../../cli/tests/operations.rs"),
+        ),
+        (
+            "MASTER_KEY_MISMATCH",
+            include_str!("../../cli/tests/operations.rs"),
+        ),
+    ];
+    let mut missing = Vec::new();
+    for code in tessera_api::ErrorCode::ALL {
+        let code = code.as_str();
+        let quoted = format!("\"{code}\"");
+        let covered = snapshot.contains(&quoted)
+            || staged_elsewhere
+                .iter()
+                .any(|(c, test)| *c == code && test.contains(code));
+        if !covered {
+            missing.push(code);
+        }
+    }
+    assert!(missing.is_empty(), "no test sees these codes: {missing:?}");
 }

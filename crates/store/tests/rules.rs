@@ -1,4 +1,4 @@
-//! The lifecycle rules of SPEC §2, each test named after the rule it checks, each run on SQLite
+//! The lifecycle rules of RULES.md §2, each test named after the rule it checks, each run on SQLite
 //! and on PostgreSQL.
 
 #![allow(clippy::unwrap_used)]

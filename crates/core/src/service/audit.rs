@@ -1,4 +1,4 @@
-//! The Login Audit Trail (SPEC §1, §4): who may read it, and only their own account's.
+//! The Login Audit Trail (RULES.md §1, §4): who may read it, and only their own account's.
 
 use super::{Actor, Tessera, principal};
 use crate::error::{Error, Result};

@@ -29,7 +29,7 @@ pub struct AccountSettings {
     pub tba_enabled: Option<bool>,
     /// Require approval during auto-installation of integrations (R14).
     pub require_approval_for_auto_install: Option<bool>,
-    /// The account's concurrency limit (SPEC §5); `Some(None)` returns to the server default.
+    /// The account's concurrency limit (RULES.md §5); `Some(None)` returns to the server default.
     pub concurrency_limit: Option<Option<u32>>,
 }
 
@@ -309,7 +309,7 @@ impl Tessera {
     }
 
     /// Switches the TBA feature (R11) and the auto-installation approval preference (R14),
-    /// and sets the concurrency limit (SPEC §5: at least one unit is left unallocated by the
+    /// and sets the concurrency limit (RULES.md §5: at least one unit is left unallocated by the
     /// installations' own limits).
     pub async fn update_account_settings(
         &self,

@@ -1,4 +1,4 @@
-//! NetSuite's issuetoken endpoint (SPEC §4): a user that proved who it is with its password
+//! NetSuite's issuetoken endpoint (RULES.md §4): a user that proved who it is with its password
 //! (NLAuth, checked by the caller through [`Tessera::check_password`]) gets a token of its own for an integration record whose issuetoken switch is on,
 //! installing the record into its account when needed (R14).
 

@@ -10,7 +10,7 @@ use crate::store::{LoginRecord, LoginTokenRecord};
 use crate::vault::SecretSlot;
 use crate::verifier::TokenOwner;
 
-/// Why a token may not log in, as the login audit trail's Detail code (SPEC §3.1).
+/// Why a token may not log in, as the login audit trail's Detail code (RULES.md §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LoginRefusal {
     /// The account's Token-based Authentication feature is off.
@@ -18,7 +18,7 @@ pub enum LoginRefusal {
     /// No integration record has this consumer key (never had, reset, or deleted).
     ConsumerKeyUnknown,
     /// The record is blocked or waiting for approval in the token's account, or its
-    /// Token-based Authentication switch is off (R9).
+    /// Token-based Authentication switch is off (R9, R11).
     ConsumerKeyRefused,
     /// No token has this id, or it belongs to another integration.
     InvalidToken,

@@ -1,4 +1,4 @@
-//! The lifecycle rules of SPEC §2, carried out over a [`Store`].
+//! The lifecycle rules of RULES.md §2, carried out over a [`Store`].
 //!
 //! Every public operation takes the acting [`Actor`], opens one transaction, resolves the actor
 //! inside it (so a role removed a moment ago no longer counts), checks permissions, makes the
@@ -50,7 +50,7 @@ pub enum Actor {
     },
     /// The operator of this installation (the CLI, with access to the data directory). May
     /// administer accounts, roles and users; integration records and tokens are always changed
-    /// by a user of an account, so that the rules of SPEC §2 apply to someone.
+    /// by a user of an account, so that the rules of RULES.md §2 apply to someone.
     Operator { context: Context },
 }
 
@@ -101,7 +101,7 @@ pub struct Tessera {
 /// NetSuite's base account concurrency limit with one SuiteCloud Plus licence (5 + 10).
 pub const DEFAULT_CONCURRENCY_LIMIT: u32 = 15;
 
-/// SPEC §5: the installations' own limits leave at least one unit of the account's limit to
+/// RULES.md §5: the installations' own limits leave at least one unit of the account's limit to
 /// everything else.
 pub(crate) fn check_unallocated(account_limit: u32, allocated: u64) -> Result<()> {
     if allocated >= u64::from(account_limit) {
@@ -134,7 +134,7 @@ impl Tessera {
         }
     }
 
-    /// Sets the concurrency limit of accounts that have none of their own (SPEC §5).
+    /// Sets the concurrency limit of accounts that have none of their own (RULES.md §5).
     pub fn with_default_concurrency_limit(mut self, limit: u32) -> Self {
         self.default_concurrency_limit = limit.max(1);
         self

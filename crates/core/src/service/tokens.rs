@@ -30,7 +30,7 @@ pub struct NewTokenInput {
     pub integration: IntegrationId,
     pub user: UserId,
     pub role: RoleId,
-    /// Defaults to "application - user - role" (SPEC §1).
+    /// Defaults to "application - user - role" (RULES.md §1).
     pub name: Option<String>,
 }
 

@@ -190,7 +190,7 @@ pub struct LoginTokenRecord {
     pub role_token_login: bool,
 }
 
-/// One row of the login audit trail (SPEC §1). Never holds a secret or a signature.
+/// One row of the login audit trail (RULES.md §1). Never holds a secret or a signature.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoginAttempt {
     /// Set by the store when read back.
@@ -209,7 +209,7 @@ pub struct LoginAttempt {
     /// Which surface was called: `restlet`, `rest`, `verify`, `forward-auth`, ….
     pub surface: String,
     pub success: bool,
-    /// The Detail code (SPEC §3.1); `Success` on success.
+    /// The Detail code (RULES.md §3.1); `Success` on success.
     pub detail: Detail,
     /// What an administrator needs to fix a failure (the expected realm, the clock skew …).
     pub detail_note: String,

@@ -14,7 +14,7 @@
 //! store's change epoch has moved, so the cached grant is read again (step 2); on a database
 //! shared with other nodes, the store also re-checks R9/R11 in the claim's own statement.
 //!
-//! Refusals carry a Detail code (SPEC §3.1) for the login audit trail; the wire answer stays
+//! Refusals carry a Detail code (RULES.md §3.1) for the login audit trail; the wire answer stays
 //! generic. Every attempt is written to the audit trail by the same writer, in batches.
 
 mod cache;
@@ -248,7 +248,7 @@ impl Verifier {
     /// Verifies one request and records the attempt in the login audit trail. A refusal is
     /// answered no sooner than `refusal_floor` after the request came in, whatever its reason:
     /// a cached grant with a wrong signature, an unknown consumer key or token read from the
-    /// store and a revoked token then take the same time (SPEC §3, §7).
+    /// store and a revoked token then take the same time (RULES.md §3, §7).
     pub async fn verify(
         &self,
         request: &SignedRequest<'_>,

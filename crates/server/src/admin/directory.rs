@@ -360,7 +360,7 @@ pub(crate) async fn edit_user(
     Ok(Json(user_view(user)))
 }
 
-/// Deletes a user; its tokens are revoked (R10). An administrator cannot delete itself.
+/// Deletes a user and its tokens (R10; the answer counts them as `revoked_tokens`). An administrator cannot delete itself.
 #[utoipa::path(
     delete,
     path = "/api/v1/users/{id}",

@@ -1,4 +1,4 @@
-//! `/api/v1/integrations`: Manage Integrations as an API (SPEC §2: R2–R6, R10, R13).
+//! `/api/v1/integrations`: Manage Integrations as an API (RULES.md §2: R2–R6, R10, R13).
 
 use axum::Json;
 use axum::extract::{Path, State};

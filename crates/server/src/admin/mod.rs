@@ -1,6 +1,6 @@
 //! `/api/v1`: Tessera's admin API in JSON. Every request is a TBA-signed request, verified like
 //! any other (replay protection, revocation, governance, the login audit trail), and acts as
-//! the token's user with the token's role: what it may do is decided by the rules of SPEC §2
+//! the token's user with the token's role: what it may do is decided by the rules of RULES.md §2
 //! in `tessera_core`, not here. Handlers parse, call `Tessera`, render.
 //!
 //! The OpenAPI document is made from the same handlers that serve the routes (`utoipa-axum`
@@ -46,8 +46,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     // Routed by the server itself (any method, and a path suffix): documented here.
     paths(crate::surfaces::forward_auth::forward_auth),
     tags(
-        (name = "tokens", description = "Access tokens (SPEC §2: R1, R6–R8, R12)"),
-        (name = "integrations", description = "Integration records and their installations (SPEC §2: R2–R6, R10, R13, R14)"),
+        (name = "tokens", description = "Access tokens (RULES.md §2: R1, R6–R8, R12)"),
+        (name = "integrations", description = "Integration records and their installations (RULES.md §2: R2–R6, R10, R13, R14)"),
         (name = "directory", description = "The caller's account, its roles and its users"),
         (name = "audit", description = "The Login Audit Trail"),
         (name = "verification", description = "For trusted services (loopback or `trusted_services`): verify requests they received"),
@@ -196,9 +196,10 @@ impl axum::extract::FromRequest<AppState> for Caller {
 }
 
 impl Caller {
-    /// Verifies the request's signature and applies governance; refusals are answered as
+    /// Verifies the request (signature, replay claim, revocation, audit row); refusals are answered as
     /// the other JSON surfaces answer them (401 without the reason, which is in the audit
-    /// trail; 400 for a malformed header; 429 over the concurrency limit).
+    /// trail; 400 for a malformed header). The admin plane is not counted against concurrency
+    /// limits.
     pub(crate) async fn admit(
         state: &AppState,
         peer: SocketAddr,

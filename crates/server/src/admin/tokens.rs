@@ -1,4 +1,4 @@
-//! `/api/v1/tokens`: the Access Tokens page as an API (SPEC §2: R1, R6–R8, R12).
+//! `/api/v1/tokens`: the Access Tokens page as an API (RULES.md §2: R1, R6–R8, R12).
 
 use axum::Json;
 use axum::extract::{Path, State};

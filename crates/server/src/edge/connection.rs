@@ -288,10 +288,6 @@ fn unparsed_request_answer(status: StatusCode) -> Vec<u8> {
             ErrorCode::HeadersTooLarge,
             "the request headers are too large",
         ),
-        StatusCode::HTTP_VERSION_NOT_SUPPORTED => (
-            ErrorCode::HttpVersionNotSupported,
-            "this server speaks HTTP/1.1 and HTTP/1.0",
-        ),
         _ => (ErrorCode::InvalidRequest, wire::MALFORMED_MESSAGE),
     };
     let body = wire::error_body(code, message);

@@ -1,5 +1,5 @@
 //! Proxy trust: which origin a request was sent to and which client sent it, believing
-//! `X-Forwarded-*` headers only from the configured trusted proxies (SPEC §3).
+//! `X-Forwarded-*` headers only from the configured trusted proxies (RULES.md §3).
 
 use std::net::IpAddr;
 

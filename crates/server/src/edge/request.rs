@@ -283,10 +283,6 @@ fn reshape_framework_error(path: &str, response: Response) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => {
             (ErrorCode::PayloadTooLarge, "the request body is too large")
         }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            ErrorCode::UnsupportedMediaType,
-            "the request body has the wrong content type",
-        ),
         StatusCode::SERVICE_UNAVAILABLE => (
             ErrorCode::ServiceUnavailable,
             "the server cannot answer at the moment",

@@ -189,7 +189,7 @@ async fn run_verifier(
 pub(crate) struct Admitted {
     pub(crate) received: Received,
     pub(crate) identity: Arc<Identity>,
-    /// Held while the response is made (SPEC §5); none on the admin plane.
+    /// Held while the response is made (RULES.md §5); none on the admin plane.
     pub(crate) _permit: Option<crate::governance::Permit>,
 }
 

@@ -1,5 +1,5 @@
 //! Forward auth for reverse proxies (nginx `auth_request`, Traefik ForwardAuth, Envoy
-//! ext_authz; SPEC §4): the proxy describes the original request in headers; Tessera verifies
+//! ext_authz; RULES.md §4): the proxy describes the original request in headers; Tessera verifies
 //! it and answers 200 with who is calling in headers, or the 401 of the original request's
 //! surface.
 

@@ -1,4 +1,4 @@
-//! The surfaces that verify signed requests (SPEC §4). Each is one small module with the same
+//! The surfaces that verify signed requests (RULES.md §4). Each is one small module with the same
 //! two halves: what the request presents — a `Received` read as the `Presented` request the
 //! one `SignedRequest` builder takes — and how an `Outcome` is answered in that surface's
 //! shape. Between them runs the one pipeline in `admission` (builder, malformed path,

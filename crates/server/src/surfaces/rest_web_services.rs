@@ -1,5 +1,5 @@
-//! REST web services (`/services/rest/*`, SPEC §4): verified as sent; every path echoes the
-//! caller except `system/v1/governanceLimits`, which reports the concurrency limits (SPEC §5).
+//! REST web services (`/services/rest/*`, RULES.md §4): verified as sent; every path echoes the
+//! caller except `system/v1/governanceLimits`, which reports the concurrency limits (RULES.md §5).
 //! Refusals are REST web services' problem documents (401, 400, 429).
 
 use std::net::SocketAddr;

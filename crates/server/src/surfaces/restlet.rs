@@ -1,4 +1,4 @@
-//! The built-in echo RESTlet (`/app/site/hosting/restlet.nl`, SPEC §4): verifies the request as
+//! The built-in echo RESTlet (`/app/site/hosting/restlet.nl`, RULES.md §4): verifies the request as
 //! sent and answers with who is calling and what it sent, so integrators can prove their
 //! signing. Refusals are the RESTlet-style 401 / 400 / `SSS_REQUEST_LIMIT_EXCEEDED`.
 

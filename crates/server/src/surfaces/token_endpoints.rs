@@ -1,4 +1,4 @@
-//! NetSuite's token endpoints (SPEC §4): `GET /rest/issuetoken` (NLAuth: email and password)
+//! NetSuite's token endpoints (RULES.md §4): `GET /rest/issuetoken` (NLAuth: email and password)
 //! and `GET /rest/revoketoken` (TBA-signed). Both answer in the RESTlet style; refusals are the
 //! generic 401, with the reason in the login audit trail.
 

@@ -1,4 +1,4 @@
-//! The verification API (`POST /api/v1/verify`, SPEC §4) for trusted services: they describe a
+//! The verification API (`POST /api/v1/verify`, RULES.md §4) for trusted services: they describe a
 //! request they received, Tessera verifies it as it verifies its own surfaces (replay claim,
 //! revocation, audit trail) and says who is calling or, since the caller is trusted, why not.
 
@@ -59,7 +59,7 @@ pub(crate) struct VerifyValid<'a> {
     valid: bool,
 }
 
-/// A refused request: why (the Detail code of SPEC §3.1) and a note for people.
+/// A refused request: why (the Detail code of RULES.md §3.1) and a note for people.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct VerifyRefused {
     /// `false`.
@@ -113,7 +113,7 @@ pub(crate) async fn verify_api(
     };
     let presented = match present(&state, &received, input) {
         Ok(p) => p,
-        Err(e) => return wire::invalid_field("url", format!("url: {e}")),
+        Err(e) => return wire::invalid_field("url", e.to_string()),
     };
     match verify(&state, Surface::VerifyApi, &presented).await {
         Ok(outcome) => answer(outcome),

@@ -21,7 +21,7 @@ cfg = json.loads(os.environ["TESSERA_SCHEMATHESIS"])
 
 class Sha256BodyHash(Client):
     """oauthlib adds oauth_body_hash to non-form bodies, but as SHA-1; the admin API requires
-    SHA-256 (SPEC §4)."""
+    SHA-256 (RULES.md §4)."""
 
     def get_oauth_params(self, request):
         params = super().get_oauth_params(request)
