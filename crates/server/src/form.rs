@@ -7,6 +7,8 @@
 //! crates (`form_urlencoded`, `percent-encoding`) pass a malformed escape through and replace
 //! invalid UTF-8, which would let two different inputs read as one.
 
+use std::borrow::Cow;
+
 use tessera_oauth1::MAX_FORM_PARAMS;
 use tessera_oauth1::encode::{count_form_pairs_upto, form_decode, split_form};
 use thiserror::Error;
@@ -26,6 +28,38 @@ pub(crate) enum FormError {
     BadValue(String),
 }
 
+/// One field, decoded: its name and value.
+pub(crate) type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// The fields of a form or query string, decoded one at a time, in order: borrowed from the
+/// input where nothing needed decoding (the hot path's echo reads them so). The pairs are
+/// counted and the input checked for UTF-8 first; a pair that cannot be decoded is an `Err`.
+pub(crate) fn pairs(
+    input: &[u8],
+) -> Result<impl Iterator<Item = Result<Pair<'_>, FormError>>, FormError> {
+    // Counted before anything is decoded: junk costs one scan.
+    if count_form_pairs_upto(input, MAX_FORM_PARAMS) > MAX_FORM_PARAMS {
+        return Err(FormError::TooManyFields);
+    }
+    let text = std::str::from_utf8(input).map_err(|_| FormError::NotText)?;
+    Ok(split_form(text).map(|(name, value)| {
+        let name = form_decode(name).map_err(|_| FormError::BadName)?;
+        let value = form_decode(value).map_err(|_| FormError::BadValue(name.to_string()))?;
+        Ok((name, value))
+    }))
+}
+
+/// The first value of `name` in a query or form, decoding no more than it reads.
+pub(crate) fn first<'a>(input: &'a [u8], name: &str) -> Result<Option<Cow<'a, str>>, FormError> {
+    for pair in pairs(input)? {
+        let (n, v) = pair?;
+        if n == name {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
 /// The decoded fields of a form or query string, in order.
 #[derive(Default)]
 pub(crate) struct Fields {
@@ -43,17 +77,9 @@ impl std::fmt::Debug for Fields {
 
 impl Fields {
     pub(crate) fn parse(input: &[u8]) -> Result<Self, FormError> {
-        // Counted before anything is decoded: junk costs one scan.
-        if count_form_pairs_upto(input, MAX_FORM_PARAMS) > MAX_FORM_PARAMS {
-            return Err(FormError::TooManyFields);
-        }
-        let text = std::str::from_utf8(input).map_err(|_| FormError::NotText)?;
-        let mut pairs = Vec::new();
-        for (name, value) in split_form(text) {
-            let name = form_decode(name).map_err(|_| FormError::BadName)?;
-            let value = form_decode(value).map_err(|_| FormError::BadValue(name.to_string()))?;
-            pairs.push((name.into_owned(), value.into_owned()));
-        }
+        let pairs = pairs(input)?
+            .map(|pair| pair.map(|(n, v)| (n.into_owned(), v.into_owned())))
+            .collect::<Result<_, _>>()?;
         Ok(Self { pairs })
     }
 

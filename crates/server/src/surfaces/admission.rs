@@ -30,11 +30,29 @@ pub(crate) enum SentTo<'a> {
     /// named (`named`, for the audit note) is none of them.
     Origin {
         origin: Option<&'a Origin>,
-        named: String,
+        named: Named<'a>,
         target: Cow<'a, str>,
     },
     /// An absolute URL, as a trusted service reports the request it received.
     Url(Cow<'a, str>),
+}
+
+/// How a request named the origin it was sent to, written out only when it is refused.
+#[derive(Clone, Copy)]
+pub(crate) enum Named<'a> {
+    /// Its `Host` header.
+    Host(&'a str),
+    /// A scheme and host, as a proxy describes the original request.
+    Url(tessera_oauth1::Scheme, &'a str),
+}
+
+impl std::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Named::Host(host) => write!(f, "host {host:?}"),
+            Named::Url(scheme, host) => write!(f, "{}://{host}", scheme.as_str()),
+        }
+    }
 }
 
 /// The request a surface says was signed, and where its audit row goes.
@@ -57,7 +75,7 @@ impl<'a> Presented<'a> {
             method: Cow::Borrowed(received.method().as_str()),
             sent_to: SentTo::Origin {
                 origin: received.origin(state),
-                named: format!("host {:?}", received.header(&header::HOST).unwrap_or("")),
+                named: Named::Host(received.header(&header::HOST).unwrap_or("")),
                 target: Cow::Borrowed(&received.path_and_query),
             },
             authorization: received.authorization().map(|a| a.map(Cow::Borrowed)),
@@ -75,7 +93,7 @@ impl<'a> Presented<'a> {
                 origin: None,
                 named,
                 ..
-            } => return Err(not_a_public_origin(named)),
+            } => return Err(not_a_public_origin(*named)),
             SentTo::Origin {
                 origin: Some(origin),
                 target,
@@ -96,7 +114,7 @@ impl<'a> Presented<'a> {
 }
 
 /// A request sent to a host this server does not serve: its signature cannot be checked.
-fn not_a_public_origin(sent_to: &str) -> Refusal {
+fn not_a_public_origin(sent_to: Named<'_>) -> Refusal {
     Refusal {
         detail: Detail::InvalidSignature,
         note: format!(

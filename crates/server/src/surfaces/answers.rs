@@ -1,6 +1,8 @@
 //! What an accepted request is told: who is calling (the echo RESTlet, REST web services, the
 //! verification API) and what it sent.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -8,7 +10,6 @@ use serde_json::Value;
 use tessera_core::verifier::Identity;
 
 use crate::edge::Received;
-use crate::form::Fields;
 
 /// Who is calling, as the echo and the verification API render it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -68,7 +69,7 @@ struct EchoView<'a> {
     identity: IdentityView<'a>,
     method: &'a str,
     path: &'a str,
-    query: QueryView,
+    query: QueryView<'a>,
     content_type: &'a str,
     body: Value,
 }
@@ -111,18 +112,20 @@ pub(super) fn echo(received: &Received, identity: &Identity) -> Response {
 }
 
 /// Query parameters decoded, in name order; a repeated name becomes an array.
-struct QueryView(Vec<(String, Vec<String>)>);
+struct QueryView<'a>(Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>);
 
-impl QueryView {
-    /// A verified request's query decoded already once, strictly, for its signature; one that
+impl<'a> QueryView<'a> {
+    /// A verified request's query, decoded already once, strictly, for its signature; one that
     /// could not be is shown empty.
-    fn parse(query: &str) -> Self {
-        let fields = Fields::parse(query.as_bytes()).unwrap_or_default();
-        let mut params: Vec<(String, Vec<String>)> = Vec::new();
-        for (name, value) in fields.iter() {
-            match params.iter_mut().find(|(n, _)| n == name) {
-                Some((_, values)) => values.push(value.to_owned()),
-                None => params.push((name.to_owned(), vec![value.to_owned()])),
+    fn parse(query: &'a str) -> Self {
+        let mut params: Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)> = Vec::new();
+        let Ok(pairs) = crate::form::pairs(query.as_bytes()) else {
+            return Self(params);
+        };
+        for (name, value) in pairs.map_while(Result::ok) {
+            match params.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, values)) => values.push(value),
+                None => params.push((name, vec![value])),
             }
         }
         params.sort_by(|a, b| a.0.cmp(&b.0));
@@ -130,7 +133,7 @@ impl QueryView {
     }
 }
 
-impl Serialize for QueryView {
+impl Serialize for QueryView<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(self.0.len()))?;

@@ -14,7 +14,7 @@ use axum::response::Response;
 use tessera_core::verifier::{Identity, Outcome};
 use tessera_oauth1::Scheme;
 
-use super::admission::{Presented, SentTo, verify};
+use super::admission::{Named, Presented, SentTo, verify};
 use super::trusted::{TrustedCaller, read_from_trusted_service};
 use crate::AppState;
 use crate::edge::Received;
@@ -110,7 +110,7 @@ fn present<'a>(state: &'a AppState, received: &'a Received) -> Presented<'a> {
         method: Cow::Borrowed(method),
         sent_to: SentTo::Origin {
             origin,
-            named: format!("{}://{host}", scheme.as_str()),
+            named: Named::Url(scheme, host),
             target,
         },
         authorization: received.authorization().map(|a| a.map(Cow::Borrowed)),

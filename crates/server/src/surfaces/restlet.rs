@@ -12,7 +12,6 @@ use super::admission::admit;
 use super::answers::echo;
 use crate::AppState;
 use crate::edge::Received;
-use crate::form::Fields;
 use crate::wire::Surface;
 
 pub(crate) async fn restlet(
@@ -33,7 +32,9 @@ pub(crate) async fn restlet(
 /// The echo RESTlet holds the request for `tessera_delay_ms` milliseconds (at most 30 s) when
 /// asked, so an integrator can rehearse the concurrency limits with slow requests.
 fn rehearsal_delay(received: &Received) -> Option<Duration> {
-    let query = Fields::parse(received.query().as_bytes()).ok()?;
-    let ms: u64 = query.get("tessera_delay_ms")?.parse().ok()?;
+    let ms: u64 = crate::form::first(received.query().as_bytes(), "tessera_delay_ms")
+        .ok()??
+        .parse()
+        .ok()?;
     Some(Duration::from_millis(ms.min(30_000)))
 }
