@@ -75,6 +75,7 @@ pub struct AuditParams {
         deserialize_with = "internal_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[param(minimum = 1)]
     pub user: Option<i64>,
     /// Internal id of a role.
     #[serde(
@@ -82,6 +83,7 @@ pub struct AuditParams {
         deserialize_with = "internal_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[param(minimum = 1)]
     pub role: Option<i64>,
     /// Internal id of an integration record.
     #[serde(
@@ -89,6 +91,7 @@ pub struct AuditParams {
         deserialize_with = "internal_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[param(minimum = 1)]
     pub application: Option<i64>,
     /// Internal id of a token.
     #[serde(
@@ -96,6 +99,7 @@ pub struct AuditParams {
         deserialize_with = "internal_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[param(minimum = 1)]
     pub token: Option<i64>,
     /// Part of the token's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +119,7 @@ pub struct AuditParams {
         deserialize_with = "rows",
         skip_serializing_if = "Option::is_none"
     )]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

@@ -208,9 +208,12 @@ impl<'de> Deserializer<'de> for Text<'de> {
 macro_rules! choice {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
         $(#[$doc])*
+        // Each word is its variant's name in lower case (the schema is made from the names;
+        // `words_are_the_variants_in_lower_case` checks they agree).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "lowercase")]
         pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $word)] $variant),+
+            $($(#[$vdoc])* $variant),+
         }
 
         impl $name {
@@ -304,6 +307,28 @@ mod tests {
 
     fn read(pairs: &[(&str, &str)]) -> Result<Params, QueryError> {
         from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn words_are_the_variants_in_lower_case() {
+        use crate::tokens::{RevokedChoice, TokenSortChoice};
+        for (word, written) in RevokedChoice::WORDS
+            .iter()
+            .zip([RevokedChoice::All, RevokedChoice::Yes, RevokedChoice::No])
+            .map(|(w, c)| (*w, serde_json::to_value(c).unwrap_or_default()))
+            .chain(
+                TokenSortChoice::WORDS
+                    .iter()
+                    .zip([
+                        TokenSortChoice::Newest,
+                        TokenSortChoice::Oldest,
+                        TokenSortChoice::Name,
+                    ])
+                    .map(|(w, c)| (*w, serde_json::to_value(c).unwrap_or_default())),
+            )
+        {
+            assert_eq!(written, word);
+        }
     }
 
     #[test]

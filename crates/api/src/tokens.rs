@@ -88,7 +88,6 @@ choice!(
 pub struct TokenListParams {
     /// `all` (default), `yes` or `no`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
     pub revoked: Option<RevokedChoice>,
     /// Only inactive (`true`) or only active (`false`) tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +98,7 @@ pub struct TokenListParams {
         deserialize_with = "internal_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[param(minimum = 1)]
     pub application: Option<i64>,
     /// Internal id of a user.
     #[serde(
@@ -106,6 +106,7 @@ pub struct TokenListParams {
         deserialize_with = "internal_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[param(minimum = 1)]
     pub user: Option<i64>,
     /// Internal id of a role.
     #[serde(
@@ -113,6 +114,7 @@ pub struct TokenListParams {
         deserialize_with = "internal_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[param(minimum = 1)]
     pub role: Option<i64>,
     /// Case-insensitive part of the token, application, user or role name; at least 3
     /// characters.
@@ -120,7 +122,6 @@ pub struct TokenListParams {
     pub search: Option<String>,
     /// `newest` (default), `oldest` or `name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
     pub sort: Option<TokenSortChoice>,
     /// The `next` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +132,7 @@ pub struct TokenListParams {
         deserialize_with = "rows",
         skip_serializing_if = "Option::is_none"
     )]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

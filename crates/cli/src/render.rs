@@ -96,11 +96,17 @@ pub fn record<T>(output: Output, raw: &Value, value: &T, fields: &[Field<T>]) {
     }
 }
 
-/// Control characters out of a cell: a name cannot move the terminal's cursor.
+/// Control characters out of a cell: a name cannot move the terminal's cursor, nor reorder
+/// the rest of the line (bidirectional overrides and isolates) or break it (line and
+/// paragraph separators).
 fn clean(s: String) -> String {
-    if s.chars().any(char::is_control) {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+    };
+    if s.chars().any(unsafe_char) {
         s.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
+            .map(|c| if unsafe_char(c) { ' ' } else { c })
             .collect()
     } else {
         s
@@ -127,6 +133,7 @@ mod tests {
     #[test]
     fn cells_lose_control_characters() {
         assert_eq!(clean("a\u{1b}[2Jb".into()), "a [2Jb");
+        assert_eq!(clean("Bidi \u{202e}evil\u{2028}x".into()), "Bidi  evil x");
         assert_eq!(yes_no(true), "yes");
         assert_eq!(or_empty::<String>(&None), "");
     }

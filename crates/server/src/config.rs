@@ -72,7 +72,10 @@ pub struct Origin {
 
 impl Origin {
     /// Parses `http://host[:port]` (a trailing `/` is allowed; nothing else may follow).
+    /// The host is a DNS name (ASCII letters, digits, `-`, `.`), an IPv4 address or a bracketed
+    /// IPv6 address, and the port 1–65535: an origin no request could name is refused.
     pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
         let (scheme, rest) = s
             .split_once("://")
             .ok_or_else(|| format!("public origin {s:?} must look like https://host[:port]"))?;
@@ -83,6 +86,44 @@ impl Origin {
             return Err(format!(
                 "public origin {s:?} must be scheme://host[:port] with no path"
             ));
+        }
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (address, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| format!("public origin {s:?}: unclosed [ in the host"))?;
+                if address.parse::<std::net::Ipv6Addr>().is_err() {
+                    return Err(format!(
+                        "public origin {s:?}: {address:?} is not an IPv6 address"
+                    ));
+                }
+                // `]` ends the host: nothing may follow but `:port`.
+                let port = (!after.is_empty()).then(|| after.strip_prefix(':').unwrap_or(after));
+                (None, port)
+            }
+            None => match authority.rsplit_once(':') {
+                Some((host, port)) => (Some(host), Some(port)),
+                None => (Some(authority), None),
+            },
+        };
+        if let Some(host) = host {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            };
+            if !host.split('.').all(label_ok) {
+                return Err(format!(
+                    "public origin {s:?}: {host:?} is not a host name or address (ASCII letters, \
+                     digits, '-' and '.'; IPv6 in brackets)"
+                ));
+            }
+        }
+        if let Some(port) = port
+            && !port.parse::<u16>().is_ok_and(|p| p != 0)
+        {
+            return Err(format!("public origin {s:?}: the port must be 1–65535"));
         }
         Ok(Self::new(scheme, authority))
     }
@@ -183,6 +224,34 @@ impl<'de> serde::Deserialize<'de> for Origin {
 #[cfg(test)]
 mod tests {
     use super::Origin;
+
+    #[test]
+    fn an_origin_no_request_could_name_is_refused() {
+        for bad in [
+            "http://a.example:0",
+            "http://a.example:99999",
+            "http://a.example:",
+            "http://::1",
+            "http://*.example",
+            "http://bücher.example",
+            "http://.example",
+            "http://[::1",
+            "http://[nope]:80",
+            "http://a_b.example",
+        ] {
+            assert!(Origin::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "http://127.0.0.1:8080",
+            "https://tessera.example.com",
+            "http://[::1]:9",
+            "http://[::1]",
+            " http://localhost:8080 ",
+            "https://1234567.restlets.api.netsuite.com/",
+        ] {
+            assert!(Origin::parse(good).is_ok(), "{good}");
+        }
+    }
 
     #[test]
     fn only_plain_http_to_this_machine_counts_as_loopback() {

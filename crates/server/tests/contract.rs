@@ -208,6 +208,41 @@ async fn every_error_body_is_the_reviewed_contract() {
         ),
     );
     bodies.insert(
+        "http unsigned admin call with a body",
+        reply(
+            &send(
+                addr,
+                "POST",
+                "/api/v1/tokens",
+                &[("content-type", "application/json")],
+                body,
+            )
+            .await,
+        ),
+    );
+    let array = br#"["x",[],false]"#;
+    let auth = signed_with_body_hash(&signer(), "POST", &server.url("/api/v1/roles"), array);
+    bodies.insert(
+        "http body not an object",
+        reply(
+            &send(
+                addr,
+                "POST",
+                "/api/v1/roles",
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
+                array,
+            )
+            .await,
+        ),
+    );
+    bodies.insert(
+        "http parameter of an endpoint that takes none",
+        reply(&signed_get(&server, "/api/v1/account?x=1").await),
+    );
+    bodies.insert(
         "http unknown query parameter",
         reply(&signed_get(&server, "/api/v1/tokens?limt=5").await),
     );

@@ -713,6 +713,40 @@ async fn verification_api_and_forward_auth(server: &TestServer) {
     .await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.json()["title"], "Unauthorized");
+
+    // A client behind nginx adds its own X-Forwarded-Uri (nginx passes client headers to the
+    // auth subrequest) and signs that harmless URI: the proxy's X-Original-URI names another
+    // request, so the description is ambiguous and refused, never verified for the wrong one.
+    let public = format!("http://{shop}/public");
+    let auth = authorization(&signer(), "GET", &public, None);
+    let reply = send(
+        server.addr,
+        "GET",
+        "/api/v1/forward-auth",
+        &[
+            ("authorization", &auth),
+            ("x-original-method", "DELETE"),
+            ("x-original-uri", "/admin/users/1?purge=true"),
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-uri", "/public"),
+            ("host", &shop),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    // No original URI at all (a proxy misconfigured): not verified as if it were `/`.
+    let root = format!("http://{shop}/");
+    let auth = authorization(&signer(), "GET", &root, None);
+    let reply = send(
+        server.addr,
+        "GET",
+        "/api/v1/forward-auth",
+        &[("authorization", &auth), ("host", &shop)],
+        b"",
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
 }
 
 async fn metrics_count_requests_by_surface_and_detail(server: &TestServer) {

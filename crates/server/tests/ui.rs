@@ -1213,3 +1213,33 @@ async fn the_owner_chooses_who_may_install_a_record_on_its_edit_page(server: &Te
         .unwrap();
     assert_eq!(stored.len(), 2);
 }
+
+/// The sign-in form's token is found in whichever `Cookie` header carries it, after cookies of
+/// other applications on the same host (even ones that are not ASCII): they cannot make the
+/// form "expired".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_cookie_is_found_among_other_cookies() {
+    let server = start_sqlite(ServerConfig::default()).await;
+    admin_password(&server).await;
+    let form = send(server.addr, "GET", "/app/login", &[], b"").await;
+    let csrf = csrf_in(&form.text());
+    let login = set_cookie(&form, "tessera-login");
+    let login = login.split(';').next().unwrap();
+    let body = format!(
+        "account={ACCOUNT}&email=admin%40example.com&password={}&csrf={csrf}&next=%2Fapp",
+        tessera_oauth1::encode::encode(ADMIN_PASSWORD)
+    );
+    let mut request = format!(
+        "POST /app/login HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n",
+        body.len(),
+        addr = server.addr
+    )
+    .into_bytes();
+    request.extend_from_slice(b"Cookie: other=caf\xc3\xa9; \xe9=1\r\n");
+    request.extend_from_slice(format!("Cookie: {login}\r\n\r\n{body}").as_bytes());
+    let reply = raw_exchange(server.addr, &request).await;
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    server.finish().await;
+}

@@ -82,12 +82,59 @@ pub enum OpenError {
     },
     #[error("unsupported database URL: it must start with sqlite: or postgres:")]
     UnsupportedUrl,
+    /// A query parameter of a PostgreSQL URL the driver does not know: refused before the
+    /// driver sees it, because the driver logs such a parameter with its value (which may be a
+    /// secret). Only the name is said.
+    #[error(
+        "the database URL has a parameter {0:?} the PostgreSQL driver does not know (it takes {known}); its value is not shown",
+        known = POSTGRES_URL_PARAMETERS.join(", ")
+    )]
+    UnknownUrlParameter(String),
     #[error("connecting failed")]
     Connect(#[source] sqlx::Error),
     #[error("cannot migrate the database")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("cannot start the SQLite hot-path writer")]
     HotWriter(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The query parameters sqlx's PostgreSQL driver reads from a URL (`sqlx-postgres`'s
+/// `options/parse.rs`).
+const POSTGRES_URL_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// Every query parameter of a PostgreSQL URL is one the driver knows, written plainly.
+fn check_postgres_url_parameters(url: &str) -> Result<(), OpenError> {
+    let Some((_, query)) = url.split_once('?') else {
+        return Ok(());
+    };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        if !POSTGRES_URL_PARAMETERS.contains(&name) {
+            // A name is never a secret, but a garbled one may be part of one: cut it short.
+            let shown: String = name.chars().take(40).collect();
+            return Err(OpenError::UnknownUrlParameter(shown));
+        }
+    }
+    Ok(())
 }
 
 /// How the store uses its database: pool sizes and time-outs. SQLite writes go through one
@@ -279,6 +326,9 @@ impl SqlStore {
         } else {
             return Err(OpenError::UnsupportedUrl);
         };
+        if backend == Backend::Postgres {
+            check_postgres_url_parameters(url)?;
+        }
         let options = AnyConnectOptions::from_str(url)
             .map_err(OpenError::Connect)?
             .disable_statement_logging();

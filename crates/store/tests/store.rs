@@ -308,3 +308,24 @@ async fn unique_violations_are_named_by_their_constraint(env: &Env) {
         other => panic!("expected a duplicate token id, got {other:?}"),
     }
 }
+
+/// A PostgreSQL URL parameter the driver does not know is refused before the driver sees it:
+/// the driver would log it with its value, and such a value is often a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_url_parameter_is_refused_without_its_value() {
+    for url in [
+        "postgres://u@127.0.0.1:1/db?sslpassword=s3cretKEY",
+        "postgres://u@127.0.0.1:1/db?sslmode=disable&passwd=s3cretKEY",
+        "postgres://u@127.0.0.1:1/db?pass%77ord=s3cretKEY",
+    ] {
+        let Err(e) = SqlStore::connect(url, tessera_store::StoreOptions::default()).await else {
+            panic!("{url} was accepted");
+        };
+        let text = tessera_core::Chain(&e).to_string();
+        assert!(
+            matches!(e, tessera_store::OpenError::UnknownUrlParameter(_)),
+            "{text}"
+        );
+        assert!(!text.contains("s3cretKEY"), "{text}");
+    }
+}

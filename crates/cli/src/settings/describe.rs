@@ -6,26 +6,48 @@ use serde_json::Value;
 
 use super::{COMPUTED_DEFAULTS, Effective, Settings, field_name, to_map};
 
-/// Settings that may hold a secret: shown masked.
-fn masked(name: &str, value: &str) -> String {
-    match name {
-        // postgres://user:password@host/db: the password.
-        "database_url" => match value.split_once("://") {
-            Some((scheme, rest)) => match rest.split_once('@') {
-                Some((credentials, host)) => {
-                    let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
-                    if credentials.contains(':') {
-                        format!("{scheme}://{user}:***@{host}")
-                    } else {
-                        value.to_owned()
-                    }
-                }
-                None => value.to_owned(),
-            },
-            None => "***".to_owned(),
-        },
-        _ => value.to_owned(),
+/// Settings that may hold a secret, shown masked: a database URL's password, in its user
+/// information (up to the last `@` of the authority) or in a query parameter named like one.
+pub(super) fn masked(name: &str, value: &str) -> String {
+    if name != "database_url" {
+        return value.to_owned();
     }
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return "***".to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if secret_like(key) => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+/// A parameter name that may carry a secret (`password`, `sslpassword`, `passwd`, keys).
+fn secret_like(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "key", "token", "%"]
+        .iter()
+        .any(|s| key.contains(s))
 }
 
 /// One row per setting: its file key, flag, variable, default and description.
@@ -105,8 +127,13 @@ pub fn describe(effective: &Effective) -> anyhow::Result<String> {
         .sources
         .iter()
         .map(|(name, source)| {
+            let computed = COMPUTED_DEFAULTS.iter().find(|(n, _)| n == name);
             let value = match values.get(*name) {
                 Some(Value::String(s)) => masked(name, s),
+                // An empty list means the default, as `serve` reads it.
+                Some(Value::Array(list)) if list.is_empty() && computed.is_some() => {
+                    format!("[] = {}", computed.map_or("", |(_, d)| *d))
+                }
                 Some(other) => other.to_string(),
                 None => COMPUTED_DEFAULTS
                     .iter()
@@ -156,6 +183,17 @@ mod tests {
             "postgres://tessera:***@db:5432/tessera"
         );
         assert_eq!(masked("database_url", "postgres://db/t"), "postgres://db/t");
+        assert_eq!(
+            masked("database_url", "postgres://u:s3cret@PW@127.0.0.1/test"),
+            "postgres://u:***@127.0.0.1/test"
+        );
+        assert_eq!(
+            masked(
+                "database_url",
+                "postgres://127.0.0.1/test?user=u&password=s3cretPW&sslpassword=k&sslmode=require"
+            ),
+            "postgres://127.0.0.1/test?user=u&password=***&sslpassword=***&sslmode=require"
+        );
         assert_eq!(masked("log", "debug"), "debug");
     }
 }

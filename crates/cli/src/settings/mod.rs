@@ -335,8 +335,19 @@ impl Settings {
 fn read_file(path: &Path) -> anyhow::Result<Settings> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the config file {}", path.display()))?;
-    let mut settings: Settings = toml::from_str(&text)
-        .with_context(|| format!("config file {} is not valid", path.display()))?;
+    // The parser's own message quotes the offending line, which may hold a password: only
+    // its message and the line number are said.
+    let mut settings: Settings = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        anyhow::anyhow!(
+            "config file {} is not valid{at}: {}",
+            path.display(),
+            e.message()
+        )
+    })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     settings.data_dir = settings.data_dir.map(|p| base.join(p));
     settings.fixtures = settings.fixtures.map(|p| base.join(p));
@@ -388,6 +399,45 @@ mod tests {
         };
         let e = s.resolve().unwrap_err().to_string();
         assert!(e.contains("ui_idle_minutes"), "{e}");
+        // A file that does not parse is named with its line, never quoted: it may hold a secret.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(
+            &file,
+            "log = \"info\"\ndatabase_url = \"postgres://u:s3cretPW@h/db\n",
+        )
+        .unwrap();
+        let e = format!(
+            "{:#}",
+            layer(&Settings::default(), None, Some(&file)).unwrap_err()
+        );
+        assert!(e.contains("line 2") && !e.contains("s3cretPW"), "{e}");
+        for (bad, name) in [
+            (
+                Settings {
+                    log: Some(String::new()),
+                    ..Settings::defaults()
+                },
+                "log",
+            ),
+            (
+                Settings {
+                    log: Some("foo[[=bar".into()),
+                    ..Settings::defaults()
+                },
+                "log filter",
+            ),
+            (
+                Settings {
+                    database_url: Some(String::new()),
+                    ..Settings::defaults()
+                },
+                "database_url",
+            ),
+        ] {
+            let e = bad.resolve().unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
         let unknown = toml::from_str::<Settings>("listn = \"x\"")
             .unwrap_err()
             .to_string();

@@ -160,6 +160,20 @@ impl Settings {
         // A signed request waits for the store no longer than two acquire time-outs.
         server.verifier.store_wait = store.acquire_timeout * 2;
         server.shutdown_grace = secs("shutdown_grace", s.shutdown_grace)?;
+        if s.database_url.as_deref().is_some_and(str::is_empty) {
+            bail!("database_url is empty: give a postgres:// URL, or leave it out for SQLite");
+        }
+        let log = given(s.log, "log")?;
+        if log.trim().is_empty() {
+            bail!("log is empty: give a level (error, warn, info, debug, trace) or directives");
+        }
+        tracing_subscriber::EnvFilter::try_new(&log)
+            .with_context(|| format!("log filter {log:?} is not valid"))?;
+        if let Some(path) = &s.fixtures
+            && !path.is_file()
+        {
+            bail!("fixtures file {} does not exist", path.display());
+        }
         Ok(Resolved {
             listen: given(s.listen, "listen")?,
             data_dir: given(s.data_dir, "data_dir")?,
@@ -172,7 +186,7 @@ impl Settings {
                 admin_email: email,
             },
             default_concurrency_limit: limit,
-            log: given(s.log, "log")?,
+            log,
             store,
             server,
         })

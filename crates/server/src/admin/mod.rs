@@ -43,6 +43,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
             The admin API is never held up by integration traffic: it does not count against concurrency limits."
     ),
     security(("tba" = [])),
+    // The choices of list parameters: referenced from the parameters, not collected with them.
+    components(schemas(tessera_api::tokens::RevokedChoice, tessera_api::tokens::TokenSortChoice)),
     // Routed by the server itself (any method, and a path suffix): documented here.
     paths(crate::surfaces::forward_auth::forward_auth),
     tags(
@@ -161,11 +163,15 @@ impl utoipa::Modify for CommonResponses {
                     responses.entry("401".to_owned()).or_insert_with(|| {
                         error("The signature was refused (generic; the reason is in the login audit trail)")
                     });
-                    if operation.request_body.is_some() {
-                        responses.entry("400".to_owned()).or_insert_with(|| {
-                            error("The body is invalid (named in `field`), or it has no SHA-256 `oauth_body_hash` (`BODY_HASH_REQUIRED`)")
-                        });
-                    }
+                    // Every signed operation refuses a query parameter it does not take.
+                    let what = if operation.request_body.is_some() {
+                        "A parameter or the body is invalid (named in `field`), or the body has no SHA-256 `oauth_body_hash` (`BODY_HASH_REQUIRED`)"
+                    } else {
+                        "A parameter is invalid or unknown (named in `field`)"
+                    };
+                    responses
+                        .entry("400".to_owned())
+                        .or_insert_with(|| error(what));
                 }
             }
         }
@@ -230,7 +236,8 @@ impl Caller {
     /// The JSON body as `T`; a field of the wrong type or an unknown field is named.
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         let body = &self.admitted.received.body;
-        if body.iter().all(u8::is_ascii_whitespace) {
+        // serde reads a struct from an array too (fields by position): only an object is one.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(ApiError::invalid("body", "a JSON object is required"));
         }
         let mut deserializer = serde_json::Deserializer::from_slice(body);

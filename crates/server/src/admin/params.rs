@@ -21,12 +21,14 @@ pub(crate) fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let mut seen: Vec<&str> = Vec::new();
     for (name, _) in fields.iter().filter(|(n, _)| !n.starts_with("oauth_")) {
         if !known.contains(&name) {
+            let takes = if known.is_empty() {
+                "it takes none".to_owned()
+            } else {
+                format!("it takes: {}", known.join(", "))
+            };
             return Err(ApiError::invalid(
                 name,
-                format!(
-                    "is not a parameter of this endpoint (it takes: {})",
-                    known.join(", ")
-                ),
+                format!("is not a parameter of this endpoint ({takes})"),
             ));
         }
         if seen.contains(&name) {

@@ -70,6 +70,10 @@ impl Received {
         &self.method
     }
 
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
     /// A header's value when it is text.
     pub(crate) fn header(&self, name: &HeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -97,7 +101,8 @@ impl Received {
             surface: surface.label(),
             ip: self.client_ip(state),
             user_agent: clip(self.header(&header::USER_AGENT).unwrap_or(""), 512),
-            method: method.to_owned(),
+            // A trusted service describes the method; a real one is short.
+            method: clip(method, 32),
             request_uri: clip(&redact_sensitive_query(uri), 2048),
         }
     }

@@ -17,7 +17,9 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 /// parameters (a client may put its signature, or its password, in the query) and anything
 /// named like a secret.
 fn is_sensitive_param(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
+    // As the name is read (`oauth%5Ftoken` is `oauth_token`); undecodable, as sent.
+    let decoded = tessera_oauth1::encode::form_decode(name);
+    let name = decoded.as_deref().unwrap_or(name).to_ascii_lowercase();
     name.starts_with("oauth_")
         || name.starts_with("nlauth_")
         || ["password", "passwd", "pwd", "secret", "signature"]
@@ -60,6 +62,10 @@ mod tests {
                 "/rest/issuetoken?consumerKey=k&nlauth_signature=pw&Password=hunter2&client_secret=s&name=n"
             ),
             "/rest/issuetoken?consumerKey=k&nlauth_signature=***&Password=***&client_secret=***&name=n"
+        );
+        assert_eq!(
+            redact_sensitive_query("/r?oauth%5Ftoken=LEAK&pass%77ord=LEAK&a=1"),
+            "/r?oauth%5Ftoken=***&pass%77ord=***&a=1"
         );
     }
 

@@ -14,7 +14,7 @@ use axum::response::Response;
 use tessera_core::verifier::{Identity, Outcome};
 use tessera_oauth1::Scheme;
 
-use super::admission::{Named, Presented, SentTo, verify};
+use super::admission::{Named, Presented, SentTo, malformed, refused_early, verify};
 use super::trusted::{TrustedCaller, read_from_trusted_service};
 use crate::AppState;
 use crate::edge::Received;
@@ -59,7 +59,14 @@ pub(crate) async fn forward_auth(
         Ok(r) => r,
         Err(response) => return response,
     };
-    let presented = present(&state, &received);
+    let presented = match present(&state, &received) {
+        Ok(p) => p,
+        Err(why) => {
+            let context = received.context_for(&state, Surface::ForwardAuth);
+            refused_early(&state, &context, Surface::ForwardAuth, malformed(&why)).await;
+            return wire::malformed();
+        }
+    };
     let original = original_surface(&presented);
     match verify(&state, Surface::ForwardAuth, &presented).await {
         Ok(Outcome::Accepted(identity)) => identity_headers(&identity),
@@ -69,26 +76,51 @@ pub(crate) async fn forward_auth(
     }
 }
 
+/// The one value of a header describing the original request, from either proxy family's
+/// name. Both names at once, a name twice, or a value that is not text is refused: a client
+/// can add headers of its own, and nginx and Traefik pass them on to this endpoint, so an
+/// ambiguous description could have the signature checked for a request other than the one
+/// the proxy lets through.
+fn one_of<'a>(received: &'a Received, names: [&HeaderName; 2]) -> Result<Option<&'a str>, String> {
+    let mut found = None;
+    for name in names {
+        for value in received.headers().get_all(name) {
+            if found.is_some() {
+                return Err(format!(
+                    "the original request is described more than once ({} and {}); a client \
+                     may have sent one of them",
+                    names[0], names[1]
+                ));
+            }
+            let text = value
+                .to_str()
+                .map_err(|_| format!("{name} is not visible ASCII text"))?;
+            found = Some(text);
+        }
+    }
+    Ok(found)
+}
+
 /// The original request the proxy describes. The proxy does not pass the body, so form
-/// parameters cannot be signed through it.
-fn present<'a>(state: &'a AppState, received: &'a Received) -> Presented<'a> {
-    let method = received
-        .header(&X_FORWARDED_METHOD)
-        .or_else(|| received.header(&X_ORIGINAL_METHOD))
+/// parameters cannot be signed through it. `Err`: it describes none, or not unambiguously.
+fn present<'a>(state: &'a AppState, received: &'a Received) -> Result<Presented<'a>, String> {
+    let method = one_of(received, [&X_FORWARDED_METHOD, &X_ORIGINAL_METHOD])?
         .unwrap_or(received.method().as_str());
-    let target = match received
-        .header(&X_FORWARDED_URI)
-        .or_else(|| received.header(&X_ORIGINAL_URI))
-    {
+    let target = match one_of(received, [&X_FORWARDED_URI, &X_ORIGINAL_URI])? {
         Some(uri) => Cow::Borrowed(uri),
-        // Envoy: the original path follows this endpoint's own.
+        // Envoy: the original path follows this endpoint's own, after a `/`.
         None => match received
             .path_and_query
             .strip_prefix(crate::FORWARD_AUTH_PATH)
-            .unwrap_or("/")
         {
-            rest if rest.starts_with('/') => Cow::Borrowed(rest),
-            rest => Cow::Owned(format!("/{rest}")),
+            Some(rest) if rest.starts_with('/') => Cow::Borrowed(rest),
+            _ => {
+                return Err(format!(
+                    "the proxy named no original URI (X-Original-URI, X-Forwarded-Uri, or a \
+                     path after {}/)",
+                    crate::FORWARD_AUTH_PATH
+                ));
+            }
         },
     };
     let host = received
@@ -105,7 +137,7 @@ fn present<'a>(state: &'a AppState, received: &'a Received) -> Presented<'a> {
         .origins()
         .iter()
         .find(|o| o.scheme == scheme && o.is_host(host));
-    Presented {
+    Ok(Presented {
         context: received.context(state, Surface::ForwardAuth, method, &target),
         method: Cow::Borrowed(method),
         sent_to: SentTo::Origin {
@@ -116,7 +148,7 @@ fn present<'a>(state: &'a AppState, received: &'a Received) -> Presented<'a> {
         authorization: received.authorization().map(|a| a.map(Cow::Borrowed)),
         form: false,
         body: Cow::Borrowed(&[]),
-    }
+    })
 }
 
 /// The surface the original request was sent to, whose 401 the proxy passes on.

@@ -62,13 +62,22 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// The value of a cookie the browser sent (the first of that name).
-fn cookie<'a>(visit: &'a Visit, name: &str) -> Option<&'a str> {
-    let header = visit.received.header(&header::COOKIE)?;
-    Cookie::split_parse(header)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .and_then(|c| c.value_raw())
+/// The value of a cookie the browser sent (the first of that name), over every `Cookie`
+/// header: another application on the same host may set cookies of its own, even ones that
+/// are not ASCII, and they must not hide ours.
+fn cookie(visit: &Visit, name: &str) -> Option<String> {
+    visit
+        .received
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .find_map(|value| {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            Cookie::split_parse(text.as_ref())
+                .filter_map(Result::ok)
+                .find(|c| c.name() == name)
+                .map(|c| c.value().to_owned())
+        })
 }
 
 /// Renders the sign-in form with a fresh form token, set as a cookie too.
@@ -233,12 +242,12 @@ async fn sign_in(state: &AppState, visit: &Visit) -> Result<Response, SignInRefu
     }
     let context = visit.received.context_for(state, Surface::WebUi);
     let password = SecretString::from(form.get("password").unwrap_or_default().to_owned());
-    let device_cookie = session::cookie_name(state, DEVICE_COOKIE);
+    let device = cookie(visit, &session::cookie_name(state, DEVICE_COOKIE));
     let attempt = crate::signin::PasswordAttempt {
         account: &account_text,
         email: &email_text,
         password: &password,
-        device: cookie(visit, &device_cookie),
+        device: device.as_deref(),
     };
     let signed_in = match crate::signin::check(state, &context, attempt)
         .await
