@@ -102,7 +102,7 @@ pub fn record<T>(output: Output, raw: &Value, value: &T, fields: &[Field<T>]) {
 fn clean(s: String) -> String {
     let unsafe_char = |c: char| {
         c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+            || matches!(c, '\u{200b}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
     };
     if s.chars().any(unsafe_char) {
         s.chars()

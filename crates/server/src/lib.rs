@@ -144,6 +144,11 @@ pub fn router(state: AppState) -> Router {
             any(surfaces::rest_web_services::rest_web_services),
         )
         .route(FORWARD_AUTH_PATH, any(surfaces::forward_auth::forward_auth))
+        // Envoy, for an original request to `/`.
+        .route(
+            &format!("{FORWARD_AUTH_PATH}/"),
+            any(surfaces::forward_auth::forward_auth),
+        )
         .route(
             &format!("{FORWARD_AUTH_PATH}/{{*path}}"),
             any(surfaces::forward_auth::forward_auth),

@@ -735,6 +735,67 @@ async fn verification_api_and_forward_auth(server: &TestServer) {
     )
     .await;
     assert_eq!(reply.status, 400, "{}", reply.text());
+    // Any other mix of two proxies' ways, a repeated or empty description: refused alike.
+    let harmless = format!("http://{shop}/harmless");
+    let auth = authorization(&signer(), "GET", &harmless, None);
+    let post = authorization(&signer(), "POST", &harmless, None);
+    let mixes: [(&str, Vec<(&str, &str)>); 5] = [
+        (
+            "/api/v1/forward-auth/secret",
+            vec![("authorization", &auth), ("x-original-uri", "/harmless")],
+        ),
+        (
+            "/api/v1/forward-auth",
+            vec![
+                ("authorization", &post),
+                ("x-original-uri", "/harmless"),
+                ("x-forwarded-method", "POST"),
+            ],
+        ),
+        (
+            "/api/v1/forward-auth",
+            vec![("authorization", &auth), ("x-original-uri", "")],
+        ),
+        (
+            "/api/v1/forward-auth",
+            vec![
+                ("authorization", &auth),
+                ("x-original-uri", "/harmless"),
+                ("x-forwarded-host", &shop),
+                ("x-forwarded-host", "localhost"),
+            ],
+        ),
+        (
+            "/api/v1/forward-auth",
+            vec![
+                ("authorization", &auth),
+                ("x-original-uri", "/harmless"),
+                ("x-forwarded-proto", "http,https"),
+            ],
+        ),
+    ];
+    for (path, headers) in mixes {
+        let mut headers = headers;
+        headers.push(("host", &shop));
+        let reply = send(server.addr, "GET", path, &headers, b"").await;
+        assert_eq!(reply.status, 400, "{path} {headers:?}: {}", reply.text());
+    }
+    // Envoy, for an original request to `/`.
+    let reply = send(
+        server.addr,
+        "GET",
+        "/api/v1/forward-auth/",
+        &[
+            (
+                "authorization",
+                &authorization(&signer(), "GET", &format!("http://{shop}/"), None),
+            ),
+            ("host", &shop),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
     // No original URI at all (a proxy misconfigured): not verified as if it were `/`.
     let root = format!("http://{shop}/");
     let auth = authorization(&signer(), "GET", &root, None);

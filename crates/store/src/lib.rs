@@ -123,15 +123,22 @@ const POSTGRES_URL_PARAMETERS: &[&str] = &[
 
 /// Every query parameter of a PostgreSQL URL is one the driver knows, written plainly.
 fn check_postgres_url_parameters(url: &str) -> Result<(), OpenError> {
-    let Some((_, query)) = url.split_once('?') else {
+    // The query starts after the user information, which ends at the last `@` (a password
+    // may hold a raw `?`).
+    let after_credentials = url.rfind('@').map_or(url, |at| &url[at + 1..]);
+    let Some((_, query)) = after_credentials.split_once('?') else {
         return Ok(());
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let name = pair.split_once('=').map_or(pair, |(n, _)| n);
         if !POSTGRES_URL_PARAMETERS.contains(&name) {
-            // A name is never a secret, but a garbled one may be part of one: cut it short.
-            let shown: String = name.chars().take(40).collect();
-            return Err(OpenError::UnknownUrlParameter(shown));
+            // Named only when it is a plain word: anything else may be part of a secret.
+            let plain = name.len() <= 40
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            let shown = if plain { name } else { "(not a plain word)" };
+            return Err(OpenError::UnknownUrlParameter(shown.to_owned()));
         }
     }
     Ok(())

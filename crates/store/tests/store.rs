@@ -317,6 +317,7 @@ async fn an_unknown_url_parameter_is_refused_without_its_value() {
         "postgres://u@127.0.0.1:1/db?sslpassword=s3cretKEY",
         "postgres://u@127.0.0.1:1/db?sslmode=disable&passwd=s3cretKEY",
         "postgres://u@127.0.0.1:1/db?pass%77ord=s3cretKEY",
+        "postgres://u:ab?cds3cretKEY@127.0.0.1:1/db?sslpassword=x",
     ] {
         let Err(e) = SqlStore::connect(url, tessera_store::StoreOptions::default()).await else {
             panic!("{url} was accepted");

@@ -15,10 +15,14 @@ pub(super) fn masked(name: &str, value: &str) -> String {
     let Some((scheme, rest)) = value.split_once("://") else {
         return "***".to_owned();
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(at) => rest.split_at(at),
-        None => (rest, ""),
-    };
+    // The user information ends at the last `@` (a password may hold `@`, `/` or `?` written
+    // raw); the host part ends at the first `/` or `?` after it. Masking too much is the safe
+    // side of a doubt.
+    let host_from = rest.rfind('@').map_or(0, |at| at + 1);
+    let end = rest[host_from..]
+        .find(['/', '?'])
+        .map_or(rest.len(), |at| host_from + at);
+    let (authority, tail) = rest.split_at(end);
     let authority = match authority.rsplit_once('@') {
         Some((credentials, host)) => match credentials.split_once(':') {
             Some((user, _)) => format!("{user}:***@{host}"),
@@ -187,6 +191,16 @@ mod tests {
             masked("database_url", "postgres://u:s3cret@PW@127.0.0.1/test"),
             "postgres://u:***@127.0.0.1/test"
         );
+        for raw in [
+            "postgres://u:ab?cdSECRET@h/db",
+            "postgres://u:ab/cdSECRET@h/db",
+        ] {
+            assert_eq!(
+                masked("database_url", raw),
+                "postgres://u:***@h/db",
+                "{raw}"
+            );
+        }
         assert_eq!(
             masked(
                 "database_url",

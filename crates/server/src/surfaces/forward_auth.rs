@@ -76,61 +76,79 @@ pub(crate) async fn forward_auth(
     }
 }
 
-/// The one value of a header describing the original request, from either proxy family's
-/// name. Both names at once, a name twice, or a value that is not text is refused: a client
-/// can add headers of its own, and nginx and Traefik pass them on to this endpoint, so an
-/// ambiguous description could have the signature checked for a request other than the one
-/// the proxy lets through.
-fn one_of<'a>(received: &'a Received, names: [&HeaderName; 2]) -> Result<Option<&'a str>, String> {
-    let mut found = None;
-    for name in names {
-        for value in received.headers().get_all(name) {
-            if found.is_some() {
-                return Err(format!(
-                    "the original request is described more than once ({} and {}); a client \
-                     may have sent one of them",
-                    names[0], names[1]
-                ));
-            }
-            let text = value
-                .to_str()
-                .map_err(|_| format!("{name} is not visible ASCII text"))?;
-            found = Some(text);
-        }
+/// A header describing the original request: at most one, as text, not empty. A client can
+/// add headers of its own, and nginx and Traefik pass them on to this endpoint: anything that
+/// could make the description ambiguous is refused.
+fn single<'a>(received: &'a Received, name: &HeaderName) -> Result<Option<&'a str>, String> {
+    let mut values = received.headers().get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(format!("{name} is given more than once"));
     }
-    Ok(found)
+    let text = value
+        .to_str()
+        .map_err(|_| format!("{name} is not visible ASCII text"))?
+        .trim();
+    if text.is_empty() || text.contains(',') {
+        return Err(format!("{name} must hold one value"));
+    }
+    Ok(Some(text))
 }
 
-/// The original request the proxy describes. The proxy does not pass the body, so form
-/// parameters cannot be signed through it. `Err`: it describes none, or not unambiguously.
+/// The original request the proxy describes, in exactly one proxy's way: nginx
+/// (`X-Original-URI`, `X-Original-Method`), Traefik (`X-Forwarded-Uri`, `X-Forwarded-Method`)
+/// or Envoy (the original path after this endpoint's, the method as the request's own); the
+/// host and scheme from `X-Forwarded-Host`/`-Proto` or the request's `Host`. The proxy does not
+/// pass the body, so form parameters cannot be signed through it. `Err`: it describes none, or
+/// not unambiguously — a mix of two ways could have the signature checked for a request other
+/// than the one the proxy lets through.
 fn present<'a>(state: &'a AppState, received: &'a Received) -> Result<Presented<'a>, String> {
-    let method = one_of(received, [&X_FORWARDED_METHOD, &X_ORIGINAL_METHOD])?
-        .unwrap_or(received.method().as_str());
-    let target = match one_of(received, [&X_FORWARDED_URI, &X_ORIGINAL_URI])? {
-        Some(uri) => Cow::Borrowed(uri),
-        // Envoy: the original path follows this endpoint's own, after a `/`.
-        None => match received
-            .path_and_query
-            .strip_prefix(crate::FORWARD_AUTH_PATH)
-        {
-            Some(rest) if rest.starts_with('/') => Cow::Borrowed(rest),
-            _ => {
-                return Err(format!(
-                    "the proxy named no original URI (X-Original-URI, X-Forwarded-Uri, or a \
-                     path after {}/)",
-                    crate::FORWARD_AUTH_PATH
-                ));
-            }
-        },
+    let nginx = (
+        single(received, &X_ORIGINAL_URI)?,
+        single(received, &X_ORIGINAL_METHOD)?,
+    );
+    let traefik = (
+        single(received, &X_FORWARDED_URI)?,
+        single(received, &X_FORWARDED_METHOD)?,
+    );
+    let envoy = received
+        .path_and_query
+        .strip_prefix(crate::FORWARD_AUTH_PATH)
+        .filter(|rest| rest.starts_with('/'));
+    let own = received.method().as_str();
+    let (method, target) = match (nginx, traefik, envoy) {
+        ((Some(uri), method), (None, None), None) => (method.unwrap_or(own), uri),
+        ((None, None), (Some(uri), method), None) => (method.unwrap_or(own), uri),
+        ((None, None), (None, None), Some(path)) => (own, path),
+        ((None, _), (None, _), None) => {
+            return Err(format!(
+                "the proxy named no original URI (X-Original-URI, X-Forwarded-Uri, or a path \
+                 after {}/)",
+                crate::FORWARD_AUTH_PATH
+            ));
+        }
+        _ => {
+            return Err(
+                "the original request is described in more than one way (nginx's X-Original-*, \
+                 Traefik's X-Forwarded-Uri/-Method, Envoy's path); a client may have added one"
+                    .to_owned(),
+            );
+        }
     };
-    let host = received
-        .header(&X_FORWARDED_HOST)
-        .or_else(|| received.header(&header::HOST))
-        .unwrap_or("");
-    let scheme = received
-        .header(&X_FORWARDED_PROTO)
-        .and_then(|p| Scheme::parse(p).ok())
-        .unwrap_or(Scheme::Http);
+    if !target.starts_with('/') {
+        return Err("the original URI must be a path (starting with /)".to_owned());
+    }
+    let host = match single(received, &X_FORWARDED_HOST)? {
+        Some(host) => host,
+        None => received.header(&header::HOST).unwrap_or(""),
+    };
+    let scheme = match single(received, &X_FORWARDED_PROTO)? {
+        Some(proto) => Scheme::parse(proto)
+            .map_err(|_| format!("X-Forwarded-Proto {proto:?} is not http or https"))?,
+        None => Scheme::Http,
+    };
     // The original request was sent to one of this server's public origins, or its signature
     // means nothing here.
     let origin = state
@@ -138,12 +156,12 @@ fn present<'a>(state: &'a AppState, received: &'a Received) -> Result<Presented<
         .iter()
         .find(|o| o.scheme == scheme && o.is_host(host));
     Ok(Presented {
-        context: received.context(state, Surface::ForwardAuth, method, &target),
+        context: received.context(state, Surface::ForwardAuth, method, target),
         method: Cow::Borrowed(method),
         sent_to: SentTo::Origin {
             origin,
             named: Named::Url(scheme, host),
-            target,
+            target: Cow::Borrowed(target),
         },
         authorization: received.authorization().map(|a| a.map(Cow::Borrowed)),
         form: false,
