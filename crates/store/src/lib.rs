@@ -22,6 +22,7 @@ mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tx;
+mod url;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
@@ -87,7 +88,7 @@ pub enum OpenError {
     /// secret). Only the name is said.
     #[error(
         "the database URL has a parameter {0:?} the PostgreSQL driver does not know (it takes {known}); its value is not shown",
-        known = POSTGRES_URL_PARAMETERS.join(", ")
+        known = url::POSTGRES_URL_PARAMETERS.join(", ")
     )]
     UnknownUrlParameter(String),
     #[error("connecting failed")]
@@ -96,52 +97,6 @@ pub enum OpenError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("cannot start the SQLite hot-path writer")]
     HotWriter(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// The query parameters sqlx's PostgreSQL driver reads from a URL (`sqlx-postgres`'s
-/// `options/parse.rs`).
-const POSTGRES_URL_PARAMETERS: &[&str] = &[
-    "sslmode",
-    "ssl-mode",
-    "sslrootcert",
-    "ssl-root-cert",
-    "ssl-ca",
-    "sslcert",
-    "ssl-cert",
-    "sslkey",
-    "ssl-key",
-    "statement-cache-capacity",
-    "host",
-    "hostaddr",
-    "port",
-    "dbname",
-    "user",
-    "password",
-    "application_name",
-    "options",
-];
-
-/// Every query parameter of a PostgreSQL URL is one the driver knows, written plainly.
-fn check_postgres_url_parameters(url: &str) -> Result<(), OpenError> {
-    // The query starts after the user information, which ends at the last `@` (a password
-    // may hold a raw `?`).
-    let after_credentials = url.rfind('@').map_or(url, |at| &url[at + 1..]);
-    let Some((_, query)) = after_credentials.split_once('?') else {
-        return Ok(());
-    };
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        if !POSTGRES_URL_PARAMETERS.contains(&name) {
-            // Named only when it is a plain word: anything else may be part of a secret.
-            let plain = name.len() <= 40
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            let shown = if plain { name } else { "(not a plain word)" };
-            return Err(OpenError::UnknownUrlParameter(shown.to_owned()));
-        }
-    }
-    Ok(())
 }
 
 /// How the store uses its database: pool sizes and time-outs. SQLite writes go through one
@@ -334,7 +289,7 @@ impl SqlStore {
             return Err(OpenError::UnsupportedUrl);
         };
         if backend == Backend::Postgres {
-            check_postgres_url_parameters(url)?;
+            url::check_postgres_url_parameters(url)?;
         }
         let options = AnyConnectOptions::from_str(url)
             .map_err(OpenError::Connect)?
