@@ -42,6 +42,8 @@ pub enum VaultError {
 pub enum SecretSlot<'a> {
     ConsumerSecret(&'a ApplicationId),
     TokenSecret(&'a TokenId),
+    /// The secret of a request token of the authorization flow.
+    RequestTokenSecret(&'a TokenId),
     /// The known value of `master_key_checks` (see [`Keyring::key_check`]).
     KeyCheck,
 }
@@ -58,6 +60,12 @@ impl SecretSlot<'_> {
             SecretSlot::TokenSecret(token) => {
                 format!(
                     "tessera/v1|access_tokens|token_secret|{}|{key_id}",
+                    token.as_str()
+                )
+            }
+            SecretSlot::RequestTokenSecret(token) => {
+                format!(
+                    "tessera/v1|request_tokens|token_secret|{}|{key_id}",
                     token.as_str()
                 )
             }

@@ -26,8 +26,14 @@ pub enum Detail {
     NonceUsed,
     /// The signature does not match the request (or a signed body hash does not match the body).
     InvalidSignature,
-    /// issuetoken: the record is not enabled in the account (R14).
+    /// issuetoken and the authorization flow: the record is not enabled in the account (R14).
     IntegrationBlocked,
+    /// requesttoken: no integration record has this consumer key.
+    UnknownIntegration,
+    /// requesttoken: the record does not have TBA: Authorization Flow on.
+    AuthorizationFlowRequired,
+    /// requesttoken: `oauth_callback` is not the record's callback URL.
+    InvalidCallback,
     // Tessera's own, where NetSuite publishes none.
     /// `oauth_timestamp` is not a number or outside the window.
     InvalidTimestamp,
@@ -61,11 +67,20 @@ pub enum Detail {
     InvalidCredentials,
     /// A password sign-in refused by the guess throttle before the password was checked.
     TooManyAttempts,
+    /// accesstoken: `oauth_verifier` is not the one the consent handed out (or there was no
+    /// consent yet).
+    InvalidVerifier,
+    /// accesstoken: the request token's lifetime ran out.
+    RequestTokenExpired,
+    /// accesstoken: the user denied the request token.
+    RequestTokenDenied,
+    /// accesstoken: the request token was exchanged already (single use).
+    RequestTokenUsed,
 }
 
 impl Detail {
     /// Every code, in the order the audit trail's filters offer them.
-    pub const ALL: [Detail; 23] = [
+    pub const ALL: [Detail; 30] = [
         Detail::Success,
         Detail::InvalidSignature,
         Detail::InvalidTimestamp,
@@ -89,6 +104,13 @@ impl Detail {
         Detail::IntegrationBlocked,
         Detail::InvalidCredentials,
         Detail::TooManyAttempts,
+        Detail::UnknownIntegration,
+        Detail::AuthorizationFlowRequired,
+        Detail::InvalidCallback,
+        Detail::InvalidVerifier,
+        Detail::RequestTokenExpired,
+        Detail::RequestTokenDenied,
+        Detail::RequestTokenUsed,
     ];
 
     /// The code as the audit trail stores and shows it.
@@ -117,6 +139,13 @@ impl Detail {
             Detail::ConcurrencyLimitExceeded => "ConcurrencyLimitExceeded",
             Detail::InvalidCredentials => "InvalidCredentials",
             Detail::TooManyAttempts => "TooManyAttempts",
+            Detail::UnknownIntegration => "UnknownIntegration",
+            Detail::AuthorizationFlowRequired => "AuthorizationFlowRequired",
+            Detail::InvalidCallback => "InvalidCallback",
+            Detail::InvalidVerifier => "InvalidVerifier",
+            Detail::RequestTokenExpired => "RequestTokenExpired",
+            Detail::RequestTokenDenied => "RequestTokenDenied",
+            Detail::RequestTokenUsed => "RequestTokenUsed",
         }
     }
 

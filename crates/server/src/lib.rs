@@ -24,7 +24,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tessera_api::ErrorCode;
 use tessera_core::Tessera;
 use tessera_core::verifier::Verifier;
@@ -160,6 +160,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/rest/revoketoken",
             get(surfaces::token_endpoints::revoke_token),
+        )
+        .route(
+            "/rest/requesttoken",
+            post(surfaces::authorization_flow::request_token),
+        )
+        .route(
+            "/rest/accesstoken",
+            post(surfaces::authorization_flow::access_token),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -21,6 +21,9 @@ pub enum Surface {
     AdminApi,
     /// `/rest/issuetoken` and `/rest/revoketoken` (RESTlet-style errors).
     TokenEndpoint,
+    /// `/rest/requesttoken` and `/rest/accesstoken`, the authorization flow's steps 1 and 3
+    /// (RESTlet-style errors).
+    AuthorizationFlow,
     /// The admin web UI's sign-in form.
     WebUi,
 }
@@ -31,7 +34,10 @@ impl Surface {
     pub fn is_admin_plane(self) -> bool {
         matches!(
             self,
-            Surface::AdminApi | Surface::TokenEndpoint | Surface::WebUi
+            Surface::AdminApi
+                | Surface::TokenEndpoint
+                | Surface::AuthorizationFlow
+                | Surface::WebUi
         )
     }
 
@@ -51,6 +57,7 @@ impl Surface {
             Surface::ForwardAuth => "forward-auth",
             Surface::AdminApi => "admin-api",
             Surface::TokenEndpoint => "token-endpoint",
+            Surface::AuthorizationFlow => "authorization-flow",
             Surface::WebUi => "ui",
         }
     }

@@ -52,6 +52,12 @@ const MIGRATIONS: &[Source] = &[
         sqlite: include_str!("../migrations/sqlite/0006_master_key_checks.sql"),
         postgres: include_str!("../migrations/postgres/0006_master_key_checks.sql"),
     },
+    Source {
+        version: 7,
+        description: "the three-step authorization flow",
+        sqlite: include_str!("../migrations/sqlite/0007_authorization_flow.sql"),
+        postgres: include_str!("../migrations/postgres/0007_authorization_flow.sql"),
+    },
 ];
 
 pub(crate) async fn run<'a, A>(conn: A, backend: Backend) -> Result<(), OpenError>
@@ -157,6 +163,12 @@ pub const UNIQUE_CONSTRAINTS: &[UniqueConstraint] = &[
         "master_key_checks.key_id",
         "master key id",
     ),
+    unique(
+        "request_tokens_pkey",
+        "request_tokens.token_id",
+        "request token",
+    ),
+    unique("flow_nonces_pkey", "flow_nonces.digest", "nonce"),
 ];
 
 /// What a unique violation refused: found by the constraint's name (PostgreSQL) or by the

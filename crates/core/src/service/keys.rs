@@ -125,6 +125,7 @@ impl Tessera {
                 let secret_slot = match slot {
                     SealedSlot::ConsumerSecret(app) => SecretSlot::ConsumerSecret(app),
                     SealedSlot::TokenSecret(token) => SecretSlot::TokenSecret(token),
+                    SealedSlot::RequestTokenSecret(token) => SecretSlot::RequestTokenSecret(token),
                 };
                 let fresh = self.keyring.reseal(sealed, secret_slot)?;
                 tx.replace_sealed(slot, &fresh).await?;

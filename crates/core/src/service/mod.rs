@@ -5,6 +5,7 @@
 //! change, writes its system notes, and commits: a change and its notes land together (R15).
 
 mod audit;
+mod authorization_flow;
 mod bootstrap;
 mod directory;
 mod endpoints;
@@ -23,6 +24,10 @@ use crate::store::{Store, StoreTx, TxMode};
 use crate::vault::Keyring;
 
 pub use audit::AUDIT_PAGE_MAX;
+pub use authorization_flow::{
+    ConsentDecision, ConsentRequest, ExchangedToken, FlowOutcome, FlowRefusal,
+    IssuedRequestToken, REQUEST_TOKEN_LIFETIME, STATE_MAX, callback_matches, check_flow_state,
+};
 pub use bootstrap::{FirstStart, Recovered};
 pub use directory::{
     AccountSettings, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,

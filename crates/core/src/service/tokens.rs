@@ -72,6 +72,14 @@ pub fn default_token_name(application: &str, user: &str, role: &str) -> String {
 }
 
 /// R12: who may create a token for whom.
+/// Whether R12's who-may-create-for-whom applies to a new token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MayCreate {
+    ByR12,
+    /// The user consented to the token for itself in the authorization flow.
+    ByConsent,
+}
+
 fn may_create_token(p: &Principal, user: &User, role: &Role) -> Result<()> {
     let own = user.id == p.user.id;
     if role.is_administrator() {
@@ -168,6 +176,24 @@ impl Tessera {
         }
         let mut tx = self.tx(TxMode::Write).await?;
         let p = principal(tx.as_mut(), actor).await?;
+        let created = self
+            .create_token_in(tx.as_mut(), &p, input, given, MayCreate::ByR12)
+            .await?;
+        self.commit(tx).await?;
+        Ok(created)
+    }
+
+    /// Creates a token inside `tx` as `p`, checking every rule but, with
+    /// [`MayCreate::ByConsent`], R12's who-may-create-for-whom: the authorization flow creates
+    /// a token for the user that consented to it, with the role it chose.
+    pub(crate) async fn create_token_in(
+        &self,
+        tx: &mut dyn StoreTx,
+        p: &Principal,
+        input: NewTokenInput,
+        given: Option<TokenCredentials>,
+        may: MayCreate,
+    ) -> Result<(TokenListItem, TokenCredentials)> {
         let account = tx
             .account(&p.account)
             .await?
@@ -185,7 +211,9 @@ impl Tessera {
             .role(&p.account, input.role)
             .await?
             .ok_or(Error::not_found("role"))?;
-        may_create_token(&p, &user, &role)?;
+        if may == MayCreate::ByR12 {
+            may_create_token(p, &user, &role)?;
+        }
         if !user.active {
             return Err(Error::invalid("user", format!("{} is inactive", user.name)));
         }
@@ -265,14 +293,13 @@ impl Tessera {
                 created_by_name: p.user.name.clone(),
             })
             .await?;
-        let mut notes = Notes::by(&p, now);
+        let mut notes = Notes::by(p, now);
         notes.push(RecordRef::Token(key), "created", None, Some(name));
-        notes.write(tx.as_mut()).await?;
+        notes.write(tx).await?;
         let item = tx
             .token(&p.account, key)
             .await?
             .ok_or(Error::not_found("access token"))?;
-        self.commit(tx).await?;
         Ok((
             item,
             TokenCredentials {

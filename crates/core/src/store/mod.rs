@@ -388,7 +388,83 @@ impl std::fmt::Debug for WebSession {
 pub enum SealedSlot {
     ConsumerSecret(ApplicationId),
     TokenSecret(TokenId),
+    RequestTokenSecret(TokenId),
+}
+
+/// Where a request token of the authorization flow stands (RULES.md §4.2). It only moves
+/// forward: pending → authorized or denied; authorized → exchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestTokenState {
+    /// Issued by requesttoken; waiting for the user's consent.
+    Pending,
+    /// The user allowed it; the verifier went to the callback.
+    Authorized,
+    /// The user denied it.
+    Denied,
+    /// accesstoken turned it into an access token.
+    Exchanged,
+}
+
+impl RequestTokenState {
+    /// The stored form.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Authorized => "authorized",
+            Self::Denied => "denied",
+            Self::Exchanged => "exchanged",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Some(match code {
+            "pending" => Self::Pending,
+            "authorized" => Self::Authorized,
+            "denied" => Self::Denied,
+            "exchanged" => Self::Exchanged,
+            _ => return None,
+        })
+    }
+}
+
+/// Who consented to a request token: the user, the account and role it chose, and the
+/// SHA-256 of the verifier handed to the callback (the verifier itself is never stored).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub account: AccountId,
+    pub user: UserId,
+    pub role: RoleId,
+    pub verifier_digest: [u8; 32],
+}
+
+impl std::fmt::Debug for Consent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consent")
+            .field("account", &self.account)
+            .field("user", &self.user)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request token as stored; its secret sealed like every other secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTokenRow {
+    pub token_id: TokenId,
+    pub integration: IntegrationId,
+    pub token_secret: SealedSecret,
+    /// The `oauth_callback` the request token was issued for (it matched the record's).
+    pub callback: String,
+    /// The account the request named in its realm, if any: only that account may consent.
+    pub realm: Option<AccountId>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub state: RequestTokenState,
+    /// Set from the consent on (allowed or denied).
+    pub consent: Option<Consent>,
 }
 
 pub mod tx;
-pub use tx::{AuditTx, DirectoryTx, IntegrationTx, KeyTx, SessionTx, StoreTx, TokenTx};
+pub use tx::{
+    AuditTx, DirectoryTx, FlowTx, IntegrationTx, KeyTx, SessionTx, StoreTx, TokenTx,
+};

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use super::{
-    NewIntegration, NewToken, NewUser, SealedSlot, StoreResult, StoredIntegration, StoredToken,
-    TokenQuery, WebSession,
+    NewIntegration, NewToken, NewUser, NonceDigest, RequestTokenRow, RequestTokenState,
+    SealedSlot, StoreResult, StoredIntegration, StoredToken, TokenQuery, WebSession,
 };
 use crate::ids::{AccountId, ConsumerKey, Email, IntegrationId, RoleId, TokenId, TokenKey, UserId};
 use crate::model::{
@@ -18,7 +18,7 @@ use crate::vault::SealedSecret;
 /// Everything one transaction can do. Dropping it without [`StoreTx::commit`] rolls it back.
 #[async_trait]
 pub trait StoreTx:
-    DirectoryTx + IntegrationTx + TokenTx + AuditTx + SessionTx + KeyTx + Send
+    DirectoryTx + IntegrationTx + TokenTx + FlowTx + AuditTx + SessionTx + KeyTx + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -161,6 +161,28 @@ pub trait TokenTx: Send {
         revocation: &Revocation,
     ) -> StoreResult<Vec<AccessToken>>;
     async fn list_tokens(&mut self, query: &TokenQuery) -> StoreResult<Vec<TokenListItem>>;
+}
+
+/// The authorization flow's request tokens and the nonce records of its requests.
+#[async_trait]
+pub trait FlowTx: Send {
+    /// Inserts the nonce record of a requesttoken or accesstoken request unless one with this
+    /// digest exists; false when it does (a replay).
+    async fn claim_flow_nonce(&mut self, digest: &NonceDigest, timestamp: i64)
+    -> StoreResult<bool>;
+    async fn insert_request_token(&mut self, token: &RequestTokenRow) -> StoreResult<()>;
+    async fn request_token(&mut self, token_id: &TokenId) -> StoreResult<Option<RequestTokenRow>>;
+    /// Writes the row's state and consent if the stored state is still `from`; false when a
+    /// concurrent transaction moved it first (a second consent, a second exchange).
+    async fn advance_request_token(
+        &mut self,
+        token: &RequestTokenRow,
+        from: RequestTokenState,
+    ) -> StoreResult<bool>;
+    /// Deletes request tokens that expired before `expired_before` and flow nonce records
+    /// whose timestamp is before `nonces_before` (Unix seconds); returns how many rows went.
+    async fn purge_flow(&mut self, expired_before: Timestamp, nonces_before: i64)
+    -> StoreResult<u64>;
 }
 
 /// System notes (R15): written in the transaction of the change they record.

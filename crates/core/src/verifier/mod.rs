@@ -238,6 +238,7 @@ impl Verifier {
         if inner.config.preload_grants {
             tokio::spawn(preload(Arc::downgrade(&inner)));
         }
+        tokio::spawn(purge_authorization_flow(Arc::downgrade(&inner)));
         Self { inner }
     }
 
@@ -523,6 +524,28 @@ impl Verifier {
     async fn record_failure(&self, context: &RequestContext, refusal: &Refusal, subject: Subject) {
         let attempt = subject.attempt(context, false, refusal.detail, &refusal.note);
         self.inner.writer.record(attempt).await;
+    }
+}
+
+/// Every purge interval: the authorization flow's expired request tokens and the nonce records
+/// of its requests that can no longer matter (kept as long as the hot path's).
+async fn purge_authorization_flow(inner: std::sync::Weak<Inner>) {
+    let Some(every) = inner.upgrade().map(|i| i.config.purge_interval) else {
+        return;
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let horizon = Duration::from_secs(inner.config.profile.timestamp_window_secs)
+            + inner.config.purge_margin;
+        let before = i64::try_from(unix_now().saturating_sub(horizon.as_secs())).unwrap_or(0);
+        if let Err(e) = inner.tessera.purge_authorization_flow(before).await {
+            tracing::warn!(error = %crate::Chain(&e), "purging the authorization flow's records failed");
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //! - `restlet`: the echo RESTlet, verified as sent.
 //! - `rest_web_services`: `/services/rest/*`, verified as sent; `governanceLimits`.
 //! - `token_endpoints`: `issuetoken` (NLAuth, a password sign-in) and `revoketoken` (signed).
+//! - `authorization_flow`: `requesttoken` and `accesstoken`, the flow's signed steps; they
+//!   verify through core's flow (the request token is the credential), not the verifier.
 //! - `verify_api`: a trusted service describes a request in JSON and learns the Detail code.
 //! - `forward_auth`: a reverse proxy describes the original request in headers.
 //! - `trusted`: the gate in front of the last two (and `/metrics`).
@@ -16,6 +18,7 @@
 
 pub(crate) mod admission;
 mod answers;
+pub(crate) mod authorization_flow;
 pub(crate) mod forward_auth;
 pub(crate) mod rest_web_services;
 pub(crate) mod restlet;

@@ -23,6 +23,10 @@ impl KeyTx for SqlTx {
                  UNION ALL \
                  SELECT 'token' AS kind, token_id AS slot, token_secret AS blob, \
                  token_secret_key_id AS key_id FROM access_tokens WHERE token_secret_key_id <> $1 \
+                 UNION ALL \
+                 SELECT 'request' AS kind, token_id AS slot, token_secret AS blob, \
+                 token_secret_key_id AS key_id FROM request_tokens \
+                 WHERE token_secret_key_id <> $1 \
                  LIMIT $2",
         )
         .bind(key_id.to_owned())
@@ -37,6 +41,10 @@ impl KeyTx for SqlTx {
                     "consumer" => SealedSlot::ConsumerSecret(
                         tessera_core::ids::ApplicationId::parse(&slot)
                             .map_err(|_| StoreError::Corrupt("column application_id".into()))?,
+                    ),
+                    "request" => SealedSlot::RequestTokenSecret(
+                        TokenId::parse(&slot)
+                            .map_err(|_| StoreError::Corrupt("column token_id".into()))?,
                     ),
                     _ => SealedSlot::TokenSecret(
                         TokenId::parse(&slot)
@@ -66,6 +74,10 @@ impl KeyTx for SqlTx {
             ),
             SealedSlot::TokenSecret(token) => (
                 "UPDATE access_tokens SET token_secret = $1, token_secret_key_id = $2 WHERE token_id = $3",
+                token.as_str().to_owned(),
+            ),
+            SealedSlot::RequestTokenSecret(token) => (
+                "UPDATE request_tokens SET token_secret = $1, token_secret_key_id = $2 WHERE token_id = $3",
                 token.as_str().to_owned(),
             ),
         };
@@ -117,7 +129,8 @@ impl KeyTx for SqlTx {
         let rows = sqlx::query(
             "SELECT DISTINCT consumer_secret_key_id AS key_id FROM integrations \
              WHERE consumer_secret_key_id IS NOT NULL \
-             UNION SELECT DISTINCT token_secret_key_id AS key_id FROM access_tokens",
+             UNION SELECT DISTINCT token_secret_key_id AS key_id FROM access_tokens \
+             UNION SELECT DISTINCT token_secret_key_id AS key_id FROM request_tokens",
         )
         .all(&mut self.tx)
         .await?;

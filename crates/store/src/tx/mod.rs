@@ -4,6 +4,7 @@
 
 mod audit;
 mod directory;
+mod flow;
 mod integrations;
 mod keys;
 mod sessions;
