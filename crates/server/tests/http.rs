@@ -981,7 +981,8 @@ async fn gap10_refusals_wait_for_the_floor_whatever_their_reason() {
         }
         let wrong_signature = signer_for(CONSUMER_KEY, "x", TOKEN_ID, TOKEN_SECRET);
         let unknown_key = signer_for(&"0".repeat(64), CONSUMER_SECRET, TOKEN_ID, TOKEN_SECRET);
-        let unknown_token = signer_for(CONSUMER_KEY, CONSUMER_SECRET, &"1".repeat(64), TOKEN_SECRET);
+        let unknown_token =
+            signer_for(CONSUMER_KEY, CONSUMER_SECRET, &"1".repeat(64), TOKEN_SECRET);
         let (a, b, c) = tokio::join!(
             timed(&server, &wrong_signature),
             timed(&server, &unknown_key),

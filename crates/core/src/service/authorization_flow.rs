@@ -515,8 +515,8 @@ impl Tessera {
                     ));
                 }
                 let chosen = tx.role(&p.account, role).await?;
-                let Some(chosen) = chosen
-                    .filter(|r| p.user.holds(r.id) && !r.inactive && r.can_use_tokens())
+                let Some(chosen) =
+                    chosen.filter(|r| p.user.holds(r.id) && !r.inactive && r.can_use_tokens())
                 else {
                     return Err(Error::invalid(
                         "role",
@@ -606,9 +606,10 @@ impl Tessera {
         });
         let key = match (&stored, &row) {
             (Some((_, Some(cs))), Some(row)) => {
-                let secret = self
-                    .keyring
-                    .open(&row.token_secret, SecretSlot::RequestTokenSecret(&row.token_id))?;
+                let secret = self.keyring.open(
+                    &row.token_secret,
+                    SecretSlot::RequestTokenSecret(&row.token_id),
+                )?;
                 Some(SigningKey::new(cs.expose(), secret.expose()))
             }
             _ => None,
@@ -895,23 +896,56 @@ mod tests {
 
     #[test]
     fn callbacks_match_exactly_or_on_a_loopback_port() {
-        assert!(callback_matches("https://a.example/cb", "https://a.example/cb"));
-        assert!(!callback_matches("https://a.example/cb", "https://a.example/cb2"));
-        assert!(!callback_matches("https://a.example/cb", "https://a.example:444/cb"));
-        assert!(callback_matches("http://localhost/cb", "http://localhost:51234/cb"));
-        assert!(callback_matches("http://localhost:8080/cb", "http://localhost:9/cb"));
-        assert!(!callback_matches("http://localhost:8080/cb", "http://localhost:9/other"));
-        assert!(!callback_matches("http://localhost/cb", "http://localhost.evil.com/cb"));
-        assert!(!callback_matches("http://localhost/cb", "http://localhost:x/cb"));
-        assert!(!callback_matches("http://localhost/cb", "http://evil.com@localhost/cb"));
-        assert!(!callback_matches("http://127.0.0.1/cb", "http://127.0.0.1:9/cb"));
+        assert!(callback_matches(
+            "https://a.example/cb",
+            "https://a.example/cb"
+        ));
+        assert!(!callback_matches(
+            "https://a.example/cb",
+            "https://a.example/cb2"
+        ));
+        assert!(!callback_matches(
+            "https://a.example/cb",
+            "https://a.example:444/cb"
+        ));
+        assert!(callback_matches(
+            "http://localhost/cb",
+            "http://localhost:51234/cb"
+        ));
+        assert!(callback_matches(
+            "http://localhost:8080/cb",
+            "http://localhost:9/cb"
+        ));
+        assert!(!callback_matches(
+            "http://localhost:8080/cb",
+            "http://localhost:9/other"
+        ));
+        assert!(!callback_matches(
+            "http://localhost/cb",
+            "http://localhost.evil.com/cb"
+        ));
+        assert!(!callback_matches(
+            "http://localhost/cb",
+            "http://localhost:x/cb"
+        ));
+        assert!(!callback_matches(
+            "http://localhost/cb",
+            "http://evil.com@localhost/cb"
+        ));
+        assert!(!callback_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:9/cb"
+        ));
         assert!(!callback_matches("http://localhost/cb", ""));
     }
 
     #[test]
     fn redirects_append_to_the_query_before_the_fragment() {
         assert_eq!(
-            redirect_to("https://a.example/cb", &[("oauth_token", "t"), ("state", "")]),
+            redirect_to(
+                "https://a.example/cb",
+                &[("oauth_token", "t"), ("state", "")]
+            ),
             "https://a.example/cb?oauth_token=t&state="
         );
         assert_eq!(

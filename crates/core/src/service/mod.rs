@@ -25,8 +25,8 @@ use crate::vault::Keyring;
 
 pub use audit::AUDIT_PAGE_MAX;
 pub use authorization_flow::{
-    ConsentDecision, ConsentRequest, ExchangedToken, FlowOutcome, FlowRefusal,
-    IssuedRequestToken, REQUEST_TOKEN_LIFETIME, STATE_MAX, callback_matches, check_flow_state,
+    ConsentDecision, ConsentRequest, ExchangedToken, FlowOutcome, FlowRefusal, IssuedRequestToken,
+    REQUEST_TOKEN_LIFETIME, STATE_MAX, callback_matches, check_flow_state,
 };
 pub use bootstrap::{FirstStart, Recovered};
 pub use directory::{

@@ -465,6 +465,4 @@ pub struct RequestTokenRow {
 }
 
 pub mod tx;
-pub use tx::{
-    AuditTx, DirectoryTx, FlowTx, IntegrationTx, KeyTx, SessionTx, StoreTx, TokenTx,
-};
+pub use tx::{AuditTx, DirectoryTx, FlowTx, IntegrationTx, KeyTx, SessionTx, StoreTx, TokenTx};

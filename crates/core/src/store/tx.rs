@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use super::{
-    NewIntegration, NewToken, NewUser, NonceDigest, RequestTokenRow, RequestTokenState,
-    SealedSlot, StoreResult, StoredIntegration, StoredToken, TokenQuery, WebSession,
+    NewIntegration, NewToken, NewUser, NonceDigest, RequestTokenRow, RequestTokenState, SealedSlot,
+    StoreResult, StoredIntegration, StoredToken, TokenQuery, WebSession,
 };
 use crate::ids::{AccountId, ConsumerKey, Email, IntegrationId, RoleId, TokenId, TokenKey, UserId};
 use crate::model::{
@@ -181,8 +181,11 @@ pub trait FlowTx: Send {
     ) -> StoreResult<bool>;
     /// Deletes request tokens that expired before `expired_before` and flow nonce records
     /// whose timestamp is before `nonces_before` (Unix seconds); returns how many rows went.
-    async fn purge_flow(&mut self, expired_before: Timestamp, nonces_before: i64)
-    -> StoreResult<u64>;
+    async fn purge_flow(
+        &mut self,
+        expired_before: Timestamp,
+        nonces_before: i64,
+    ) -> StoreResult<u64>;
 }
 
 /// System notes (R15): written in the transaction of the change they record.

@@ -80,19 +80,21 @@ async fn step(state: &AppState, peer: SocketAddr, request: Request, step: Step) 
                     (issued.attempt(context), body)
                 })
             }),
-        Step::AccessToken => tessera
-            .exchange_request_token(&signed, &profile)
-            .await
-            .map(|outcome| {
-                outcome_with(outcome, |exchanged| {
-                    let c = &exchanged.credentials;
-                    let body = form(&[
-                        ("oauth_token", c.token_id.as_str()),
-                        ("oauth_token_secret", c.token_secret.expose()),
-                    ]);
-                    (exchanged.attempt(context), body)
+        Step::AccessToken => {
+            tessera
+                .exchange_request_token(&signed, &profile)
+                .await
+                .map(|outcome| {
+                    outcome_with(outcome, |exchanged| {
+                        let c = &exchanged.credentials;
+                        let body = form(&[
+                            ("oauth_token", c.token_id.as_str()),
+                            ("oauth_token_secret", c.token_secret.expose()),
+                        ]);
+                        (exchanged.attempt(context), body)
+                    })
                 })
-            }),
+        }
     };
     match answer {
         Ok(FlowOutcome::Granted((row, body))) => {

@@ -48,12 +48,17 @@ pub(crate) async fn home(ui: Ui) -> Response {
 }
 
 /// Only our own pages are gone back to after sign-in, by a path that is a valid `Location`
-/// as it stands (visible ASCII: what the sign-in redirect itself produced).
+/// as it stands (visible ASCII: what the sign-in redirect itself produced). Of the sign-in
+/// pages, only the authorization flow's consent page.
 fn safe_next(next: Option<&str>) -> String {
+    let consent = |n: &str| {
+        n.strip_prefix(super::consent::PATH)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('?'))
+    };
     match next {
         Some(n)
             if n.starts_with("/app")
-                && !n.starts_with("/app/login")
+                && (!n.starts_with("/app/login") || consent(n))
                 && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
         {
             n.to_owned()

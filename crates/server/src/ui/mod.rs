@@ -10,6 +10,7 @@
 
 mod audit;
 mod auth;
+mod consent;
 mod directory;
 mod integrations;
 pub(crate) mod session;
@@ -44,6 +45,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/app/", get(auth::home))
         .route("/app/login", get(auth::login_page).post(auth::login))
         .route("/app/logout", axum::routing::post(auth::logout))
+        .route(consent::PATH, get(consent::page).post(consent::decide))
         .route("/app/role", axum::routing::post(auth::switch_role))
         .route(
             "/app/preferences/password",
@@ -150,10 +152,10 @@ async fn security_headers(response: Response) -> Response {
 
 fn security_headers_now(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A page may widen its own policy (the consent page's form goes to the callback).
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

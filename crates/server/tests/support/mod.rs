@@ -20,6 +20,8 @@ use tessera_server::{AppState, ServerConfig};
 use tessera_store::testing::TestDatabase;
 use tokio::sync::oneshot;
 
+pub mod web;
+
 pub const ACCOUNT: &str = "1234567";
 pub const CONSUMER_KEY: &str = "14d909a0db36882645f9feb1767a261a7babea5aeb1b075bb2556ee3b1dc1b03";
 pub const CONSUMER_SECRET: &str =

@@ -33,9 +33,7 @@ fn request_token(row: &sqlx::any::AnyRow) -> StoreResult<RequestTokenRow> {
             account: account_id(row, "account_id")?,
             user: UserId::new(user),
             role: RoleId::new(role),
-            verifier_digest: digest
-                .try_into()
-                .map_err(|_| corrupt("verifier_digest"))?,
+            verifier_digest: digest.try_into().map_err(|_| corrupt("verifier_digest"))?,
         }),
         _ => None,
     };
