@@ -820,3 +820,126 @@ async fn consent_in_another_account_installs_the_record_there(server: &TestServe
     let reply = access_token(server, &token, &token_secret, &verifier).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 }
+
+/// Real clients run the whole flow: requests-oauthlib's `OAuth1Session` and Node's `oauth`,
+/// with the consent clicked through in headless Chromium (`tests/interop/consent.js`).
+mod real_clients {
+    use super::*;
+
+    const CHROMIUM: &str = "/usr/bin/chromium";
+
+    on_both_backends!(
+        requests_oauthlib_runs_the_three_legged_flow,
+        node_oauth_runs_the_three_legged_flow,
+    );
+
+    fn config(server: &TestServer, callback: &str) -> serde_json::Value {
+        assert!(
+            std::path::Path::new(CHROMIUM).exists(),
+            "the consent is clicked in Debian's chromium at {CHROMIUM}: `apt-get install chromium` (scripts/test does)"
+        );
+        let interop = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+        serde_json::json!({
+            "base": server.url(""),
+            "account": ACCOUNT,
+            "email": "alice@example.com",
+            "password": ALICE_PASSWORD,
+            "consumer_key": CONSUMER_KEY,
+            "consumer_secret": CONSUMER_SECRET,
+            "callback": callback,
+            "callback_prefix": "http://localhost:",
+            "chromium": CHROMIUM,
+            "consent_js": interop.join("consent.js"),
+            "screenshots": std::env::var("TESSERA_SCREENSHOTS").ok(),
+        })
+    }
+
+    /// Runs a flow script; what it printed.
+    async fn run(
+        program: &'static str,
+        script: &'static str,
+        config: serde_json::Value,
+    ) -> serde_json::Value {
+        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/interop")
+            .join(script);
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(program)
+                .arg(&script)
+                .arg(config.to_string())
+                .env("PYTHONPATH", interop_dir().join("python"))
+                .env("NODE_PATH", interop_dir().join("node/node_modules"))
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    async fn requests_oauthlib_runs_the_three_legged_flow(server: &TestServer) {
+        setup(server, "http://localhost/callback").await;
+        let out = run(
+            "python3",
+            "flow.py",
+            config(server, "http://localhost:8912/callback"),
+        )
+        .await;
+        assert_eq!(
+            out["request_token_fields"],
+            serde_json::json!([
+                "oauth_callback_confirmed",
+                "oauth_token",
+                "oauth_token_secret"
+            ])
+        );
+        assert_eq!(
+            out["callback_fields"],
+            serde_json::json!([
+                "company",
+                "entity",
+                "oauth_token",
+                "oauth_verifier",
+                "role",
+                "state"
+            ])
+        );
+        assert_eq!(out["callback_state"], "py42");
+        assert_eq!(out["callback_company"], ACCOUNT);
+        assert_eq!(
+            out["access_token_fields"],
+            serde_json::json!(["oauth_token", "oauth_token_secret"])
+        );
+        assert_eq!(out["call_status"], 200, "{out}");
+        assert_eq!(
+            out["call_token_name"],
+            "Acme Sync - Alice Able - Integration User"
+        );
+        assert_eq!(out["second_exchange"], 401, "{out}");
+    }
+
+    async fn node_oauth_runs_the_three_legged_flow(server: &TestServer) {
+        setup(server, "http://localhost/callback").await;
+        let out = run(
+            "node",
+            "flow.js",
+            config(server, "http://localhost:8913/callback"),
+        )
+        .await;
+        assert_eq!(out["request_token_ok"], true, "{out}");
+        assert_eq!(out["callback_confirmed"], "true");
+        assert_eq!(out["callback_state"], "node7");
+        assert_eq!(out["callback_company"], ACCOUNT);
+        assert_eq!(out["access_token_ok"], true, "{out}");
+        assert_eq!(out["call_status"], 200, "{out}");
+        assert_eq!(out["second_exchange"], 401);
+        assert_eq!(out["denied_error"], "access_denied");
+        assert_eq!(out["denied_exchange"], 401);
+    }
+}
