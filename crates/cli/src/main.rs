@@ -143,8 +143,10 @@ fn main() -> ExitCode {
     result.unwrap_or_else(|err| {
         // Every cause once: libraries often repeat their source in their own message.
         eprintln!("error: {}", tessera_core::Chain(err.as_ref()));
-        // The server said no (permission, validation, not found): a failure, not bad input.
-        if err.downcast_ref::<api::Refused>().is_some() {
+        // The server (or the user, on the consent page) said no: a failure, not bad input.
+        if err.downcast_ref::<api::Refused>().is_some()
+            || err.downcast_ref::<admin::Denied>().is_some()
+        {
             ExitCode::FAILURE
         } else {
             ExitCode::from(EXIT_UNUSABLE)

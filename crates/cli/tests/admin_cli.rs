@@ -325,3 +325,109 @@ fn an_answer_with_a_renamed_field_fails_loudly() {
         "{stderr}"
     );
 }
+
+/// `tessera login --browser` with the consent clicked in headless Chromium
+/// (`crates/server/tests/interop/consent.js`): no password in the terminal, the profile saved
+/// from the flow's answer and proven with a signed call; a denial saves nothing.
+#[test]
+fn login_in_the_browser_runs_the_authorization_flow() {
+    use std::io::BufRead as _;
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "the consent is clicked in Debian's chromium at {CHROMIUM} (scripts/test installs it)"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let consent_js = root.join("crates/server/tests/interop/consent.js");
+    let node_modules = root.join("target/interop/node/node_modules");
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let config = config.path();
+    let server = Server::start(data.path(), &[]);
+    let password = server.admin_password();
+    let base = server.base();
+
+    let run = |decision: &str| -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["login", "--browser", "--no-open", "--url", &base])
+            .env("TESSERA_CONFIG_DIR", config)
+            .env_remove("TESSERA_PROFILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The consent page's address is the indented line of what it prints first.
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        let url = loop {
+            let mut line = String::new();
+            assert_ne!(
+                stderr.read_line(&mut line).unwrap(),
+                0,
+                "no consent URL in: {seen}"
+            );
+            seen.push_str(&line);
+            if let Some(url) = line.trim().strip_prefix("http") {
+                break format!("http{url}");
+            }
+        };
+        assert!(
+            url.contains("/app/login/secure/authorizetoken.nl?oauth_token="),
+            "{url}"
+        );
+        let cfg = serde_json::json!({
+            "account": "1234567",
+            "email": "admin@example.com",
+            "password": password,
+            "chromium": CHROMIUM,
+            "callback_prefix": "http://localhost:",
+        });
+        let browser = Command::new("node")
+            .arg(&consent_js)
+            .arg(cfg.to_string())
+            .arg(&url)
+            .arg(decision)
+            .env("NODE_PATH", &node_modules)
+            .output()
+            .unwrap();
+        assert!(browser.status.success(), "{}", text(&browser.stderr));
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let out = child.wait_with_output().unwrap();
+        Output {
+            stderr: format!("{seen}{rest}").into_bytes(),
+            ..out
+        }
+    };
+
+    let denied = run("deny");
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied.stderr));
+    assert!(
+        text(&denied.stderr).contains("you denied"),
+        "{}",
+        text(&denied.stderr)
+    );
+    assert!(!config.join("profiles.toml").exists());
+
+    let allowed = run("allow");
+    assert!(allowed.status.success(), "{}", text(&allowed.stderr));
+    let said = text(&allowed.stdout);
+    assert!(
+        said.contains("Logged in to")
+            && said.contains("<admin@example.com> with role Administrator (account 1234567)"),
+        "{said}"
+    );
+    let profiles = std::fs::read_to_string(config.join("profiles.toml")).unwrap();
+    assert!(!profiles.contains(&password), "the password is not kept");
+    // The profile works for the admin commands.
+    let tokens = json(config, &["token", "list"]);
+    assert!(
+        tokens["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "Tessera CLI - Administrator - Administrator"),
+        "{tokens}"
+    );
+}

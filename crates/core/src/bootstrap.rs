@@ -78,7 +78,8 @@ pub async fn bootstrap_if_empty(
 }
 
 /// The built-in "Tessera CLI" integration record, through which `tessera login` obtains a
-/// token with issuetoken (as SuiteCloud CLI does with NetSuite). Its consumer key and secret
+/// token with issuetoken, or `tessera login --browser` through the authorization flow with a
+/// loopback callback (as SuiteCloud CLI does with NetSuite). Its consumer key and secret
 /// are public on purpose, like SuiteCloud CLI's: the CLI is a public client, and what a CLI
 /// session may do is decided by the token issuetoken gives its user — the user's password,
 /// its role and R11–R13 — whose secret only that user's profile holds.
@@ -99,8 +100,13 @@ pub enum CliIntegration {
     NoAdministrator(AccountId),
 }
 
+/// The callback of the built-in CLI record: `tessera login --browser` listens on a free port
+/// of the loopback interface, which the authorization flow lets differ (RULES.md §4.2).
+pub const CLI_CALLBACK: &str = "http://localhost/callback";
+
 /// Makes sure the built-in "Tessera CLI" record exists, owned by `account` and created by its
-/// first active administrator: Token-based Authentication and the issuetoken endpoint on.
+/// first active administrator: Token-based Authentication, the issuetoken endpoint and the
+/// authorization flow (with [`CLI_CALLBACK`]) on.
 /// Other accounts get it installed by their first `tessera login` (R14).
 pub async fn ensure_cli_integration(
     tessera: &Tessera,
@@ -149,11 +155,13 @@ fn cli_integration() -> crate::Result<(
         crate::NewIntegrationInput {
             name: CLI_INTEGRATION_NAME.to_owned(),
             description:
-                "Built in: `tessera login` obtains its token through issuetoken with this record."
+                "Built in: `tessera login` obtains its token with this record, through issuetoken or (--browser) the authorization flow."
                     .to_owned(),
             switches: crate::model::AuthSwitches {
                 token_based_auth: true,
                 tba_issuetoken_endpoint: true,
+                tba_authorization_flow: true,
+                callback_url: Some(CLI_CALLBACK.to_owned()),
                 ..Default::default()
             },
         },

@@ -3,6 +3,7 @@
 //! answer typed by the API contract (`tessera_api`) and printed by `crate::render`.
 
 mod audit;
+mod browser_login;
 mod directory;
 mod integrations;
 mod tokens;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use tessera_core::bootstrap::{CLI_CONSUMER_KEY, CLI_CONSUMER_SECRET};
 
 pub use audit::{AuditArgs, audit};
+pub use browser_login::Denied;
 pub use directory::{AccountArgs, RoleArgs, UserArgs, account, role, user};
 pub use integrations::{IntegrationArgs, integration};
 pub use tokens::{TokenArgs, token};
@@ -45,18 +47,25 @@ pub struct LoginArgs {
     /// The server, e.g. http://127.0.0.1:8080.
     #[arg(long)]
     url: String,
-    /// The account id, e.g. 1234567.
-    #[arg(long)]
-    account: String,
+    /// The account id, e.g. 1234567 (with --browser: only this account may consent).
+    #[arg(long, required_unless_present = "browser")]
+    account: Option<String>,
     /// The email you sign in with.
-    #[arg(long)]
-    email: String,
+    #[arg(long, required_unless_present = "browser", conflicts_with = "browser")]
+    email: Option<String>,
     /// Internal id of the role the CLI acts with (needed when you hold several).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "browser")]
     role: Option<i64>,
     /// Read the password from the first line of stdin instead of asking for it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "browser")]
     password_stdin: bool,
+    /// Sign in and allow the CLI in your browser (the authorization flow with a loopback
+    /// callback): no password is typed into the terminal.
+    #[arg(long)]
+    browser: bool,
+    /// With --browser: print the consent page's address without opening a browser.
+    #[arg(long, requires = "browser")]
+    no_open: bool,
     /// Save the login under this name.
     #[arg(long, env = "TESSERA_PROFILE", default_value = DEFAULT_PROFILE)]
     profile: String,
@@ -70,12 +79,24 @@ struct IssuedToken {
     token_secret: String,
 }
 
-/// Obtains a token through issuetoken with the built-in "Tessera CLI" record and saves it.
+/// Obtains a token with the built-in "Tessera CLI" record and saves it: through issuetoken
+/// with the password, or through the authorization flow in the browser (`--browser`).
 pub fn login(args: &LoginArgs) -> Result<()> {
+    if args.browser {
+        return browser_login::login(&browser_login::BrowserLogin {
+            url: &args.url,
+            account: args.account.as_deref(),
+            profile: &args.profile,
+            open: !args.no_open,
+        });
+    }
+    let (Some(account), Some(email)) = (&args.account, &args.email) else {
+        bail!("--account and --email are needed (or --browser)");
+    };
     let password = if args.password_stdin {
         password_from_stdin()?
     } else {
-        rpassword::prompt_password(format!("Password for {}: ", args.email))
+        rpassword::prompt_password(format!("Password for {}: ", email))
             .context("cannot read the password from the terminal (use --password-stdin)")?
     };
     if password.is_empty() {
@@ -85,8 +106,8 @@ pub fn login(args: &LoginArgs) -> Result<()> {
     let enc = tessera_oauth1::encode::encode;
     let mut header = format!(
         "NLAuth nlauth_account={}, nlauth_email={}, nlauth_signature={}",
-        enc(&args.account),
-        enc(&args.email),
+        enc(account),
+        enc(email),
         enc(password.expose())
     );
     if let Some(role) = args.role {
@@ -99,7 +120,7 @@ pub fn login(args: &LoginArgs) -> Result<()> {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "this computer".to_owned());
-    let name = format!("Tessera CLI ({} on {host})", args.email);
+    let name = format!("Tessera CLI ({} on {host})", email);
     let base = args.url.trim_end_matches('/');
     let url = format!(
         "{base}/rest/issuetoken?consumerKey={CLI_CONSUMER_KEY}&name={}",
@@ -134,8 +155,8 @@ pub fn login(args: &LoginArgs) -> Result<()> {
     let issued: IssuedToken = api::typed("GET /rest/issuetoken", body)?.value;
     let saved = Profile {
         url: base.to_owned(),
-        account: args.account.clone(),
-        email: args.email.clone(),
+        account: account.clone(),
+        email: email.clone(),
         role: args.role,
         consumer_key: CLI_CONSUMER_KEY.to_owned(),
         consumer_secret: CLI_CONSUMER_SECRET.to_owned(),
@@ -145,8 +166,8 @@ pub fn login(args: &LoginArgs) -> Result<()> {
     let path = profile::save(&args.profile, saved)?;
     println!(
         "Logged in to {base} as {} (account {}); profile {:?} saved in {}",
-        args.email,
-        args.account,
+        email,
+        account,
         args.profile,
         path.display()
     );
