@@ -161,6 +161,8 @@ pub fn router(state: AppState) -> Router {
             "/rest/revoketoken",
             get(surfaces::token_endpoints::revoke_token),
         )
+        .route("/services/{port}", post(surfaces::soap::service))
+        .route("/wsdl/{version}/netsuite.wsdl", get(surfaces::soap::wsdl))
         .route(
             "/rest/requesttoken",
             post(surfaces::authorization_flow::request_token),
@@ -287,6 +289,11 @@ async fn metrics(
 }
 
 async fn not_found() -> Response {
+    not_found_response()
+}
+
+/// The answer for a path no route serves (also for a route whose parameter names nothing).
+pub(crate) fn not_found_response() -> Response {
     wire::api_error(
         StatusCode::NOT_FOUND,
         ErrorCode::NoSuchEndpoint,

@@ -26,6 +26,8 @@ pub enum Surface {
     AuthorizationFlow,
     /// The admin web UI's sign-in form.
     WebUi,
+    /// SOAP web services, `/services/NetSuitePort_<version>` (faults, RULES.md §4.3).
+    Soap,
 }
 
 impl Surface {
@@ -59,6 +61,7 @@ impl Surface {
             Surface::TokenEndpoint => "token-endpoint",
             Surface::AuthorizationFlow => "authorization-flow",
             Surface::WebUi => "ui",
+            Surface::Soap => "soap",
         }
     }
 }
@@ -88,6 +91,7 @@ pub const RFC9110: &str = "https://www.rfc-editor.org/rfc/rfc9110.html";
 /// The generic 401 of a surface. The reason is never in it; it is in the audit trail.
 pub fn invalid_login(surface: Surface) -> Response {
     match surface {
+        Surface::Soap => soap_fault(SOAP_VERSION, &SoapFault::invalid_login()),
         Surface::RestWebServices => rest_problem(
             StatusCode::UNAUTHORIZED,
             "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2",
@@ -120,6 +124,14 @@ pub fn malformed() -> Response {
 pub fn over_limit(surface: Surface) -> Response {
     const MESSAGE: &str = "Concurrent request limit exceeded. Request blocked.";
     match surface {
+        Surface::Soap => soap_fault(
+            SOAP_VERSION,
+            &SoapFault {
+                code: "soapenv:Server.userException",
+                string: MESSAGE.into(),
+                detail: Some(("exceededConcurrentRequestLimitFault", "WS_REQUEST_BLOCKED")),
+            },
+        ),
         Surface::RestWebServices => rest_problem(
             StatusCode::TOO_MANY_REQUESTS,
             "https://www.rfc-editor.org/rfc/rfc6585.html#section-4",
@@ -223,4 +235,73 @@ pub fn domain_error(e: &tessera_core::Error) -> Response {
         }
         _ => api_error(status, code, e.to_string()),
     }
+}
+
+/// The SOAP version answered when the request did not name one (a fault before routing).
+pub const SOAP_VERSION: &str = "2024_2";
+
+/// A SOAP 1.1 fault: `faultcode`, `faultstring`, and NetSuite's platform fault in `detail`
+/// (its element name and code) where NetSuite sends one.
+#[derive(Debug, Clone)]
+pub struct SoapFault {
+    pub code: &'static str,
+    pub string: String,
+    pub detail: Option<(&'static str, &'static str)>,
+}
+
+impl SoapFault {
+    /// A refused login: NetSuite's words, the reason in the audit trail only.
+    pub fn invalid_login() -> Self {
+        Self {
+            code: "soapenv:Server.userException",
+            string: "Invalid login attempt.".into(),
+            detail: Some(("invalidCredentialsFault", "INVALID_LOGIN_ATTEMPT")),
+        }
+    }
+
+    /// A request Tessera cannot read or will not serve (the client's to fix).
+    pub fn client(why: impl Into<String>) -> Self {
+        Self {
+            code: "soapenv:Client",
+            string: why.into(),
+            detail: None,
+        }
+    }
+}
+
+/// A SOAP 1.1 fault envelope, HTTP 500 as SOAP 1.1 over HTTP requires. `version` names the
+/// platform namespaces (`2024_2`).
+pub fn soap_fault(version: &str, fault: &SoapFault) -> Response {
+    use quick_xml::escape::escape;
+    let detail = fault.detail.map_or_else(String::new, |(element, code)| {
+        format!(
+            "<detail><platformFaults:{element} xmlns:platformFaults=\"urn:faults_{version}.platform.webservices.netsuite.com\">\
+             <platformFaults:code>{code}</platformFaults:code>\
+             <platformFaults:message>{}</platformFaults:message>\
+             </platformFaults:{element}></detail>",
+            escape(&fault.string)
+        )
+    });
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">\
+         <soapenv:Body><soapenv:Fault><faultcode>{}</faultcode><faultstring>{}</faultstring>{detail}\
+         </soapenv:Fault></soapenv:Body></soapenv:Envelope>",
+        fault.code,
+        escape(&fault.string)
+    );
+    soap_response(StatusCode::INTERNAL_SERVER_ERROR, body)
+}
+
+/// A SOAP 1.1 answer: `text/xml`.
+pub fn soap_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (axum::http::header::CONTENT_TYPE, "text/xml; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
 }

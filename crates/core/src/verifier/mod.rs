@@ -141,6 +141,42 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// A SOAP request's `<tokenPassport>`, borrowed from the parsed envelope.
+#[derive(Debug, Clone, Copy)]
+pub struct PassportRequest<'a> {
+    pub passport: tessera_oauth1::TokenPassport<'a>,
+    /// `signature`'s `algorithm` attribute, when sent.
+    pub algorithm: Option<&'a str>,
+    pub signature: &'a str,
+}
+
+/// The two ways a request presents its credentials.
+enum Presented<'r, 'a> {
+    OAuth(&'r SignedRequest<'a>),
+    Passport(&'r PassportRequest<'a>),
+}
+
+/// What a request claims, however it was signed: who, the nonce, the signature and what it
+/// signs, and the account it names.
+struct Claimed<'a> {
+    consumer_key: &'a str,
+    token: Option<&'a str>,
+    nonce: &'a str,
+    timestamp: u64,
+    signature: &'a str,
+    message: &'a [u8],
+    /// A sent `oauth_body_hash` and the body it must match.
+    body_hash: Option<(&'a str, &'a [u8])>,
+    account: Option<&'a str>,
+    account_named_by: AccountNamedBy,
+}
+
+#[derive(Clone, Copy)]
+enum AccountNamedBy {
+    Realm,
+    Passport,
+}
+
 /// What the audit trail records about where a request came from. Never a secret.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
@@ -255,6 +291,25 @@ impl Verifier {
         request: &SignedRequest<'_>,
         context: &RequestContext,
     ) -> Result<Outcome, VerifierError> {
+        self.verify_presented(&Presented::OAuth(request), context)
+            .await
+    }
+
+    /// [`Verifier::verify`] for a SOAP request's TokenPassport.
+    pub async fn verify_passport(
+        &self,
+        passport: &PassportRequest<'_>,
+        context: &RequestContext,
+    ) -> Result<Outcome, VerifierError> {
+        self.verify_presented(&Presented::Passport(passport), context)
+            .await
+    }
+
+    async fn verify_presented(
+        &self,
+        request: &Presented<'_, '_>,
+        context: &RequestContext,
+    ) -> Result<Outcome, VerifierError> {
         let started = tokio::time::Instant::now();
         let outcome = self.verify_now(request, context).await?;
         if matches!(outcome, Outcome::Refused(_)) {
@@ -265,7 +320,7 @@ impl Verifier {
 
     async fn verify_now(
         &self,
-        request: &SignedRequest<'_>,
+        request: &Presented<'_, '_>,
         context: &RequestContext,
     ) -> Result<Outcome, VerifierError> {
         let outcome = match self.decide(request, context).await? {
@@ -322,6 +377,18 @@ impl Verifier {
 
     async fn decide(
         &self,
+        request: &Presented<'_, '_>,
+        context: &RequestContext,
+    ) -> Result<Decision, VerifierError> {
+        match request {
+            Presented::OAuth(request) => self.decide_oauth(request, context).await,
+            Presented::Passport(passport) => self.decide_passport(passport, context).await,
+        }
+    }
+
+    /// An OAuth `Authorization` header: its rules, then the signature over the base string.
+    async fn decide_oauth(
+        &self,
         request: &SignedRequest<'_>,
         context: &RequestContext,
     ) -> Result<Decision, VerifierError> {
@@ -360,17 +427,67 @@ impl Verifier {
             Ok(b) => b,
             Err(e) => return Ok(Decision::Malformed(e.to_string())),
         };
+        let claimed = Claimed {
+            consumer_key: params.consumer_key,
+            token: params.token,
+            nonce: params.nonce,
+            timestamp,
+            signature: params.signature,
+            message: base_string.as_bytes(),
+            body_hash: params.body_hash.map(|hash| (hash, request.body)),
+            account: header.realm(),
+            account_named_by: AccountNamedBy::Realm,
+        };
+        self.decide_claimed(claimed, context).await
+    }
+
+    /// A SOAP TokenPassport: its field rules, then the signature over
+    /// `account&consumerKey&token&nonce&timestamp`.
+    async fn decide_passport(
+        &self,
+        passport: &PassportRequest<'_>,
+        context: &RequestContext,
+    ) -> Result<Decision, VerifierError> {
+        let fields = &passport.passport;
+        let window = self.inner.config.profile.timestamp_window_secs;
+        let timestamp = match fields.check_fields(passport.algorithm, Some(unix_now()), window) {
+            Ok(ts) => ts,
+            Err(r) => return Ok(refused(r.detail(), r.to_string())),
+        };
+        let base_string = fields.base_string();
+        let claimed = Claimed {
+            consumer_key: fields.consumer_key,
+            token: Some(fields.token),
+            nonce: fields.nonce,
+            timestamp,
+            signature: passport.signature,
+            message: base_string.as_bytes(),
+            body_hash: None,
+            account: Some(fields.account),
+            account_named_by: AccountNamedBy::Passport,
+        };
+        self.decide_claimed(claimed, context).await
+    }
+
+    /// What every way of signing shares: the grant, the signature, the account, the claim.
+    async fn decide_claimed(
+        &self,
+        claimed: Claimed<'_>,
+        context: &RequestContext,
+    ) -> Result<Decision, VerifierError> {
+        let params = &claimed;
+        let timestamp = claimed.timestamp;
         let token_id = params.token.unwrap_or("");
         let lookup = self.lookup(params.consumer_key, token_id).await?;
         // The HMAC is computed on every path, with a dummy key when there is no real one.
         let signature_matches = match &lookup {
             Lookup::Granted(entry) => entry
                 .signing_key()
-                .verify(base_string.as_bytes(), params.signature),
+                .verify(claimed.message, params.signature),
             Lookup::Refused(..) => self
                 .inner
                 .dummy_key
-                .verify(base_string.as_bytes(), params.signature),
+                .verify(claimed.message, params.signature),
         };
         let entry = match lookup {
             Lookup::Granted(entry) => entry,
@@ -395,8 +512,8 @@ impl Verifier {
                 subject(),
             ));
         }
-        if let Some(provided) = params.body_hash
-            && let Err(e) = tessera_oauth1::body_hash::check_body_hash(provided, request.body)
+        if let Some((provided, body)) = params.body_hash
+            && let Err(e) = tessera_oauth1::body_hash::check_body_hash(provided, body)
         {
             let rejection = Rejection::BodyHash(e);
             return Ok(Decision::Refused(
@@ -405,10 +522,14 @@ impl Verifier {
             ));
         }
         let expected = entry.identity.account.as_str();
-        if header.realm() != Some(expected) {
-            let note = match header.realm() {
-                Some(realm) => {
-                    format!("realm {realm:?} is not this account's; expected {expected:?}")
+        if claimed.account != Some(expected) {
+            let what = match claimed.account_named_by {
+                AccountNamedBy::Realm => "realm",
+                AccountNamedBy::Passport => "the passport's account",
+            };
+            let note = match claimed.account {
+                Some(account) => {
+                    format!("{what} {account:?} is not this token's account; expected {expected:?}")
                 }
                 None => format!("the realm is missing; expected {expected:?}"),
             };

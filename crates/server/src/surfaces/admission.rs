@@ -169,8 +169,23 @@ async fn run_verifier(
     context: &RequestContext,
     surface: Surface,
 ) -> Result<Outcome, Response> {
+    let verification = state.verifier().verify(request, context);
+    observed(surface, request.method, request.url.path(), verification).await
+}
+
+/// Runs a verification and records its outcome in the metrics and the debug log; a store that
+/// did not answer becomes the 503 (logged with its cause). Every way of verifying goes
+/// through here: the signed surfaces and SOAP's TokenPassport.
+pub(crate) async fn observed(
+    surface: Surface,
+    method: &str,
+    path: &str,
+    verification: impl std::future::Future<
+        Output = Result<Outcome, tessera_core::verifier::VerifierError>,
+    >,
+) -> Result<Outcome, Response> {
     let started = Instant::now();
-    match state.verifier().verify(request, context).await {
+    match verification.await {
         Ok(outcome) => {
             let detail = match &outcome {
                 Outcome::Accepted(_) => Detail::Success,
@@ -182,8 +197,8 @@ async fn run_verifier(
             // The path only: a query may carry anything, and the audit trail has the rest.
             tracing::debug!(
                 surface = surface.label(),
-                method = request.method,
-                path = request.url.path(),
+                method,
+                path,
                 detail = detail.as_str(),
                 micros = took.as_micros() as u64,
                 "verified"
@@ -198,9 +213,43 @@ async fn run_verifier(
                 tracing::error!(error = %tessera_core::Chain(&e), surface = surface.label(), "verification failed");
             }
             crate::observe::request(surface, "Unavailable", Some(started.elapsed()));
-            Err(wire::unavailable())
+            Err(match surface {
+                Surface::Soap => wire::soap_fault(
+                    wire::SOAP_VERSION,
+                    &wire::SoapFault {
+                        code: "soapenv:Server",
+                        string: "The server cannot verify requests at the moment. Try again shortly."
+                            .into(),
+                        detail: None,
+                    },
+                ),
+                _ => wire::unavailable(),
+            })
         }
     }
+}
+
+/// The governance permit of a verified request (RULES.md §5), or the surface's answer over the
+/// limit, recorded in the audit trail.
+pub(crate) async fn govern(
+    state: &AppState,
+    context: &RequestContext,
+    identity: &Identity,
+    surface: Surface,
+) -> Result<crate::governance::Permit, Response> {
+    if let Some(permit) = state.governor().try_acquire(identity) {
+        return Ok(permit);
+    }
+    let refusal = Refusal {
+        detail: Detail::ConcurrencyLimitExceeded,
+        note: "the account's or the integration's concurrency limit was reached".into(),
+    };
+    state
+        .verifier()
+        .record_refusal(context, &refusal, Some(identity))
+        .await;
+    crate::observe::request(surface, refusal.detail.as_str(), None);
+    Err(wire::over_limit(surface))
 }
 
 /// A signed request that verified and holds its place in the governance counts.
@@ -247,18 +296,7 @@ pub(crate) async fn admit(
             _permit: None,
         });
     }
-    let Some(permit) = state.governor().try_acquire(&identity) else {
-        let refusal = Refusal {
-            detail: Detail::ConcurrencyLimitExceeded,
-            note: "the account's or the integration's concurrency limit was reached".into(),
-        };
-        state
-            .verifier()
-            .record_refusal(&context, &refusal, Some(&identity))
-            .await;
-        crate::observe::request(surface, refusal.detail.as_str(), None);
-        return Err(wire::over_limit(surface));
-    };
+    let permit = govern(state, &context, &identity, surface).await?;
     Ok(Admitted {
         received,
         identity,

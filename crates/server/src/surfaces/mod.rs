@@ -9,6 +9,7 @@
 //! - `token_endpoints`: `issuetoken` (NLAuth, a password sign-in) and `revoketoken` (signed).
 //! - `authorization_flow`: `requesttoken` and `accesstoken`, the flow's signed steps; they
 //!   verify through core's flow (the request token is the credential), not the verifier.
+//! - `soap`: SOAP web services with a TokenPassport, and their WSDL.
 //! - `verify_api`: a trusted service describes a request in JSON and learns the Detail code.
 //! - `forward_auth`: a reverse proxy describes the original request in headers.
 //! - `trusted`: the gate in front of the last two (and `/metrics`).
@@ -22,6 +23,7 @@ pub(crate) mod authorization_flow;
 pub(crate) mod forward_auth;
 pub(crate) mod rest_web_services;
 pub(crate) mod restlet;
+pub(crate) mod soap;
 pub(crate) mod token_endpoints;
 pub(crate) mod trusted;
 pub(crate) mod verify_api;

@@ -1,0 +1,475 @@
+//! Reading a SOAP 1.1 request envelope with quick-xml's streaming reader, bounded before and
+//! while it reads: the size (checked by the caller), the depth, the number of elements and the
+//! length of each value. No DTD is accepted (so no entity can be declared), no processing
+//! instruction, and no entity reference but XML's five predefined ones and character
+//! references: nothing in an envelope can make the parser fetch, expand or recurse.
+//!
+//! What is kept is what the surface needs: the `tokenPassport` headers (their fields, as
+//! text), the names of other credential headers, and the one operation in the body with the
+//! text of its direct children.
+
+use std::borrow::Cow;
+
+use quick_xml::NsReader;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+
+/// SOAP 1.1's envelope namespace.
+pub(crate) const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+/// SOAP 1.2's, answered with a VersionMismatch fault.
+const SOAP12_ENV: &str = "http://www.w3.org/2003/05/soap-envelope";
+
+/// Deeper than any envelope the served operations need (Envelope/Body/op/child/grandchild).
+const MAX_DEPTH: usize = 12;
+/// Elements in one envelope at most.
+const MAX_ELEMENTS: usize = 256;
+/// Characters of one element's text at most.
+const MAX_TEXT: usize = 2048;
+
+/// Credential headers NetSuite accepts besides `tokenPassport`: any of them with a
+/// `tokenPassport` is ambiguous.
+const OTHER_CREDENTIALS: &[&str] = &["passport", "applicationInfo", "ssoPassport", "partnerInfo"];
+
+/// A `<tokenPassport>`'s fields as sent (absent fields empty).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct PassportFields {
+    pub account: String,
+    pub consumer_key: String,
+    pub token: String,
+    pub nonce: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub algorithm: Option<String>,
+}
+
+/// What a request envelope holds.
+#[derive(Debug, Default)]
+pub(crate) struct Envelope {
+    pub passports: Vec<PassportFields>,
+    /// Local names of other credential headers found.
+    pub other_credentials: Vec<&'static str>,
+    /// The body's operation: its local name.
+    pub operation: String,
+    /// The operation's direct children: local name and text.
+    pub arguments: Vec<(String, String)>,
+    /// The operation's direct children's attributes (local name → value), in order.
+    pub argument_attributes: Vec<Vec<(String, String)>>,
+}
+
+impl Envelope {
+    /// The text of the operation's first child of this local name.
+    pub(crate) fn argument(&self, name: &str) -> Option<&str> {
+        self.arguments
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why an envelope cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum EnvelopeError {
+    #[error("the request is not well-formed XML: {0}")]
+    NotXml(String),
+    #[error("the request is a SOAP 1.2 envelope; this endpoint speaks SOAP 1.1")]
+    VersionMismatch,
+    #[error("the request is not a SOAP 1.1 envelope: {0}")]
+    NotSoap(&'static str),
+    #[error("the request has a document type declaration; DTDs are not accepted")]
+    Dtd,
+    #[error("the request has a processing instruction; none is accepted")]
+    ProcessingInstruction,
+    #[error("the request refers to entity &{0}; only XML's predefined entities are accepted")]
+    Entity(String),
+    #[error("the envelope nests deeper than {MAX_DEPTH} elements")]
+    TooDeep,
+    #[error("the envelope has more than {MAX_ELEMENTS} elements")]
+    TooManyElements,
+    #[error("a value in the envelope is longer than {MAX_TEXT} characters")]
+    TextTooLong,
+    #[error("the tokenPassport has {0} twice")]
+    DuplicateField(&'static str),
+    #[error("the SOAP body must hold exactly one operation")]
+    NotOneOperation,
+}
+
+/// Where the reader is, by the local names of the open elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Envelope,
+    Header,
+    /// Inside a `tokenPassport` header.
+    Passport,
+    /// A field of the passport being read.
+    PassportField(Field),
+    Body,
+    Operation,
+    /// A direct child of the operation.
+    Argument,
+    /// Anything else: skipped (its text is still bounded).
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Account,
+    ConsumerKey,
+    Token,
+    Nonce,
+    Timestamp,
+    Signature,
+}
+
+impl Field {
+    fn of(local: &str) -> Option<Self> {
+        Some(match local {
+            "account" => Self::Account,
+            "consumerKey" => Self::ConsumerKey,
+            "token" => Self::Token,
+            "nonce" => Self::Nonce,
+            "timestamp" => Self::Timestamp,
+            "signature" => Self::Signature,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::ConsumerKey => "consumerKey",
+            Self::Token => "token",
+            Self::Nonce => "nonce",
+            Self::Timestamp => "timestamp",
+            Self::Signature => "signature",
+        }
+    }
+
+    fn slot(self, p: &mut PassportFields) -> &mut String {
+        match self {
+            Self::Account => &mut p.account,
+            Self::ConsumerKey => &mut p.consumer_key,
+            Self::Token => &mut p.token,
+            Self::Nonce => &mut p.nonce,
+            Self::Timestamp => &mut p.timestamp,
+            Self::Signature => &mut p.signature,
+        }
+    }
+}
+
+fn ill(e: impl std::fmt::Display) -> EnvelopeError {
+    let text: String = e.to_string().chars().take(200).collect();
+    EnvelopeError::NotXml(text)
+}
+
+/// Reads an envelope (already bounded in size).
+pub(crate) fn read(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
+    let text = std::str::from_utf8(xml).map_err(|_| EnvelopeError::NotXml("not UTF-8".into()))?;
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().trim_text(true);
+    reader.config_mut().expand_empty_elements = true;
+    let mut envelope = Envelope::default();
+    let mut stack: Vec<Place> = Vec::new();
+    let mut elements = 0usize;
+    let mut seen_body = false;
+    let mut operations = 0usize;
+    let mut text_buf = String::new();
+    // Fields already given in the passport being read.
+    let mut given: Vec<Field> = Vec::new();
+    loop {
+        let (ns, event) = reader.read_resolved_event().map_err(ill)?;
+        match event {
+            Event::Start(start) => {
+                elements += 1;
+                if elements > MAX_ELEMENTS {
+                    return Err(EnvelopeError::TooManyElements);
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(EnvelopeError::TooDeep);
+                }
+                let local = local_name(&start)?;
+                let parent = stack.last().copied();
+                let place = match parent {
+                    None => {
+                        match &ns {
+                            ResolveResult::Bound(n) if n.as_ref() == SOAP12_ENV.as_bytes() => {
+                                return Err(EnvelopeError::VersionMismatch);
+                            }
+                            ResolveResult::Bound(n)
+                                if n.as_ref() == SOAP_ENV.as_bytes() && local == "Envelope" => {}
+                            _ => {
+                                return Err(EnvelopeError::NotSoap(
+                                    "the root must be Envelope in http://schemas.xmlsoap.org/soap/envelope/",
+                                ));
+                            }
+                        }
+                        Place::Envelope
+                    }
+                    Some(Place::Envelope) => {
+                        let soap = matches!(&ns, ResolveResult::Bound(n) if n.as_ref() == SOAP_ENV.as_bytes());
+                        match (soap, local.as_ref()) {
+                            (true, "Header") if !seen_body => Place::Header,
+                            (true, "Body") if !seen_body => {
+                                seen_body = true;
+                                Place::Body
+                            }
+                            _ => {
+                                return Err(EnvelopeError::NotSoap(
+                                    "an Envelope holds an optional Header and one Body",
+                                ));
+                            }
+                        }
+                    }
+                    Some(Place::Header) => {
+                        if local == "tokenPassport" {
+                            envelope.passports.push(PassportFields::default());
+                            given.clear();
+                            Place::Passport
+                        } else {
+                            if let Some(name) = OTHER_CREDENTIALS.iter().find(|n| **n == local) {
+                                envelope.other_credentials.push(name);
+                            }
+                            Place::Other
+                        }
+                    }
+                    Some(Place::Passport) => match Field::of(&local) {
+                        Some(field) => {
+                            if given.contains(&field) {
+                                return Err(EnvelopeError::DuplicateField(field.name()));
+                            }
+                            given.push(field);
+                            if field == Field::Signature
+                                && let Some(passport) = envelope.passports.last_mut()
+                            {
+                                passport.algorithm = attribute(&reader, &start, "algorithm")?;
+                            }
+                            Place::PassportField(field)
+                        }
+                        None => Place::Other,
+                    },
+                    Some(Place::Body) => {
+                        operations += 1;
+                        if operations > 1 {
+                            return Err(EnvelopeError::NotOneOperation);
+                        }
+                        envelope.operation = local.into_owned();
+                        Place::Operation
+                    }
+                    Some(Place::Operation) => {
+                        envelope.arguments.push((local.into_owned(), String::new()));
+                        envelope
+                            .argument_attributes
+                            .push(attributes(&reader, &start)?);
+                        Place::Argument
+                    }
+                    Some(_) => Place::Other,
+                };
+                stack.push(place);
+                text_buf.clear();
+            }
+            Event::End(_) => {
+                let Some(place) = stack.pop() else {
+                    return Err(ill("an end tag without its start"));
+                };
+                let value = std::mem::take(&mut text_buf);
+                match place {
+                    Place::PassportField(field) => {
+                        if let Some(passport) = envelope.passports.last_mut() {
+                            *field.slot(passport) = value;
+                        }
+                    }
+                    Place::Argument => {
+                        if let Some((_, text)) = envelope.arguments.last_mut() {
+                            *text = value;
+                        }
+                    }
+                    _ => {}
+                }
+                if stack.is_empty() {
+                    break;
+                }
+            }
+            Event::Text(t) => {
+                let decoded = t.decode().map_err(ill)?;
+                push_text(&mut text_buf, &decoded)?;
+            }
+            Event::CData(c) => {
+                let decoded = c.decode().map_err(ill)?;
+                push_text(&mut text_buf, &decoded)?;
+            }
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref().map_err(ill)? {
+                    Some(c) => c,
+                    None => match r.decode().map_err(ill)?.as_ref() {
+                        "lt" => '<',
+                        "gt" => '>',
+                        "amp" => '&',
+                        "apos" => '\'',
+                        "quot" => '"',
+                        other => {
+                            return Err(EnvelopeError::Entity(other.chars().take(40).collect()));
+                        }
+                    },
+                };
+                push_text(&mut text_buf, resolved.encode_utf8(&mut [0; 4]))?;
+            }
+            Event::DocType(_) => return Err(EnvelopeError::Dtd),
+            Event::PI(_) => return Err(EnvelopeError::ProcessingInstruction),
+            Event::Decl(_) | Event::Comment(_) => {}
+            Event::Empty(_) => return Err(ill("an empty element was not expanded")),
+            Event::Eof => {
+                return Err(if stack.is_empty() {
+                    EnvelopeError::NotSoap("the request is empty")
+                } else {
+                    ill("the document ends inside an element")
+                });
+            }
+        }
+    }
+    // Nothing but whitespace and comments may follow the root.
+    loop {
+        match reader.read_event().map_err(ill)? {
+            Event::Eof => break,
+            Event::Comment(_) => {}
+            Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
+            _ => return Err(ill("content after the envelope")),
+        }
+    }
+    if !seen_body || operations != 1 {
+        return Err(EnvelopeError::NotOneOperation);
+    }
+    Ok(envelope)
+}
+
+fn push_text(buf: &mut String, more: &str) -> Result<(), EnvelopeError> {
+    if buf.len() + more.len() > MAX_TEXT {
+        return Err(EnvelopeError::TextTooLong);
+    }
+    buf.push_str(more);
+    Ok(())
+}
+
+fn local_name<'a>(start: &'a BytesStart<'_>) -> Result<Cow<'a, str>, EnvelopeError> {
+    let local = start.local_name();
+    std::str::from_utf8(local.into_inner())
+        .map(|s| Cow::Owned(s.to_owned()))
+        .map_err(|_| ill("a name is not UTF-8"))
+}
+
+/// An attribute's value by local name (any namespace), unescaped.
+fn attribute(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+    name: &str,
+) -> Result<Option<String>, EnvelopeError> {
+    Ok(attributes(reader, start)?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v))
+}
+
+/// Every attribute as (local name, value), bounded like text.
+fn attributes(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+) -> Result<Vec<(String, String)>, EnvelopeError> {
+    let _ = reader;
+    let mut out = Vec::new();
+    for attribute in start.attributes() {
+        let attribute = attribute.map_err(ill)?;
+        let name = std::str::from_utf8(attribute.key.local_name().into_inner())
+            .map_err(|_| ill("a name is not UTF-8"))?
+            .to_owned();
+        let value = attribute.unescape_value().map_err(|e| match e {
+            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
+                EnvelopeError::Entity(name.chars().take(40).collect())
+            }
+            e => ill(e),
+        })?;
+        if value.len() > MAX_TEXT {
+            return Err(EnvelopeError::TextTooLong);
+        }
+        if out.len() >= 32 {
+            return Err(EnvelopeError::TooManyElements);
+        }
+        out.push((name, value.into_owned()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(header: &str, body: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:msg="urn:messages_2024_2.platform.webservices.netsuite.com" xmlns:core="urn:core_2024_2.platform.webservices.netsuite.com">
+<soapenv:Header>{header}</soapenv:Header>
+<soapenv:Body>{body}</soapenv:Body>
+</soapenv:Envelope>"#
+        )
+    }
+
+    const PASSPORT: &str = r#"<msg:tokenPassport><core:account>1234567</core:account><core:consumerKey>ck</core:consumerKey><core:token>tk</core:token><core:nonce>abcdef12</core:nonce><core:timestamp>1700000000</core:timestamp><core:signature algorithm="HMAC-SHA256">c2ln&#x3D;</core:signature></msg:tokenPassport>"#;
+
+    #[test]
+    fn reads_the_passport_and_the_operation() {
+        let e = read(envelope(PASSPORT, "<msg:getDataCenterUrls><msg:account>1234567</msg:account></msg:getDataCenterUrls>").as_bytes()).unwrap();
+        assert_eq!(e.passports.len(), 1);
+        let p = &e.passports[0];
+        assert_eq!(p.account, "1234567");
+        assert_eq!(p.signature, "c2ln=");
+        assert_eq!(p.algorithm.as_deref(), Some("HMAC-SHA256"));
+        assert_eq!(e.operation, "getDataCenterUrls");
+        assert_eq!(e.argument("account"), Some("1234567"));
+    }
+
+    #[test]
+    fn refuses_what_could_make_the_parser_work_for_an_attacker() {
+        let dtd = format!(
+            "<!DOCTYPE x [<!ENTITY a \"aaaa\">]>{}",
+            envelope("", "<msg:getServerTime/>")
+        );
+        assert_eq!(read(dtd.as_bytes()).unwrap_err(), EnvelopeError::Dtd);
+        let entity = envelope("", "<msg:get><msg:x>&a;</msg:x></msg:get>");
+        assert_eq!(
+            read(entity.as_bytes()).unwrap_err(),
+            EnvelopeError::Entity("a".into())
+        );
+        let deep = envelope("", &format!("<msg:get>{}{}</msg:get>", "<a>".repeat(20), "</a>".repeat(20)));
+        assert_eq!(read(deep.as_bytes()).unwrap_err(), EnvelopeError::TooDeep);
+        let many = envelope("", &format!("<msg:get>{}</msg:get>", "<a/>".repeat(300)));
+        assert_eq!(read(many.as_bytes()).unwrap_err(), EnvelopeError::TooManyElements);
+        let long = envelope("", &format!("<msg:get><a>{}</a></msg:get>", "x".repeat(3000)));
+        assert_eq!(read(long.as_bytes()).unwrap_err(), EnvelopeError::TextTooLong);
+        let pi = envelope("<?evil x?>", "<msg:getServerTime/>");
+        assert_eq!(read(pi.as_bytes()).unwrap_err(), EnvelopeError::ProcessingInstruction);
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_soap_11_operation() {
+        let v12 = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><x/></e:Body></e:Envelope>"#;
+        assert_eq!(read(v12.as_bytes()).unwrap_err(), EnvelopeError::VersionMismatch);
+        assert!(matches!(read(b"<x/>").unwrap_err(), EnvelopeError::NotSoap(_)));
+        assert!(matches!(read(b"not xml").unwrap_err(), EnvelopeError::NotSoap(_) | EnvelopeError::NotXml(_)));
+        let two = envelope("", "<msg:getServerTime/><msg:getServerTime/>");
+        assert_eq!(read(two.as_bytes()).unwrap_err(), EnvelopeError::NotOneOperation);
+        let none = envelope("", "");
+        assert_eq!(read(none.as_bytes()).unwrap_err(), EnvelopeError::NotOneOperation);
+        let twice = envelope(&PASSPORT.replace("<core:token>tk</core:token>", "<core:token>tk</core:token><core:token>t2</core:token>"), "<msg:getServerTime/>");
+        assert_eq!(read(twice.as_bytes()).unwrap_err(), EnvelopeError::DuplicateField("token"));
+        let trailing = format!("{}<x/>", envelope("", "<msg:getServerTime/>"));
+        assert!(matches!(read(trailing.as_bytes()).unwrap_err(), EnvelopeError::NotXml(_)));
+    }
+
+    #[test]
+    fn notes_other_credentials_and_every_passport() {
+        let both = envelope(
+            &format!("{PASSPORT}<msg:passport><core:email>a@b.c</core:email></msg:passport>{PASSPORT}"),
+            "<msg:getServerTime/>",
+        );
+        let e = read(both.as_bytes()).unwrap();
+        assert_eq!(e.passports.len(), 2);
+        assert_eq!(e.other_credentials, ["passport"]);
+    }
+}
