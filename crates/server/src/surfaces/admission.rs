@@ -218,8 +218,9 @@ pub(crate) async fn observed(
                     wire::SOAP_VERSION,
                     &wire::SoapFault {
                         code: "soapenv:Server",
-                        string: "The server cannot verify requests at the moment. Try again shortly."
-                            .into(),
+                        string:
+                            "The server cannot verify requests at the moment. Try again shortly."
+                                .into(),
                         detail: None,
                     },
                 ),

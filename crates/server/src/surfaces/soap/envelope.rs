@@ -380,9 +380,10 @@ fn attributes(
             .map_err(|_| ill("a name is not UTF-8"))?
             .to_owned();
         let value = attribute.unescape_value().map_err(|e| match e {
-            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
-                EnvelopeError::Entity(name.chars().take(40).collect())
-            }
+            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
+                _,
+                name,
+            )) => EnvelopeError::Entity(name.chars().take(40).collect()),
             e => ill(e),
         })?;
         if value.len() > MAX_TEXT {
@@ -414,7 +415,14 @@ mod tests {
 
     #[test]
     fn reads_the_passport_and_the_operation() {
-        let e = read(envelope(PASSPORT, "<msg:getDataCenterUrls><msg:account>1234567</msg:account></msg:getDataCenterUrls>").as_bytes()).unwrap();
+        let e = read(
+            envelope(
+                PASSPORT,
+                "<msg:getDataCenterUrls><msg:account>1234567</msg:account></msg:getDataCenterUrls>",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
         assert_eq!(e.passports.len(), 1);
         let p = &e.passports[0];
         assert_eq!(p.account, "1234567");
@@ -436,36 +444,84 @@ mod tests {
             read(entity.as_bytes()).unwrap_err(),
             EnvelopeError::Entity("a".into())
         );
-        let deep = envelope("", &format!("<msg:get>{}{}</msg:get>", "<a>".repeat(20), "</a>".repeat(20)));
+        let deep = envelope(
+            "",
+            &format!(
+                "<msg:get>{}{}</msg:get>",
+                "<a>".repeat(20),
+                "</a>".repeat(20)
+            ),
+        );
         assert_eq!(read(deep.as_bytes()).unwrap_err(), EnvelopeError::TooDeep);
         let many = envelope("", &format!("<msg:get>{}</msg:get>", "<a/>".repeat(300)));
-        assert_eq!(read(many.as_bytes()).unwrap_err(), EnvelopeError::TooManyElements);
-        let long = envelope("", &format!("<msg:get><a>{}</a></msg:get>", "x".repeat(3000)));
-        assert_eq!(read(long.as_bytes()).unwrap_err(), EnvelopeError::TextTooLong);
+        assert_eq!(
+            read(many.as_bytes()).unwrap_err(),
+            EnvelopeError::TooManyElements
+        );
+        let long = envelope(
+            "",
+            &format!("<msg:get><a>{}</a></msg:get>", "x".repeat(3000)),
+        );
+        assert_eq!(
+            read(long.as_bytes()).unwrap_err(),
+            EnvelopeError::TextTooLong
+        );
         let pi = envelope("<?evil x?>", "<msg:getServerTime/>");
-        assert_eq!(read(pi.as_bytes()).unwrap_err(), EnvelopeError::ProcessingInstruction);
+        assert_eq!(
+            read(pi.as_bytes()).unwrap_err(),
+            EnvelopeError::ProcessingInstruction
+        );
     }
 
     #[test]
     fn refuses_what_is_not_one_soap_11_operation() {
         let v12 = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><x/></e:Body></e:Envelope>"#;
-        assert_eq!(read(v12.as_bytes()).unwrap_err(), EnvelopeError::VersionMismatch);
-        assert!(matches!(read(b"<x/>").unwrap_err(), EnvelopeError::NotSoap(_)));
-        assert!(matches!(read(b"not xml").unwrap_err(), EnvelopeError::NotSoap(_) | EnvelopeError::NotXml(_)));
+        assert_eq!(
+            read(v12.as_bytes()).unwrap_err(),
+            EnvelopeError::VersionMismatch
+        );
+        assert!(matches!(
+            read(b"<x/>").unwrap_err(),
+            EnvelopeError::NotSoap(_)
+        ));
+        assert!(matches!(
+            read(b"not xml").unwrap_err(),
+            EnvelopeError::NotSoap(_) | EnvelopeError::NotXml(_)
+        ));
         let two = envelope("", "<msg:getServerTime/><msg:getServerTime/>");
-        assert_eq!(read(two.as_bytes()).unwrap_err(), EnvelopeError::NotOneOperation);
+        assert_eq!(
+            read(two.as_bytes()).unwrap_err(),
+            EnvelopeError::NotOneOperation
+        );
         let none = envelope("", "");
-        assert_eq!(read(none.as_bytes()).unwrap_err(), EnvelopeError::NotOneOperation);
-        let twice = envelope(&PASSPORT.replace("<core:token>tk</core:token>", "<core:token>tk</core:token><core:token>t2</core:token>"), "<msg:getServerTime/>");
-        assert_eq!(read(twice.as_bytes()).unwrap_err(), EnvelopeError::DuplicateField("token"));
+        assert_eq!(
+            read(none.as_bytes()).unwrap_err(),
+            EnvelopeError::NotOneOperation
+        );
+        let twice = envelope(
+            &PASSPORT.replace(
+                "<core:token>tk</core:token>",
+                "<core:token>tk</core:token><core:token>t2</core:token>",
+            ),
+            "<msg:getServerTime/>",
+        );
+        assert_eq!(
+            read(twice.as_bytes()).unwrap_err(),
+            EnvelopeError::DuplicateField("token")
+        );
         let trailing = format!("{}<x/>", envelope("", "<msg:getServerTime/>"));
-        assert!(matches!(read(trailing.as_bytes()).unwrap_err(), EnvelopeError::NotXml(_)));
+        assert!(matches!(
+            read(trailing.as_bytes()).unwrap_err(),
+            EnvelopeError::NotXml(_)
+        ));
     }
 
     #[test]
     fn notes_other_credentials_and_every_passport() {
         let both = envelope(
-            &format!("{PASSPORT}<msg:passport><core:email>a@b.c</core:email></msg:passport>{PASSPORT}"),
+            &format!(
+                "{PASSPORT}<msg:passport><core:email>a@b.c</core:email></msg:passport>{PASSPORT}"
+            ),
             "<msg:getServerTime/>",
         );
         let e = read(both.as_bytes()).unwrap();

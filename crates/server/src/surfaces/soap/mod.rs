@@ -217,7 +217,10 @@ fn over_limit(version: &str) -> Response {
 }
 
 async fn record(state: &AppState, context: &RequestContext, refusal: &Refusal) {
-    state.verifier().record_refusal(context, refusal, None).await;
+    state
+        .verifier()
+        .record_refusal(context, refusal, None)
+        .await;
     crate::observe::request(SURFACE, refusal.detail.as_str(), None);
 }
 

@@ -50,7 +50,11 @@ pub(crate) async fn wsdl(
 
 fn document(v: &str, address: &str) -> String {
     let operations = [
-        ("getServerTime", "getServerTimeRequest", "getServerTimeResponse"),
+        (
+            "getServerTime",
+            "getServerTimeRequest",
+            "getServerTimeResponse",
+        ),
         (
             "getDataCenterUrls",
             "getDataCenterUrlsRequest",
