@@ -56,8 +56,18 @@ const NAMES: [&str; 6] = [
 ];
 
 impl NlAuth {
-    /// Parses the value of an `Authorization` header.
+    /// Parses the value of an `Authorization` header; `nlauth_account` is required.
     pub fn parse(header: &str) -> Result<Self, NlAuthError> {
+        Self::parse_with(header, true)
+    }
+
+    /// As [`NlAuth::parse`], but `nlauth_account` may be left out (`account` is then empty):
+    /// NetSuite's `/rest/roles` finds the accounts of an email itself.
+    pub fn parse_account_optional(header: &str) -> Result<Self, NlAuthError> {
+        Self::parse_with(header, false)
+    }
+
+    fn parse_with(header: &str, account_required: bool) -> Result<Self, NlAuthError> {
         let trimmed = header.trim_start();
         let offset0 = header.len() - trimmed.len();
         let scheme_len = trimmed.find([' ', '\t']).unwrap_or(trimmed.len());
@@ -134,7 +144,11 @@ impl NlAuth {
                 .ok_or(NlAuthError::MissingParameter { name })
         };
         Ok(Self {
-            account: required(account, "nlauth_account")?,
+            account: if account_required {
+                required(account, "nlauth_account")?
+            } else {
+                account.unwrap_or_default()
+            },
             email: required(email, "nlauth_email")?,
             password: required(password, "nlauth_signature")?.into(),
             role: role.filter(|s| !s.is_empty()),
@@ -147,6 +161,15 @@ impl NlAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_may_be_left_out_for_roles_only() {
+        let header = "NLAuth nlauth_email=a@example.com, nlauth_signature=pw";
+        assert!(NlAuth::parse(header).is_err());
+        let a = NlAuth::parse_account_optional(header).unwrap();
+        assert_eq!(a.account, "");
+        assert_eq!(a.email, "a@example.com");
+    }
 
     #[test]
     fn parses_netsuite_example() {

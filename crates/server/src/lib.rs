@@ -161,6 +161,11 @@ pub fn router(state: AppState) -> Router {
             "/rest/revoketoken",
             get(surfaces::token_endpoints::revoke_token),
         )
+        .route(
+            "/rest/datacenterurls",
+            get(surfaces::discovery::datacenter_urls),
+        )
+        .route("/rest/roles", get(surfaces::discovery::roles))
         .route("/services/{port}", post(surfaces::soap::service))
         .route("/wsdl/{version}/netsuite.wsdl", get(surfaces::soap::wsdl))
         .route(

@@ -270,7 +270,10 @@ async fn every_refusal_is_a_fault_with_its_detail(server: &TestServer) {
         &envelope(&passport(), "<msg:search><msg:searchRecord/></msg:search>"),
     )
     .await;
-    assert_client_fault(&reply, "Tessera does not provide the operation &quot;search&quot;");
+    assert_client_fault(
+        &reply,
+        "Tessera does not provide the operation &quot;search&quot;",
+    );
 
     // No fault or row ever holds a secret or a signature.
     for row in trail(server).await {

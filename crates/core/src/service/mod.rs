@@ -8,6 +8,7 @@ mod audit;
 mod authorization_flow;
 mod bootstrap;
 mod directory;
+mod discovery;
 mod endpoints;
 mod integrations;
 mod keys;

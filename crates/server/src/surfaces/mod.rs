@@ -9,6 +9,7 @@
 //! - `token_endpoints`: `issuetoken` (NLAuth, a password sign-in) and `revoketoken` (signed).
 //! - `authorization_flow`: `requesttoken` and `accesstoken`, the flow's signed steps; they
 //!   verify through core's flow (the request token is the credential), not the verifier.
+//! - `discovery`: `datacenterurls` and `roles`, NetSuite's account and role lookup.
 //! - `soap`: SOAP web services with a TokenPassport, and their WSDL.
 //! - `verify_api`: a trusted service describes a request in JSON and learns the Detail code.
 //! - `forward_auth`: a reverse proxy describes the original request in headers.
@@ -20,6 +21,7 @@
 pub(crate) mod admission;
 mod answers;
 pub(crate) mod authorization_flow;
+pub(crate) mod discovery;
 pub(crate) mod forward_auth;
 pub(crate) mod rest_web_services;
 pub(crate) mod restlet;

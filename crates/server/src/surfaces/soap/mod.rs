@@ -316,13 +316,8 @@ impl Answer<'_> {
         ))
     }
 
-    /// This server as the request reached it (or its first public origin).
     fn public_origin(&self) -> String {
-        self.received
-            .origin(self.state)
-            .or_else(|| self.state.origins().first())
-            .map(ToString::to_string)
-            .unwrap_or_default()
+        super::discovery::origin(self.state, self.received)
     }
 }
 

@@ -31,11 +31,7 @@ pub(crate) async fn wsdl(
         Ok(r) => r,
         Err(response) => return response,
     };
-    let origin = received
-        .origin(&state)
-        .or_else(|| state.origins().first())
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let origin = crate::surfaces::discovery::origin(&state, &received);
     let address = format!("{origin}/services/NetSuitePort_{version}");
     (
         StatusCode::OK,
