@@ -17,6 +17,7 @@ mod render;
 mod serve;
 mod settings;
 mod sign;
+mod soap;
 
 use std::process::ExitCode;
 
@@ -50,6 +51,10 @@ enum Command {
     /// Exit status 0 for a 2xx/3xx answer, 1 otherwise. With --dry-run, print the base string,
     /// signature and Authorization header instead.
     Sign(sign::SignArgs),
+    /// Call SOAP web services with a TokenPassport header signed as NetSuite documents it
+    /// (getServerTime, getDataCenterUrls, get). Exit status 0 for an answer, 1 for a fault.
+    /// With --dry-run, print the passport's base string, signature and the envelope instead.
+    Soap(Box<soap::SoapArgs>),
     /// Check the Authorization header of a request against its secrets and say why it is or is
     /// not valid. Exit status: 0 valid, 1 invalid, 2 unusable input.
     CheckSignature(check::CheckArgs),
@@ -114,6 +119,13 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args, sub("serve")).map(|()| ExitCode::SUCCESS),
         Command::Config(args) => serve::config(&args, sub("config")).map(|()| ExitCode::SUCCESS),
         Command::Sign(args) => sign::run(&args).map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
+        Command::Soap(args) => soap::run(&args).map(|ok| {
             if ok {
                 ExitCode::SUCCESS
             } else {

@@ -30,6 +30,37 @@ pub struct SignArgs {
     /// Give up after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     timeout: u64,
+    #[command(flatten)]
+    credentials: CredentialArgs,
+    /// Use this nonce instead of a fresh random one (to reproduce a signature).
+    #[arg(long, value_name = "N")]
+    nonce: Option<String>,
+    /// Use this timestamp (Unix seconds) instead of the clock.
+    #[arg(long, value_name = "TS")]
+    timestamp: Option<u64>,
+    /// An application/x-www-form-urlencoded body; its parameters are signed.
+    #[arg(long, value_name = "STR", conflicts_with = "body_file")]
+    form_body: Option<String>,
+    /// A body of any other type (JSON, XML…); it is not signed unless --body-hash is given.
+    #[arg(long, value_name = "PATH")]
+    body_file: Option<PathBuf>,
+    /// Add a signed oauth_body_hash of the --body-file.
+    #[arg(long, value_name = "ALG", requires = "body_file")]
+    body_hash: Option<BodyHashArg>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+    /// HTTP method (GET, POST, PUT, DELETE…).
+    #[arg(value_name = "METHOD")]
+    method: String,
+    /// Absolute URL, query included, as it will be sent.
+    #[arg(value_name = "URL")]
+    url: String,
+}
+
+/// The four credentials and the realm, as options or from a profile: `sign` and `soap`.
+#[derive(Debug, Args)]
+pub struct CredentialArgs {
     /// Take the credentials (and the realm) from this profile of `tessera login`; the
     /// options below override what it holds.
     #[arg(long, value_name = "NAME")]
@@ -59,30 +90,6 @@ pub struct SignArgs {
     /// The realm: the account id, e.g. 1234567 or 1234567_SB1 (not signed, but checked).
     #[arg(long, value_name = "R")]
     realm: Option<String>,
-    /// Use this nonce instead of a fresh random one (to reproduce a signature).
-    #[arg(long, value_name = "N")]
-    nonce: Option<String>,
-    /// Use this timestamp (Unix seconds) instead of the clock.
-    #[arg(long, value_name = "TS")]
-    timestamp: Option<u64>,
-    /// An application/x-www-form-urlencoded body; its parameters are signed.
-    #[arg(long, value_name = "STR", conflicts_with = "body_file")]
-    form_body: Option<String>,
-    /// A body of any other type (JSON, XML…); it is not signed unless --body-hash is given.
-    #[arg(long, value_name = "PATH")]
-    body_file: Option<PathBuf>,
-    /// Add a signed oauth_body_hash of the --body-file.
-    #[arg(long, value_name = "ALG", requires = "body_file")]
-    body_hash: Option<BodyHashArg>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    output: Output,
-    /// HTTP method (GET, POST, PUT, DELETE…).
-    #[arg(value_name = "METHOD")]
-    method: String,
-    /// Absolute URL, query included, as it will be sent.
-    #[arg(value_name = "URL")]
-    url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -184,16 +191,16 @@ fn payload(args: &SignArgs) -> Result<Payload> {
 }
 
 /// The four credentials and the realm, from the options or a profile (options win).
-struct Credentials {
-    consumer_key: String,
-    consumer_secret: SecretString,
-    token: String,
-    token_secret: SecretString,
-    realm: Option<String>,
+pub struct Credentials {
+    pub consumer_key: String,
+    pub consumer_secret: SecretString,
+    pub token: String,
+    pub token_secret: SecretString,
+    pub realm: Option<String>,
 }
 
 impl Credentials {
-    fn of(args: &SignArgs) -> Result<Self> {
+    pub fn of(args: &CredentialArgs) -> Result<Self> {
         let profile = args
             .profile
             .as_deref()
@@ -264,7 +271,7 @@ pub fn run(args: &SignArgs) -> Result<bool> {
         );
     }
 
-    let credentials = Credentials::of(args)?;
+    let credentials = Credentials::of(&args.credentials)?;
     let mut signer = Signer::new(
         &credentials.consumer_key,
         &credentials.consumer_secret,

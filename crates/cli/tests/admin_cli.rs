@@ -431,3 +431,98 @@ fn login_in_the_browser_runs_the_authorization_flow() {
         "{tokens}"
     );
 }
+
+/// `tessera soap` signs a TokenPassport with the profile's credentials and calls the server's
+/// SOAP endpoint; a wrong secret is the fault NetSuite sends; --dry-run shows what was signed.
+#[test]
+fn soap_calls_get_server_time_with_a_profile() {
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let config = config.path();
+    let server = Server::start(data.path(), &[]);
+    let password = server.admin_password();
+    let base = server.base();
+    let login = tessera(
+        config,
+        &[
+            "login",
+            "--url",
+            &base,
+            "--account",
+            "1234567",
+            "--email",
+            "admin@example.com",
+            "--role",
+            "3",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    );
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let endpoint = format!("{base}/services/NetSuitePort_2024_2");
+
+    let answer = ok(config, &["soap", "--profile", "default", &endpoint]);
+    assert!(answer.contains("<platformCore:serverTime>"), "{answer}");
+    let who = ok(
+        config,
+        &[
+            "soap",
+            "--profile",
+            "default",
+            "--operation",
+            "get",
+            &endpoint,
+        ],
+    );
+    assert!(
+        who.contains("<platformCore:email>admin@example.com</platformCore:email>"),
+        "{who}"
+    );
+
+    let wrong = tessera(
+        config,
+        &[
+            "soap",
+            "--profile",
+            "default",
+            "--token-secret",
+            "0000",
+            &endpoint,
+        ],
+        "",
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        text(&wrong.stdout).contains("Invalid login attempt."),
+        "{}",
+        text(&wrong.stdout)
+    );
+
+    let dry = json(
+        config,
+        &[
+            "soap",
+            "--profile",
+            "default",
+            "--dry-run",
+            "--nonce",
+            "abcdef123",
+            "--timestamp",
+            "1700000000",
+            &endpoint,
+        ],
+    );
+    let base_string = dry["base_string"].as_str().unwrap();
+    assert!(base_string.starts_with("1234567&88ddd7a1"), "{base_string}");
+    assert!(
+        base_string.ends_with("&abcdef123&1700000000"),
+        "{base_string}"
+    );
+    assert!(
+        dry["envelope"]
+            .as_str()
+            .unwrap()
+            .contains("<msg:tokenPassport>")
+    );
+    assert!(!dry.to_string().contains(&password));
+}
