@@ -21,6 +21,7 @@ on_both_backends!(
     a_ciphertext_moved_to_another_row_does_not_open,
     master_key_rotation_reseals_every_secret,
     passwords_are_stored_as_argon2id_hashes,
+    request_tokens_are_sealed_rotated_answered_once_and_purged,
 );
 
 /// Everything the database holds, as text: every file of the SQLite database (with its WAL),
@@ -323,4 +324,118 @@ async fn sqlite_raw(dir: &std::path::Path) -> sqlx::AnyConnection {
         dir.join(tessera_store::SQLITE_FILE).display()
     );
     sqlx::AnyConnection::connect(&url).await.unwrap()
+}
+
+/// The authorization flow's request tokens (`FlowTx`): sealed in their own slot and re-sealed by
+/// a rotation, moved on only from the state expected (a second answer or exchange loses), their
+/// nonce records unique, and expired ones purged.
+async fn request_tokens_are_sealed_rotated_answered_once_and_purged(env: &Env) {
+    use tessera_core::ids::TokenId;
+    use tessera_core::model::Timestamp;
+    use tessera_core::store::{Consent, RequestTokenRow, RequestTokenState, Store as _, TxMode};
+    use tessera_core::vault::SecretSlot;
+
+    let w = World::build(&env.svc).await;
+    let integration = w.app;
+    let token_id = TokenId::generate().unwrap();
+    let secret = SecretString::from("cd".repeat(32));
+    let now = Timestamp::now();
+    let row = RequestTokenRow {
+        token_id: token_id.clone(),
+        integration,
+        token_secret: env
+            .svc
+            .keyring()
+            .seal(&secret, SecretSlot::RequestTokenSecret(&token_id))
+            .unwrap(),
+        callback: "https://app.example/cb".into(),
+        realm: None,
+        created_at: now,
+        expires_at: Timestamp::from_millis(now.millis() + 600_000),
+        state: RequestTokenState::Pending,
+        consent: None,
+    };
+    let mut tx = env.store.begin(TxMode::Write).await.unwrap();
+    tx.insert_request_token(&row).await.unwrap();
+    assert!(tx.claim_flow_nonce(&[7; 16], 1).await.unwrap());
+    assert!(
+        !tx.claim_flow_nonce(&[7; 16], 1).await.unwrap(),
+        "a nonce record is unique"
+    );
+    tx.commit().await.unwrap();
+    assert!(
+        !everything_stored(env).await.contains(secret.expose()),
+        "the request token secret is sealed"
+    );
+
+    // Answered once: the second move from Pending loses.
+    let mut allowed = row.clone();
+    allowed.state = RequestTokenState::Authorized;
+    allowed.consent = Some(Consent {
+        account: w.a.clone(),
+        user: w.alice.id,
+        role: w.token_user_role,
+        verifier_digest: [9; 32],
+    });
+    let mut tx = env.store.begin(TxMode::Write).await.unwrap();
+    assert!(
+        tx.advance_request_token(&allowed, RequestTokenState::Pending)
+            .await
+            .unwrap()
+    );
+    let mut denied = row.clone();
+    denied.state = RequestTokenState::Denied;
+    assert!(
+        !tx.advance_request_token(&denied, RequestTokenState::Pending)
+            .await
+            .unwrap()
+    );
+    let stored = tx.request_token(&token_id).await.unwrap().unwrap();
+    assert_eq!(stored.state, RequestTokenState::Authorized);
+    assert_eq!(stored.consent, allowed.consent);
+    tx.commit().await.unwrap();
+
+    // Re-sealed by a rotation, and opened with the new key alone.
+    let old_hex = env.svc.keyring().active().to_hex();
+    let ring = Keyring::parse(old_hex.expose())
+        .unwrap()
+        .with_active(MasterKey::generate().unwrap());
+    let new_hex = ring.active().to_hex();
+    let store: Arc<dyn tessera_core::store::Store> = Arc::new(env.store.clone());
+    let report = Tessera::new(store.clone(), Arc::new(ring))
+        .reseal_all_secrets()
+        .await
+        .unwrap();
+    assert_eq!(
+        report.resealed, 2,
+        "the consumer secret and the request token secret"
+    );
+    let only_new = Keyring::parse(new_hex.expose()).unwrap();
+    let mut tx = env.store.begin(TxMode::Read).await.unwrap();
+    let stored = tx.request_token(&token_id).await.unwrap().unwrap();
+    drop(tx);
+    assert_eq!(
+        only_new
+            .open(
+                &stored.token_secret,
+                SecretSlot::RequestTokenSecret(&token_id)
+            )
+            .unwrap()
+            .expose(),
+        secret.expose()
+    );
+    // Bound to its slot: not openable as an access token's secret.
+    assert!(
+        only_new
+            .open(&stored.token_secret, SecretSlot::TokenSecret(&token_id))
+            .is_err()
+    );
+
+    // Purged once expired (and the old nonce record with it).
+    let mut tx = env.store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.purge_flow(now, 0).await.unwrap(), 0, "not expired yet");
+    let later = Timestamp::from_millis(now.millis() + 700_000);
+    assert_eq!(tx.purge_flow(later, 2).await.unwrap(), 2);
+    assert!(tx.request_token(&token_id).await.unwrap().is_none());
+    tx.commit().await.unwrap();
 }
