@@ -141,7 +141,8 @@ pub struct ConsentRequest {
     pub roles: Vec<Role>,
     /// Where the callback is, for the user to see where they are sent.
     pub callback: String,
-    /// The record's state in the account (installed by this page if it was not: R14).
+    /// The record's state in the account: as installed, or — not installed yet — the state
+    /// Allow will install it in (R14).
     pub installation: InstallState,
 }
 
@@ -435,8 +436,8 @@ impl Tessera {
         }))
     }
 
-    /// What the consent page shows for a pending request token, to the signed-in `actor`.
-    /// Installs the record in the actor's account if it is not yet (R14).
+    /// What the consent page shows for a pending request token, to the signed-in `actor`. Reads
+    /// only: the record is installed by Allow (R14), never by looking at the page.
     pub async fn consent_request(&self, actor: &Actor, token_id: &str) -> Result<ConsentRequest> {
         let mut tx = self.tx(TxMode::Read).await?;
         let p = principal(tx.as_mut(), actor).await?;
@@ -464,10 +465,12 @@ impl Tessera {
                 roles.push(r);
             }
         }
+        let installation = match tx.installation(stored.integration.id, &p.account).await? {
+            Some(installed) => installed.state,
+            None if account.require_approval_for_auto_install => InstallState::WaitingForApproval,
+            None => InstallState::Enabled,
+        };
         drop(tx);
-        let installation = self
-            .auto_install(&p.account, stored.integration.id, Context::Ui)
-            .await?;
         Ok(ConsentRequest {
             token_id: row.token_id,
             application_name: stored.integration.name,
@@ -477,7 +480,7 @@ impl Tessera {
             account,
             roles,
             callback: row.callback,
-            installation: installation.state,
+            installation,
         })
     }
 
@@ -493,6 +496,13 @@ impl Tessera {
         state: &str,
     ) -> Result<String> {
         check_flow_state(state)?;
+        if let ConsentDecision::Allow { .. } = decision {
+            // R14, before this decision's transaction (the install has its own, with its note):
+            // an Allow that fails below leaves the record installed, as running the flow does.
+            let (account, integration) = self.consent_target(actor, token_id).await?;
+            self.auto_install(&account, integration, Context::Ui)
+                .await?;
+        }
         let mut tx = self.tx(TxMode::Write).await?;
         let p = principal(tx.as_mut(), actor).await?;
         let (mut row, stored) = pending(tx.as_mut(), token_id).await?;
@@ -573,6 +583,19 @@ impl Tessera {
         answer.push(("state", state.to_owned()));
         let answer: Vec<(&str, &str)> = answer.iter().map(|(n, v)| (*n, v.as_str())).collect();
         Ok(redirect_to(&row.callback, &answer))
+    }
+
+    /// The account the actor answers for and the record a pending request token is for.
+    async fn consent_target(
+        &self,
+        actor: &Actor,
+        token_id: &str,
+    ) -> Result<(AccountId, IntegrationId)> {
+        let mut tx = self.tx(TxMode::Read).await?;
+        let p = principal(tx.as_mut(), actor).await?;
+        let (row, stored) = pending(tx.as_mut(), token_id).await?;
+        check_realm(&row, &p.account)?;
+        Ok((p.account, stored.integration.id))
     }
 
     /// `POST /rest/accesstoken`: the access token for an authorized request token, for the

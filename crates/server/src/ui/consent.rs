@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use tessera_core::ids::RoleId;
 use tessera_core::model::InstallState;
 use tessera_core::{ConsentDecision, check_flow_state};
@@ -116,10 +116,18 @@ pub(crate) async fn decide(State(state): State<AppState>, ui: Ui) -> Result<Resp
         .tessera()
         .decide_consent(&ui.actor, &token, decision, &flow_state)
         .await?;
-    // 303: the browser follows with a GET, whatever the form's method was.
-    let mut response = Redirect::to(&to).into_response();
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    Ok(response)
+    // 303: the browser follows with a GET, whatever the form's method was. The callback was
+    // validated (no spaces or control characters) and the rest is encoded, so this holds; a
+    // value that is not a header value all the same is a 500, never a panic.
+    let location = HeaderValue::from_str(&to).map_err(|_| {
+        tracing::error!("a callback redirect is not a valid Location");
+        UiError::page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            crate::wire::INTERNAL_MESSAGE,
+        )
+    })?;
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
 }
 
 /// The CSP source that lets a form be redirected to `callback`: its origin (any port on
