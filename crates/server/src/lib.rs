@@ -166,7 +166,10 @@ pub fn router(state: AppState) -> Router {
             get(surfaces::discovery::datacenter_urls),
         )
         .route("/rest/roles", get(surfaces::discovery::roles))
-        .route("/services/{port}", post(surfaces::soap::service))
+        .route(
+            "/services/{port}",
+            get(surfaces::soap::wsdl_of_service).post(surfaces::soap::service),
+        )
         .route("/wsdl/{version}/netsuite.wsdl", get(surfaces::soap::wsdl))
         .route(
             "/rest/requesttoken",

@@ -85,6 +85,22 @@ pub(crate) async fn check(
     context: &RequestContext,
     attempt: PasswordAttempt<'_>,
 ) -> Result<Result<PasswordSignedIn, PasswordRefused>, tessera_core::Error> {
+    Ok(match check_deferred(state, context, attempt).await? {
+        Ok(signed_in) => Ok(signed_in),
+        Err(Checked::Refused(refused)) => Err(refused),
+        Err(Checked::Wrong(wrong)) => {
+            wrong.settle(state, context).await;
+            Err(PasswordRefused::Wrong)
+        }
+    })
+}
+
+/// [`check`], with a wrong password left unsettled (see [`WrongPassword`]).
+pub(crate) async fn check_deferred(
+    state: &AppState,
+    context: &RequestContext,
+    attempt: PasswordAttempt<'_>,
+) -> Result<Result<PasswordSignedIn, Checked>, tessera_core::Error> {
     let record = |detail: Detail, note: &str| {
         let mut row: LoginAttempt = context.attempt(false, detail, note);
         // Who the attempt was for, as typed: the trail shows failed sign-ins of unknown users.
@@ -107,7 +123,7 @@ pub(crate) async fn check(
                     "too many failed sign-ins from this address",
                 )
                 .await;
-                return Ok(Err(PasswordRefused::Throttled));
+                return Ok(Err(Checked::Refused(PasswordRefused::Throttled)));
             }
         }
         record(
@@ -115,7 +131,7 @@ pub(crate) async fn check(
             "the account ID or email address is not valid",
         )
         .await;
-        return Ok(Err(PasswordRefused::Malformed));
+        return Ok(Err(Checked::Refused(PasswordRefused::Malformed)));
     };
     let user_key = user_key(&account, &email);
     let trusted_device = attempt
@@ -130,7 +146,7 @@ pub(crate) async fn check(
             state.config().login_failures_per_hour
         );
         record(Detail::TooManyAttempts, &note).await;
-        return Ok(Err(PasswordRefused::Throttled));
+        return Ok(Err(Checked::Refused(PasswordRefused::Throttled)));
     };
     // Every error comes before the password is compared (the user and its hash are read
     // first): the guess is taken back, and the answer (503) says nothing about the password.
@@ -146,13 +162,11 @@ pub(crate) async fn check(
         }
     };
     let Some(user) = user else {
-        guess.failed();
-        record(
-            Detail::InvalidCredentials,
-            "unknown account or email, no password, an inactive user, or a wrong password",
-        )
-        .await;
-        return Ok(Err(PasswordRefused::Wrong));
+        return Ok(Err(Checked::Wrong(WrongPassword {
+            guess,
+            account,
+            email,
+        })));
     };
     Ok(Ok(PasswordSignedIn {
         account,
@@ -165,7 +179,59 @@ pub(crate) async fn check(
     }))
 }
 
-/// 128 random bits, hex.
+/// A wrong password whose guess is not counted yet: `/rest/roles` checks one password against
+/// several accounts and counts the misses only when it matched none.
+#[derive(Debug)]
+pub(crate) struct WrongPassword {
+    guess: Reservation,
+    account: AccountId,
+    email: Email,
+}
+
+impl WrongPassword {
+    /// Counts the guess and records the failure, in the account's audit trail.
+    pub(crate) async fn settle(self, state: &AppState, context: &RequestContext) {
+        let account = self.account.clone();
+        self.settle_in(state, context, Some(account)).await;
+    }
+
+    /// [`WrongPassword::settle`] for a password checked against no real account (an email no
+    /// account has): the row names no account.
+    pub(crate) async fn settle_anywhere(self, state: &AppState, context: &RequestContext) {
+        self.settle_in(state, context, None).await;
+    }
+
+    async fn settle_in(
+        self,
+        state: &AppState,
+        context: &RequestContext,
+        account: Option<AccountId>,
+    ) {
+        self.guess.failed();
+        let mut row: LoginAttempt = context.attempt(
+            false,
+            Detail::InvalidCredentials,
+            "unknown account or email, no password, an inactive user, or a wrong password",
+        );
+        row.account = account;
+        row.email = Some(self.email.as_str().to_owned());
+        state.verifier().record_attempt(row).await;
+    }
+
+    /// Not a guess after all (the same password opened another account of this email).
+    pub(crate) fn withdraw(self) {
+        self.guess.withdrawn();
+    }
+}
+
+/// A password check whose failure is left to the caller to settle.
+#[derive(Debug)]
+pub(crate) enum Checked {
+    /// Refused before the password was looked at (recorded already).
+    Refused(PasswordRefused),
+    Wrong(WrongPassword),
+}
+
 fn new_device_id() -> String {
     let mut bytes = [0u8; 16];
     let _ = getrandom::fill(&mut bytes);

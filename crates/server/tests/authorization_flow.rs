@@ -22,6 +22,8 @@ on_both_backends!(
     the_consent_page_signs_in_first_and_answers_once,
     a_denied_request_tells_the_callback_and_cannot_be_exchanged,
     consent_in_another_account_installs_the_record_there,
+    a_request_token_does_not_outlive_the_records_flow_or_callback,
+    realms_in_the_flow_are_account_ids_exactly,
 );
 
 const CALLBACK: &str = "https://app.example/callback";
@@ -385,6 +387,11 @@ async fn requesttoken_refusals_carry_their_detail_codes(server: &TestServer) {
     let row = refused(wrong, cb("http://localhost/cb"), None).await;
     assert_eq!(row.detail, "InvalidSignature");
     assert_eq!(row.integration, Some(integration));
+    assert_eq!(
+        row.account,
+        Some(account()),
+        "a refusal of a known record is in its owner's audit trail"
+    );
 
     for bad in [
         "http://localhost/other",
@@ -940,4 +947,81 @@ mod real_clients {
         assert_eq!(out["denied_error"], "access_denied");
         assert_eq!(out["denied_exchange"], 401);
     }
+}
+
+async fn a_request_token_does_not_outlive_the_records_flow_or_callback(server: &TestServer) {
+    let integration = setup(server, CALLBACK).await;
+    // Consented, then the flow switched off: no exchange.
+    let (token, token_secret) = request_token(server, CALLBACK).await;
+    let to = consent(server, &token, "", "allow").await;
+    let verifier = field(&callback_query(&to, CALLBACK), "oauth_verifier");
+    set_flow(server, integration, false, CALLBACK).await;
+    assert_generic_401(&access_token(server, &token, &token_secret, &verifier).await);
+    assert_eq!(
+        last_flow_row(server).await.detail,
+        "AuthorizationFlowRequired"
+    );
+
+    // Issued, then the callback changed: the consent page refuses it, and so does the exchange.
+    set_flow(server, integration, true, CALLBACK).await;
+    let (token, _) = request_token(server, CALLBACK).await;
+    set_flow(server, integration, true, "https://other.example/cb").await;
+    let mut browser = Browser::new(server);
+    browser.sign_in("alice@example.com", ALICE_PASSWORD).await;
+    let reply = browser.get(&consent_path(&token, "")).await;
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    assert!(
+        reply.text().contains("callback URL changed"),
+        "{}",
+        reply.text()
+    );
+}
+
+async fn realms_in_the_flow_are_account_ids_exactly(server: &TestServer) {
+    setup(server, CALLBACK).await;
+    for realm in ["garbage!", "01234567x", "1234567-sb1"] {
+        let reply = flow_post(
+            server,
+            &consumer_signer(),
+            "/rest/requesttoken",
+            &[("oauth_callback", CALLBACK)],
+            Some(realm),
+        )
+        .await;
+        assert_generic_401(&reply);
+        assert_eq!(
+            last_flow_row(server).await.detail,
+            "InvalidRealm",
+            "{realm}"
+        );
+    }
+    // accesstoken: a realm, when sent, is the consenting account.
+    let (token, token_secret) = request_token(server, CALLBACK).await;
+    let to = consent(server, &token, "", "allow").await;
+    let verifier = field(&callback_query(&to, CALLBACK), "oauth_verifier");
+    let signer = Signer::new(
+        CONSUMER_KEY,
+        &secret(CONSUMER_SECRET),
+        &token,
+        &secret(&token_secret),
+    );
+    let reply = flow_post(
+        server,
+        &signer,
+        "/rest/accesstoken",
+        &[("oauth_verifier", &verifier)],
+        Some("7654321"),
+    )
+    .await;
+    assert_generic_401(&reply);
+    assert_eq!(last_flow_row(server).await.detail, "InvalidRealm");
+    let reply = flow_post(
+        server,
+        &signer,
+        "/rest/accesstoken",
+        &[("oauth_verifier", &verifier)],
+        Some(ACCOUNT),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
 }

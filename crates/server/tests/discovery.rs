@@ -116,6 +116,42 @@ async fn roles_lists_the_accounts_and_roles_a_password_opens(server: &TestServer
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()[0]["account"]["internalId"], other.as_str());
 
+    // Each account a password opened is a Success row in that account's trail; the account
+    // whose password it was not counts no failed guess (it was the right user, elsewhere).
+    server.state.verifier().flush().await;
+    let rows = server
+        .tessera()
+        .store()
+        .login_attempts(&tessera_core::store::AttemptQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.success && r.account.as_ref() == Some(&account))
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.success && r.account.as_ref() == Some(&other))
+    );
+    assert!(
+        !rows.iter().any(|r| r.detail == "InvalidCredentials"),
+        "{rows:?}"
+    );
+    for _ in 0..12 {
+        let reply = roles(
+            server,
+            "NLAuth nlauth_email=admin@example.com, nlauth_signature=another%20password%20123",
+        )
+        .await;
+        assert_eq!(
+            reply.status, 200,
+            "the right password never locks itself out"
+        );
+    }
+
     // Wrong password, unknown email: the same generic 401.
     for header in [
         "NLAuth nlauth_email=admin@example.com, nlauth_signature=wrong",
@@ -125,6 +161,24 @@ async fn roles_lists_the_accounts_and_roles_a_password_opens(server: &TestServer
         assert_eq!(reply.status, 401, "{header}");
         assert_eq!(reply.json()["error"]["code"], "INVALID_LOGIN_ATTEMPT");
     }
+    server.state.verifier().flush().await;
+    let rows = server
+        .tessera()
+        .store()
+        .login_attempts(&tessera_core::store::AttemptQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let unknown = rows
+        .iter()
+        .find(|r| r.email.as_deref() == Some("nobody@example.com"))
+        .unwrap();
+    assert_eq!(
+        unknown.account, None,
+        "an email of no account names no account"
+    );
     // Not NLAuth: a malformed request.
     assert_eq!(roles(server, "Basic abc").await.status, 400);
 }

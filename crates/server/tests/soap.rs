@@ -193,6 +193,22 @@ async fn every_refusal_is_a_fault_with_its_detail(server: &TestServer) {
         );
     }
 
+    // A signature without its algorithm, or none at all.
+    let no_algorithm = passport().replace(" algorithm=\"HMAC-SHA256\"", "");
+    assert_invalid_login(&post(server, &envelope(&no_algorithm, GET_SERVER_TIME)).await);
+    assert_eq!(
+        last_soap_row(server).await.detail,
+        "MissingTokenPassportRequiredFields"
+    );
+    let p = passport();
+    let start = p.find("<core:signature").unwrap();
+    let no_signature = format!("{}</msg:tokenPassport>", &p[..start]);
+    assert_invalid_login(&post(server, &envelope(&no_signature, GET_SERVER_TIME)).await);
+    assert_eq!(
+        last_soap_row(server).await.detail,
+        "MissingTokenPassportRequiredFields"
+    );
+
     // The nonce and timestamp rules.
     let short = passport_with(CONSUMER_SECRET, TOKEN_ID, TOKEN_SECRET, "abc", now());
     assert_invalid_login(&post(server, &envelope(&short, GET_SERVER_TIME)).await);
@@ -313,6 +329,28 @@ async fn credentials_mixed_with_a_passport_are_ambiguous(server: &TestServer) {
     )
     .await;
     ambiguous(&reply);
+    let auth = authorization(&signer(), "POST", &server.url(PORT), None);
+    let reply = post_with(
+        server,
+        &envelope(&passport(), GET_SERVER_TIME),
+        &[("authorization", &auth)],
+    )
+    .await;
+    ambiguous(&reply);
+    assert!(
+        last_soap_row(server)
+            .await
+            .detail_note
+            .contains("Authorization header")
+    );
+    ambiguous(
+        &post_with(
+            server,
+            &envelope(&passport(), GET_SERVER_TIME),
+            &[("cookie", "JSESSIONID=abc")],
+        )
+        .await,
+    );
     let row = last_soap_row(server).await;
     assert_eq!(row.detail, "MalformedRequest");
     assert!(
@@ -433,6 +471,15 @@ async fn the_wsdl_describes_the_served_operations(server: &TestServer) {
             .status,
         404
     );
+    // NetSuite's documented form of the path, and the toolkits' `?wsdl`.
+    for path in [
+        "/wsdl/v2024_2_0/netsuite.wsdl",
+        "/services/NetSuitePort_2024_2?wsdl",
+    ] {
+        let reply = send(server.addr, "GET", path, &[], b"").await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.text(), wsdl, "{path}");
+    }
 }
 
 async fn the_concurrency_limit_is_a_ws_request_blocked_fault(server: &TestServer) {

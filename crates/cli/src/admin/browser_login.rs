@@ -37,6 +37,12 @@ pub fn login(args: &BrowserLogin<'_>) -> Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .context("cannot listen on 127.0.0.1 for the browser's answer")?;
     let port = listener.local_addr()?.port();
+    // `localhost` may resolve to ::1 first: the same port there too, so no other program can
+    // take the browser's answer on it (where the machine has IPv6).
+    let mut listeners = vec![listener];
+    if let Ok(v6) = TcpListener::bind(("::1", port)) {
+        listeners.push(v6);
+    }
     let callback = format!("http://localhost:{port}/callback");
     let consumer_secret = SecretString::from(CLI_CONSUMER_SECRET);
 
@@ -63,7 +69,7 @@ pub fn login(args: &BrowserLogin<'_>) -> Result<()> {
         eprintln!("(opened in your browser)");
     }
     eprintln!("Waiting for the browser…");
-    let answer = wait_for_callback(&listener, &request_token, &state)?;
+    let answer = wait_for_callback(&listeners, &request_token, &state)?;
 
     let signer = Signer::new(
         CLI_CONSUMER_KEY,
@@ -142,7 +148,8 @@ fn signed_post(
                 message: format!(
                     "{step} refused: {} The reason is in the server's login audit trail (for \
                      example the \"Tessera CLI\" record without TBA: Authorization Flow and the \
-                     callback http://localhost/callback, or blocked in the account).",
+                     callback http://localhost/callback, blocked in the account, or waiting for an \
+                     administrator's approval there: run this again once it is enabled).",
                     refused.message
                 ),
                 ..refused
@@ -193,29 +200,35 @@ struct Consented {
 
 /// Serves the loopback callback until the browser brings the answer for this request token
 /// and state (other requests — a favicon, a stale tab — are answered 404 and ignored).
-fn wait_for_callback(listener: &TcpListener, token: &str, state: &str) -> Result<Consented> {
+fn wait_for_callback(listeners: &[TcpListener], token: &str, state: &str) -> Result<Consented> {
     let deadline = Instant::now() + CONSENT_WAIT;
-    listener.set_nonblocking(true)?;
+    for listener in listeners {
+        listener.set_nonblocking(true)?;
+    }
     loop {
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if Instant::now() >= deadline {
-                    bail!(
-                        "no answer from the browser within {} minutes; run `tessera login --browser` again",
-                        CONSENT_WAIT.as_secs() / 60
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
+        let mut idle = true;
+        for listener in listeners {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e).context("the loopback listener failed"),
+            };
+            idle = false;
+            match answer_callback(stream, token, state) {
+                Ok(Some(result)) => return result,
+                Ok(None) => {}
+                // A connection that broke off is not the browser's answer; keep waiting.
+                Err(_) => {}
             }
-            Err(e) => return Err(e).context("the loopback listener failed"),
-        };
-        match answer_callback(stream, token, state) {
-            Ok(Some(result)) => return result,
-            Ok(None) => {}
-            // A connection that broke off is not the browser's answer; keep waiting.
-            Err(_) => {}
+        }
+        if idle {
+            if Instant::now() >= deadline {
+                bail!(
+                    "no answer from the browser within {} minutes; run `tessera login --browser` again",
+                    CONSENT_WAIT.as_secs() / 60
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 }
@@ -242,7 +255,7 @@ fn answer_callback(
         None => ("404 Not Found", "Not the Tessera CLI's callback."),
         Some(Ok(Ok(_))) => (
             "200 OK",
-            "The Tessera CLI is logged in. You can close this tab.",
+            "The Tessera CLI got your answer and is finishing the login: see the terminal. You can close this tab.",
         ),
         Some(Ok(Err(_))) => (
             "200 OK",

@@ -32,6 +32,17 @@ use crate::verifier::{RequestContext, SignedRequest, nonce_digest};
 /// own; ten minutes is ample for a person to sign in and decide, and short for a stolen one).
 pub const REQUEST_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
 
+/// The parameters the consent's redirect adds to the callback (a callback may not carry them).
+pub(crate) const CALLBACK_PARAMETERS: &[&str] = &[
+    "oauth_token",
+    "oauth_verifier",
+    "company",
+    "role",
+    "entity",
+    "state",
+    "error",
+];
+
 /// Longest `state` the consent page carries to the callback.
 pub const STATE_MAX: usize = 512;
 
@@ -64,8 +75,16 @@ impl FlowRefusal {
         }
     }
 
+    /// Names the record; the row goes to the owner account's audit trail unless a more
+    /// specific account (the consenting one, the one a realm named) is set afterwards.
     fn of(mut self, integration: &Integration) -> Self {
         self.integration = Some((integration.id, integration.name.clone()));
+        self.account = Some(integration.owner.clone());
+        self
+    }
+
+    fn in_account(mut self, account: &AccountId) -> Self {
+        self.account = Some(account.clone());
         self
     }
 
@@ -190,7 +209,7 @@ fn loopback_parts(url: &str) -> Option<(&str, &str)> {
         return None;
     }
     if let Some(port) = port
-        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+        && !(port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
     {
         return None;
     }
@@ -372,14 +391,18 @@ impl Tessera {
                 "the integration record does not have TBA: Authorization Flow on".to_owned(),
             );
         }
+        // A realm, when sent, is an account id exactly as §3 wants it (canonical form).
         let realm = match signed.header.realm().filter(|r| !r.is_empty()) {
             None => None,
             Some(realm) => match AccountId::parse(realm) {
-                Ok(account) => Some(account),
-                Err(_) => {
+                Ok(account) if account.as_str() == realm => Some(account),
+                _ => {
                     return refuse(
                         Detail::InvalidRealm,
-                        format!("realm {realm:?} is not an account id"),
+                        format!(
+                            "realm {:?} is not an account id as written (e.g. 1234567_SB1)",
+                            clip(realm)
+                        ),
                     );
                 }
             },
@@ -389,10 +412,14 @@ impl Tessera {
             let installation = tx.installation(integration.id, account).await?;
             drop(tx);
             if installation.is_some_and(|i| i.state == InstallState::Blocked) {
-                return refuse(
-                    Detail::IntegrationBlocked,
-                    format!("the integration record is blocked in account {account}"),
-                );
+                return Ok(FlowOutcome::Refused(
+                    FlowRefusal::new(
+                        Detail::IntegrationBlocked,
+                        format!("the integration record is blocked in account {account}"),
+                    )
+                    .of(&integration)
+                    .in_account(account),
+                ));
             }
         }
         let callback = signed.header.get(OAuthParam::Callback).unwrap_or("");
@@ -645,8 +672,12 @@ impl Tessera {
             )));
         };
         let integration = stored.integration;
+        let realm_of_row = row.as_ref().and_then(|r| r.realm.clone());
         let refuse = |detail, note: &str, consent: Option<&Consent>| {
             let mut r = FlowRefusal::new(detail, note).of(&integration);
+            if let Some(realm) = &realm_of_row {
+                r.account = Some(realm.clone());
+            }
             if let Some(c) = consent {
                 r.account = Some(c.account.clone());
                 r.user = Some(c.user);
@@ -716,6 +747,22 @@ impl Tessera {
                 "oauth_verifier is not the one this request token's consent gave",
                 Some(&consent),
             );
+        }
+        if let Some(realm) = signed.header.realm().filter(|r| !r.is_empty())
+            && realm != consent.account.as_str()
+        {
+            return refuse(
+                Detail::InvalidRealm,
+                &format!(
+                    "realm {:?} is not the consenting account; expected {:?}",
+                    clip(realm),
+                    consent.account.as_str()
+                ),
+                Some(&consent),
+            );
+        }
+        if let Err((detail, why)) = still_allowed(&integration, &row) {
+            return refuse(detail, why, Some(&consent));
         }
         let mut tx = self.tx(TxMode::Write).await?;
         if !self.claim_nonce(tx.as_mut(), &signed, &params).await? {
@@ -888,7 +935,34 @@ async fn pending(
         .await?
         .filter(|s| s.integration.deleted_at.is_none())
         .ok_or_else(gone)?;
+    if let Err((_, why)) = still_allowed(&stored.integration, &row) {
+        return Err(Error::not_permitted(format!(
+            "{why}; ask the application to start again"
+        )));
+    }
     Ok((row, stored))
+}
+
+/// Whether the record still lets this request token through: the flow may have been switched
+/// off, or the callback changed, since requesttoken (a request token outlives neither).
+fn still_allowed(
+    integration: &Integration,
+    row: &RequestTokenRow,
+) -> std::result::Result<(), (Detail, &'static str)> {
+    let s = &integration.switches;
+    if !s.token_based_auth || !s.tba_authorization_flow {
+        return Err((
+            Detail::AuthorizationFlowRequired,
+            "the integration record's authorization flow was switched off",
+        ));
+    }
+    if !callback_matches(s.callback_url.as_deref().unwrap_or(""), &row.callback) {
+        return Err((
+            Detail::InvalidCallback,
+            "the integration record's callback URL changed",
+        ));
+    }
+    Ok(())
 }
 
 /// A request token whose request named an account (its realm) is for that account only.
@@ -960,6 +1034,18 @@ mod tests {
             "http://127.0.0.1:9/cb"
         ));
         assert!(!callback_matches("http://localhost/cb", ""));
+        assert!(!callback_matches(
+            "http://localhost/cb",
+            "http://localhost:99999/cb"
+        ));
+        assert!(!callback_matches(
+            "http://localhost/cb",
+            "http://localhost:0/cb"
+        ));
+        assert!(!callback_matches(
+            "http://localhost/cb",
+            "http://localhost:+80/cb"
+        ));
     }
 
     #[test]

@@ -130,6 +130,10 @@ fn validate_switches(s: &AuthSwitches) -> Result<AuthSwitches> {
 }
 
 /// A callback is an absolute URL; plain `http` only to the local machine, as NetSuite allows.
+/// It is written as a browser sends it (visible ASCII: an international domain in its `xn--`
+/// form), names no user or password and no backslash (which browsers read as a slash), a port
+/// when it has one, and none of the parameters the flow adds to it (RULES.md §4.2) — so the
+/// redirect the consent page sends is the callback and nothing else.
 fn validate_callback(url: &str) -> Result<String> {
     let invalid = |why: &str| Error::invalid("callback_url", why);
     if url.len() > CALLBACK_MAX {
@@ -137,6 +141,14 @@ fn validate_callback(url: &str) -> Result<String> {
     }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("must not contain spaces or control characters"));
+    }
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(
+            "must be ASCII: write an international domain in its xn-- form and percent-encode the rest",
+        ));
+    }
+    if url.contains('\\') {
+        return Err(invalid("must not contain a backslash"));
     }
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(invalid(
@@ -153,13 +165,27 @@ fn validate_callback(url: &str) -> Result<String> {
         return Err(invalid("has an invalid scheme"));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(invalid("must not contain a user name or password"));
+    }
+    let host = if authority.starts_with('[') {
+        authority
+            .split_once(']')
+            .map_or(authority, |(h, _)| &h[1..])
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    let port = if authority.starts_with('[') {
+        authority.split_once("]:").map(|(_, p)| p)
+    } else {
+        authority.split_once(':').map(|(_, p)| p)
+    };
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|p| p > 0)
+    {
+        return Err(invalid("has a port that is not 1 to 65535"));
+    }
     if scheme == "http" {
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = if host.starts_with('[') {
-            host.split_once(']').map_or(host, |(h, _)| &h[1..])
-        } else {
-            host.split(':').next().unwrap_or(host)
-        };
         if !matches!(
             host.to_ascii_lowercase().as_str(),
             "localhost" | "127.0.0.1" | "::1"
@@ -168,8 +194,21 @@ fn validate_callback(url: &str) -> Result<String> {
                 "must use https (plain http is allowed for localhost only)",
             ));
         }
-    } else if scheme == "https" && authority.is_empty() {
+    } else if scheme == "https" && host.is_empty() {
         return Err(invalid("must name a host"));
+    }
+    let query = rest
+        .split('#')
+        .next()
+        .and_then(|r| r.split_once('?'))
+        .map_or("", |(_, q)| q);
+    for pair in query.split('&') {
+        let name = pair.split('=').next().unwrap_or("");
+        if crate::service::authorization_flow::CALLBACK_PARAMETERS.contains(&name) {
+            return Err(invalid(&format!(
+                "must not carry {name}: the authorization flow adds it"
+            )));
+        }
     }
     Ok(url.to_owned())
 }
@@ -906,6 +945,13 @@ mod tests {
             "https:///nohost",
             "https://exa mple.com",
             "1http://x",
+            "https://u:p@app.example/cb",
+            "https://evil.com\\@good.com/",
+            "https://bücher.example/cb",
+            "http://localhost:99999/cb",
+            "http://localhost:0/cb",
+            "https://app.example/cb?oauth_verifier=x",
+            "https://app.example/cb?a=1&state=evil",
         ] {
             assert!(validate_callback(bad).is_err(), "{bad}");
         }

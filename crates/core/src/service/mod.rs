@@ -5,7 +5,7 @@
 //! change, writes its system notes, and commits: a change and its notes land together (R15).
 
 mod audit;
-mod authorization_flow;
+pub(crate) mod authorization_flow;
 mod bootstrap;
 mod directory;
 mod discovery;

@@ -449,6 +449,16 @@ impl Verifier {
         context: &RequestContext,
     ) -> Result<Decision, VerifierError> {
         let fields = &passport.passport;
+        // NetSuite's passport names its algorithm: a signature without one, or none at all, is
+        // a missing field before it is anything else.
+        let missing = match (passport.signature.is_empty(), passport.algorithm) {
+            (true, _) => Some("signature is missing or empty"),
+            (false, None | Some("")) => Some("signature has no algorithm attribute"),
+            _ => None,
+        };
+        if let Some(why) = missing {
+            return Ok(refused(Detail::MissingTokenPassportRequiredFields, why));
+        }
         let window = self.inner.config.profile.timestamp_window_secs;
         let timestamp = match fields.check_fields(passport.algorithm, Some(unix_now()), window) {
             Ok(ts) => ts,

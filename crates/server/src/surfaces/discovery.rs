@@ -21,7 +21,8 @@ use crate::wire::{self, Surface};
 const SURFACE: Surface = Surface::TokenEndpoint;
 
 /// A well-formed account id checked when an email is in no account: the password check then
-/// costs what a real one does (an unknown user is hashed against a dummy).
+/// costs what a real one does (an unknown user is hashed against a dummy). Only used when no
+/// account has the email, so even an account of this id has no user of it.
 const NO_ACCOUNT: &str = "0000000";
 
 /// This server as the request reached it (its public origin), else its first public origin:
@@ -138,26 +139,28 @@ pub(crate) async fn roles(
             return wire::malformed();
         }
     };
-    let accounts = if nlauth.account.is_empty() {
+    // Without an account: every account that has a user of this email. None has it: one check
+    // against an account id no user of it is in, so the time and the answer are a wrong
+    // password's, and the row names no account.
+    let (accounts, anywhere) = if nlauth.account.is_empty() {
         let found = match Email::parse(&nlauth.email) {
             Ok(email) => state.tessera().accounts_of_email(&email).await,
             Err(_) => Ok(Vec::new()),
         };
         match found {
-            // No account has it: one check all the same (the sign-in spends its time and
-            // records the attempt), so the answer and its time are those of a wrong password.
-            Ok(found) if found.is_empty() => vec![NO_ACCOUNT.to_owned()],
-            Ok(found) => found.iter().map(|a| a.as_str().to_owned()).collect(),
+            Ok(found) if found.is_empty() => (vec![NO_ACCOUNT.to_owned()], true),
+            Ok(found) => (found.iter().map(|a| a.as_str().to_owned()).collect(), false),
             Err(e) => {
                 tracing::error!(error = %tessera_core::Chain(&e), "/rest/roles failed");
                 return wire::unavailable();
             }
         }
     } else {
-        vec![nlauth.account.clone()]
+        (vec![nlauth.account.clone()], false)
     };
     let origin = origin(&state, &received);
-    let mut entries = Vec::new();
+    let mut opened = Vec::new();
+    let mut wrong = Vec::new();
     for account in &accounts {
         let attempt = PasswordAttempt {
             account,
@@ -165,14 +168,29 @@ pub(crate) async fn roles(
             password: &nlauth.password,
             device: None,
         };
-        let signed_in = match signin::check(&state, &context, attempt).await {
-            Ok(Ok(signed_in)) => signed_in,
-            Ok(Err(_)) => continue,
+        match signin::check_deferred(&state, &context, attempt).await {
+            Ok(Ok(signed_in)) => opened.push(signed_in),
+            Ok(Err(signin::Checked::Wrong(w))) => wrong.push(w),
+            // Refused before the password was looked at: recorded already.
+            Ok(Err(signin::Checked::Refused(_))) => {}
             Err(e) => {
                 tracing::error!(error = %tessera_core::Chain(&e), "/rest/roles failed");
                 return wire::unavailable();
             }
-        };
+        }
+    }
+    // A password that opened one account of the email is not a guess at its others.
+    for w in wrong {
+        if !opened.is_empty() {
+            w.withdraw();
+        } else if anywhere {
+            w.settle_anywhere(&state, &context).await;
+        } else {
+            w.settle(&state, &context).await;
+        }
+    }
+    let mut entries = Vec::new();
+    for signed_in in opened {
         let found = state
             .tessera()
             .login_roles(&signed_in.account, &signed_in.user)
@@ -184,6 +202,12 @@ pub(crate) async fn roles(
                 return wire::unavailable();
             }
         };
+        let mut row = context.attempt(true, tessera_core::Detail::Success, "roles listed");
+        row.account = Some(account.id.clone());
+        row.user = Some(signed_in.user.id);
+        row.user_name = Some(signed_in.user.name.clone());
+        row.email = Some(signed_in.email.as_str().to_owned());
+        state.verifier().record_attempt(row).await;
         signed_in.logged_in(&state);
         let kind = if account.id.as_str().contains("_SB") {
             "SANDBOX"

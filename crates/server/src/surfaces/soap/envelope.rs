@@ -23,8 +23,10 @@ const SOAP12_ENV: &str = "http://www.w3.org/2003/05/soap-envelope";
 const MAX_DEPTH: usize = 12;
 /// Elements in one envelope at most.
 const MAX_ELEMENTS: usize = 256;
-/// Characters of one element's text at most.
+/// Characters of one element's text, or one attribute's value, at most.
 const MAX_TEXT: usize = 2048;
+/// Attributes of one element at most (namespace declarations included).
+const MAX_ATTRIBUTES: usize = 32;
 
 /// Credential headers NetSuite accepts besides `tokenPassport`: any of them with a
 /// `tokenPassport` is ambiguous.
@@ -87,6 +89,8 @@ pub(crate) enum EnvelopeError {
     TooManyElements,
     #[error("a value in the envelope is longer than {MAX_TEXT} characters")]
     TextTooLong,
+    #[error("an element of the envelope has more than {MAX_ATTRIBUTES} attributes")]
+    TooManyAttributes,
     #[error("the tokenPassport has {0} twice")]
     DuplicateField(&'static str),
     #[error("the SOAP body must hold exactly one operation")]
@@ -161,8 +165,30 @@ fn ill(e: impl std::fmt::Display) -> EnvelopeError {
     EnvelopeError::NotXml(text)
 }
 
-/// Reads an envelope (already bounded in size).
-pub(crate) fn read(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
+/// NetSuite's namespaces of a version: the messages (headers, operations and their arguments)
+/// and the core types (the passport's fields).
+struct Namespaces {
+    messages: String,
+    core: String,
+}
+
+impl Namespaces {
+    fn of(version: &str) -> Self {
+        Self {
+            messages: format!("urn:messages_{version}.platform.webservices.netsuite.com"),
+            core: format!("urn:core_{version}.platform.webservices.netsuite.com"),
+        }
+    }
+}
+
+fn is(ns: &ResolveResult<'_>, expected: &str) -> bool {
+    matches!(ns, ResolveResult::Bound(n) if n.as_ref() == expected.as_bytes())
+}
+
+/// Reads an envelope (already bounded in size) for the endpoint of `version` (`2024_2`): the
+/// passport, the operation and its arguments are recognised in that version's namespaces only.
+pub(crate) fn read(xml: &[u8], version: &str) -> Result<Envelope, EnvelopeError> {
+    let names = Namespaces::of(version);
     let text = std::str::from_utf8(xml).map_err(|_| EnvelopeError::NotXml("not UTF-8".into()))?;
     let mut reader = NsReader::from_str(text);
     reader.config_mut().trim_text(true);
@@ -177,6 +203,12 @@ pub(crate) fn read(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
     let mut given: Vec<Field> = Vec::new();
     loop {
         let (ns, event) = reader.read_resolved_event().map_err(ill)?;
+        if let ResolveResult::Unknown(prefix) = &ns {
+            return Err(ill(format!(
+                "the namespace prefix {:?} is not declared",
+                String::from_utf8_lossy(prefix)
+            )));
+        }
         match event {
             Event::Start(start) => {
                 elements += 1;
@@ -187,6 +219,8 @@ pub(crate) fn read(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
                     return Err(EnvelopeError::TooDeep);
                 }
                 let local = local_name(&start)?;
+                // Every element's attributes are read, so they are bounded and unique too.
+                let element_attributes = attributes(&start)?;
                 let parent = stack.last().copied();
                 let place = match parent {
                     None => {
@@ -219,6 +253,7 @@ pub(crate) fn read(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
                             }
                         }
                     }
+                    Some(Place::Header) if !is(&ns, &names.messages) => Place::Other,
                     Some(Place::Header) => {
                         if local == "tokenPassport" {
                             envelope.passports.push(PassportFields::default());
@@ -231,6 +266,7 @@ pub(crate) fn read(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
                             Place::Other
                         }
                     }
+                    Some(Place::Passport) if !is(&ns, &names.core) => Place::Other,
                     Some(Place::Passport) => match Field::of(&local) {
                         Some(field) => {
                             if given.contains(&field) {
@@ -240,12 +276,20 @@ pub(crate) fn read(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
                             if field == Field::Signature
                                 && let Some(passport) = envelope.passports.last_mut()
                             {
-                                passport.algorithm = attribute(&reader, &start, "algorithm")?;
+                                passport.algorithm = element_attributes
+                                    .iter()
+                                    .find(|(n, _)| n == "algorithm")
+                                    .map(|(_, v)| v.clone());
                             }
                             Place::PassportField(field)
                         }
                         None => Place::Other,
                     },
+                    Some(Place::Body) if !is(&ns, &names.messages) => {
+                        return Err(EnvelopeError::NotSoap(
+                            "the operation must be in the messages namespace of the endpoint's version",
+                        ));
+                    }
                     Some(Place::Body) => {
                         operations += 1;
                         if operations > 1 {
@@ -256,9 +300,7 @@ pub(crate) fn read(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
                     }
                     Some(Place::Operation) => {
                         envelope.arguments.push((local.into_owned(), String::new()));
-                        envelope
-                            .argument_attributes
-                            .push(attributes(&reader, &start)?);
+                        envelope.argument_attributes.push(element_attributes);
                         Place::Argument
                     }
                     Some(_) => Place::Other,
@@ -289,6 +331,12 @@ pub(crate) fn read(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
                 }
             }
             Event::Text(t) => {
+                if stack.is_empty() {
+                    if t.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    return Err(ill("text outside the envelope"));
+                }
                 let decoded = t.decode().map_err(ill)?;
                 push_text(&mut text_buf, &decoded)?;
             }
@@ -355,24 +403,8 @@ fn local_name<'a>(start: &'a BytesStart<'_>) -> Result<Cow<'a, str>, EnvelopeErr
         .map_err(|_| ill("a name is not UTF-8"))
 }
 
-/// An attribute's value by local name (any namespace), unescaped.
-fn attribute(
-    reader: &NsReader<&[u8]>,
-    start: &BytesStart<'_>,
-    name: &str,
-) -> Result<Option<String>, EnvelopeError> {
-    Ok(attributes(reader, start)?
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v))
-}
-
-/// Every attribute as (local name, value), bounded like text.
-fn attributes(
-    reader: &NsReader<&[u8]>,
-    start: &BytesStart<'_>,
-) -> Result<Vec<(String, String)>, EnvelopeError> {
-    let _ = reader;
+/// Every attribute as (local name, value), bounded like text; a repeated one is refused.
+fn attributes(start: &BytesStart<'_>) -> Result<Vec<(String, String)>, EnvelopeError> {
     let mut out = Vec::new();
     for attribute in start.attributes() {
         let attribute = attribute.map_err(ill)?;
@@ -389,8 +421,8 @@ fn attributes(
         if value.len() > MAX_TEXT {
             return Err(EnvelopeError::TextTooLong);
         }
-        if out.len() >= 32 {
-            return Err(EnvelopeError::TooManyElements);
+        if out.len() >= MAX_ATTRIBUTES {
+            return Err(EnvelopeError::TooManyAttributes);
         }
         out.push((name, value.into_owned()));
     }
@@ -400,6 +432,10 @@ fn attributes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_v(xml: &[u8]) -> Result<Envelope, EnvelopeError> {
+        read(xml, "2024_2")
+    }
 
     fn envelope(header: &str, body: &str) -> String {
         format!(
@@ -415,7 +451,7 @@ mod tests {
 
     #[test]
     fn reads_the_passport_and_the_operation() {
-        let e = read(
+        let e = read_v(
             envelope(
                 PASSPORT,
                 "<msg:getDataCenterUrls><msg:account>1234567</msg:account></msg:getDataCenterUrls>",
@@ -438,10 +474,10 @@ mod tests {
             "<!DOCTYPE x [<!ENTITY a \"aaaa\">]>{}",
             envelope("", "<msg:getServerTime/>")
         );
-        assert_eq!(read(dtd.as_bytes()).unwrap_err(), EnvelopeError::Dtd);
+        assert_eq!(read_v(dtd.as_bytes()).unwrap_err(), EnvelopeError::Dtd);
         let entity = envelope("", "<msg:get><msg:x>&a;</msg:x></msg:get>");
         assert_eq!(
-            read(entity.as_bytes()).unwrap_err(),
+            read_v(entity.as_bytes()).unwrap_err(),
             EnvelopeError::Entity("a".into())
         );
         let deep = envelope(
@@ -452,10 +488,10 @@ mod tests {
                 "</a>".repeat(20)
             ),
         );
-        assert_eq!(read(deep.as_bytes()).unwrap_err(), EnvelopeError::TooDeep);
+        assert_eq!(read_v(deep.as_bytes()).unwrap_err(), EnvelopeError::TooDeep);
         let many = envelope("", &format!("<msg:get>{}</msg:get>", "<a/>".repeat(300)));
         assert_eq!(
-            read(many.as_bytes()).unwrap_err(),
+            read_v(many.as_bytes()).unwrap_err(),
             EnvelopeError::TooManyElements
         );
         let long = envelope(
@@ -463,12 +499,12 @@ mod tests {
             &format!("<msg:get><a>{}</a></msg:get>", "x".repeat(3000)),
         );
         assert_eq!(
-            read(long.as_bytes()).unwrap_err(),
+            read_v(long.as_bytes()).unwrap_err(),
             EnvelopeError::TextTooLong
         );
         let pi = envelope("<?evil x?>", "<msg:getServerTime/>");
         assert_eq!(
-            read(pi.as_bytes()).unwrap_err(),
+            read_v(pi.as_bytes()).unwrap_err(),
             EnvelopeError::ProcessingInstruction
         );
     }
@@ -477,25 +513,25 @@ mod tests {
     fn refuses_what_is_not_one_soap_11_operation() {
         let v12 = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><x/></e:Body></e:Envelope>"#;
         assert_eq!(
-            read(v12.as_bytes()).unwrap_err(),
+            read_v(v12.as_bytes()).unwrap_err(),
             EnvelopeError::VersionMismatch
         );
         assert!(matches!(
-            read(b"<x/>").unwrap_err(),
+            read_v(b"<x/>").unwrap_err(),
             EnvelopeError::NotSoap(_)
         ));
         assert!(matches!(
-            read(b"not xml").unwrap_err(),
+            read_v(b"not xml").unwrap_err(),
             EnvelopeError::NotSoap(_) | EnvelopeError::NotXml(_)
         ));
         let two = envelope("", "<msg:getServerTime/><msg:getServerTime/>");
         assert_eq!(
-            read(two.as_bytes()).unwrap_err(),
+            read_v(two.as_bytes()).unwrap_err(),
             EnvelopeError::NotOneOperation
         );
         let none = envelope("", "");
         assert_eq!(
-            read(none.as_bytes()).unwrap_err(),
+            read_v(none.as_bytes()).unwrap_err(),
             EnvelopeError::NotOneOperation
         );
         let twice = envelope(
@@ -506,12 +542,58 @@ mod tests {
             "<msg:getServerTime/>",
         );
         assert_eq!(
-            read(twice.as_bytes()).unwrap_err(),
+            read_v(twice.as_bytes()).unwrap_err(),
             EnvelopeError::DuplicateField("token")
         );
         let trailing = format!("{}<x/>", envelope("", "<msg:getServerTime/>"));
         assert!(matches!(
-            read(trailing.as_bytes()).unwrap_err(),
+            read_v(trailing.as_bytes()).unwrap_err(),
+            EnvelopeError::NotXml(_)
+        ));
+    }
+
+    #[test]
+    fn namespaces_attributes_and_stray_text_are_checked() {
+        // A passport of another namespace is not a passport; an operation of another is refused.
+        let foreign = envelope(
+            &PASSPORT.replace("msg:tokenPassport", "core:tokenPassport"),
+            "<msg:getServerTime/>",
+        );
+        assert!(read_v(foreign.as_bytes()).unwrap().passports.is_empty());
+        let other_version = envelope(
+            "",
+            "<x:getServerTime xmlns:x=\"urn:messages_2019_1.platform.webservices.netsuite.com\"/>",
+        );
+        assert!(matches!(
+            read_v(other_version.as_bytes()).unwrap_err(),
+            EnvelopeError::NotSoap(_)
+        ));
+        let undeclared = envelope("", "<nope:getServerTime/>");
+        assert!(matches!(
+            read_v(undeclared.as_bytes()).unwrap_err(),
+            EnvelopeError::NotXml(_)
+        ));
+        let long_attribute = envelope(
+            &format!("<x a=\"{}\"/>", "v".repeat(3000)),
+            "<msg:getServerTime/>",
+        );
+        assert_eq!(
+            read_v(long_attribute.as_bytes()).unwrap_err(),
+            EnvelopeError::TextTooLong
+        );
+        let repeated = envelope("<x a=\"1\" a=\"2\"/>", "<msg:getServerTime/>");
+        assert!(matches!(
+            read_v(repeated.as_bytes()).unwrap_err(),
+            EnvelopeError::NotXml(_)
+        ));
+        let many: String = (0..40).map(|i| format!(" a{i}=\"x\"")).collect();
+        let many = envelope(&format!("<x{many}/>"), "<msg:getServerTime/>");
+        assert_eq!(
+            read_v(many.as_bytes()).unwrap_err(),
+            EnvelopeError::TooManyAttributes
+        );
+        assert!(matches!(
+            read_v(b"hello").unwrap_err(),
             EnvelopeError::NotXml(_)
         ));
     }
@@ -524,7 +606,7 @@ mod tests {
             ),
             "<msg:getServerTime/>",
         );
-        let e = read(both.as_bytes()).unwrap();
+        let e = read_v(both.as_bytes()).unwrap();
         assert_eq!(e.passports.len(), 2);
         assert_eq!(e.other_credentials, ["passport"]);
     }

@@ -25,7 +25,7 @@ use crate::edge::Received;
 use crate::wire::{self, SoapFault, Surface};
 use envelope::{Envelope, EnvelopeError};
 
-pub(crate) use wsdl::wsdl;
+pub(crate) use wsdl::{wsdl, wsdl_of_service};
 
 const SURFACE: Surface = Surface::Soap;
 
@@ -67,7 +67,7 @@ pub(crate) async fn service(
         let why = format!("the envelope is larger than {} KiB", MAX_ENVELOPE / 1024);
         return malformed(&state, &context, version, &why, "soapenv:Client").await;
     }
-    let envelope = match envelope::read(&received.body) {
+    let envelope = match envelope::read(&received.body, version) {
         Ok(e) => e,
         Err(e) => {
             let code = match e {
@@ -155,6 +155,9 @@ fn ambiguity(envelope: &Envelope, received: &Received) -> Option<String> {
     }
     if let Some(other) = envelope.other_credentials.first() {
         return Some(format!("tokenPassport with {other}"));
+    }
+    if received.authorization_value().is_some() {
+        return Some("tokenPassport with an Authorization header".to_owned());
     }
     let session = received
         .headers()

@@ -13,7 +13,8 @@ use quick_xml::escape::escape;
 use crate::AppState;
 use crate::edge::Received;
 
-/// `GET /wsdl/v<version>/netsuite.wsdl`.
+/// `GET /wsdl/v<version>/netsuite.wsdl`, the version as the endpoint's (`v2024_2`) or as
+/// NetSuite's documentation writes it (`v2024_2_0`).
 pub(crate) async fn wsdl(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -22,16 +23,42 @@ pub(crate) async fn wsdl(
 ) -> Response {
     let Some(version) = dir
         .strip_prefix('v')
+        .map(|v| v.strip_suffix("_0").unwrap_or(v))
         .filter(|v| super::version_of(&format!("NetSuitePort_{v}")).is_some())
         .map(str::to_owned)
     else {
         return crate::not_found_response();
     };
-    let received = match Received::read(&state, peer, request).await {
+    answer(&state, peer, request, &version).await
+}
+
+/// `GET /services/NetSuitePort_<version>?wsdl`: the same document, where SOAP toolkits look
+/// for it by default.
+pub(crate) async fn wsdl_of_service(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(port): Path<String>,
+    request: Request,
+) -> Response {
+    let asked = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.eq_ignore_ascii_case("wsdl"));
+    let Some(version) = super::version_of(&port)
+        .filter(|_| asked)
+        .map(str::to_owned)
+    else {
+        return crate::not_found_response();
+    };
+    answer(&state, peer, request, &version).await
+}
+
+async fn answer(state: &AppState, peer: SocketAddr, request: Request, version: &str) -> Response {
+    let received = match Received::read(state, peer, request).await {
         Ok(r) => r,
         Err(response) => return response,
     };
-    let origin = crate::surfaces::discovery::origin(&state, &received);
+    let origin = crate::surfaces::discovery::origin(state, &received);
     let address = format!("{origin}/services/NetSuitePort_{version}");
     (
         StatusCode::OK,
@@ -39,7 +66,7 @@ pub(crate) async fn wsdl(
             (header::CONTENT_TYPE, "text/xml; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        document(&version, &escape(&address)),
+        document(version, &escape(&address)),
     )
         .into_response()
 }
