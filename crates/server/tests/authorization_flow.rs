@@ -789,6 +789,29 @@ async fn consent_in_another_account_installs_the_record_there(server: &TestServe
             .is_err(),
         "looking at the page installs nothing"
     );
+    // Nor does an Allow that cannot succeed (a role the user does not hold).
+    let reply = browser
+        .post(
+            "/app/login/secure/authorizetoken.nl",
+            &[
+                ("csrf", &csrf_in(&html)),
+                ("oauth_token", &token),
+                ("state", ""),
+                ("role", "99999"),
+                ("decision", "allow"),
+            ],
+            Some(&origin),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert!(
+        server
+            .tessera()
+            .integration(&other_admin, integration)
+            .await
+            .is_err(),
+        "a refused Allow installs nothing"
+    );
     let reply = browser
         .post(
             "/app/login/secure/authorizetoken.nl",
@@ -979,6 +1002,35 @@ async fn a_request_token_does_not_outlive_the_records_flow_or_callback(server: &
 
 async fn realms_in_the_flow_are_account_ids_exactly(server: &TestServer) {
     setup(server, CALLBACK).await;
+    // A refusal after the realm is in the realm account's trail, and so is a request token
+    // issued for it.
+    let (other, _) = other_account(server, false, "boss@other.example", None).await;
+    let reply = flow_post(
+        server,
+        &consumer_signer(),
+        "/rest/requesttoken",
+        &[("oauth_callback", "https://wrong.example/cb")],
+        Some(other.as_str()),
+    )
+    .await;
+    assert_generic_401(&reply);
+    let row = last_flow_row(server).await;
+    assert_eq!(
+        (row.detail, row.account),
+        (tessera_core::Detail::InvalidCallback, Some(other.clone()))
+    );
+    let reply = flow_post(
+        server,
+        &consumer_signer(),
+        "/rest/requesttoken",
+        &[("oauth_callback", CALLBACK)],
+        Some(other.as_str()),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let row = last_flow_row(server).await;
+    assert!(row.success);
+    assert_eq!(row.account, Some(other));
     for realm in ["garbage!", "01234567x", "1234567-sb1"] {
         let reply = flow_post(
             server,

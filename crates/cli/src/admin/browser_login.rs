@@ -34,15 +34,7 @@ pub struct BrowserLogin<'a> {
 
 pub fn login(args: &BrowserLogin<'_>) -> Result<()> {
     let base = args.url.trim_end_matches('/');
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .context("cannot listen on 127.0.0.1 for the browser's answer")?;
-    let port = listener.local_addr()?.port();
-    // `localhost` may resolve to ::1 first: the same port there too, so no other program can
-    // take the browser's answer on it (where the machine has IPv6).
-    let mut listeners = vec![listener];
-    if let Ok(v6) = TcpListener::bind(("::1", port)) {
-        listeners.push(v6);
-    }
+    let (listeners, port) = loopback_listeners()?;
     let callback = format!("http://localhost:{port}/callback");
     let consumer_secret = SecretString::from(CLI_CONSUMER_SECRET);
 
@@ -107,6 +99,27 @@ pub fn login(args: &BrowserLogin<'_>) -> Result<()> {
         path.display()
     );
     Ok(())
+}
+
+/// Listeners for the browser's answer on one port of `127.0.0.1` and — `localhost` may resolve
+/// to it first — of `::1`, so no other program can hold the other half of the port and take
+/// the answer. A port whose `::1` side is taken is given up for another; a machine without
+/// IPv6 listens on `127.0.0.1` alone.
+fn loopback_listeners() -> Result<(Vec<TcpListener>, u16)> {
+    for _ in 0..32 {
+        let v4 = TcpListener::bind("127.0.0.1:0")
+            .context("cannot listen on 127.0.0.1 for the browser's answer")?;
+        let port = v4.local_addr()?.port();
+        match TcpListener::bind(("::1", port)) {
+            Ok(v6) => return Ok((vec![v4, v6], port)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            // No IPv6 loopback here: nothing else can listen on it either.
+            Err(_) => return Ok((vec![v4], port)),
+        }
+    }
+    bail!(
+        "every port tried on 127.0.0.1 was taken on ::1 by another program; is something squatting the loopback ports?"
+    )
 }
 
 /// A signed POST to a flow endpoint; its form-encoded answer.

@@ -108,12 +108,15 @@ pub struct IssuedRequestToken {
     pub token_id: TokenId,
     pub token_secret: SecretString,
     pub integration: (IntegrationId, String),
+    /// Whose audit trail records it: the account the realm named, else the record's owner.
+    pub account: AccountId,
 }
 
 impl IssuedRequestToken {
     /// The audit row of the request that got it.
     pub fn attempt(&self, context: &RequestContext) -> LoginAttempt {
         let mut row = context.attempt(true, Detail::Success, "request token issued");
+        row.account = Some(self.account.clone());
         row.integration = Some(self.integration.0);
         row.application_name = Some(self.integration.1.clone());
         row
@@ -407,19 +410,23 @@ impl Tessera {
                 }
             },
         };
+        // From here on, a refusal concerns the account the realm named, when it named one.
+        let refuse = |detail, note: String| {
+            let refusal = FlowRefusal::new(detail, note).of(&integration);
+            Ok(FlowOutcome::Refused(match &realm {
+                Some(account) => refusal.in_account(account),
+                None => refusal,
+            }))
+        };
         if let Some(account) = &realm {
             let mut tx = self.tx(TxMode::Read).await?;
             let installation = tx.installation(integration.id, account).await?;
             drop(tx);
             if installation.is_some_and(|i| i.state == InstallState::Blocked) {
-                return Ok(FlowOutcome::Refused(
-                    FlowRefusal::new(
-                        Detail::IntegrationBlocked,
-                        format!("the integration record is blocked in account {account}"),
-                    )
-                    .of(&integration)
-                    .in_account(account),
-                ));
+                return refuse(
+                    Detail::IntegrationBlocked,
+                    format!("the integration record is blocked in account {account}"),
+                );
             }
         }
         let callback = signed.header.get(OAuthParam::Callback).unwrap_or("");
@@ -444,7 +451,7 @@ impl Tessera {
             integration: integration.id,
             token_secret: sealed,
             callback: callback.to_owned(),
-            realm,
+            realm: realm.clone(),
             created_at: now,
             expires_at: later(now, REQUEST_TOKEN_LIFETIME),
             state: RequestTokenState::Pending,
@@ -459,6 +466,10 @@ impl Tessera {
         Ok(FlowOutcome::Granted(IssuedRequestToken {
             token_id,
             token_secret,
+            account: row
+                .realm
+                .clone()
+                .unwrap_or_else(|| integration.owner.clone()),
             integration: (integration.id, integration.name),
         }))
     }
@@ -523,10 +534,9 @@ impl Tessera {
         state: &str,
     ) -> Result<String> {
         check_flow_state(state)?;
-        if let ConsentDecision::Allow { .. } = decision {
-            // R14, before this decision's transaction (the install has its own, with its note):
-            // an Allow that fails below leaves the record installed, as running the flow does.
-            let (account, integration) = self.consent_target(actor, token_id).await?;
+        if let ConsentDecision::Allow { role } = decision {
+            // R14, before this decision's transaction (the install has its own, with its note).
+            let (account, integration) = self.consent_target(actor, token_id, role).await?;
             self.auto_install(&account, integration, Context::Ui)
                 .await?;
         }
@@ -542,31 +552,7 @@ impl Tessera {
                 answer.push(("error", "access_denied".to_owned()));
             }
             ConsentDecision::Allow { role } => {
-                let account = tx
-                    .account(&p.account)
-                    .await?
-                    .ok_or(Error::not_found("account"))?;
-                if !account.tba_enabled {
-                    return Err(Error::not_permitted(
-                        "the Token-based Authentication feature is off in this account",
-                    ));
-                }
-                let chosen = tx.role(&p.account, role).await?;
-                let Some(chosen) =
-                    chosen.filter(|r| p.user.holds(r.id) && !r.inactive && r.can_use_tokens())
-                else {
-                    return Err(Error::invalid(
-                        "role",
-                        "choose one of your active roles that may log in with access tokens",
-                    ));
-                };
-                let installation = tx.installation(stored.integration.id, &p.account).await?;
-                if installation.is_some_and(|i| i.state == InstallState::Blocked) {
-                    return Err(Error::not_permitted(format!(
-                        "{} is blocked in this account",
-                        stored.integration.name
-                    )));
-                }
+                let chosen = allowable(tx.as_mut(), &p, &stored.integration, role).await?;
                 let verifier = generate_hex()?;
                 row.state = RequestTokenState::Authorized;
                 row.consent = Some(Consent {
@@ -617,11 +603,14 @@ impl Tessera {
         &self,
         actor: &Actor,
         token_id: &str,
+        role: RoleId,
     ) -> Result<(AccountId, IntegrationId)> {
         let mut tx = self.tx(TxMode::Read).await?;
         let p = principal(tx.as_mut(), actor).await?;
         let (row, stored) = pending(tx.as_mut(), token_id).await?;
         check_realm(&row, &p.account)?;
+        // Checked before anything is installed: an Allow that cannot succeed installs nothing.
+        allowable(tx.as_mut(), &p, &stored.integration, role).await?;
         Ok((p.account, stored.integration.id))
     }
 
@@ -963,6 +952,41 @@ fn still_allowed(
         ));
     }
     Ok(())
+}
+
+/// The role an Allow may choose, in the principal's account: TBA on there, one of the user's
+/// active roles that may log in with tokens, the record not blocked there.
+async fn allowable(
+    tx: &mut dyn StoreTx,
+    p: &super::Principal,
+    integration: &Integration,
+    role: RoleId,
+) -> Result<Role> {
+    let account = tx
+        .account(&p.account)
+        .await?
+        .ok_or(Error::not_found("account"))?;
+    if !account.tba_enabled {
+        return Err(Error::not_permitted(
+            "the Token-based Authentication feature is off in this account",
+        ));
+    }
+    let chosen = tx.role(&p.account, role).await?;
+    let Some(chosen) = chosen.filter(|r| p.user.holds(r.id) && !r.inactive && r.can_use_tokens())
+    else {
+        return Err(Error::invalid(
+            "role",
+            "choose one of your active roles that may log in with access tokens",
+        ));
+    };
+    let installation = tx.installation(integration.id, &p.account).await?;
+    if installation.is_some_and(|i| i.state == InstallState::Blocked) {
+        return Err(Error::not_permitted(format!(
+            "{} is blocked in this account",
+            integration.name
+        )));
+    }
+    Ok(chosen)
 }
 
 /// A request token whose request named an account (its realm) is for that account only.

@@ -164,24 +164,47 @@ fn validate_callback(url: &str) -> Result<String> {
     if !valid_scheme {
         return Err(invalid("has an invalid scheme"));
     }
+    // Schemes a browser runs or reads locally are never an application's callback.
+    if matches!(
+        scheme.as_str(),
+        "javascript" | "vbscript" | "data" | "file" | "blob" | "about" | "filesystem"
+    ) {
+        return Err(invalid(
+            "must not use the javascript, data, file or similar scheme",
+        ));
+    }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
         return Err(invalid("must not contain a user name or password"));
     }
-    let host = if authority.starts_with('[') {
-        authority
-            .split_once(']')
-            .map_or(authority, |(h, _)| &h[1..])
-    } else {
-        authority.split(':').next().unwrap_or(authority)
-    };
-    let port = if authority.starts_with('[') {
-        authority.split_once("]:").map(|(_, p)| p)
-    } else {
-        authority.split_once(':').map(|(_, p)| p)
+    // `[v6]` or `[v6]:port` (a valid IPv6 address, nothing after `]` but a port), else
+    // `host` or `host:port`.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let Some((address, after)) = bracketed.split_once(']') else {
+                return Err(invalid("has an unclosed [ in its host"));
+            };
+            if address.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(invalid("has a [host] that is not an IPv6 address"));
+            }
+            let port = match after {
+                "" => None,
+                p => match p.strip_prefix(':') {
+                    Some(port) => Some(port),
+                    None => return Err(invalid("has something after its [host] but a port")),
+                },
+            };
+            (address, port)
+        }
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
     };
     if let Some(port) = port
-        && !port.parse::<u16>().is_ok_and(|p| p > 0)
+        && !(!port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|p| p > 0))
     {
         return Err(invalid("has a port that is not 1 to 65535"));
     }
@@ -203,8 +226,11 @@ fn validate_callback(url: &str) -> Result<String> {
         .and_then(|r| r.split_once('?'))
         .map_or("", |(_, q)| q);
     for pair in query.split('&') {
-        let name = pair.split('=').next().unwrap_or("");
-        if crate::service::authorization_flow::CALLBACK_PARAMETERS.contains(&name) {
+        let raw = pair.split('=').next().unwrap_or("");
+        // As the application will read it: `st%61te` is `state`.
+        let name = tessera_oauth1::encode::form_decode(raw)
+            .map_err(|_| invalid("has a query that is not valid percent-encoding"))?;
+        if crate::service::authorization_flow::CALLBACK_PARAMETERS.contains(&name.as_ref()) {
             return Err(invalid(&format!(
                 "must not carry {name}: the authorization flow adds it"
             )));
@@ -952,6 +978,16 @@ mod tests {
             "http://localhost:0/cb",
             "https://app.example/cb?oauth_verifier=x",
             "https://app.example/cb?a=1&state=evil",
+            "https://app.example:+80/cb",
+            "http://localhost:+80/cb",
+            "https://app.example/cb?st%61te=1",
+            "https://app.example/cb?oauth%5Ftoken=1",
+            "http://[::1]evil.example/cb",
+            "https://[evil.example]/cb",
+            "javascript://%0aalert(1)",
+            "JavaScript://x",
+            "file:///etc/passwd",
+            "data://x",
         ] {
             assert!(validate_callback(bad).is_err(), "{bad}");
         }

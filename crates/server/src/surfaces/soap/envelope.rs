@@ -181,8 +181,9 @@ impl Namespaces {
     }
 }
 
-fn is(ns: &ResolveResult<'_>, expected: &str) -> bool {
-    matches!(ns, ResolveResult::Bound(n) if n.as_ref() == expected.as_bytes())
+/// An element's namespace, owned (the reader is used again before the element is done with).
+fn is(ns: &Option<Vec<u8>>, expected: &str) -> bool {
+    ns.as_deref() == Some(expected.as_bytes())
 }
 
 /// Reads an envelope (already bounded in size) for the endpoint of `version` (`2024_2`): the
@@ -203,12 +204,16 @@ pub(crate) fn read(xml: &[u8], version: &str) -> Result<Envelope, EnvelopeError>
     let mut given: Vec<Field> = Vec::new();
     loop {
         let (ns, event) = reader.read_resolved_event().map_err(ill)?;
-        if let ResolveResult::Unknown(prefix) = &ns {
-            return Err(ill(format!(
-                "the namespace prefix {:?} is not declared",
-                String::from_utf8_lossy(prefix)
-            )));
-        }
+        let ns = match ns {
+            ResolveResult::Unknown(prefix) => {
+                return Err(ill(format!(
+                    "the namespace prefix {:?} is not declared",
+                    String::from_utf8_lossy(&prefix)
+                )));
+            }
+            ResolveResult::Bound(n) => Some(n.as_ref().to_vec()),
+            ResolveResult::Unbound => None,
+        };
         match event {
             Event::Start(start) => {
                 elements += 1;
@@ -220,16 +225,15 @@ pub(crate) fn read(xml: &[u8], version: &str) -> Result<Envelope, EnvelopeError>
                 }
                 let local = local_name(&start)?;
                 // Every element's attributes are read, so they are bounded and unique too.
-                let element_attributes = attributes(&start)?;
+                let element_attributes = attributes(&reader, &start)?;
                 let parent = stack.last().copied();
                 let place = match parent {
                     None => {
                         match &ns {
-                            ResolveResult::Bound(n) if n.as_ref() == SOAP12_ENV.as_bytes() => {
+                            n if is(n, SOAP12_ENV) => {
                                 return Err(EnvelopeError::VersionMismatch);
                             }
-                            ResolveResult::Bound(n)
-                                if n.as_ref() == SOAP_ENV.as_bytes() && local == "Envelope" => {}
+                            n if is(n, SOAP_ENV) && local == "Envelope" => {}
                             _ => {
                                 return Err(EnvelopeError::NotSoap(
                                     "the root must be Envelope in http://schemas.xmlsoap.org/soap/envelope/",
@@ -239,7 +243,7 @@ pub(crate) fn read(xml: &[u8], version: &str) -> Result<Envelope, EnvelopeError>
                         Place::Envelope
                     }
                     Some(Place::Envelope) => {
-                        let soap = matches!(&ns, ResolveResult::Bound(n) if n.as_ref() == SOAP_ENV.as_bytes());
+                        let soap = is(&ns, SOAP_ENV);
                         match (soap, local.as_ref()) {
                             (true, "Header") if !seen_body => Place::Header,
                             (true, "Body") if !seen_body => {
@@ -403,14 +407,21 @@ fn local_name<'a>(start: &'a BytesStart<'_>) -> Result<Cow<'a, str>, EnvelopeErr
         .map_err(|_| ill("a name is not UTF-8"))
 }
 
-/// Every attribute as (local name, value), bounded like text; a repeated one is refused.
-fn attributes(start: &BytesStart<'_>) -> Result<Vec<(String, String)>, EnvelopeError> {
+/// The element's attributes without a namespace (those NetSuite's elements have: `algorithm`,
+/// `internalId`, `type`), as (local name, value). Every attribute is read all the same, so all
+/// are bounded like text: its prefix declared, its expanded name not repeated, a declared
+/// prefix not bound to the empty name.
+fn attributes(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+) -> Result<Vec<(String, String)>, EnvelopeError> {
     let mut out = Vec::new();
+    let mut seen: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for attribute in start.attributes() {
         let attribute = attribute.map_err(ill)?;
-        let name = std::str::from_utf8(attribute.key.local_name().into_inner())
-            .map_err(|_| ill("a name is not UTF-8"))?
-            .to_owned();
+        if seen.len() >= MAX_ATTRIBUTES {
+            return Err(EnvelopeError::TooManyAttributes);
+        }
         let value = attribute.unescape_value().map_err(|e| match e {
             quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
                 _,
@@ -421,10 +432,36 @@ fn attributes(start: &BytesStart<'_>) -> Result<Vec<(String, String)>, EnvelopeE
         if value.len() > MAX_TEXT {
             return Err(EnvelopeError::TextTooLong);
         }
-        if out.len() >= MAX_ATTRIBUTES {
-            return Err(EnvelopeError::TooManyAttributes);
+        let key = attribute.key.as_ref();
+        if key == b"xmlns" || key.starts_with(b"xmlns:") {
+            if key.starts_with(b"xmlns:") && value.is_empty() {
+                return Err(ill("a namespace prefix is declared with an empty name"));
+            }
+            seen.push((b"xmlns".to_vec(), key.to_vec()));
+            continue;
         }
-        out.push((name, value.into_owned()));
+        let (ns, local) = reader.resolve_attribute(attribute.key);
+        let ns = match ns {
+            ResolveResult::Unknown(prefix) => {
+                return Err(ill(format!(
+                    "the namespace prefix {:?} is not declared",
+                    String::from_utf8_lossy(&prefix)
+                )));
+            }
+            ResolveResult::Bound(n) => Some(n.as_ref().to_vec()),
+            ResolveResult::Unbound => None,
+        };
+        let expanded = (ns.clone().unwrap_or_default(), local.as_ref().to_vec());
+        if seen.contains(&expanded) {
+            return Err(ill("an attribute is given twice"));
+        }
+        seen.push(expanded);
+        if ns.is_none() {
+            let name = std::str::from_utf8(local.as_ref())
+                .map_err(|_| ill("a name is not UTF-8"))?
+                .to_owned();
+            out.push((name, value.into_owned()));
+        }
     }
     Ok(out)
 }
