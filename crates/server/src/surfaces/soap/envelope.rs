@@ -635,6 +635,27 @@ mod tests {
         ));
     }
 
+    /// Every truncation and every one-byte change of a real envelope is answered (an envelope
+    /// or an error), never a panic.
+    #[test]
+    fn damaged_envelopes_never_panic() {
+        let good = envelope(
+            PASSPORT,
+            "<msg:get><msg:baseRef internalId=\"2\" type=\"employee\"/></msg:get>",
+        );
+        let bytes = good.as_bytes();
+        for end in 0..bytes.len() {
+            let _ = read_v(&bytes[..end]);
+        }
+        for at in 0..bytes.len() {
+            for replacement in [b'<', b'>', b'&', b'"', b'/', b':', b'x', 0u8, 0xff] {
+                let mut damaged = bytes.to_vec();
+                damaged[at] = replacement;
+                let _ = read_v(&damaged);
+            }
+        }
+    }
+
     #[test]
     fn notes_other_credentials_and_every_passport() {
         let both = envelope(
