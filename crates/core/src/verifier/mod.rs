@@ -141,6 +141,84 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// Why an OAuth header cannot be verified, found before any secret is looked at: a refusal
+/// with its Detail code and note, or a request that cannot be understood.
+#[derive(Debug)]
+pub(crate) enum Unread {
+    Refused(Detail, String),
+    Malformed(String),
+}
+
+/// A request's `Authorization: OAuth` header, read and checked against every rule that needs
+/// no secret, with the base string its signature covers.
+pub(crate) struct ReadOAuth<'a> {
+    pub header: AuthorizationHeader<'a>,
+    /// `oauth_timestamp`, inside the window.
+    pub timestamp: u64,
+    pub base_string: String,
+}
+
+impl ReadOAuth<'_> {
+    /// The protocol parameters; [`read_oauth`] found them all.
+    pub fn params(&self) -> ProtocolParams<'_> {
+        ProtocolParams::from_header(&self.header).unwrap_or(ProtocolParams {
+            consumer_key: "",
+            token: None,
+            signature_method: "",
+            timestamp: "",
+            nonce: "",
+            version: None,
+            signature: "",
+            body_hash: None,
+        })
+    }
+}
+
+/// Reads a signed request's OAuth header in RULES.md §3's order — present and `OAuth`
+/// (`MissingRequiredParameter`), syntax and required parameters (malformed), then `more` (what
+/// a surface requires besides: the authorization flow's own parameters), then method, version,
+/// nonce and timestamp, then the base string. The one reader of both the verifier and the
+/// authorization flow.
+pub(crate) fn read_oauth<'a>(
+    request: &SignedRequest<'a>,
+    profile: &Profile,
+    more: impl FnOnce(&AuthorizationHeader<'_>, &ProtocolParams<'_>) -> Result<(), Unread>,
+) -> Result<ReadOAuth<'a>, Unread> {
+    let missing = |note: &str| Unread::Refused(Detail::MissingRequiredParameter, note.to_owned());
+    let Some(value) = request.authorization else {
+        return Err(missing("the request has no Authorization header"));
+    };
+    let header = match AuthorizationHeader::parse(value) {
+        Ok(h) => h,
+        Err(HeaderError::NotOAuth) => {
+            return Err(missing(
+                "the Authorization header does not use the OAuth scheme",
+            ));
+        }
+        Err(e) => return Err(Unread::Malformed(e.to_string())),
+    };
+    let params =
+        ProtocolParams::from_header(&header).map_err(|e| Unread::Malformed(e.to_string()))?;
+    more(&header, &params)?;
+    let timestamp = profile
+        .check(&params, Some(unix_now()))
+        .map_err(|r| Unread::Refused(r.detail(), r.to_string()))?;
+    let parts = RequestParts {
+        method: request.method,
+        url: request.url.clone(),
+        form_body: request.form_body,
+        body: request.body,
+    };
+    let base_string = parts
+        .base_string(&header)
+        .map_err(|e| Unread::Malformed(e.to_string()))?;
+    Ok(ReadOAuth {
+        header,
+        timestamp,
+        base_string,
+    })
+}
+
 /// A SOAP request's `<tokenPassport>`, borrowed from the parsed envelope.
 #[derive(Debug, Clone, Copy)]
 pub struct PassportRequest<'a> {
@@ -392,41 +470,13 @@ impl Verifier {
         request: &SignedRequest<'_>,
         context: &RequestContext,
     ) -> Result<Decision, VerifierError> {
-        let now = unix_now();
-        let Some(value) = request.authorization else {
-            return Ok(refused(
-                Detail::MissingRequiredParameter,
-                "the request has no Authorization header",
-            ));
+        let read = match read_oauth(request, &self.inner.config.profile, |_, _| Ok(())) {
+            Ok(read) => read,
+            Err(Unread::Refused(detail, note)) => return Ok(refused(detail, note)),
+            Err(Unread::Malformed(why)) => return Ok(Decision::Malformed(why)),
         };
-        let header = match AuthorizationHeader::parse(value) {
-            Ok(h) => h,
-            Err(HeaderError::NotOAuth) => {
-                return Ok(refused(
-                    Detail::MissingRequiredParameter,
-                    "the Authorization header does not use the OAuth scheme",
-                ));
-            }
-            Err(e) => return Ok(Decision::Malformed(e.to_string())),
-        };
-        let params = match ProtocolParams::from_header(&header) {
-            Ok(p) => p,
-            Err(e) => return Ok(Decision::Malformed(e.to_string())),
-        };
-        let timestamp = match self.inner.config.profile.check(&params, Some(now)) {
-            Ok(ts) => ts,
-            Err(r) => return Ok(refused(r.detail(), r.to_string())),
-        };
-        let parts = RequestParts {
-            method: request.method,
-            url: request.url.clone(),
-            form_body: request.form_body,
-            body: request.body,
-        };
-        let base_string = match parts.base_string(&header) {
-            Ok(b) => b,
-            Err(e) => return Ok(Decision::Malformed(e.to_string())),
-        };
+        let (header, timestamp, base_string) = (&read.header, read.timestamp, &read.base_string);
+        let params = read.params();
         let claimed = Claimed {
             consumer_key: params.consumer_key,
             token: params.token,
@@ -881,7 +931,7 @@ pub fn nonce_digest(
     digest
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
