@@ -10,7 +10,7 @@ use support::web::*;
 use support::*;
 use tessera_core::ids::{AccountId, IntegrationId, RoleId, TokenId, UserId};
 use tessera_core::model::{AuthSwitches, Context, InstallState, Timestamp};
-use tessera_core::store::{AttemptQuery, LoginAttempt, RequestTokenRow, RequestTokenState};
+use tessera_core::store::{LoginAttempt, RequestTokenRow, RequestTokenState};
 use tessera_core::vault::SecretSlot;
 use tessera_core::{Actor, InstallationChanges, IntegrationChanges};
 use tessera_oauth1::{RequestToSign, Signer};
@@ -257,19 +257,6 @@ async fn access_token(
         None,
     )
     .await
-}
-
-async fn trail(server: &TestServer) -> Vec<LoginAttempt> {
-    server.state.verifier().flush().await;
-    server
-        .tessera()
-        .store()
-        .login_attempts(&AttemptQuery {
-            limit: 200,
-            ..AttemptQuery::default()
-        })
-        .await
-        .unwrap()
 }
 
 /// The newest audit row of the flow's endpoints.

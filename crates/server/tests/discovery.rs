@@ -118,16 +118,7 @@ async fn roles_lists_the_accounts_and_roles_a_password_opens(server: &TestServer
 
     // Each account a password opened is a Success row in that account's trail; the account
     // whose password it was not counts no failed guess (it was the right user, elsewhere).
-    server.state.verifier().flush().await;
-    let rows = server
-        .tessera()
-        .store()
-        .login_attempts(&tessera_core::store::AttemptQuery {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let rows = trail(server).await;
     assert!(
         rows.iter()
             .any(|r| r.success && r.account.as_ref() == Some(&account))
@@ -161,16 +152,7 @@ async fn roles_lists_the_accounts_and_roles_a_password_opens(server: &TestServer
         assert_eq!(reply.status, 401, "{header}");
         assert_eq!(reply.json()["error"]["code"], "INVALID_LOGIN_ATTEMPT");
     }
-    server.state.verifier().flush().await;
-    let rows = server
-        .tessera()
-        .store()
-        .login_attempts(&tessera_core::store::AttemptQuery {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let rows = trail(server).await;
     let unknown = rows
         .iter()
         .find(|r| r.email.as_deref() == Some("nobody@example.com"))

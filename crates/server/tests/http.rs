@@ -12,7 +12,7 @@ use serde_json::json;
 use support::*;
 use tessera_core::ids::AccountId;
 use tessera_core::model::{InstallState, PermissionSet};
-use tessera_core::store::{AttemptQuery, LoginAttempt};
+use tessera_core::store::AttemptQuery;
 use tessera_core::{AccountSettings, InstallationChanges, RoleChanges};
 use tessera_oauth1::RequestToSign;
 
@@ -32,19 +32,6 @@ on_both_backends!(
 );
 
 const RESTLET: &str = "/app/site/hosting/restlet.nl?script=7&deploy=1";
-
-async fn audit(server: &TestServer) -> Vec<LoginAttempt> {
-    server.state.verifier().flush().await;
-    server
-        .tessera()
-        .store()
-        .login_attempts(&AttemptQuery {
-            limit: 1000,
-            ..AttemptQuery::default()
-        })
-        .await
-        .unwrap()
-}
 
 /// The fixture token with this name.
 async fn token_named(server: &TestServer, name: &str) -> tessera_core::model::TokenListItem {
@@ -66,7 +53,7 @@ async fn token_named(server: &TestServer, name: &str) -> tessera_core::model::To
 }
 
 async fn last_detail(server: &TestServer) -> String {
-    audit(server).await[0].detail.as_str().to_owned()
+    trail(server).await[0].detail.as_str().to_owned()
 }
 
 async fn echo_restlet_answers_with_the_caller_and_what_it_sent(server: &TestServer) {
@@ -185,7 +172,7 @@ async fn a_signed_body_hash_must_match_the_body(server: &TestServer) {
         )
         .await;
         assert_eq!(reply.status, 401);
-        let row = &audit(server).await[0];
+        let row = &trail(server).await[0];
         assert_eq!(row.detail, "InvalidSignature");
         assert!(row.detail_note.contains("body"), "{}", row.detail_note);
     }
@@ -422,7 +409,7 @@ async fn every_detail_code_is_reachable_and_recorded(server: &TestServer) {
     expect("MalformedRequest", last_detail(server).await);
 
     // Each failure names what it could about the caller, and nothing secret.
-    let rows = audit(server).await;
+    let rows = trail(server).await;
     let revoked = rows.iter().find(|r| r.detail == "TokenRevoked").unwrap();
     assert_eq!(revoked.token_name.as_deref(), Some("alice second"));
     assert_eq!(revoked.user_name.as_deref(), Some("Alice Able"));
@@ -458,7 +445,7 @@ async fn malformed_authorization_is_400_not_401(server: &TestServer) {
     )
     .await;
     assert_eq!(two.status, 400);
-    let row = &audit(server).await[0];
+    let row = &trail(server).await[0];
     assert_eq!(row.detail, "MalformedRequest");
     assert!(
         row.detail_note
@@ -486,7 +473,7 @@ async fn a_thousand_parallel_copies_get_exactly_one_200(server: &TestServer) {
     }
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1);
     assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 999);
-    let rows = audit(server).await;
+    let rows = trail(server).await;
     assert_eq!(rows.iter().filter(|r| r.detail == "Success").count(), 1);
     assert_eq!(
         rows.iter().filter(|r| r.detail == "nonce_used").count(),
@@ -557,7 +544,7 @@ async fn a_host_that_is_not_a_public_origin_is_refused(server: &TestServer) {
     )
     .await;
     assert_eq!(reply.status, 401);
-    let row = &audit(server).await[0];
+    let row = &trail(server).await[0];
     assert_eq!(row.detail, "InvalidSignature");
     assert!(
         row.detail_note.contains("not a public origin"),
@@ -607,7 +594,7 @@ async fn the_concurrency_limit_answers_with_the_documented_errors(server: &TestS
     assert_eq!(reply.json()["status"], 429);
     assert_eq!(holder.await.unwrap().status, 200);
     assert_eq!(signed_get(server, RESTLET).await.status, 200);
-    let rows = audit(server).await;
+    let rows = trail(server).await;
     assert_eq!(
         rows.iter()
             .filter(|r| r.detail == "ConcurrencyLimitExceeded")
@@ -898,7 +885,7 @@ async fn gap12_a_junk_form_body_is_refused_before_it_is_decoded(server: &TestSer
     .await;
     assert_eq!(reply.status, 400, "{}", reply.text());
     assert_eq!(reply.json()["error"]["code"], "INVALID_REQUEST");
-    let row = &audit(server).await[0];
+    let row = &trail(server).await[0];
     assert_eq!(row.detail, "MalformedRequest");
     assert!(
         row.detail_note.contains("more than 1000"),
@@ -938,7 +925,7 @@ async fn gap13_junk_refusals_from_one_address_cannot_grow_the_trail_without_boun
         }
         // The real token's requests are recorded whatever the junk.
         assert_eq!(signed_get(&server, RESTLET).await.status, 200);
-        let rows = audit(&server).await;
+        let rows = trail(&server).await;
         let junk = rows
             .iter()
             .filter(|r| r.detail == "consumer_key_unknown")

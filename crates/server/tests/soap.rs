@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::*;
 use tessera_core::AccountSettings;
 use tessera_core::ids::AccountId;
-use tessera_core::store::{AttemptQuery, LoginAttempt};
+use tessera_core::store::LoginAttempt;
 use tessera_oauth1::{SigningKey, TokenPassport};
 
 on_both_backends!(
@@ -91,19 +91,6 @@ async fn post_with(server: &TestServer, xml: &str, extra: &[(&str, &str)]) -> Re
     ];
     headers.extend_from_slice(extra);
     send(server.addr, "POST", PORT, &headers, xml.as_bytes()).await
-}
-
-async fn trail(server: &TestServer) -> Vec<LoginAttempt> {
-    server.state.verifier().flush().await;
-    server
-        .tessera()
-        .store()
-        .login_attempts(&AttemptQuery {
-            limit: 200,
-            ..AttemptQuery::default()
-        })
-        .await
-        .unwrap()
 }
 
 async fn last_soap_row(server: &TestServer) -> LoginAttempt {

@@ -10,7 +10,6 @@ mod support;
 use support::*;
 use tessera_core::ids::{AccountId, Email, RoleId, UserId};
 use tessera_core::model::{AuthSwitches, Context, Permission, PermissionSet};
-use tessera_core::store::AttemptQuery;
 use tessera_core::{Actor, NewIntegrationInput, NewRoleInput, NewUserInput};
 use tessera_oauth1::Signer;
 
@@ -127,19 +126,6 @@ async fn echo_status(server: &TestServer, signer: &Signer) -> u16 {
     send(server.addr, "GET", path, &[("authorization", &auth)], b"")
         .await
         .status
-}
-
-async fn trail(server: &TestServer) -> Vec<tessera_core::store::LoginAttempt> {
-    server.state.verifier().flush().await;
-    server
-        .tessera()
-        .store()
-        .login_attempts(&AttemptQuery {
-            limit: 100,
-            ..AttemptQuery::default()
-        })
-        .await
-        .unwrap()
 }
 
 async fn issuetoken_gives_the_password_owner_a_working_token_once(server: &TestServer) {

@@ -123,21 +123,16 @@ pub(crate) async fn roles(
         Err(response) => return response,
     };
     let context = received.context_for(&state, SURFACE);
-    let nlauth = match received
-        .authorization_value()
-        .ok_or(tessera_oauth1::nlauth::NlAuthError::NotNlAuth)
-        .and_then(NlAuth::parse_account_optional)
+    let nlauth = match super::token_endpoints::read_nlauth(
+        &state,
+        &received,
+        &context,
+        NlAuth::parse_account_optional,
+    )
+    .await
     {
         Ok(n) => n,
-        Err(e) => {
-            let row = context.attempt(
-                false,
-                tessera_core::Detail::MalformedRequest,
-                &e.to_string(),
-            );
-            state.verifier().record_attempt(row).await;
-            return wire::malformed();
-        }
+        Err(response) => return response,
     };
     // Without an account: every account that has a user of this email. None has it: one check
     // against an account id no user of it is in, so the time and the answer are a wrong

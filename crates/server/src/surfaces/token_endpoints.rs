@@ -68,21 +68,9 @@ pub(crate) async fn issue_token(
         Ok(name) => name,
         Err(e) => return wire::invalid_field("name", e.to_string()),
     };
-    let nlauth = match received
-        .authorization_value()
-        .ok_or(tessera_oauth1::nlauth::NlAuthError::NotNlAuth)
-        .and_then(NlAuth::parse)
-    {
+    let nlauth = match read_nlauth(&state, &received, &context, NlAuth::parse).await {
         Ok(n) => n,
-        Err(e) => {
-            let row = context.attempt(
-                false,
-                tessera_core::Detail::MalformedRequest,
-                &e.to_string(),
-            );
-            state.verifier().record_attempt(row).await;
-            return wire::malformed();
-        }
+        Err(response) => return response,
     };
     let Ok(role) = nlauth.role.as_deref().map(RoleId::parse).transpose() else {
         return wire::invalid_field("nlauth_role", "nlauth_role must be a role's internal id");
@@ -152,6 +140,33 @@ pub(crate) async fn issue_token(
         Err(e) => {
             tracing::error!(error = %tessera_core::Chain(&e), "issuetoken failed");
             wire::unavailable()
+        }
+    }
+}
+
+/// The request's `Authorization: NLAuth …` header, parsed by `parse`; one that is missing or
+/// cannot be read is recorded (`MalformedRequest`) and answered 400. The NLAuth endpoints'
+/// (issuetoken, `/rest/roles`) one reader.
+pub(crate) async fn read_nlauth(
+    state: &AppState,
+    received: &Received,
+    context: &RequestContext,
+    parse: fn(&str) -> Result<NlAuth, tessera_oauth1::nlauth::NlAuthError>,
+) -> Result<NlAuth, Response> {
+    match received
+        .authorization_value()
+        .ok_or(tessera_oauth1::nlauth::NlAuthError::NotNlAuth)
+        .and_then(parse)
+    {
+        Ok(n) => Ok(n),
+        Err(e) => {
+            let row = context.attempt(
+                false,
+                tessera_core::Detail::MalformedRequest,
+                &e.to_string(),
+            );
+            state.verifier().record_attempt(row).await;
+            Err(wire::malformed())
         }
     }
 }

@@ -319,6 +319,21 @@ macro_rules! on_both_backends {
     };
 }
 
+/// The login audit trail, newest first, once the verifier's writer has written everything
+/// handed to it.
+pub async fn trail(server: &TestServer) -> Vec<tessera_core::store::LoginAttempt> {
+    server.state.verifier().flush().await;
+    server
+        .tessera()
+        .store()
+        .login_attempts(&tessera_core::store::AttemptQuery {
+            limit: 1000,
+            ..tessera_core::store::AttemptQuery::default()
+        })
+        .await
+        .unwrap()
+}
+
 /// The bootstrap administrator (user 1) acting as Administrator in the fixture account.
 pub fn admin_actor() -> tessera_core::Actor {
     tessera_core::Actor::user(
