@@ -38,6 +38,27 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `tessera login` as the bootstrap administrator, with the Administrator role, the password
+/// on stdin.
+fn login_as_admin(config: &Path, base: &str, password: &str) -> Output {
+    tessera(
+        config,
+        &[
+            "login",
+            "--url",
+            base,
+            "--account",
+            "1234567",
+            "--email",
+            "admin@example.com",
+            "--role",
+            "3",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    )
+}
+
 /// Runs a command that must succeed and returns its stdout.
 fn ok(config: &Path, args: &[&str]) -> String {
     let out = tessera(config, args, "");
@@ -84,22 +105,7 @@ fn a_newcomer_logs_in_makes_a_token_signs_with_it_and_revokes_it() {
     assert!(text(&refused.stderr).contains("login refused"));
     assert!(!config.join("profiles.toml").exists());
 
-    let login = tessera(
-        config,
-        &[
-            "login",
-            "--url",
-            &base,
-            "--account",
-            "1234567",
-            "--email",
-            "admin@example.com",
-            "--role",
-            "3",
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    );
+    let login = login_as_admin(config, &base, &password);
     assert!(login.status.success(), "{}", text(&login.stderr));
     assert!(text(&login.stdout).contains("Logged in"));
     let profiles = std::fs::read_to_string(config.join("profiles.toml")).unwrap();
@@ -442,22 +448,7 @@ fn soap_calls_get_server_time_with_a_profile() {
     let server = Server::start(data.path(), &[]);
     let password = server.admin_password();
     let base = server.base();
-    let login = tessera(
-        config,
-        &[
-            "login",
-            "--url",
-            &base,
-            "--account",
-            "1234567",
-            "--email",
-            "admin@example.com",
-            "--role",
-            "3",
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    );
+    let login = login_as_admin(config, &base, &password);
     assert!(login.status.success(), "{}", text(&login.stderr));
     let endpoint = format!("{base}/services/NetSuitePort_2024_2");
 
