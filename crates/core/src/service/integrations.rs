@@ -13,7 +13,6 @@ use crate::vault::SecretSlot;
 
 const NAME_MAX: usize = 200;
 const DESCRIPTION_MAX: usize = 4000;
-const CALLBACK_MAX: usize = 2000;
 
 #[derive(Debug, Clone)]
 pub struct NewIntegrationInput {
@@ -118,7 +117,7 @@ fn validate_switches(s: &AuthSwitches) -> Result<AuthSwitches> {
     }
     s.callback_url = match s.callback_url.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(url) => Some(validate_callback(url)?),
+        Some(url) => Some(super::authorization_flow::validate_callback(url)?),
     };
     if s.tba_authorization_flow && s.callback_url.is_none() {
         return Err(Error::invalid(
@@ -127,116 +126,6 @@ fn validate_switches(s: &AuthSwitches) -> Result<AuthSwitches> {
         ));
     }
     Ok(s)
-}
-
-/// A callback is an absolute URL; plain `http` only to the local machine, as NetSuite allows.
-/// It is written as a browser sends it (visible ASCII: an international domain in its `xn--`
-/// form), names no user or password and no backslash (which browsers read as a slash), a port
-/// when it has one, and none of the parameters the flow adds to it (RULES.md §4.2) — so the
-/// redirect the consent page sends is the callback and nothing else.
-fn validate_callback(url: &str) -> Result<String> {
-    let invalid = |why: &str| Error::invalid("callback_url", why);
-    if url.len() > CALLBACK_MAX {
-        return Err(invalid("must be at most 2000 characters"));
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid("must not contain spaces or control characters"));
-    }
-    if !url.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(invalid(
-            "must be ASCII: write an international domain in its xn-- form and percent-encode the rest",
-        ));
-    }
-    if url.contains('\\') {
-        return Err(invalid("must not contain a backslash"));
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(invalid(
-            "must be an absolute URL such as https://example.com/callback",
-        ));
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    let valid_scheme = !scheme.is_empty()
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    if !valid_scheme {
-        return Err(invalid("has an invalid scheme"));
-    }
-    // Schemes a browser runs or reads locally are never an application's callback.
-    if matches!(
-        scheme.as_str(),
-        "javascript" | "vbscript" | "data" | "file" | "blob" | "about" | "filesystem"
-    ) {
-        return Err(invalid(
-            "must not use the javascript, data, file or similar scheme",
-        ));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err(invalid("must not contain a user name or password"));
-    }
-    // `[v6]` or `[v6]:port` (a valid IPv6 address, nothing after `]` but a port), else
-    // `host` or `host:port`.
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(bracketed) => {
-            let Some((address, after)) = bracketed.split_once(']') else {
-                return Err(invalid("has an unclosed [ in its host"));
-            };
-            if address.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(invalid("has a [host] that is not an IPv6 address"));
-            }
-            let port = match after {
-                "" => None,
-                p => match p.strip_prefix(':') {
-                    Some(port) => Some(port),
-                    None => return Err(invalid("has something after its [host] but a port")),
-                },
-            };
-            (address, port)
-        }
-        None => match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    if let Some(port) = port
-        && !(!port.is_empty()
-            && port.bytes().all(|b| b.is_ascii_digit())
-            && port.parse::<u16>().is_ok_and(|p| p > 0))
-    {
-        return Err(invalid("has a port that is not 1 to 65535"));
-    }
-    if scheme == "http" {
-        if !matches!(
-            host.to_ascii_lowercase().as_str(),
-            "localhost" | "127.0.0.1" | "::1"
-        ) {
-            return Err(invalid(
-                "must use https (plain http is allowed for localhost only)",
-            ));
-        }
-    } else if scheme == "https" && host.is_empty() {
-        return Err(invalid("must name a host"));
-    }
-    let query = rest
-        .split('#')
-        .next()
-        .and_then(|r| r.split_once('?'))
-        .map_or("", |(_, q)| q);
-    for pair in query.split('&') {
-        let raw = pair.split('=').next().unwrap_or("");
-        // As the application will read it: `st%61te` is `state`.
-        let name = tessera_oauth1::encode::form_decode(raw)
-            .map_err(|_| invalid("has a query that is not valid percent-encoding"))?;
-        if crate::service::authorization_flow::CALLBACK_PARAMETERS.contains(&name.as_ref()) {
-            return Err(invalid(&format!(
-                "must not carry {name}: the authorization flow adds it"
-            )));
-        }
-    }
-    Ok(url.to_owned())
 }
 
 /// A secret chosen by the caller must look like an issued one (64 lower-case hex characters).
@@ -952,46 +841,6 @@ fn clean_description(input: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn callbacks_need_https_except_on_localhost() {
-        for ok in [
-            "https://example.com/cb",
-            "http://localhost:8080/cb",
-            "http://127.0.0.1/cb",
-            "http://[::1]:9000/cb",
-            "myapp://callback",
-        ] {
-            assert!(validate_callback(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "example.com/cb",
-            "http://example.com/cb",
-            "http://localhost.evil.com/cb",
-            "https:///nohost",
-            "https://exa mple.com",
-            "1http://x",
-            "https://u:p@app.example/cb",
-            "https://evil.com\\@good.com/",
-            "https://bücher.example/cb",
-            "http://localhost:99999/cb",
-            "http://localhost:0/cb",
-            "https://app.example/cb?oauth_verifier=x",
-            "https://app.example/cb?a=1&state=evil",
-            "https://app.example:+80/cb",
-            "http://localhost:+80/cb",
-            "https://app.example/cb?st%61te=1",
-            "https://app.example/cb?oauth%5Ftoken=1",
-            "http://[::1]evil.example/cb",
-            "https://[evil.example]/cb",
-            "javascript://%0aalert(1)",
-            "JavaScript://x",
-            "file:///etc/passwd",
-            "data://x",
-        ] {
-            assert!(validate_callback(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn sub_switches_need_tba() {

@@ -33,7 +33,7 @@ mod exchange;
 mod request_token;
 mod rules;
 
-pub(crate) use rules::CALLBACK_PARAMETERS;
+pub(crate) use rules::validate_callback;
 pub use rules::{STATE_MAX, callback_matches, check_flow_state};
 use rules::{redirect_to, still_allowed, verifier_digest};
 
