@@ -17,7 +17,7 @@ use tessera_core::vault::SealedSecret;
 
 use crate::hot_sqlite::HotWriter;
 use crate::rows::{self, corrupt, flag, get};
-use crate::sql::{Bind, Run, SqlText, backend_error};
+use crate::sql::{Bind, Run, SqlText};
 use crate::{Backend, SqlStore};
 
 /// The nonce records of the acceptance window, by `oauth_timestamp` (a replay carries the same
@@ -73,24 +73,6 @@ impl RecentNonces {
     }
 }
 
-/// Most rows per multi-row INSERT: well inside both engines' bound-parameter limits.
-const ROWS_PER_INSERT: usize = 256;
-
-/// Splits `items` into chunks whose sizes are powers of two (largest first), so that a handful
-/// of statement shapes serve every batch size and stay in the prepared-statement cache.
-fn pow2_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = items;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let size = 1usize << rest.len().min(ROWS_PER_INSERT).ilog2();
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        Some(chunk)
-    })
-}
-
 /// What R9/R11 read, for many (consumer key, token id) pairs in one statement; `idx` is the
 /// pair's place in the list. Pairs whose consumer key no record has give no row.
 macro_rules! login_records_sql {
@@ -143,25 +125,64 @@ const LOGIN_RECORDS_POSTGRES: &str = login_records_sql!(
     "j.n - 1"
 );
 
-/// Inserts the nonce records of the listed claims whose token may still log in (R9/R11, the
-/// same conditions as `tessera_core::assess`) and whose digest is new.
-const CLAIM_HEAD: &str = "WITH v (digest, ts, ck, tid) AS (VALUES ";
-const CLAIM_TAIL: &str = ") INSERT INTO nonces (digest, ts, token_id) \
-    SELECT v.digest, v.ts, t.id FROM v \
-    JOIN access_tokens t ON t.token_id = v.tid \
-    JOIN integrations i ON i.id = t.integration_id \
-    JOIN installations ins ON ins.integration_id = t.integration_id \
-        AND ins.account_id = t.account_id \
-    JOIN accounts a ON a.id = t.account_id \
-    JOIN users u ON u.id = t.user_id \
-    JOIN user_roles ur ON ur.user_id = t.user_id AND ur.role_id = t.role_id \
-    JOIN roles r ON r.account_id = t.account_id AND r.id = t.role_id \
-    WHERE i.consumer_key = v.ck AND i.deleted_at IS NULL AND i.tba = 1 \
-        AND i.consumer_secret IS NOT NULL \
-        AND ins.state = 'enabled' AND a.tba_enabled = 1 \
-        AND t.revoked = 0 AND t.inactive = 0 \
-        AND u.active = 1 AND r.inactive = 0 AND r.token_login = 1 \
-    ON CONFLICT (digest) DO NOTHING RETURNING digest";
+/// PostgreSQL: a whole group in one statement, so one round trip and one commit. `$1` holds the
+/// claims `[[digest hex, ts, consumer key, token id], …]` (digests unique), `$2` the audit rows
+/// (`audit_values`, then the index of the claim whose success the row records, or null). The
+/// statement looks up once per (consumer key, token id) of the group whether the token may still
+/// log in (R9/R11, the same conditions as `tessera_core::assess`), inserts the nonce records of
+/// the claims whose token may and whose digest is new, in digest order (groups
+/// in flight together, from this node or another, then wait for each other's keys in one order
+/// and cannot deadlock); then the audit rows, a success row only if its claim went in; and
+/// answers the indexes of the claims that went in.
+const RECORD_LOGINS_POSTGRES: &str = "WITH v AS ( \
+        SELECT decode(r ->> 0, 'hex') AS digest, (r ->> 1)::bigint AS ts, r ->> 2 AS ck, \
+            r ->> 3 AS tid, n - 1 AS idx \
+        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (r, n)), \
+    may_log_in AS MATERIALIZED (SELECT g.ck, g.tid, t.id AS token_key \
+        FROM (SELECT DISTINCT ck, tid FROM v) AS g \
+        JOIN access_tokens t ON t.token_id = g.tid \
+        JOIN integrations i ON i.id = t.integration_id \
+        JOIN installations ins ON ins.integration_id = t.integration_id \
+            AND ins.account_id = t.account_id \
+        JOIN accounts a ON a.id = t.account_id \
+        JOIN users u ON u.id = t.user_id \
+        JOIN user_roles ur ON ur.user_id = t.user_id AND ur.role_id = t.role_id \
+        JOIN roles r ON r.account_id = t.account_id AND r.id = t.role_id \
+        WHERE i.consumer_key = g.ck AND i.deleted_at IS NULL AND i.tba = 1 \
+            AND i.consumer_secret IS NOT NULL \
+            AND ins.state = 'enabled' AND a.tba_enabled = 1 \
+            AND t.revoked = 0 AND t.inactive = 0 \
+            AND u.active = 1 AND r.inactive = 0 AND r.token_login = 1), \
+    claimed AS (INSERT INTO nonces (digest, ts, token_id) \
+        SELECT v.digest, v.ts, m.token_key FROM v \
+        JOIN may_log_in m ON m.ck = v.ck AND m.tid = v.tid \
+        ORDER BY v.digest \
+        ON CONFLICT (digest) DO NOTHING RETURNING digest), \
+    accepted AS (SELECT v.idx FROM v JOIN claimed c ON c.digest = v.digest), \
+    audit AS (INSERT INTO login_audit (at, account_id, user_id, user_name, email, role_id, \
+            role_name, ip, user_agent, method, request_uri, surface, success, detail, \
+            detail_note, integration_id, application_name, token_key, token_name) \
+        SELECT (r ->> 0)::bigint, r ->> 1, (r ->> 2)::bigint, r ->> 3, r ->> 4, \
+            (r ->> 5)::bigint, r ->> 6, r ->> 7, r ->> 8, r ->> 9, r ->> 10, r ->> 11, \
+            (r ->> 12)::bigint, r ->> 13, r ->> 14, (r ->> 15)::bigint, r ->> 16, \
+            (r ->> 17)::bigint, r ->> 18 \
+        FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e (r, n) \
+        WHERE r ->> 19 IS NULL OR (r ->> 19)::bigint IN (SELECT idx FROM accepted) \
+        ORDER BY n) \
+    SELECT idx FROM accepted";
+
+/// Opens a connection for groups and runs the group statement once with nothing in it, so the
+/// first request does not wait for the connection and the plan (~50 ms). A failure here is
+/// left to the first group, which reports it.
+pub(crate) async fn warm_claims(claims: &sqlx::AnyPool) {
+    if let Ok(mut conn) = claims.acquire().await {
+        let _ = sqlx::query(RECORD_LOGINS_POSTGRES)
+            .bind("[]")
+            .bind("[]")
+            .all(&mut conn)
+            .await;
+    }
+}
 
 const ATTEMPT_COLUMNS: &str = "at, account_id, user_id, user_name, email, role_id, role_name, \
     ip, user_agent, method, request_uri, surface, success, detail, detail_note, integration_id, \
@@ -249,20 +270,40 @@ impl SqlStore {
     }
 
     /// PostgreSQL: the unique key decides among every node, and the claim's statement re-checks
-    /// that the token may still log in.
+    /// that the token may still log in. The group's statement commits on its own (no
+    /// `BEGIN`/`COMMIT` round trips): the nonce records and the audit rows together or neither.
     async fn record_logins_postgres(
         &self,
         claims: &[NonceClaim],
         attempts: &[LoginAttempt],
     ) -> StoreResult<Vec<bool>> {
-        let mut tx = self.begin_on(&self.write).await?;
-        let accepted = claim_in_database(&mut tx, claims).await?;
-        sqlx::query(INSERT_ATTEMPTS_POSTGRES)
-            .bind(audit_rows_json(claims, &accepted, attempts))
-            .run(&mut tx)
+        // The first claim of each digest takes part; later equal ones are replays.
+        let mut seen = HashSet::new();
+        let unique: Vec<&NonceClaim> = claims.iter().filter(|c| seen.insert(c.digest)).collect();
+        let (claims_json, audit_json) = group_json(&unique, attempts);
+        let pool = self.claims.as_ref().unwrap_or(&self.write);
+        let mut conn = self.connection(pool).await?;
+        let rows = sqlx::query(RECORD_LOGINS_POSTGRES)
+            .bind(claims_json)
+            .bind(audit_json)
+            .all(&mut conn)
             .await?;
-        crate::deadline::bounded(true, async { tx.commit().await.map_err(backend_error) }).await?;
-        Ok(accepted)
+        let mut went_in = vec![false; unique.len()];
+        for row in &rows {
+            let idx = usize::try_from(get::<i64>(row, "idx")?).map_err(|_| corrupt("idx"))?;
+            *went_in.get_mut(idx).ok_or_else(|| corrupt("idx"))? = true;
+        }
+        let accepted: HashSet<NonceDigest> = unique
+            .iter()
+            .zip(went_in)
+            .filter(|(_, ok)| *ok)
+            .map(|(c, _)| c.digest)
+            .collect();
+        let mut first = HashSet::new();
+        Ok(claims
+            .iter()
+            .map(|c| accepted.contains(&c.digest) && first.insert(c.digest))
+            .collect())
     }
 
     pub(crate) async fn hot_record_token_use(
@@ -413,43 +454,6 @@ impl SqlStore {
     }
 }
 
-/// PostgreSQL: the unique key decides, among every node, and the same statement re-checks
-/// that the token may still log in.
-async fn claim_in_database(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    claims: &[NonceClaim],
-) -> StoreResult<Vec<bool>> {
-    let mut inserted: HashSet<NonceDigest> = HashSet::new();
-    // The first claim of each digest takes part; later equal ones are replays.
-    let mut seen = HashSet::new();
-    let unique: Vec<&NonceClaim> = claims.iter().filter(|c| seen.insert(c.digest)).collect();
-    for chunk in pow2_chunks(&unique) {
-        let mut sql = SqlText::new(CLAIM_HEAD);
-        for (i, c) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.bind(Bind::Blob(c.digest.to_vec()));
-            sql.push(", ");
-            sql.bind(Bind::Int(c.timestamp));
-            sql.push(", ");
-            sql.bind(Bind::Text(c.consumer_key.as_str().to_owned()));
-            sql.push(", ");
-            sql.bind(Bind::Text(c.token_id.as_str().to_owned()));
-            sql.push(")");
-        }
-        sql.push(CLAIM_TAIL);
-        for row in sql.query().all(tx).await? {
-            let digest: Vec<u8> = get(&row, "digest")?;
-            let digest: NonceDigest = digest.try_into().map_err(|_| corrupt("digest"))?;
-            inserted.insert(digest);
-        }
-    }
-    let mut first = HashSet::new();
-    Ok(claims
-        .iter()
-        .map(|c| inserted.contains(&c.digest) && first.insert(c.digest))
-        .collect())
-}
-
 /// One value of an audit row.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 #[serde(untagged)]
@@ -487,19 +491,54 @@ pub(crate) fn audit_values(a: &LoginAttempt) -> [AuditValue<'_>; 19] {
     ]
 }
 
-/// PostgreSQL: a group's audit rows as one JSON array (one bound parameter, unpacked by the
-/// database): the accepted claims' successes, then `attempts`.
-fn audit_rows_json(claims: &[NonceClaim], accepted: &[bool], attempts: &[LoginAttempt]) -> String {
-    let rows: Vec<[AuditValue<'_>; 19]> = claims
+/// PostgreSQL: a group as the two JSON arrays of `RECORD_LOGINS_POSTGRES` (each one bound
+/// parameter, unpacked by the database): the claims, and the audit rows — each claim's success
+/// row (kept only if the claim goes in), then `attempts`.
+fn group_json(claims: &[&NonceClaim], attempts: &[LoginAttempt]) -> (String, String) {
+    let claim_rows: Vec<(String, i64, &str, &str)> = claims
         .iter()
-        .zip(accepted)
-        .filter(|(_, ok)| **ok)
-        .map(|(c, _)| &c.success)
-        .chain(attempts)
-        .map(audit_values)
+        .map(|c| {
+            (
+                hex(&c.digest),
+                c.timestamp,
+                c.consumer_key.as_str(),
+                c.token_id.as_str(),
+            )
+        })
         .collect();
-    // Strings, integers and nulls only: serializing cannot fail.
-    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
+    let audit_rows: Vec<([AuditValue<'_>; 19], Option<usize>)> = claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (audit_values(&c.success), Some(i)))
+        .chain(attempts.iter().map(|a| (audit_values(a), None)))
+        .collect();
+    // Strings, integers and nulls only: serializing cannot fail. Each audit row is flattened
+    // to one array of 20 values.
+    let audit_rows: Vec<serde_json::Value> = audit_rows
+        .into_iter()
+        .map(|(values, claim)| {
+            let mut row = serde_json::to_value(values).unwrap_or_default();
+            if let serde_json::Value::Array(items) = &mut row {
+                items.push(claim.into());
+            }
+            row
+        })
+        .collect();
+    (
+        serde_json::to_string(&claim_rows).unwrap_or_else(|_| "[]".to_owned()),
+        serde_json::Value::Array(audit_rows).to_string(),
+    )
+}
+
+/// Lower-case hex, as PostgreSQL's `decode(…, 'hex')` reads it.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// `last_used_at` moves `[[token, ms], …]`, in token order; gone tokens skipped.
@@ -509,14 +548,6 @@ const RECORD_USE_POSTGRES: &str = "INSERT INTO token_usage (token_id, last_used_
     WHERE EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = (r ->> 0)::bigint) ORDER BY n \
     ON CONFLICT (token_id) DO UPDATE \
     SET last_used_at = GREATEST(token_usage.last_used_at, EXCLUDED.last_used_at)";
-
-const INSERT_ATTEMPTS_POSTGRES: &str = "INSERT INTO login_audit (at, account_id, user_id, \
-    user_name, email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, \
-    detail, detail_note, integration_id, application_name, token_key, token_name) \
-    SELECT (r ->> 0)::bigint, r ->> 1, (r ->> 2)::bigint, r ->> 3, r ->> 4, (r ->> 5)::bigint, \
-    r ->> 6, r ->> 7, r ->> 8, r ->> 9, r ->> 10, r ->> 11, (r ->> 12)::bigint, r ->> 13, \
-    r ->> 14, (r ->> 15)::bigint, r ->> 16, (r ->> 17)::bigint, r ->> 18 \
-    FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (r, n) ORDER BY n";
 
 fn opt_u32(row: &AnyRow, column: &str) -> StoreResult<Option<u32>> {
     get::<Option<i64>>(row, column)?
@@ -611,14 +642,11 @@ fn attempt(row: &AnyRow) -> StoreResult<LoginAttempt> {
 
 #[cfg(test)]
 mod tests {
-    use super::pow2_chunks;
+    use super::hex;
 
     #[test]
-    fn batches_split_into_power_of_two_chunks() {
-        let items: Vec<u32> = (0..700).collect();
-        let sizes: Vec<usize> = pow2_chunks(&items).map(<[u32]>::len).collect();
-        assert_eq!(sizes, [256, 256, 128, 32, 16, 8, 4]);
-        assert_eq!(pow2_chunks(&items[..1]).count(), 1);
-        assert_eq!(pow2_chunks::<u32>(&[]).count(), 0);
+    fn hex_is_what_postgres_decode_reads() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
     }
 }

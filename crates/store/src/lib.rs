@@ -139,6 +139,9 @@ pub struct SqliteSettings {
 pub struct SqlStore {
     read: AnyPool,
     write: AnyPool,
+    /// PostgreSQL: the connections the verifier's groups are written on (`record_logins`),
+    /// one per group in flight; SQLite: `None` (the hot-path writer thread writes them).
+    claims: Option<AnyPool>,
     backend: Backend,
     /// Held while open, when opened through a data directory.
     lock: Arc<Mutex<Option<DataDirLock>>>,
@@ -182,6 +185,17 @@ impl Default for SearchTuning {
 
 /// The lock file name inside a data directory.
 pub const LOCK_FILE: &str = "tessera.lock";
+
+/// PostgreSQL: the verifier's groups in flight at once, each on a connection of its own. One:
+/// a node's groups then commit in the order they were formed, so its audit rows keep the order
+/// of its requests (a refusal's row is not waited for, and a second group in flight could
+/// commit before it). Two in flight gave the same throughput at 64 connections and made groups
+/// half as large, each costing the database ~0.3 ms of CPU besides its claims (BENCHMARKS.md,
+/// issue 18).
+const CLAIM_CONNECTIONS: u32 = 1;
+/// A connection for groups that sat idle longer than this is pinged before a group is written
+/// on it (after a database restart it would be dead, and the group refused).
+const CLAIM_IDLE_PING: Duration = Duration::from_secs(1);
 
 /// An exclusive advisory lock on a data directory's lock file, released on drop.
 #[derive(Debug)]
@@ -344,6 +358,7 @@ impl SqlStore {
                 Self {
                     read,
                     write,
+                    claims: None,
                     backend,
                     lock: Arc::default(),
                     search: SearchTuning::default(),
@@ -376,32 +391,61 @@ impl SqlStore {
                 }
                 let statement_ms = settings.statement_timeout.as_millis().max(1);
                 deadline::set_statement_timeout(settings.statement_timeout);
-                let pool = quiet(AnyPoolOptions::new())
-                    .max_connections(settings.readers.max(settings.writers).max(1))
-                    // After a missed round-trip deadline, a connection that went silent is
-                    // closed rather than handed out again (sqlx's own check has no limit).
-                    .after_release(|_, _| {
-                        Box::pin(async move { Ok(deadline::may_return_to_pool()) })
-                    })
-                    .after_connect(move |conn, _| {
-                        Box::pin(async move {
-                            // A session whose client went silent inside a transaction
-                            // is ended by the server too, and its locks released.
-                            conn.execute(sqlx::AssertSqlSafe(format!(
-                                "SET statement_timeout = {statement_ms}; \
-                                 SET idle_in_transaction_session_timeout = {}",
-                                statement_ms * 2
-                            )))
-                            .await
-                            .map(|_| ())
+                // A session whose client went silent inside a transaction is ended by the
+                // server too, and its locks released.
+                let session = format!(
+                    "SET statement_timeout = {statement_ms}; \
+                     SET idle_in_transaction_session_timeout = {}",
+                    statement_ms * 2
+                );
+                let pool = |max: u32, session: String| {
+                    quiet(AnyPoolOptions::new())
+                        .max_connections(max)
+                        // After a missed round-trip deadline, a connection that went silent
+                        // is closed rather than handed out again (sqlx's own check has no
+                        // limit).
+                        .after_release(|_, _| {
+                            Box::pin(async move { Ok(deadline::may_return_to_pool()) })
                         })
+                        .after_connect(move |conn, _| {
+                            let session = session.clone();
+                            Box::pin(async move {
+                                conn.execute(sqlx::AssertSqlSafe(session)).await.map(|_| ())
+                            })
+                        })
+                };
+                let shared = pool(
+                    settings.readers.max(settings.writers).max(1),
+                    session.clone(),
+                )
+                .connect_with(options.clone())
+                .await
+                .map_err(OpenError::Connect)?;
+                // The verifier's groups have connections of their own (`CLAIM_CONNECTIONS`):
+                // a burst of admin reads cannot hold a group up, nor groups the admin. They
+                // run the claim statement's generic plan from the first group on (a custom
+                // plan of its nine relations takes ~30 ms to make, and PostgreSQL makes five
+                // per connection before it settles on the generic one), and ping only a
+                // connection that sat idle (a ping is a round trip; under load none does).
+                let claims = pool(
+                    CLAIM_CONNECTIONS,
+                    format!("{session}; SET plan_cache_mode = force_generic_plan"),
+                )
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > CLAIM_IDLE_PING {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
                     })
-                    .connect_with(options)
-                    .await
-                    .map_err(OpenError::Connect)?;
+                })
+                .connect_lazy_with(options);
+                hot::warm_claims(&claims).await;
                 Self {
-                    read: pool.clone(),
-                    write: pool,
+                    read: shared.clone(),
+                    write: shared,
+                    claims: Some(claims),
                     backend,
                     lock: Arc::default(),
                     search: SearchTuning::default(),
@@ -499,6 +543,9 @@ impl SqlStore {
         }
         self.read.close().await;
         self.write.close().await;
+        if let Some(claims) = &self.claims {
+            claims.close().await;
+        }
         if let Ok(mut lock) = self.lock.lock() {
             lock.take();
         }
@@ -566,10 +613,14 @@ impl Store for SqlStore {
 
     /// SQLite's writer thread takes groups in the order they come and merges everything
     /// queued into one transaction, so the verifier hands groups over as they form (with 64
-    /// rather than 4, transactions grew from ~15 to ~20 claims). PostgreSQL would commit
-    /// concurrent groups in any order.
+    /// rather than 4, transactions grew from ~15 to ~20 claims). PostgreSQL: one group per
+    /// connection for groups (`CLAIM_CONNECTIONS`).
     fn login_groups_in_flight(&self) -> usize {
-        if self.hot.is_some() { 64 } else { 1 }
+        if self.hot.is_some() {
+            64
+        } else {
+            CLAIM_CONNECTIONS as usize
+        }
     }
 
     async fn record_token_use(

@@ -75,7 +75,6 @@ impl Run for Q<'_> {
 pub(crate) enum Bind {
     Int(i64),
     Text(String),
-    Blob(Vec<u8>),
 }
 
 /// SQL text built piece by piece with `$n` placeholders, which both engines accept (sqlx's
@@ -109,7 +108,6 @@ impl SqlText {
             .fold(sqlx::query(AssertSqlSafe(self.sql)), |q, b| match b {
                 Bind::Int(v) => q.bind(v),
                 Bind::Text(v) => q.bind(v),
-                Bind::Blob(v) => q.bind(v),
             })
     }
 }

@@ -47,6 +47,75 @@ async fn postgres_a_change_by_another_node_still_stops_the_claim() {
     env.finish().await;
 }
 
+/// Two nodes on one PostgreSQL write groups holding the same nonces in opposite orders, at the
+/// same time, round after round: every nonce is accepted by exactly one of them, and no group
+/// fails. Before the group statement inserted in digest order, opposite orders deadlocked (in
+/// one round of five here) and PostgreSQL aborted one group, refusing all its claims. The
+/// groups are large so that the two statements overlap. Each accepted claim has its success row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_claiming_the_same_nonces_in_opposite_orders_never_deadlock() {
+    use tessera_core::store::Store;
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
+    let w = World::build(&env.svc).await;
+    let (key, creds) = w.token(&env.svc, &w.alice, w.token_login_role).await;
+    let other = tessera_store::SqlStore::connect(
+        &env.database_url().unwrap(),
+        tessera_store::StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let nodes: [Arc<dyn Store>; 2] = [env.svc.store().clone(), Arc::new(other.clone())];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claim = |round: usize, i: usize| tessera_core::store::NonceClaim {
+        digest: nonce_digest("ck", "tid", &format!("{round}-{i}"), now as u64),
+        consumer_key: w.app_creds.consumer_key.clone(),
+        token_id: creds.token_id.clone(),
+        timestamp: now,
+        touch_last_used: false,
+        success: tessera_core::store::LoginAttempt {
+            token: Some(key),
+            detail: tessera_core::Detail::Success,
+            success: true,
+            ..Default::default()
+        },
+    };
+    const ROUNDS: usize = 10;
+    const CLAIMS: usize = 4000;
+    for round in 0..ROUNDS {
+        let forward: Vec<_> = (0..CLAIMS).map(|i| claim(round, i)).collect();
+        let backward: Vec<_> = forward.iter().rev().cloned().collect();
+        let (a, b) = tokio::join!(
+            nodes[0].record_logins(forward, Vec::new()),
+            nodes[1].record_logins(backward, Vec::new()),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        for i in 0..CLAIMS {
+            assert!(
+                a[i] ^ b[CLAIMS - 1 - i],
+                "round {round}, nonce {i}: accepted by both or by neither"
+            );
+        }
+    }
+    let mut raw = env.raw().await;
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM nonces) AS nonces, \
+         (SELECT COUNT(*) FROM login_audit WHERE success = 1) AS successes",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    let expected = i64::try_from(ROUNDS * CLAIMS).unwrap();
+    assert_eq!(sqlx::Row::get::<i64, _>(&row, "nonces"), expected);
+    assert_eq!(sqlx::Row::get::<i64, _>(&row, "successes"), expected);
+    other.close().await;
+    env.finish().await;
+}
+
 const URL: &str =
     "https://1234567.restlets.api.netsuite.com/app/site/hosting/restlet.nl?script=1&deploy=1";
 
