@@ -2,6 +2,7 @@
 //! their audit rows, and the purge. Each runs on its own connection or transaction, outside
 //! the rule-carrying `StoreTx`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 use sqlx::any::AnyRow;
@@ -171,6 +172,13 @@ const RECORD_LOGINS_POSTGRES: &str = "WITH v AS ( \
         ORDER BY n) \
     SELECT idx FROM accepted";
 
+/// Whether `e` is PostgreSQL saying the session was ended by operator intervention (SQLSTATE
+/// class 57P: terminated, shut down, idle too long), which it sends to an idle session before
+/// closing it: the next statement on that connection is answered with it without running.
+fn session_was_ended(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P")))
+}
+
 /// Opens a connection for groups and runs the group statement once with nothing in it, so the
 /// first request does not wait for the connection and the plan (~50 ms). A failure here is
 /// left to the first group, which reports it.
@@ -282,12 +290,26 @@ impl SqlStore {
         let unique: Vec<&NonceClaim> = claims.iter().filter(|c| seen.insert(c.digest)).collect();
         let (claims_json, audit_json) = group_json(&unique, attempts);
         let pool = self.claims.as_ref().unwrap_or(&self.write);
-        let mut conn = self.connection(pool).await?;
-        let rows = sqlx::query(RECORD_LOGINS_POSTGRES)
-            .bind(claims_json)
-            .bind(audit_json)
-            .all(&mut conn)
+        let mut retried = false;
+        let rows = loop {
+            let mut conn = self.connection(pool).await?;
+            let answer = crate::deadline::bounded(true, async {
+                Ok(sqlx::query(RECORD_LOGINS_POSTGRES)
+                    .bind(claims_json.as_str())
+                    .bind(audit_json.as_str())
+                    .fetch_all(&mut *conn)
+                    .await)
+            })
             .await?;
+            match answer {
+                Ok(rows) => break rows,
+                // The server had ended this session before the group came (an administrator,
+                // an idle-session limit, a restart): the statement never ran, and an idle
+                // connection is not pinged before use, so the group goes once more on a new one.
+                Err(e) if !retried && session_was_ended(&e) => retried = true,
+                Err(e) => return Err(crate::sql::backend_error(e)),
+            }
+        };
         let mut went_in = vec![false; unique.len()];
         for row in &rows {
             let idx = usize::try_from(get::<i64>(row, "idx")?).map_err(|_| corrupt("idx"))?;
@@ -455,39 +477,64 @@ impl SqlStore {
 }
 
 /// One value of an audit row.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum AuditValue<'a> {
     Int(Option<i64>),
-    Text(Option<&'a str>),
+    Text(Option<Cow<'a, str>>),
+}
+
+/// Characters an audit row keeps of a request URI, and of any other text: a request names its
+/// own email, user agent or nonce, and none of them may make a row (or a group) big.
+const AUDIT_URI_CHARS: usize = 2048;
+const AUDIT_TEXT_CHARS: usize = 512;
+
+/// `text` as an audit row stores it: at most `max` characters, and NUL (which PostgreSQL's text
+/// and JSON refuse, failing the whole group with it) as U+FFFD.
+fn audit_text(text: &str, max: usize) -> Cow<'_, str> {
+    // No more bytes than `max`: no more characters either, and no walk through them.
+    let end = if text.len() <= max {
+        text.len()
+    } else {
+        text.char_indices().nth(max).map_or(text.len(), |(i, _)| i)
+    };
+    let kept = &text[..end];
+    if kept.contains('\0') {
+        Cow::Owned(kept.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(kept)
+    }
 }
 
 /// An audit row's values in the order of the `login_audit` inserts' columns (`at, account_id,
 /// user_id, user_name, email, role_id, role_name, ip, user_agent, method, request_uri, surface,
 /// success, detail, detail_note, integration_id, application_name, token_key, token_name`):
-/// the one list both engines' inserts bind.
+/// the one list both engines' inserts bind, every text bounded by `audit_text`.
 pub(crate) fn audit_values(a: &LoginAttempt) -> [AuditValue<'_>; 19] {
-    use AuditValue::{Int, Text};
+    use AuditValue::Int;
+    fn text(t: Option<&str>) -> AuditValue<'_> {
+        AuditValue::Text(t.map(|t| audit_text(t, AUDIT_TEXT_CHARS)))
+    }
     [
         Int(Some(a.at.millis())),
-        Text(a.account.as_ref().map(|x| x.as_str())),
+        text(a.account.as_ref().map(|x| x.as_str())),
         Int(a.user.map(|x| x.get())),
-        Text(a.user_name.as_deref()),
-        Text(a.email.as_deref()),
+        text(a.user_name.as_deref()),
+        text(a.email.as_deref()),
         Int(a.role.map(|x| x.get())),
-        Text(a.role_name.as_deref()),
-        Text(Some(&a.ip)),
-        Text(Some(&a.user_agent)),
-        Text(Some(&a.method)),
-        Text(Some(&a.request_uri)),
-        Text(Some(&a.surface)),
+        text(a.role_name.as_deref()),
+        text(Some(&a.ip)),
+        text(Some(&a.user_agent)),
+        text(Some(&a.method)),
+        AuditValue::Text(Some(audit_text(&a.request_uri, AUDIT_URI_CHARS))),
+        text(Some(&a.surface)),
         Int(Some(i64::from(a.success))),
-        Text(Some(a.detail.as_str())),
-        Text(Some(&a.detail_note)),
+        text(Some(a.detail.as_str())),
+        text(Some(&a.detail_note)),
         Int(a.integration.map(|x| x.get())),
-        Text(a.application_name.as_deref()),
+        text(a.application_name.as_deref()),
         Int(a.token.map(|x| x.get())),
-        Text(a.token_name.as_deref()),
+        text(a.token_name.as_deref()),
     ]
 }
 
@@ -643,6 +690,22 @@ fn attempt(row: &AnyRow) -> StoreResult<LoginAttempt> {
 #[cfg(test)]
 mod tests {
     use super::hex;
+
+    #[test]
+    fn audit_text_is_bounded_and_free_of_nul() {
+        use super::{AUDIT_TEXT_CHARS, audit_text};
+        assert_eq!(audit_text("a\0b", 10), "a\u{FFFD}b");
+        assert!(matches!(
+            audit_text("plain", 10),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+        let long = "é".repeat(AUDIT_TEXT_CHARS + 5);
+        assert_eq!(
+            audit_text(&long, AUDIT_TEXT_CHARS).chars().count(),
+            AUDIT_TEXT_CHARS
+        );
+        assert_eq!(audit_text("abc", 2), "ab");
+    }
 
     #[test]
     fn hex_is_what_postgres_decode_reads() {

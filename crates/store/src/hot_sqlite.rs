@@ -26,7 +26,10 @@ impl rusqlite::ToSql for crate::hot::AuditValue<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         match self {
             crate::hot::AuditValue::Int(v) => v.to_sql(),
-            crate::hot::AuditValue::Text(v) => v.to_sql(),
+            crate::hot::AuditValue::Text(Some(text)) => text.as_ref().to_sql(),
+            crate::hot::AuditValue::Text(None) => Ok(rusqlite::types::ToSqlOutput::Owned(
+                rusqlite::types::Value::Null,
+            )),
         }
     }
 }

@@ -393,11 +393,13 @@ impl SqlStore {
                 deadline::set_statement_timeout(settings.statement_timeout);
                 // A session whose client went silent inside a transaction is ended by the
                 // server too, and its locks released.
-                let session = format!(
-                    "SET statement_timeout = {statement_ms}; \
-                     SET idle_in_transaction_session_timeout = {}",
-                    statement_ms * 2
-                );
+                let session = |statement_ms: u128| {
+                    format!(
+                        "SET statement_timeout = {statement_ms}; \
+                         SET idle_in_transaction_session_timeout = {}",
+                        statement_ms * 2
+                    )
+                };
                 let pool = |max: u32, session: String| {
                     quiet(AnyPoolOptions::new())
                         .max_connections(max)
@@ -416,7 +418,7 @@ impl SqlStore {
                 };
                 let shared = pool(
                     settings.readers.max(settings.writers).max(1),
-                    session.clone(),
+                    session(statement_ms),
                 )
                 .connect_with(options.clone())
                 .await
@@ -427,9 +429,17 @@ impl SqlStore {
                 // plan of its nine relations takes ~30 ms to make, and PostgreSQL makes five
                 // per connection before it settles on the generic one), and ping only a
                 // connection that sat idle (a ping is a round trip; under load none does).
+                // A group's statement is cancelled after the acquire time-out: a signed
+                // request waits twice that for its claim, so a group that could still commit
+                // after its requests were answered 503 (a login in the trail that nobody
+                // received) is cancelled first.
+                let claim_ms = statement_ms.min(settings.acquire_timeout.as_millis().max(1));
                 let claims = pool(
                     CLAIM_CONNECTIONS,
-                    format!("{session}; SET plan_cache_mode = force_generic_plan"),
+                    format!(
+                        "{}; SET plan_cache_mode = force_generic_plan",
+                        session(claim_ms)
+                    ),
                 )
                 .test_before_acquire(false)
                 .before_acquire(|conn, meta| {

@@ -35,10 +35,18 @@ fn unique_name() -> String {
     )
 }
 
-/// A PostgreSQL URL whose connections use `schema` first.
+/// A PostgreSQL URL whose connections use `schema` first, and name it as their application
+/// (`pg_stat_activity.application_name`), so a test can find its own sessions.
 pub fn with_search_path(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}%2Cpublic")
+    format!("{url}{sep}options=-c%20search_path%3D{schema}%2Cpublic&application_name={schema}")
+}
+
+impl TestDatabase {
+    /// PostgreSQL: the schema of this test (and its sessions' application name).
+    pub fn schema(&self) -> Option<&str> {
+        self.pg.as_ref().map(|(_, schema)| schema.as_str())
+    }
 }
 
 /// A database of one test, removed by [`TestDatabase::finish`].

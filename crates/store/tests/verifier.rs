@@ -35,6 +35,7 @@ on_both_backends!(
     every_audit_field_is_read_back_as_written,
     gap13_audit_rows_past_their_retention_are_purged_in_batches,
     every_detail_code_is_stored_filtered_and_read_back,
+    a_hostile_audit_text_never_fails_its_group,
 );
 
 /// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
@@ -113,6 +114,101 @@ async fn postgres_two_nodes_claiming_the_same_nonces_in_opposite_orders_never_de
     assert_eq!(sqlx::Row::get::<i64, _>(&row, "nonces"), expected);
     assert_eq!(sqlx::Row::get::<i64, _>(&row, "successes"), expected);
     other.close().await;
+    env.finish().await;
+}
+
+/// A refusal's row names what the request named (an email, a user agent): a NUL, which
+/// PostgreSQL's text and JSON refuse, failed the whole group before, refusing every claim in it
+/// and losing its other rows; a megabyte email was stored whole. Now each text is clipped and its
+/// NUL replaced, in the one list both engines bind.
+async fn a_hostile_audit_text_never_fails_its_group(env: &Env) {
+    let (w, verifier, key, creds) = setup(env).await;
+    let store = env.svc.store().clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claim = tessera_core::store::NonceClaim {
+        digest: nonce_digest("ck", "tid", "hostile-neighbour", now),
+        consumer_key: w.app_creds.consumer_key.clone(),
+        token_id: creds.token_id.clone(),
+        timestamp: now as i64,
+        touch_last_used: false,
+        success: tessera_core::store::LoginAttempt {
+            token: Some(key),
+            detail: tessera_core::Detail::Success,
+            success: true,
+            // Now: the verifier's purge takes rows older than the retention.
+            at: tessera_core::model::Timestamp::now(),
+            ..Default::default()
+        },
+    };
+    let hostile = tessera_core::store::LoginAttempt {
+        email: Some(format!("a\0b{}", "x".repeat(1_000_000))),
+        user_agent: "ua\0".into(),
+        request_uri: format!("/\0{}", "y".repeat(10_000)),
+        detail: tessera_core::Detail::InvalidCredentials,
+        at: tessera_core::model::Timestamp::now(),
+        ..Default::default()
+    };
+    let accepted = store
+        .record_logins(vec![claim], vec![hostile])
+        .await
+        .unwrap();
+    assert_eq!(accepted, [true]);
+    let rows = store
+        .login_attempts(&AttemptQuery {
+            limit: 10,
+            ..AttemptQuery::default()
+        })
+        .await
+        .unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.detail == tessera_core::Detail::InvalidCredentials)
+        .unwrap();
+    let email = row.email.as_deref().unwrap();
+    assert!(email.starts_with("a\u{FFFD}b"), "{}", &email[..10]);
+    assert_eq!(email.chars().count(), 512);
+    assert_eq!(row.user_agent, "ua\u{FFFD}");
+    assert_eq!(row.request_uri.chars().count(), 2048);
+    assert!(rows.iter().any(|r| r.success));
+    // The verifier's own requests go on.
+    assert_eq!(
+        detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
+        "accepted"
+    );
+}
+
+/// The server ends the session the verifier writes its groups on (`pg_terminate_backend`, as an
+/// administrator, an idle-session limit or a failover would): the next request is still
+/// accepted. The connection is not pinged while busy, so before this the next group failed with
+/// "terminating connection due to administrator command" and its requests were answered 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_group_connection_ended_by_the_server_costs_no_request() {
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
+    let (w, verifier, _, creds) = setup(&env).await;
+    assert_eq!(
+        detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
+        "accepted"
+    );
+    let mut raw = env.raw().await;
+    let ended = sqlx::query(
+        "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE application_name = $1 AND query LIKE 'WITH v AS (%'",
+    )
+    .bind(env.schema().unwrap())
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(sqlx::Row::get::<i64, _>(&ended, "n"), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
+        "accepted"
+    );
     env.finish().await;
 }
 

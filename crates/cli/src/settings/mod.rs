@@ -98,7 +98,8 @@ pub struct Settings {
     #[arg(long, env = "TESSERA_LOG", value_name = "FILTER")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
-    /// Database connections for reads and for writes (the PostgreSQL pool sizes).
+    /// Database connections for reads and for writes (PostgreSQL: the pool size; the verifier
+    /// has one more connection of its own).
     #[arg(long, env = "TESSERA_DB_CONNECTIONS", value_name = "N")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_connections: Option<u32>,
