@@ -73,6 +73,17 @@ pub fn from_pairs<'a, T: DeserializeOwned>(
     pairs: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Result<T, QueryError> {
     let pairs: Vec<(&str, Text<'_>)> = pairs.map(|(n, v)| (n, Text(v))).collect();
+    // No parameter is text that holds a control character (a NUL, which the database refuses,
+    // would otherwise reach it as a filter and come back as an outage).
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(_, v)| v.0.chars().any(char::is_control))
+    {
+        return Err(QueryError {
+            field: (*name).to_owned(),
+            message: "must not contain control characters".to_owned(),
+        });
+    }
     let mut field = String::new();
     let map = de::value::MapDeserializer::<_, TextError>::new(pairs.into_iter().map(|(n, v)| {
         field = n.to_owned();
@@ -360,6 +371,13 @@ mod tests {
             }
         );
         assert_eq!(read(&[]).unwrap_or_default(), Params::default());
+    }
+
+    #[test]
+    fn a_control_character_in_any_value_names_its_field() {
+        let e = read(&[("search", "a\0b")]).unwrap_err();
+        assert_eq!(e.field, "search");
+        assert_eq!(e.message, "must not contain control characters");
     }
 
     #[test]

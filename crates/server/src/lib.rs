@@ -286,6 +286,7 @@ async fn metrics(
     metrics::gauge!("tessera_writer_claims").set(stats.claims as f64);
     metrics::gauge!("tessera_writer_audit_rows").set(stats.attempts as f64);
     metrics::gauge!("tessera_writer_busy_seconds").set(stats.busy_micros as f64 / 1e6);
+    metrics::gauge!("tessera_writer_abandoned_claims").set(stats.abandoned_claims as f64);
     metrics::gauge!("tessera_nonces_purged").set(stats.purged_nonces as f64);
     metrics::gauge!("tessera_audit_rows_purged").set(stats.purged_audit_rows as f64);
     metrics::gauge!("tessera_audit_rows_summarized").set(stats.summarized_audit_rows as f64);

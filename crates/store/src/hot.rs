@@ -172,6 +172,10 @@ const RECORD_LOGINS_POSTGRES: &str = "WITH v AS ( \
         ORDER BY n) \
     SELECT idx FROM accepted";
 
+/// How soon a session that had been ended answers a group (it answers at once; a longer wait
+/// means the statement was under way when the session ended).
+const ENDED_SESSION_ANSWER: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Whether `e` is PostgreSQL saying the session was ended by operator intervention (SQLSTATE
 /// class 57P: terminated, shut down, idle too long), which it sends to an idle session before
 /// closing it: the next statement on that connection is answered with it without running.
@@ -293,6 +297,7 @@ impl SqlStore {
         let mut retried = false;
         let rows = loop {
             let mut conn = self.connection(pool).await?;
+            let sent = std::time::Instant::now();
             let answer = crate::deadline::bounded(true, async {
                 Ok(sqlx::query(RECORD_LOGINS_POSTGRES)
                     .bind(claims_json.as_str())
@@ -304,9 +309,18 @@ impl SqlStore {
             match answer {
                 Ok(rows) => break rows,
                 // The server had ended this session before the group came (an administrator,
-                // an idle-session limit, a restart): the statement never ran, and an idle
-                // connection is not pinged before use, so the group goes once more on a new one.
-                Err(e) if !retried && session_was_ended(&e) => retried = true,
+                // an idle-session limit, a restart), which it says at once: the statement never
+                // ran, and a connection in steady use is not pinged before use, so the group
+                // goes once more on a new connection (this one is closed, not pooled again).
+                // Not after a slow answer: the group's requests may have stopped waiting.
+                Err(e)
+                    if !retried
+                        && sent.elapsed() < ENDED_SESSION_ANSWER
+                        && session_was_ended(&e) =>
+                {
+                    conn.close_on_drop();
+                    retried = true;
+                }
                 Err(e) => return Err(crate::sql::backend_error(e)),
             }
         };

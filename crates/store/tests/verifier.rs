@@ -212,6 +212,65 @@ async fn postgres_a_group_connection_ended_by_the_server_costs_no_request() {
     env.finish().await;
 }
 
+/// A request that stopped waiting for its claim (answered 503: the store was held up) does not
+/// have its nonce spent later. Here the group ahead holds the queue for two seconds (its
+/// statement waits for a lock); the request queued behind it gives up, and when the lock goes,
+/// its claim is left out: the same request is accepted when sent again. Before, the queued
+/// claim was written once the lock went, and the request sent again was refused as a replay,
+/// with a success in the trail that nobody received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_claim_whose_request_gave_up_is_not_written() {
+    use sqlx::Executor;
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
+    let w = World::build(&env.svc).await;
+    let (_, creds) = w.token(&env.svc, &w.alice, w.token_login_role).await;
+    let verifier = Verifier::start(
+        env.svc.clone(),
+        VerifierConfig {
+            store_wait: std::time::Duration::from_millis(500),
+            ..VerifierConfig::default()
+        },
+    );
+    // The grant in the cache first, so that only the claim waits.
+    assert_eq!(
+        detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
+        "accepted"
+    );
+    let mut lock = env.raw().await;
+    lock.execute("BEGIN").await.unwrap();
+    lock.execute("LOCK TABLE nonces IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let ahead = fresh_header(&w, &creds);
+    let behind = fresh_header(&w, &creds);
+    let request = |h: String| {
+        let verifier = verifier.clone();
+        tokio::spawn(async move {
+            let request = SignedRequest {
+                method: "GET",
+                url: RequestUrl::parse(URL).unwrap(),
+                authorization: Some(&h),
+                form_body: None,
+                body: b"",
+            };
+            verifier.verify(&request, &context()).await.is_err()
+        })
+    };
+    let first = request(ahead);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = request(behind.clone());
+    assert!(first.await.unwrap(), "the request ahead gives up");
+    assert!(second.await.unwrap(), "the request behind gives up");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    lock.execute("COMMIT").await.unwrap();
+    verifier.flush().await;
+    assert_eq!(verifier.writer_stats().abandoned_claims, 1);
+    assert_eq!(detail(&verify(&verifier, &behind).await), "accepted");
+    env.finish().await;
+}
+
 const URL: &str =
     "https://1234567.restlets.api.netsuite.com/app/site/hosting/restlet.nl?script=1&deploy=1";
 

@@ -68,8 +68,9 @@ pub struct VerifierConfig {
     /// signature). Above the slowest refusal path on this store; `0` turns it off.
     pub refusal_floor: Duration,
     /// How long a request waits for the store (its grant read, its claim written) before it
-    /// is answered "unavailable": the write may still land, but the caller is not held for as
-    /// long as a half-open connection takes to fail.
+    /// is answered "unavailable", not held for as long as a half-open connection takes to fail.
+    /// A claim still queued then is never written; one already with the store may still land
+    /// (on PostgreSQL its statement is cancelled after half this wait).
     pub store_wait: Duration,
     /// Rows of refusals without a known user (an unknown consumer key or token, a malformed
     /// request, an unknown account or email) recorded one by one per source address and

@@ -51,6 +51,8 @@ pub struct WriterStats {
     pub summarized_audit_rows: u64,
     /// Time groups spent with the store, in microseconds (groups in flight together each count).
     pub busy_micros: u64,
+    /// Claims left out of every group because their request had stopped waiting.
+    pub abandoned_claims: u64,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +65,7 @@ struct Counters {
     purged_audit_rows: AtomicU64,
     summarized_audit_rows: AtomicU64,
     busy_micros: AtomicU64,
+    abandoned_claims: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -157,6 +160,7 @@ impl WriterHandle {
             purged_audit_rows: c.purged_audit_rows.load(Ordering::Relaxed),
             summarized_audit_rows: c.summarized_audit_rows.load(Ordering::Relaxed),
             busy_micros: c.busy_micros.load(Ordering::Relaxed),
+            abandoned_claims: c.abandoned_claims.load(Ordering::Relaxed),
         }
     }
 }
@@ -236,6 +240,12 @@ async fn run(
         let mut attempts = Vec::new();
         for job in jobs.drain(..) {
             match job {
+                // Its request stopped waiting (the store was too slow) and was answered 503:
+                // written now, its nonce would be spent and a success recorded that nobody
+                // received. Left out, the same request may be sent again.
+                Job::Claim { reply, .. } if reply.is_closed() => {
+                    counters.abandoned_claims.fetch_add(1, Ordering::Relaxed);
+                }
                 Job::Claim { claim, reply } => {
                     claims.push(claim);
                     replies.push(reply);
