@@ -696,6 +696,18 @@ async fn the_audit_filter_offers_every_detail_code() {
         unknown.contains("is not one of the codes offered"),
         "{unknown}"
     );
+    // A NUL in the token name is refused by name, not sent to the database (where PostgreSQL
+    // refused it and the page said the database was unavailable).
+    let nul = browser
+        .get("/app/setup/login-audit-trail?token_name=a%00b")
+        .await;
+    assert_ne!(nul.status, 503);
+    assert!(
+        nul.text()
+            .contains("Token name: must not contain control characters"),
+        "{}",
+        nul.text()
+    );
     server.finish().await;
 }
 

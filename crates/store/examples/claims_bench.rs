@@ -41,6 +41,7 @@ async fn main() {
                 token_id: tid.clone(),
                 timestamp: now,
                 touch_last_used: false,
+                answer_by: None,
                 success: LoginAttempt {
                     at: Timestamp::now(),
                     account: Some(AccountId::parse("1234567").unwrap()),

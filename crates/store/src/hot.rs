@@ -172,6 +172,18 @@ const RECORD_LOGINS_POSTGRES: &str = "WITH v AS ( \
         ORDER BY n) \
     SELECT idx FROM accepted";
 
+/// A group not sent because a request in it would stop waiting before the statement could
+/// be done.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the group was not sent: one of its requests stops waiting in {left:?}, less than the \
+     {budget:?} its statement may take (the database is answering slowly)"
+)]
+pub struct GroupTooLate {
+    left: std::time::Duration,
+    budget: std::time::Duration,
+}
+
 /// How soon a session that had been ended answers a group (it answers at once; a longer wait
 /// means the statement was under way when the session ended).
 const ENDED_SESSION_ANSWER: std::time::Duration = std::time::Duration::from_millis(500);
@@ -295,8 +307,21 @@ impl SqlStore {
         let (claims_json, audit_json) = group_json(&unique, attempts);
         let pool = self.claims.as_ref().unwrap_or(&self.write);
         let mut retried = false;
+        // The first of the group's requests to stop waiting.
+        let answer_by = unique.iter().filter_map(|c| c.answer_by).min();
         let rows = loop {
             let mut conn = self.connection(pool).await?;
+            // Sent now, the statement could still commit after that request was answered
+            // "unavailable" (spending its nonce, recording a success nobody received): not sent.
+            if let Some(by) = answer_by {
+                let left = by.saturating_duration_since(std::time::Instant::now());
+                if left < self.claim_budget {
+                    return Err(StoreError::Backend(Box::new(GroupTooLate {
+                        left,
+                        budget: self.claim_budget,
+                    })));
+                }
+            }
             let sent = std::time::Instant::now();
             let answer = crate::deadline::bounded(true, async {
                 Ok(sqlx::query(RECORD_LOGINS_POSTGRES)

@@ -142,6 +142,9 @@ pub struct SqlStore {
     /// PostgreSQL: the connections the verifier's groups are written on (`record_logins`),
     /// one per group in flight; SQLite: `None` (the hot-path writer thread writes them).
     claims: Option<AnyPool>,
+    /// PostgreSQL: how long a group's statement may run (it is cancelled after that); a group
+    /// whose first request stops waiting sooner is not sent.
+    claim_budget: Duration,
     backend: Backend,
     /// Held while open, when opened through a data directory.
     lock: Arc<Mutex<Option<DataDirLock>>>,
@@ -359,6 +362,7 @@ impl SqlStore {
                     read,
                     write,
                     claims: None,
+                    claim_budget: Duration::ZERO,
                     backend,
                     lock: Arc::default(),
                     search: SearchTuning::default(),
@@ -456,6 +460,10 @@ impl SqlStore {
                     read: shared.clone(),
                     write: shared,
                     claims: Some(claims),
+                    // The statement's time-out, and a second for its answer to come back.
+                    claim_budget: Duration::from_millis(
+                        u64::try_from(claim_ms).unwrap_or(u64::MAX),
+                    ) + Duration::from_secs(1),
                     backend,
                     lock: Arc::default(),
                     search: SearchTuning::default(),

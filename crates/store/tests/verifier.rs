@@ -78,6 +78,7 @@ async fn postgres_two_nodes_claiming_the_same_nonces_in_opposite_orders_never_de
         token_id: creds.token_id.clone(),
         timestamp: now,
         touch_last_used: false,
+        answer_by: None,
         success: tessera_core::store::LoginAttempt {
             token: Some(key),
             detail: tessera_core::Detail::Success,
@@ -134,6 +135,7 @@ async fn a_hostile_audit_text_never_fails_its_group(env: &Env) {
         token_id: creds.token_id.clone(),
         timestamp: now as i64,
         touch_last_used: false,
+        answer_by: None,
         success: tessera_core::store::LoginAttempt {
             token: Some(key),
             detail: tessera_core::Detail::Success,
@@ -573,6 +575,7 @@ async fn expired_nonce_records_are_purged_and_fresh_ones_kept(env: &Env) {
         token_id: creds.token_id.clone(),
         timestamp: now - 3600,
         touch_last_used: false,
+        answer_by: None,
         success: tessera_core::store::LoginAttempt {
             token: Some(key),
             detail: tessera_core::Detail::Success,

@@ -146,6 +146,10 @@ pub struct NonceClaim {
     pub touch_last_used: bool,
     /// The audit row written if the claim succeeds; it names the token.
     pub success: LoginAttempt,
+    /// When its request stops waiting and is answered "unavailable" (`None`: it waits as long
+    /// as it takes). A store that could not answer by then does not write the claim: its nonce
+    /// must stay unspent for the request's retry.
+    pub answer_by: Option<std::time::Instant>,
 }
 
 /// What the R9/R11 check reads about a credential pair.

@@ -609,6 +609,7 @@ impl Verifier {
             timestamp: i64::try_from(timestamp).unwrap_or(i64::MAX),
             touch_last_used: entry.should_touch(success.at, self.inner.config.last_used_resolution),
             success,
+            answer_by: Some(std::time::Instant::now() + self.inner.config.store_wait),
         };
         let wait = self.inner.config.store_wait;
         let durable = tokio::time::timeout(wait, self.inner.writer.claim(claim))

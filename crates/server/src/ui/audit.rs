@@ -125,6 +125,11 @@ pub(crate) async fn trail(State(state): State<AppState>, ui: Ui) -> Result<Respo
     });
     let detail = q.value("detail");
     let token_name = q.value("token_name");
+    // As the admin API's parameters (`api::query`): a NUL would reach the database, which
+    // refuses it, and come back as an outage.
+    if token_name.chars().any(char::is_control) {
+        errors.push("Token name: must not contain control characters".to_owned());
+    }
     let query = AttemptQuery {
         account: None,
         success,
