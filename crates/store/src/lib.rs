@@ -460,10 +460,10 @@ impl SqlStore {
                     read: shared.clone(),
                     write: shared,
                     claims: Some(claims),
-                    // The statement's time-out, and a second for its answer to come back.
+                    // The statement's time-out: half a signed request's wait for the store.
                     claim_budget: Duration::from_millis(
                         u64::try_from(claim_ms).unwrap_or(u64::MAX),
-                    ) + Duration::from_secs(1),
+                    ),
                     backend,
                     lock: Arc::default(),
                     search: SearchTuning::default(),
