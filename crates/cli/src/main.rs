@@ -107,6 +107,29 @@ pub enum Output {
 /// Exit status for input that cannot be used (bad URL, malformed header, unreadable file).
 const EXIT_UNUSABLE: u8 = 2;
 
+/// Exit status of a command whose reader closed its output early, as a shell reports a
+/// program ended by SIGPIPE (128 + 13).
+const EXIT_CLOSED_PIPE: i32 = 141;
+
+/// `tessera audit | head` closes the pipe before everything is printed, and std's printing
+/// then panics. End quietly instead, as a command ended by SIGPIPE would. Not for `serve`,
+/// whose stdout is a log a service manager keeps.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(EXIT_CLOSED_PIPE);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
     // The matches are kept: `serve` and `config` tell a flag from a variable by them.
     let matches = Cli::command().get_matches();
@@ -114,6 +137,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
     let sub = |name: &str| matches.subcommand_matches(name);
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args, sub("serve")).map(|()| ExitCode::SUCCESS),

@@ -628,3 +628,25 @@ fn tessera_config_tells_where_each_setting_came_from() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("ui_idle_minutes"), "{}", stderr(&bad));
 }
+
+/// A reader that closes the pipe early (`tessera config --reference | head -1`) ends the
+/// command quietly with 141, as SIGPIPE would, not with a panic about printing (exit 101).
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["config", "--reference"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the command (still starting) prints.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    // 0 only if the command printed before the pipe closed (a slow start of the test).
+    assert!(
+        matches!(out.status.code(), Some(141 | 0)),
+        "{:?}",
+        out.status
+    );
+}
