@@ -12,6 +12,7 @@ mod availability;
 pub mod datadir;
 mod deadline;
 mod hot;
+mod hot_postgres;
 mod hot_sqlite;
 pub mod keyfile;
 #[doc(hidden)]
@@ -188,17 +189,6 @@ impl Default for SearchTuning {
 
 /// The lock file name inside a data directory.
 pub const LOCK_FILE: &str = "tessera.lock";
-
-/// PostgreSQL: the verifier's groups in flight at once, each on a connection of its own. One:
-/// a node's groups then commit in the order they were formed, so its audit rows keep the order
-/// of its requests (a refusal's row is not waited for, and a second group in flight could
-/// commit before it). Two in flight gave the same throughput at 64 connections and made groups
-/// half as large, each costing the database ~0.3 ms of CPU besides its claims (BENCHMARKS.md,
-/// issue 18).
-const CLAIM_CONNECTIONS: u32 = 1;
-/// A connection for groups that sat idle longer than this is pinged before a group is written
-/// on it (after a database restart it would be dead, and the group refused).
-const CLAIM_IDLE_PING: Duration = Duration::from_secs(1);
 
 /// An exclusive advisory lock on a data directory's lock file, released on drop.
 #[derive(Debug)]
@@ -439,7 +429,7 @@ impl SqlStore {
                 // received) is cancelled first.
                 let claim_ms = statement_ms.min(settings.acquire_timeout.as_millis().max(1));
                 let claims = pool(
-                    CLAIM_CONNECTIONS,
+                    hot_postgres::CLAIM_CONNECTIONS,
                     format!(
                         "{}; SET plan_cache_mode = force_generic_plan",
                         session(claim_ms)
@@ -448,14 +438,14 @@ impl SqlStore {
                 .test_before_acquire(false)
                 .before_acquire(|conn, meta| {
                     Box::pin(async move {
-                        if meta.idle_for > CLAIM_IDLE_PING {
+                        if meta.idle_for > hot_postgres::CLAIM_IDLE_PING {
                             sqlx::Connection::ping(conn).await?;
                         }
                         Ok(true)
                     })
                 })
                 .connect_lazy_with(options);
-                hot::warm_claims(&claims).await;
+                hot_postgres::warm_claims(&claims).await;
                 Self {
                     read: shared.clone(),
                     write: shared,
@@ -632,12 +622,12 @@ impl Store for SqlStore {
     /// SQLite's writer thread takes groups in the order they come and merges everything
     /// queued into one transaction, so the verifier hands groups over as they form (with 64
     /// rather than 4, transactions grew from ~15 to ~20 claims). PostgreSQL: one group per
-    /// connection for groups (`CLAIM_CONNECTIONS`).
+    /// connection for groups (`hot_postgres::CLAIM_CONNECTIONS`).
     fn login_groups_in_flight(&self) -> usize {
         if self.hot.is_some() {
             64
         } else {
-            CLAIM_CONNECTIONS as usize
+            hot_postgres::CLAIM_CONNECTIONS as usize
         }
     }
 
