@@ -68,24 +68,9 @@ async fn postgres_two_nodes_claiming_the_same_nonces_in_opposite_orders_never_de
     .await
     .unwrap();
     let nodes: [Arc<dyn Store>; 2] = [env.svc.store().clone(), Arc::new(other.clone())];
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let claim = |round: usize, i: usize| tessera_core::store::NonceClaim {
-        digest: nonce_digest("ck", "tid", &format!("{round}-{i}"), now as u64),
-        consumer_key: w.app_creds.consumer_key.clone(),
-        token_id: creds.token_id.clone(),
-        timestamp: now,
-        touch_last_used: false,
-        answer_by: None,
-        success: tessera_core::store::LoginAttempt {
-            token: Some(key),
-            detail: tessera_core::Detail::Success,
-            success: true,
-            ..Default::default()
-        },
-    };
+    let now = unix_now();
+    let claim =
+        |round: usize, i: usize| success_claim(&w, &creds, key, &format!("{round}-{i}"), now);
     const ROUNDS: usize = 10;
     const CLAIMS: usize = 4000;
     for round in 0..ROUNDS {
@@ -125,26 +110,7 @@ async fn postgres_two_nodes_claiming_the_same_nonces_in_opposite_orders_never_de
 async fn a_hostile_audit_text_never_fails_its_group(env: &Env) {
     let (w, verifier, key, creds) = setup(env).await;
     let store = env.svc.store().clone();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let claim = tessera_core::store::NonceClaim {
-        digest: nonce_digest("ck", "tid", "hostile-neighbour", now),
-        consumer_key: w.app_creds.consumer_key.clone(),
-        token_id: creds.token_id.clone(),
-        timestamp: now as i64,
-        touch_last_used: false,
-        answer_by: None,
-        success: tessera_core::store::LoginAttempt {
-            token: Some(key),
-            detail: tessera_core::Detail::Success,
-            success: true,
-            // Now: the verifier's purge takes rows older than the retention.
-            at: tessera_core::model::Timestamp::now(),
-            ..Default::default()
-        },
-    };
+    let claim = success_claim(&w, &creds, key, "hostile-neighbour", unix_now());
     let hostile = tessera_core::store::LoginAttempt {
         email: Some(format!("a\0b{}", "x".repeat(1_000_000))),
         user_agent: "ua\0".into(),
@@ -250,16 +216,7 @@ async fn postgres_a_claim_whose_request_gave_up_is_not_written() {
     let behind = fresh_header(&w, &creds);
     let request = |h: String| {
         let verifier = verifier.clone();
-        tokio::spawn(async move {
-            let request = SignedRequest {
-                method: "GET",
-                url: RequestUrl::parse(URL).unwrap(),
-                authorization: Some(&h),
-                form_body: None,
-                body: b"",
-            };
-            verifier.verify(&request, &context()).await.is_err()
-        })
+        tokio::spawn(async move { verifier.verify(&signed(&h), &context()).await.is_err() })
     };
     let first = request(ahead.clone());
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -318,14 +275,10 @@ fn header(
 }
 
 async fn verify(verifier: &Verifier, authorization: &str) -> Outcome {
-    let request = SignedRequest {
-        method: "GET",
-        url: RequestUrl::parse(URL).unwrap(),
-        authorization: Some(authorization),
-        form_body: None,
-        body: b"",
-    };
-    verifier.verify(&request, &context()).await.unwrap()
+    verifier
+        .verify(&signed(authorization), &context())
+        .await
+        .unwrap()
 }
 
 fn detail(outcome: &Outcome) -> &str {
@@ -333,6 +286,55 @@ fn detail(outcome: &Outcome) -> &str {
         Outcome::Accepted(_) => "accepted",
         Outcome::Refused(r) => r.detail.as_str(),
         Outcome::Malformed { .. } => "malformed",
+    }
+}
+
+/// The request every test signs, carrying `authorization`.
+fn signed(authorization: &str) -> SignedRequest<'_> {
+    SignedRequest {
+        method: "GET",
+        url: RequestUrl::parse(URL).unwrap(),
+        authorization: Some(authorization),
+        form_body: None,
+        body: b"",
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A claim of `creds` with `nonce` at `timestamp`, as the verifier makes one, whose success row
+/// (at the current time: the purge takes older rows) names `key`.
+fn success_claim(
+    w: &World,
+    creds: &TokenCredentials,
+    key: TokenKey,
+    nonce: &str,
+    timestamp: i64,
+) -> tessera_core::store::NonceClaim {
+    tessera_core::store::NonceClaim {
+        digest: nonce_digest(
+            w.app_creds.consumer_key.as_str(),
+            creds.token_id.as_str(),
+            nonce,
+            timestamp as u64,
+        ),
+        consumer_key: w.app_creds.consumer_key.clone(),
+        token_id: creds.token_id.clone(),
+        timestamp,
+        touch_last_used: false,
+        answer_by: None,
+        success: tessera_core::store::LoginAttempt {
+            token: Some(key),
+            detail: tessera_core::Detail::Success,
+            success: true,
+            at: tessera_core::model::Timestamp::now(),
+            ..Default::default()
+        },
     }
 }
 
@@ -572,25 +574,9 @@ async fn expired_nonce_records_are_purged_and_fresh_ones_kept(env: &Env) {
     let h = header(&w.app_creds, &creds, "1234567", None);
     assert_eq!(detail(&verify(&verifier, &h).await), "accepted");
     let store = env.svc.store().clone();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let old = nonce_digest("a", "b", "c", 1);
-    let claim = tessera_core::store::NonceClaim {
-        digest: old,
-        consumer_key: w.app_creds.consumer_key.clone(),
-        token_id: creds.token_id.clone(),
-        timestamp: now - 3600,
-        touch_last_used: false,
-        answer_by: None,
-        success: tessera_core::store::LoginAttempt {
-            token: Some(key),
-            detail: tessera_core::Detail::Success,
-            success: true,
-            ..Default::default()
-        },
-    };
+    let now = unix_now();
+    let claim = success_claim(&w, &creds, key, "c", now - 3600);
+    let old = claim.digest;
     assert_eq!(
         store
             .record_logins(vec![claim.clone()], Vec::new())
@@ -641,14 +627,7 @@ async fn a_failed_group_writes_nothing_accepts_nothing_and_the_next_one_works(en
     };
     raw.execute(trigger).await.unwrap();
     let h = header(&w.app_creds, &creds, "1234567", None);
-    let request = SignedRequest {
-        method: "GET",
-        url: RequestUrl::parse(URL).unwrap(),
-        authorization: Some(&h),
-        form_body: None,
-        body: b"",
-    };
-    assert!(verifier.verify(&request, &context()).await.is_err());
+    assert!(verifier.verify(&signed(&h), &context()).await.is_err());
     let count = |table: &'static str| {
         let sql = format!("SELECT COUNT(*) AS n FROM {table}");
         async move {
