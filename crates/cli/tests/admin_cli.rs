@@ -6,57 +6,13 @@
 
 mod support;
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::Server;
-
-/// `tessera ARGS` with its profiles in `config`; `stdin` fed to it.
-fn tessera(config: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .env("TESSERA_CONFIG_DIR", config)
-        .env_remove("TESSERA_PROFILE")
-        .env_remove("TESSERA_CONSUMER_SECRET")
-        .env_remove("TESSERA_TOKEN_SECRET")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+use support::{Server, login_as_admin, tessera};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `tessera login` as the bootstrap administrator, with the Administrator role, the password
-/// on stdin.
-fn login_as_admin(config: &Path, base: &str, password: &str) -> Output {
-    tessera(
-        config,
-        &[
-            "login",
-            "--url",
-            base,
-            "--account",
-            "1234567",
-            "--email",
-            "admin@example.com",
-            "--role",
-            "3",
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    )
 }
 
 /// Runs a command that must succeed and returns its stdout.

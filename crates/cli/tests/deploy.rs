@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -80,14 +82,7 @@ fn status(url: &str, authorization: Option<&str>) -> u16 {
 }
 
 fn tessera(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .env("TESSERA_CONFIG_DIR", config)
-        .env_remove("TESSERA_PROFILE")
-        .env_remove("TESSERA_CONSUMER_SECRET")
-        .env_remove("TESSERA_TOKEN_SECRET")
-        .output()
-        .unwrap()
+    support::tessera(config, args, "")
 }
 
 /// A fresh Authorization header for `url`, from `tessera sign --dry-run`.
@@ -161,31 +156,11 @@ fn three_nodes_behind_nginx_accept_once_revoke_everywhere_and_route_around_a_dea
     );
 
     // Revoked through node 2: refused through the balancer and on every node.
-    let mut login = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "login",
-            "--url",
-            &format!("http://127.0.0.1:{}", cluster.port + 2),
-            "--account",
-            "1234567",
-            "--email",
-            "admin@example.com",
-            "--role",
-            "3",
-            "--password-stdin",
-        ])
-        .env("TESSERA_CONFIG_DIR", &config)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        login.stdin.as_mut().unwrap(),
-        format!("{password}\n").as_bytes(),
-    )
-    .unwrap();
-    let login = login.wait_with_output().unwrap();
+    let login = support::login_as_admin(
+        &config,
+        &format!("http://127.0.0.1:{}", cluster.port + 2),
+        &password,
+    );
     assert!(login.status.success(), "{}", text(&login.stderr));
     let listed = tessera(
         &config,

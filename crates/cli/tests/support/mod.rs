@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write as _};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -193,4 +193,47 @@ impl Server {
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+}
+
+/// `tessera ARGS` with its profiles in `config`; `stdin` fed to it.
+pub fn tessera(config: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("TESSERA_CONFIG_DIR", config)
+        .env_remove("TESSERA_PROFILE")
+        .env_remove("TESSERA_CONSUMER_SECRET")
+        .env_remove("TESSERA_TOKEN_SECRET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `tessera login` as the bootstrap administrator, with the Administrator role, the password
+/// on stdin.
+pub fn login_as_admin(config: &Path, base: &str, password: &str) -> std::process::Output {
+    tessera(
+        config,
+        &[
+            "login",
+            "--url",
+            base,
+            "--account",
+            "1234567",
+            "--email",
+            "admin@example.com",
+            "--role",
+            "3",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    )
 }
