@@ -19,8 +19,40 @@ pub struct AccountView {
     pub concurrency_limit: Option<u32>,
     /// The limit in force (RULES.md §5).
     pub effective_concurrency_limit: u32,
+    /// The longest a new access token may live, in days (R16); absent: no maximum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_max_lifetime_days: Option<u32>,
     /// RFC 3339, UTC.
     pub created_at: String,
+}
+
+/// Changes to the account's settings (administrators); omitted fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEdit {
+    /// The Token-based Authentication feature (R11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tba_enabled: Option<bool>,
+    /// Auto-installed integration records wait for approval (R14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_approval_for_auto_install: Option<bool>,
+    /// The account's concurrency limit; `null`: the server's default.
+    #[serde(
+        default,
+        deserialize_with = "crate::absent_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<u32>)]
+    pub concurrency_limit: Option<Option<u32>>,
+    /// The longest a new access token may live, 1–36500 days (R16); `null`: no maximum. Tokens
+    /// that exist keep their expiry.
+    #[serde(
+        default,
+        deserialize_with = "crate::absent_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<u32>)]
+    pub token_max_lifetime_days: Option<Option<u32>>,
 }
 
 /// A role of the account.

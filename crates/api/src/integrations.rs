@@ -1,7 +1,7 @@
 //! `/api/v1/integrations`: integration records and their installations (RULES.md §2: R2–R6,
 //! R10, R13, R14).
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// The list of records: by default those enabled in the caller's account.
@@ -127,7 +127,7 @@ pub struct IntegrationEdit {
     /// This account's concurrency limit for the record; `null` for none.
     #[serde(
         default,
-        deserialize_with = "absent_or_null",
+        deserialize_with = "crate::absent_or_null",
         skip_serializing_if = "Option::is_none"
     )]
     #[schema(value_type = Option<u32>)]
@@ -145,15 +145,6 @@ impl IntegrationEdit {
             || self.tba_issuetoken_endpoint.is_some()
             || self.user_credentials.is_some()
     }
-}
-
-/// `Option<Option<T>>` from JSON: absent → `None`, `null` → `Some(None)`.
-fn absent_or_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Reset Credentials: confirmed explicitly.

@@ -22,3 +22,13 @@ pub mod tokens;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, UnknownErrorCode};
 pub use query::Password;
+
+/// `Option<Option<T>>` from JSON, for a setting that can be cleared: absent → `None` (left as
+/// it is), `null` → `Some(None)` (cleared).
+pub(crate) fn absent_or_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

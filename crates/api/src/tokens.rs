@@ -36,15 +36,21 @@ pub struct TokenView {
     pub created_by: String,
     /// RFC 3339, UTC; to the minute.
     pub last_used_at: Option<String>,
+    /// RFC 3339, UTC: refused from then on (R16); `null`: never expires.
+    pub expires_at: Option<String>,
+    /// Whether `expires_at` has passed (at the time of the answer).
+    pub expired: bool,
 }
 
 impl TokenView {
-    /// `revoked`, `inactive` or `active`.
+    /// `revoked`, `inactive`, `expired` or `active`, in that order (the refusal's order).
     pub fn status(&self) -> &'static str {
         if self.revoked {
             "revoked"
         } else if self.inactive {
             "inactive"
+        } else if self.expired {
+            "expired"
         } else {
             "active"
         }
@@ -120,6 +126,20 @@ pub struct TokenListParams {
     /// characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
+    /// Only tokens whose expiry has passed (`true`), or only tokens that have not expired
+    /// (`false`: no expiry, or one still ahead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired: Option<bool>,
+    /// Only tokens that expire within this many days from now (and have not expired yet),
+    /// 1–36500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 36500)]
+    pub expiring_within_days: Option<u32>,
+    /// Only tokens not used for at least this many days (a token never used counts from its
+    /// creation), 1–36500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 36500)]
+    pub unused_for_days: Option<u32>,
     /// `newest` (default), `oldest` or `name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<TokenSortChoice>,
@@ -149,6 +169,10 @@ pub struct NewToken {
     /// Defaults to "application - user - role"; at most 200 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// RFC 3339: when the token stops working (R16), in the future and within the account's
+    /// maximum lifetime. Absent: that maximum from now, or never when the account sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// A new token with its credentials: shown in this response only (R6).

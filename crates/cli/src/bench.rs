@@ -557,6 +557,7 @@ consumer_secret = "{cs}"
                 created_at: Timestamp::now(),
                 created_by: Some(admin.id),
                 created_by_name: "tessera bench-seed".into(),
+                expires_at: None,
             })
             .await?;
         }

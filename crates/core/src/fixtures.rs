@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::credentials::{ConsumerCredentials, TokenCredentials};
 use crate::ids::{AccountId, ConsumerKey, Email, IntegrationId, RoleId, TokenId};
-use crate::model::{AuthSwitches, Context, InstallState, Permission, PermissionSet};
+use crate::model::{AuthSwitches, Context, InstallState, Permission, PermissionSet, Timestamp};
 use crate::store::{RevokedFilter, TokenFilter, TokenSort};
 use crate::{
     AccountSettings, Actor, InstallationChanges, NewAccountInput, NewIntegrationInput,
@@ -65,6 +65,8 @@ pub struct AccountFixture {
     #[serde(default)]
     pub require_approval: bool,
     pub concurrency_limit: Option<u32>,
+    /// The longest a new token may live, in days (R16).
+    pub token_max_lifetime_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +146,11 @@ pub struct TokenFixture {
     pub inactive: bool,
     #[serde(default)]
     pub revoked: bool,
+    /// R16: an RFC 3339 time (`2027-01-31T00:00:00Z`) …
+    pub expires_at: Option<String>,
+    /// … or a number of days from when the fixtures are applied; neither: the account's
+    /// maximum lifetime, or never.
+    pub expires_in_days: Option<u32>,
 }
 
 /// What applying fixtures did.
@@ -211,6 +218,7 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
                         tba_enabled: Some(a.tba),
                         require_approval_for_auto_install: Some(a.require_approval),
                         concurrency_limit: Some(a.concurrency_limit),
+                        token_max_lifetime_days: Some(a.token_max_lifetime_days),
                     },
                 )
                 .await
@@ -221,7 +229,7 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
                 .create_account(
                     &OPERATOR,
                     NewAccountInput {
-                        id,
+                        id: id.clone(),
                         name: a.name.clone(),
                         tba_enabled: a.tba,
                         require_approval_for_auto_install: a.require_approval,
@@ -230,6 +238,16 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
                 )
                 .await
                 .map_err(service(&entry))?;
+            if a.token_max_lifetime_days.is_some() {
+                let policy = AccountSettings {
+                    token_max_lifetime_days: Some(a.token_max_lifetime_days),
+                    ..AccountSettings::default()
+                };
+                tessera
+                    .update_account_settings(&OPERATOR, &id, policy)
+                    .await
+                    .map_err(service(&entry))?;
+            }
             report.created.push(entry);
         }
     }
@@ -494,6 +512,18 @@ async fn apply_token(
             ));
         }
     };
+    let expires_at = match (&t.expires_at, t.expires_in_days) {
+        (Some(at), None) => Some(
+            Timestamp::parse_rfc3339(at).map_err(|_| {
+                invalid(entry, "expires_at: must be an RFC 3339 time such as 2027-01-31T00:00:00Z")
+            })?,
+        ),
+        (None, Some(days)) => Some(Timestamp::now().plus_days(i64::from(days))),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(invalid(entry, "give expires_at or expires_in_days, not both"));
+        }
+    };
     let (item, _) = tessera
         .create_token_with(
             &actor,
@@ -502,6 +532,7 @@ async fn apply_token(
                 user: user.id,
                 role,
                 name: t.name.clone(),
+                expires_at,
             },
             given,
         )

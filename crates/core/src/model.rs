@@ -5,6 +5,9 @@ use std::fmt;
 
 use crate::ids::{AccountId, ApplicationId, Email, IntegrationId, RoleId, TokenKey, UserId};
 
+/// One day, in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
+
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(i64);
@@ -23,6 +26,11 @@ impl Timestamp {
 
     pub const fn millis(self) -> i64 {
         self.0
+    }
+
+    /// This moment plus (or, negative, minus) whole days; saturating.
+    pub fn plus_days(self, days: i64) -> Self {
+        Self(self.0.saturating_add(days.saturating_mul(DAY_MS)))
     }
 
     /// RFC 3339 in UTC with milliseconds (`2026-11-28T01:02:03.456Z`).
@@ -190,6 +198,8 @@ pub struct Account {
     pub require_approval_for_auto_install: bool,
     /// Requests of this account served at the same time (RULES.md §5); `None`: the server's default.
     pub concurrency_limit: Option<u32>,
+    /// The longest a new access token may live, in days (R16); `None`: tokens may live forever.
+    pub token_max_lifetime_days: Option<u32>,
     pub created_at: Timestamp,
 }
 
@@ -380,11 +390,18 @@ pub struct AccessToken {
     pub created_by: Option<UserId>,
     pub created_by_name: String,
     pub last_used_at: Option<Timestamp>,
+    /// From this moment on the token is refused (R16); `None`: it never expires.
+    pub expires_at: Option<Timestamp>,
 }
 
 impl AccessToken {
     pub fn is_revoked(&self) -> bool {
         self.revoked.is_some()
+    }
+
+    /// Whether the token's expiry has passed at `now` (R16).
+    pub fn is_expired_at(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
     }
 }
 

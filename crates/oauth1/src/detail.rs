@@ -49,6 +49,8 @@ pub enum Detail {
     TokenRevoked,
     /// The token is inactive (R8).
     TokenInactive,
+    /// The token's expiry has passed (R16).
+    TokenExpired,
     /// The user is inactive, or the role is inactive or gone (R11).
     EntityOrRoleDisabled,
     /// The role may not log in with tokens (R11); on issuetoken also a role the user does not
@@ -80,7 +82,7 @@ pub enum Detail {
 
 impl Detail {
     /// Every code, in the order the audit trail's filters offer them.
-    pub const ALL: [Detail; 30] = [
+    pub const ALL: [Detail; 31] = [
         Detail::Success,
         Detail::InvalidSignature,
         Detail::InvalidTimestamp,
@@ -89,6 +91,7 @@ impl Detail {
         Detail::InvalidToken,
         Detail::TokenRevoked,
         Detail::TokenInactive,
+        Detail::TokenExpired,
         Detail::ConsumerKeyUnknown,
         Detail::ConsumerKeyRefused,
         Detail::FeatureDisabled,
@@ -132,6 +135,7 @@ impl Detail {
             Detail::InvalidToken => "InvalidToken",
             Detail::TokenRevoked => "TokenRevoked",
             Detail::TokenInactive => "TokenInactive",
+            Detail::TokenExpired => "TokenExpired",
             Detail::EntityOrRoleDisabled => "EntityOrRoleDisabled",
             Detail::RoleNotAllowed => "RoleNotAllowed",
             Detail::MissingRequiredParameter => "MissingRequiredParameter",

@@ -129,6 +129,18 @@ impl Fields {
             },
         }
     }
+
+    /// A whole number of days (1 or more), or absent; anything else is a clear error naming
+    /// the field. (The upper bound is the domain's to check.)
+    pub(crate) fn days(&self, name: &str, label: &str) -> Result<Option<u32>, String> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(format!("{label}: {v:?} is not a number of days (1 or more)")),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ async fn administrator_token(server: &TestServer) -> (String, String) {
                 user: UserId::new(1),
                 role: RoleId::ADMINISTRATOR,
                 name: Some("admin api".into()),
+                expires_at: None,
             },
         )
         .await
@@ -889,6 +890,7 @@ async fn other_account_administrator(server: &TestServer) -> Signer {
                 user: boss,
                 role: RoleId::ADMINISTRATOR,
                 name: None,
+                expires_at: None,
             },
         )
         .await
@@ -1480,6 +1482,7 @@ async fn user_with_role(
                 user: user.id,
                 role: role.id,
                 name: Some(format!("{name}'s token")),
+                expires_at: None,
             },
         )
         .await

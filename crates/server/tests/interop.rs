@@ -266,6 +266,7 @@ async fn the_admin_api_answers_schemathesis_as_documented(server: &TestServer) {
                 user: tessera_core::ids::UserId::new(1),
                 role: tessera_core::ids::RoleId::ADMINISTRATOR,
                 name: Some("schemathesis".into()),
+                expires_at: None,
             },
         )
         .await

@@ -777,6 +777,7 @@ async fn the_token_list_pages_through_every_token_once(server: &TestServer) {
                     user: alice.user,
                     role: alice.role,
                     name: Some(format!("paged token {n:02}")),
+                    expires_at: None,
                 },
             )
             .await

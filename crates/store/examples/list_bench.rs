@@ -460,6 +460,7 @@ async fn main() {
                     user,
                     role: s.role.0,
                     name: None,
+                    expires_at: None,
                 },
             )
             .await
@@ -483,6 +484,7 @@ async fn main() {
                         user: users[(worker * 100 + i) % users.len()],
                         role,
                         name: None,
+                        expires_at: None,
                     },
                 )
                 .await

@@ -82,7 +82,7 @@ macro_rules! login_records_sql {
             "SELECT ", $idx, " AS idx, i.consumer_key, i.id AS integration_id, i.application_id, \
              i.name AS application_name, i.tba, i.deleted_at, i.consumer_secret, \
              i.consumer_secret_key_id, t.id AS token_key, t.token_id, t.account_id, \
-             t.name AS token_name, t.inactive, t.revoked, t.token_secret, t.token_secret_key_id, \
+             t.name AS token_name, t.inactive, t.revoked, t.expires_at, t.token_secret, t.token_secret_key_id, \
              t.user_id, t.role_id, a.tba_enabled, a.concurrency_limit AS account_limit, \
              ins.state AS install_state, ins.concurrency_limit AS install_limit, \
              u.name AS user_name, u.email, u.active AS user_active, \
@@ -457,6 +457,7 @@ fn login_record(row: &AnyRow) -> StoreResult<LoginRecord> {
             name: get(row, "token_name")?,
             inactive: flag(row, "inactive")?,
             revoked: flag(row, "revoked")?,
+            expires_at: rows::opt_time(row, "expires_at")?,
             token_secret: SealedSecret {
                 key_id: get(row, "token_secret_key_id")?,
                 blob: get(row, "token_secret")?,

@@ -26,7 +26,7 @@ pub(crate) const CLAIM_IDLE_PING: Duration = Duration::from_secs(1);
 /// claims `[[digest hex, ts, consumer key, token id], …]` (digests unique), `$2` the audit rows
 /// (`audit_values`, then the index of the claim whose success the row records, or null). The
 /// statement looks up once per (consumer key, token id) of the group whether the token may still
-/// log in (R9/R11, the same conditions as `tessera_core::assess`), inserts the nonce records of
+/// log in (R9/R11 and R16's expiry, the same conditions as `tessera_core::assess`), inserts the nonce records of
 /// the claims whose token may and whose digest is new, in digest order (groups
 /// in flight together, from this node or another, then wait for each other's keys in one order
 /// and cannot deadlock); then the audit rows, a success row only if its claim went in; and
@@ -49,6 +49,8 @@ const RECORD_LOGINS_POSTGRES: &str = "WITH v AS ( \
             AND i.consumer_secret IS NOT NULL \
             AND ins.state = 'enabled' AND a.tba_enabled = 1 \
             AND t.revoked = 0 AND t.inactive = 0 \
+            AND (t.expires_at IS NULL \
+                OR t.expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint) \
             AND u.active = 1 AND r.inactive = 0 AND r.token_login = 1), \
     claimed AS (INSERT INTO nonces (digest, ts, token_id) \
         SELECT v.digest, v.ts, m.token_key FROM v \

@@ -58,6 +58,12 @@ const MIGRATIONS: &[Source] = &[
         sqlite: include_str!("../migrations/sqlite/0007_authorization_flow.sql"),
         postgres: include_str!("../migrations/postgres/0007_authorization_flow.sql"),
     },
+    Source {
+        version: 8,
+        description: "expiring tokens",
+        sqlite: include_str!("../migrations/sqlite/0008_token_expiry.sql"),
+        postgres: include_str!("../migrations/postgres/0008_token_expiry.sql"),
+    },
 ];
 
 pub(crate) async fn run<'a, A>(conn: A, backend: Backend) -> Result<(), OpenError>

@@ -33,7 +33,7 @@ pub(crate) fn time(row: &AnyRow, column: &str) -> StoreResult<Timestamp> {
     get::<i64>(row, column).map(Timestamp::from_millis)
 }
 
-fn opt_time(row: &AnyRow, column: &str) -> StoreResult<Option<Timestamp>> {
+pub(crate) fn opt_time(row: &AnyRow, column: &str) -> StoreResult<Option<Timestamp>> {
     Ok(get::<Option<i64>>(row, column)?.map(Timestamp::from_millis))
 }
 
@@ -67,6 +67,9 @@ pub(crate) fn account(row: &AnyRow) -> StoreResult<Account> {
         require_approval_for_auto_install: flag(row, "require_approval")?,
         concurrency_limit: get::<Option<i64>>(row, "concurrency_limit")?
             .map(|n| u32::try_from(n).map_err(|_| corrupt("concurrency_limit")))
+            .transpose()?,
+        token_max_lifetime_days: get::<Option<i64>>(row, "token_max_lifetime_days")?
+            .map(|n| u32::try_from(n).map_err(|_| corrupt("token_max_lifetime_days")))
             .transpose()?,
         created_at: time(row, "created_at")?,
     })
@@ -179,6 +182,7 @@ pub(crate) fn token(row: &AnyRow) -> StoreResult<AccessToken> {
         created_by: get::<Option<i64>>(row, "created_by")?.map(UserId::new),
         created_by_name: get(row, "created_by_name")?,
         last_used_at: opt_time(row, "last_used_at")?,
+        expires_at: opt_time(row, "expires_at")?,
     })
 }
 

@@ -8,11 +8,13 @@ mod support;
 use support::Env;
 use support::world::{self, OP, World};
 use tessera_core::ids::{RoleId, TokenKey};
-use tessera_core::model::{Context, InstallOrigin, InstallState, Permission, RecordRef};
+use tessera_core::model::{
+    Context, InstallOrigin, InstallState, Permission, RecordRef, Timestamp,
+};
 use tessera_core::store::{RevokedFilter, TokenFilter, TokenSort};
 use tessera_core::{
     AccountSettings, Actor, Error, InstallationChanges, IntegrationChanges, LoginRefusal,
-    NewTokenInput, ResetConfirmation, RoleChanges, UserChanges,
+    NewTokenInput, ResetConfirmation, RoleChanges, TimeFilters, UserChanges,
 };
 use tessera_oauth1::SigningKey;
 
@@ -50,6 +52,9 @@ on_both_backends!(
     r15_every_change_writes_system_notes,
     r15_a_change_and_its_notes_commit_together,
     r15_system_notes_are_immutable,
+    r16_an_expiry_must_be_ahead_and_within_the_account_maximum,
+    r16_the_list_filters_by_expiry_and_disuse,
+    r16_an_expired_token_may_not_log_in,
 );
 
 fn is_not_permitted<T: std::fmt::Debug>(r: Result<T, Error>) -> bool {
@@ -707,6 +712,7 @@ async fn r7_token_binds_one_account_integration_user_and_role(env: &Env) {
         user,
         role,
         name: None,
+        expires_at: None,
     };
     let m = &w.manager.actor;
     // A user of another account, a role of another account, a role the user does not hold.
@@ -902,6 +908,7 @@ async fn r10_deleting_an_integration_revokes_all_its_tokens(env: &Env) {
                 user: b_user.id,
                 role: b_role,
                 name: None,
+                expires_at: None,
             },
         )
         .await
@@ -960,6 +967,7 @@ async fn r10_uninstalling_revokes_only_that_accounts_tokens(env: &Env) {
                 user: b_user.id,
                 role: b_role,
                 name: None,
+                expires_at: None,
             },
         )
         .await
@@ -1228,6 +1236,7 @@ fn new_token(w: &World, user: &world::Person, role: RoleId) -> NewTokenInput {
         user: user.id,
         role,
         name: None,
+        expires_at: None,
     }
 }
 
@@ -1850,5 +1859,212 @@ mod index_first {
         r1_search_covers_token_application_user_and_role_names,
         r1_a_common_search_term_pages_in_order,
         r1_list_filters_by_revoked_all_yes_no
+    );
+}
+
+fn field_of<T: std::fmt::Debug>(r: Result<T, Error>) -> &'static str {
+    match r {
+        Err(Error::Invalid { field, .. }) => field,
+        other => panic!("expected an invalid field, got {other:?}"),
+    }
+}
+
+async fn r16_an_expiry_must_be_ahead_and_within_the_account_maximum(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let input = |expires_at| NewTokenInput {
+        integration: w.app,
+        user: w.bob.id,
+        role: w.token_login_role,
+        name: None,
+        expires_at,
+    };
+    let m = &w.manager.actor;
+    let now = Timestamp::now();
+    // No maximum: no expiry unless one is asked for; one in the past is refused.
+    let (item, _) = env.svc.create_token(m, input(None)).await.unwrap();
+    assert_eq!(item.token.expires_at, None);
+    let past = env.svc.create_token(m, input(Some(now.plus_days(-1)))).await;
+    assert_eq!(field_of(past), "expires_at");
+    let far = env.svc.create_token(m, input(Some(now.plus_days(40_000)))).await;
+    assert_eq!(field_of(far), "expires_at");
+    let at = now.plus_days(400);
+    let (item, _) = env.svc.create_token(m, input(Some(at))).await.unwrap();
+    assert_eq!(item.token.expires_at, Some(at));
+    // The expiry is in the token's system notes.
+    let notes = env
+        .svc
+        .system_notes(m, &RecordRef::Token(item.token.key))
+        .await
+        .unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.field == "expires_at" && n.new_value == Some(at.to_rfc3339())),
+        "{notes:?}"
+    );
+
+    // A maximum of 30 days: none asked for is exactly the maximum; beyond it is refused.
+    let policy = |days| AccountSettings {
+        token_max_lifetime_days: Some(days),
+        ..AccountSettings::default()
+    };
+    // Only administrators set it, within 1–36500 days.
+    assert!(is_not_permitted(
+        env.svc
+            .update_account_settings(m, &w.a, policy(Some(30)))
+            .await
+    ));
+    for bad in [0, 36_501] {
+        let r = env
+            .svc
+            .update_account_settings(&w.admin.actor, &w.a, policy(Some(bad)))
+            .await;
+        assert_eq!(field_of(r), "token_max_lifetime_days");
+    }
+    let account = env
+        .svc
+        .update_account_settings(&w.admin.actor, &w.a, policy(Some(30)))
+        .await
+        .unwrap();
+    assert_eq!(account.token_max_lifetime_days, Some(30));
+    let before = Timestamp::now();
+    let (item, _) = env.svc.create_token(m, input(None)).await.unwrap();
+    let after = Timestamp::now();
+    let expiry = item.token.expires_at.unwrap();
+    assert!(expiry >= before.plus_days(30) && expiry <= after.plus_days(30));
+    let beyond = env.svc.create_token(m, input(Some(now.plus_days(31)))).await;
+    assert_eq!(field_of(beyond), "expires_at");
+    let within = now.plus_days(7);
+    let (item, _) = env.svc.create_token(m, input(Some(within))).await.unwrap();
+    assert_eq!(item.token.expires_at, Some(within));
+    // Tokens made before keep their expiry (or none); the policy reads back, and clears.
+    let listed = env.svc.list_accounts(&OP).await.unwrap();
+    let a = listed.iter().find(|a| a.id == w.a).unwrap();
+    assert_eq!(a.token_max_lifetime_days, Some(30));
+    env.svc
+        .update_account_settings(&w.admin.actor, &w.a, policy(None))
+        .await
+        .unwrap();
+    let (item, _) = env.svc.create_token(m, input(None)).await.unwrap();
+    assert_eq!(item.token.expires_at, None);
+    // Another account's policy is its own.
+    let b = env.svc.list_accounts(&OP).await.unwrap();
+    assert!(b.iter().all(|a| a.token_max_lifetime_days.is_none()));
+}
+
+async fn r16_the_list_filters_by_expiry_and_disuse(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let now = Timestamp::now();
+    let m = &w.manager.actor;
+    let (soon, _) = w
+        .token_expiring(&env.svc, &w.alice, w.token_login_role, Some(now.plus_days(2)))
+        .await;
+    let (later, _) = w
+        .token_expiring(&env.svc, &w.bob, w.token_login_role, Some(now.plus_days(20)))
+        .await;
+    let (never, _) = w.token(&env.svc, &w.alice, w.token_user_role).await;
+    // Expires in a moment: expired by the time the list is asked.
+    let (gone, _) = w
+        .token_expiring(
+            &env.svc,
+            &w.bob,
+            w.token_login_role,
+            Some(Timestamp::from_millis(Timestamp::now().millis() + 300)),
+        )
+        .await;
+    for (key, name) in [(soon, "soon"), (later, "later"), (never, "never"), (gone, "gone")] {
+        rename(env, &w, key, name).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let time = |expired, expiring_within_days, unused_for_days| {
+        let mut f = TokenFilter::default();
+        TimeFilters {
+            expired,
+            expiring_within_days,
+            unused_for_days,
+        }
+        .apply(&mut f, Timestamp::now())
+        .unwrap();
+        f
+    };
+    assert_eq!(names(env, m, time(Some(true), None, None)).await, ["gone"]);
+    assert_eq!(
+        names(env, m, time(Some(false), None, None)).await,
+        ["soon", "later", "never"]
+    );
+    assert_eq!(names(env, m, time(None, Some(3), None)).await, ["soon"]);
+    assert_eq!(
+        names(env, m, time(Some(false), Some(30), None)).await,
+        ["soon", "later"]
+    );
+    // They combine with the other filters.
+    let mut f = time(None, Some(30), None);
+    f.user = Some(w.bob.id);
+    assert_eq!(names(env, m, f).await, ["later"]);
+    // Refused combinations and ranges name their field.
+    for (filters, field) in [
+        (TimeFilters { expired: Some(true), expiring_within_days: Some(3), unused_for_days: None }, "expiring_within_days"),
+        (TimeFilters { expired: None, expiring_within_days: Some(0), unused_for_days: None }, "expiring_within_days"),
+        (TimeFilters { expired: None, expiring_within_days: None, unused_for_days: Some(40_000) }, "unused_for_days"),
+    ] {
+        let r = filters.apply(&mut TokenFilter::default(), Timestamp::now());
+        assert_eq!(field_of(r), field);
+    }
+    // Unused: last used (or, never used, created) that many days ago. Every token here was
+    // created a moment ago; `soon` was last used 10 days ago, `later` yesterday.
+    env.svc
+        .store()
+        .record_token_use(vec![(soon, now.plus_days(-10)), (later, now.plus_days(-1))])
+        .await
+        .unwrap();
+    assert_eq!(names(env, m, time(None, None, Some(5))).await, ["soon"]);
+    assert!(names(env, m, time(None, None, Some(30))).await.is_empty());
+    let mut f = time(None, None, Some(5));
+    f.user = Some(w.bob.id);
+    assert!(names(env, m, f).await.is_empty());
+    // My Access Tokens: the same filters, own tokens only.
+    let mine = env
+        .svc
+        .list_tokens(&w.alice.actor, time(None, Some(3), None), TokenSort::OldestFirst, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(mine.items.len(), 1);
+}
+
+async fn r16_an_expired_token_may_not_log_in(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let at = Timestamp::from_millis(Timestamp::now().millis() + 500);
+    let (_, token) = w
+        .token_expiring(&env.svc, &w.bob, w.token_login_role, Some(at))
+        .await;
+    let key = &w.app_creds.consumer_key;
+    let login = || env.svc.authorize_token(key, &token.token_id);
+    assert!(login().await.unwrap().is_ok());
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        login().await.unwrap().unwrap_err(),
+        LoginRefusal::TokenExpired
+    );
+    // Revoked and inactive say more, and come first.
+    let (k2, t2) = w
+        .token_expiring(
+            &env.svc,
+            &w.bob,
+            w.token_login_role,
+            Some(Timestamp::from_millis(Timestamp::now().millis() + 300)),
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    env.svc
+        .set_token_inactive(&w.manager.actor, k2, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        env.svc
+            .authorize_token(key, &t2.token_id)
+            .await
+            .unwrap()
+            .unwrap_err(),
+        LoginRefusal::TokenInactive
     );
 }

@@ -24,7 +24,7 @@ async fn migrations_are_recorded_once(env: &Env) {
         .await
         .unwrap();
     let versions: Vec<i64> = rows.iter().map(|r| r.get::<i64, _>("version")).collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,6 +302,7 @@ async fn unique_violations_are_named_by_their_constraint(env: &Env) {
         created_by: None,
         created_by_name: String::new(),
         created_at: tessera_core::model::Timestamp::now(),
+        expires_at: None,
     };
     match tx.insert_token(&copy).await {
         Err(StoreError::Duplicate(what)) => assert_eq!(what, "token id"),

@@ -36,6 +36,7 @@ on_both_backends!(
     gap13_audit_rows_past_their_retention_are_purged_in_batches,
     every_detail_code_is_stored_filtered_and_read_back,
     a_hostile_audit_text_never_fails_its_group,
+    r16_a_token_stops_at_its_expiry_cached_or_not,
 );
 
 /// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
@@ -903,5 +904,60 @@ async fn every_detail_code_is_stored_filtered_and_read_back(env: &Env) {
             .unwrap();
         assert_eq!(found.len(), 1, "{detail}");
         assert_eq!(found[0].detail, detail);
+    }
+}
+
+/// R16: a grant read while the token was live stops at its expiry, in the cache of the
+/// verifier that read it as in a new one; the refusal has its own Detail, and the claim
+/// statement of a shared database refuses it too (another node's cache is not this one's).
+async fn r16_a_token_stops_at_its_expiry_cached_or_not(env: &Env) {
+    use tessera_core::model::Timestamp;
+    let w = World::build(&env.svc).await;
+    let expires = Timestamp::from_millis(Timestamp::now().millis() + 1_500);
+    let (key, creds) = w
+        .token_expiring(&env.svc, &w.alice, w.token_login_role, Some(expires))
+        .await;
+    let verifier = Verifier::start(env.svc.clone(), VerifierConfig::default());
+    let fresh = || header(&w.app_creds, &creds, "1234567", None);
+    let Outcome::Accepted(identity) = verify(&verifier, &fresh()).await else {
+        panic!("a token before its expiry is accepted");
+    };
+    assert_eq!(identity.expires_at, Some(expires));
+    assert_eq!(verifier.cached_grants(), 1);
+    let late = success_claim(&w, &creds, key, "after-expiry", unix_now() + 2);
+    tokio::time::sleep_until(
+        tokio::time::Instant::now()
+            + std::time::Duration::from_millis(
+                u64::try_from(expires.millis() - Timestamp::now().millis()).unwrap_or(0) + 100,
+            ),
+    )
+    .await;
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "TokenExpired");
+    let other = Verifier::start(env.svc.clone(), VerifierConfig::default());
+    assert_eq!(detail(&verify(&other, &fresh()).await), "TokenExpired");
+    verifier.flush().await;
+    other.flush().await;
+    let rows = env
+        .svc
+        .store()
+        .login_attempts(&AttemptQuery {
+            detail: Some(tessera_core::Detail::TokenExpired),
+            limit: 10,
+            ..AttemptQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.token == Some(key) && !r.success));
+    // A shared database checks the expiry in the claim's own statement; SQLite's one process
+    // checked it above, before claiming.
+    if env.database_url().is_some() {
+        let accepted = env
+            .svc
+            .store()
+            .record_logins(vec![late], Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(accepted, [false], "an expired token's claim is refused");
     }
 }

@@ -4,7 +4,7 @@ use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use tessera_api::Password;
 use tessera_api::directory::{
-    AccountView, NewRole, NewUser, RoleEdit, RoleView, UserDeleted, UserEdit, UserView,
+    AccountEdit, AccountView, NewRole, NewUser, RoleEdit, RoleView, UserDeleted, UserEdit, UserView,
 };
 use tessera_oauth1::SecretString;
 
@@ -276,11 +276,57 @@ pub fn role(args: &RoleArgs) -> Result<()> {
 pub struct AccountArgs {
     #[command(flatten)]
     session: Session,
+    #[command(subcommand)]
+    command: Option<AccountCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Show your account and its settings (the default).
+    Show,
+    /// Change your account's settings (administrators).
+    Set {
+        /// The Token-based Authentication feature: off refuses every token of the account.
+        #[arg(long)]
+        tba: Option<bool>,
+        /// Auto-installed integration records wait for an administrator's approval.
+        #[arg(long)]
+        require_approval: Option<bool>,
+        /// Requests of the account served at once; "none": the server's default.
+        #[arg(long, value_parser = super::clearable)]
+        concurrency_limit: Option<super::Clearable>,
+        /// The longest a new token may live, in days; "none": no maximum. Tokens that exist
+        /// keep their expiry.
+        #[arg(long, value_parser = super::clearable)]
+        token_max_lifetime_days: Option<super::Clearable>,
+    },
 }
 
 pub fn account(args: &AccountArgs) -> Result<()> {
     let api = args.session.api()?;
-    let account = api.get::<AccountView>("/api/v1/account")?;
+    let account = match &args.command {
+        None | Some(AccountCommand::Show) => api.get::<AccountView>("/api/v1/account")?,
+        Some(AccountCommand::Set {
+            tba,
+            require_approval,
+            concurrency_limit,
+            token_max_lifetime_days,
+        }) => {
+            let body = AccountEdit {
+                tba_enabled: *tba,
+                require_approval_for_auto_install: *require_approval,
+                concurrency_limit: concurrency_limit.map(|c| c.0),
+                token_max_lifetime_days: token_max_lifetime_days.map(|c| c.0),
+            };
+            if body == AccountEdit::default() {
+                bail!(
+                    "give a setting to change: --tba, --require-approval, --concurrency-limit or \
+                     --token-max-lifetime-days"
+                );
+            }
+            api.call("PATCH", "/api/v1/account", Some(&body))?
+        }
+    };
     render::record(
         args.session.output,
         &account.raw,
@@ -294,6 +340,10 @@ pub fn account(args: &AccountArgs) -> Result<()> {
             }),
             ("Concurrency limit", |a| {
                 a.effective_concurrency_limit.to_string()
+            }),
+            ("Max token lifetime", |a| match a.token_max_lifetime_days {
+                Some(days) => format!("{days} days"),
+                None => "none".to_owned(),
             }),
             ("Created", |a| a.created_at.clone()),
         ],

@@ -1,6 +1,6 @@
 //! `tessera integration`: Manage Integrations from the command line.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use tessera_api::audit::NoteView;
 use tessera_api::integrations::{
@@ -76,8 +76,8 @@ enum IntegrationCommand {
         #[arg(long)]
         note: Option<String>,
         /// Your account's concurrency limit for the record; "none" removes it.
-        #[arg(long)]
-        concurrency_limit: Option<String>,
+        #[arg(long, value_parser = super::clearable)]
+        concurrency_limit: Option<super::Clearable>,
     },
     /// Block the record in your account.
     Block { id: i64 },
@@ -243,13 +243,7 @@ pub fn integration(args: &IntegrationArgs) -> Result<()> {
             note,
             concurrency_limit,
         } => {
-            let concurrency_limit = match concurrency_limit.as_deref() {
-                None => None,
-                Some("none") => Some(None),
-                Some(n) => Some(Some(n.parse::<u32>().with_context(|| {
-                    format!("--concurrency-limit must be a number or \"none\", not {n:?}")
-                })?)),
-            };
+            let concurrency_limit = concurrency_limit.map(|c| c.0);
             let body = IntegrationEdit {
                 name: name.clone(),
                 description: description.clone(),

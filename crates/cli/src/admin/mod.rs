@@ -42,6 +42,27 @@ impl Session {
     }
 }
 
+/// A setting that can be cleared: a whole number, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Clearable(pub Option<u32>);
+
+/// Reads a [`Clearable`] from the command line (`--concurrency-limit none`).
+pub(crate) fn clearable(word: &str) -> Result<Clearable, String> {
+    if word.eq_ignore_ascii_case("none") {
+        return Ok(Clearable(None));
+    }
+    word.parse::<u32>()
+        .map(|n| Clearable(Some(n)))
+        .map_err(|_| format!("must be a whole number or \"none\", not {word:?}"))
+}
+
+/// An RFC 3339 time from the command line, checked before it is sent.
+pub(crate) fn rfc3339(word: &str) -> Result<String, String> {
+    tessera_core::model::Timestamp::parse_rfc3339(word)
+        .map(|_| word.to_owned())
+        .map_err(|_| format!("must be an RFC 3339 time such as 2027-01-31T00:00:00Z, not {word:?}"))
+}
+
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// The server, e.g. http://127.0.0.1:8080.

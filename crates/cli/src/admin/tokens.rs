@@ -41,6 +41,15 @@ enum TokenCommand {
         user: Option<i64>,
         #[arg(long)]
         role: Option<i64>,
+        /// Only expired (true) or only unexpired (false) tokens.
+        #[arg(long)]
+        expired: Option<bool>,
+        /// Only tokens that expire within this many days.
+        #[arg(long, value_name = "DAYS")]
+        expiring_within_days: Option<u32>,
+        /// Only tokens not used for this many days (never used: counted from creation).
+        #[arg(long, value_name = "DAYS")]
+        unused_for_days: Option<u32>,
         /// newest, oldest or name.
         #[arg(long, value_parser = choice::<TokenSortChoice>)]
         sort: Option<TokenSortChoice>,
@@ -63,6 +72,13 @@ enum TokenCommand {
         role: i64,
         #[arg(long)]
         name: Option<String>,
+        /// The token stops working this many days from now (default: the account's maximum
+        /// lifetime, or never).
+        #[arg(long, value_name = "DAYS", conflicts_with = "expires_at")]
+        expires_in_days: Option<u32>,
+        /// The token stops working at this RFC 3339 time (2027-01-31T00:00:00Z).
+        #[arg(long, value_parser = super::rfc3339)]
+        expires_at: Option<String>,
     },
     /// Rename a token.
     Rename { id: i64, name: String },
@@ -74,6 +90,13 @@ enum TokenCommand {
     Revoke { id: i64 },
     /// The token's system notes.
     Notes { id: i64 },
+}
+
+/// The RFC 3339 time `days` from now.
+fn in_days(days: u32) -> String {
+    tessera_core::model::Timestamp::now()
+        .plus_days(i64::from(days))
+        .to_rfc3339()
 }
 
 /// A `*Choice` of the contract from a command-line word (read as the server reads it).
@@ -110,6 +133,14 @@ const TOKEN_COLUMNS: &[Column<TokenView>] = &[
         heading: "CREATED",
         cell: |t| t.created_at.clone(),
     },
+    Column {
+        heading: "LAST USED",
+        cell: |t| or_empty(&t.last_used_at),
+    },
+    Column {
+        heading: "EXPIRES",
+        cell: |t| or_empty(&t.expires_at),
+    },
 ];
 
 const TOKEN_FIELDS: &[Field<TokenView>] = &[
@@ -127,6 +158,10 @@ const TOKEN_FIELDS: &[Field<TokenView>] = &[
     ("Created", |t| t.created_at.clone()),
     ("Created by", |t| t.created_by.clone()),
     ("Last used", |t| or_empty(&t.last_used_at)),
+    ("Expires", |t| match &t.expires_at {
+        Some(at) => at.clone(),
+        None => "never".to_owned(),
+    }),
 ];
 
 /// A record's system notes, as `token notes` and `integration notes` print them.
@@ -176,6 +211,9 @@ pub fn token(args: &TokenArgs) -> Result<()> {
             application,
             user,
             role,
+            expired,
+            expiring_within_days,
+            unused_for_days,
             sort,
             limit,
             after,
@@ -187,6 +225,9 @@ pub fn token(args: &TokenArgs) -> Result<()> {
                 application: *application,
                 user: *user,
                 role: *role,
+                expired: *expired,
+                expiring_within_days: *expiring_within_days,
+                unused_for_days: *unused_for_days,
                 sort: *sort,
                 limit: Some(*limit),
                 after: after.clone(),
@@ -203,12 +244,19 @@ pub fn token(args: &TokenArgs) -> Result<()> {
             user,
             role,
             name,
+            expires_in_days,
+            expires_at,
         } => {
+            let expires_at = match (expires_in_days, expires_at) {
+                (Some(days), _) => Some(in_days(*days)),
+                (None, at) => at.clone(),
+            };
             let body = NewToken {
                 application: *application,
                 user: *user,
                 role: *role,
                 name: name.clone(),
+                expires_at,
             };
             let created = api.call::<_, CreatedToken>("POST", "/api/v1/tokens", Some(&body))?;
             let c = &created.value;

@@ -31,6 +31,9 @@ pub struct AccountSettings {
     pub require_approval_for_auto_install: Option<bool>,
     /// The account's concurrency limit (RULES.md §5); `Some(None)` returns to the server default.
     pub concurrency_limit: Option<Option<u32>>,
+    /// The longest a new token may live, in days (R16); `Some(None)` lets tokens live forever.
+    /// Tokens that exist keep their expiry.
+    pub token_max_lifetime_days: Option<Option<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +205,17 @@ fn check_limit(limit: Option<u32>) -> Result<Option<u32>> {
     Ok(limit)
 }
 
+fn check_lifetime(days: Option<u32>) -> Result<Option<u32>> {
+    use super::tokens::LIFETIME_MAX_DAYS;
+    match days {
+        Some(d) if d == 0 || d > LIFETIME_MAX_DAYS => Err(Error::invalid(
+            "token_max_lifetime_days",
+            format!("must be between 1 and {LIFETIME_MAX_DAYS} days, or empty for no maximum"),
+        )),
+        _ => Ok(days),
+    }
+}
+
 /// The sum of the per-installation concurrency limits in an account, leaving out one record.
 pub(crate) async fn allocated_concurrency(
     tx: &mut dyn StoreTx,
@@ -235,6 +249,7 @@ pub(crate) async fn create_account_in(
         tba_enabled: input.tba_enabled,
         require_approval_for_auto_install: input.require_approval_for_auto_install,
         concurrency_limit: check_limit(input.concurrency_limit)?,
+        token_max_lifetime_days: None,
         created_at: Timestamp::now(),
     };
     tx.insert_account(&account).await?;
@@ -321,6 +336,7 @@ impl Tessera {
             tba_enabled,
             require_approval_for_auto_install,
             concurrency_limit,
+            token_max_lifetime_days,
         } = settings;
         let mut tx = self.tx(TxMode::Write).await?;
         directory_admin(tx.as_mut(), actor, account).await?;
@@ -338,6 +354,9 @@ impl Tessera {
             a.concurrency_limit = check_limit(limit)?;
             let allocated = allocated_concurrency(tx.as_mut(), account, None).await?;
             super::check_unallocated(self.effective_limit(&a), allocated)?;
+        }
+        if let Some(days) = token_max_lifetime_days {
+            a.token_max_lifetime_days = check_lifetime(days)?;
         }
         tx.update_account(&a).await?;
         self.commit(tx).await?;

@@ -161,6 +161,8 @@ impl Tessera {
                     user: user.id,
                     role,
                     name: input.name,
+                    // The account's maximum lifetime, if it sets one (R16).
+                    expires_at: None,
                 },
             )
             .await;

@@ -5,7 +5,7 @@ use tessera_oauth1::SecretString;
 use super::Tessera;
 use crate::error::Result;
 use crate::ids::{ConsumerKey, TokenId, TokenKey};
-use crate::model::InstallState;
+use crate::model::{InstallState, Timestamp};
 use crate::store::{LoginRecord, LoginTokenRecord};
 use crate::vault::SecretSlot;
 use crate::verifier::TokenOwner;
@@ -24,6 +24,8 @@ pub enum LoginRefusal {
     InvalidToken,
     TokenRevoked,
     TokenInactive,
+    /// The token's expiry has passed (R16).
+    TokenExpired,
     /// The user is inactive or no longer holds the role, or the role is inactive.
     EntityOrRoleDisabled,
     /// The role has neither Log in using Access Tokens nor User Access Tokens.
@@ -41,6 +43,7 @@ impl LoginRefusal {
             LoginRefusal::InvalidToken => Detail::InvalidToken,
             LoginRefusal::TokenRevoked => Detail::TokenRevoked,
             LoginRefusal::TokenInactive => Detail::TokenInactive,
+            LoginRefusal::TokenExpired => Detail::TokenExpired,
             LoginRefusal::EntityOrRoleDisabled => Detail::EntityOrRoleDisabled,
             LoginRefusal::RoleNotAllowed => Detail::RoleNotAllowed,
         }
@@ -53,12 +56,15 @@ pub struct LoginGrant {
     pub owner: TokenOwner,
     pub token: TokenKey,
     pub token_name: String,
+    /// R16: the grant stops at this moment, wherever it is kept.
+    pub expires_at: Option<Timestamp>,
     pub consumer_secret: SecretString,
     pub token_secret: SecretString,
 }
 
-/// Applies R9 and R11, in the order NetSuite reports them, to what the store read.
-pub fn assess(record: &LoginRecord) -> Result<&LoginTokenRecord, LoginRefusal> {
+/// Applies R9 and R11, in the order NetSuite reports them, and R16's expiry at `now` (after
+/// revoked and inactive, which say more), to what the store read.
+pub fn assess(record: &LoginRecord, now: Timestamp) -> Result<&LoginTokenRecord, LoginRefusal> {
     if record.deleted || record.consumer_secret.is_none() {
         return Err(LoginRefusal::ConsumerKeyUnknown);
     }
@@ -76,6 +82,9 @@ pub fn assess(record: &LoginRecord) -> Result<&LoginTokenRecord, LoginRefusal> {
     }
     if t.inactive {
         return Err(LoginRefusal::TokenInactive);
+    }
+    if t.expires_at.is_some_and(|at| at <= now) {
+        return Err(LoginRefusal::TokenExpired);
     }
     if !t.user_active || !t.user_holds_role || t.role_inactive {
         return Err(LoginRefusal::EntityOrRoleDisabled);
@@ -97,7 +106,7 @@ impl Tessera {
         let Some(record) = self.store.login_record(consumer_key, token_id).await? else {
             return Ok(Err(LoginRefusal::ConsumerKeyUnknown));
         };
-        match assess(&record) {
+        match assess(&record, Timestamp::now()) {
             Ok(token) => self.open_grant(&record, token).map(Ok),
             Err(refusal) => Ok(Err(refusal)),
         }
@@ -131,6 +140,7 @@ impl Tessera {
             },
             token: t.key,
             token_name: t.name.clone(),
+            expires_at: t.expires_at,
             consumer_secret,
             token_secret,
         })

@@ -42,7 +42,11 @@ pub use integrations::{
 pub use keys::{KeyCheckError, RotationReport, master_keys_in_use};
 pub use login::{LoginGrant, LoginRefusal, assess};
 pub use sessions::SignedIn;
-pub use tokens::{NewTokenInput, TokenPage, check_token_name, default_token_name};
+pub use tokens::{
+    LIFETIME_MAX_DAYS, NewTokenInput, TimeFilters, TokenPage, check_token_name,
+    default_token_name,
+    new_token_expiry,
+};
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +77,14 @@ impl Actor {
     pub fn context(&self) -> Context {
         match self {
             Actor::User { context, .. } | Actor::Operator { context } => *context,
+        }
+    }
+
+    /// The account a user acts in; `None` for the operator.
+    pub fn account(&self) -> Option<&AccountId> {
+        match self {
+            Actor::User { account, .. } => Some(account),
+            Actor::Operator { .. } => None,
         }
     }
 }
@@ -144,6 +156,11 @@ impl Tessera {
     pub fn with_default_concurrency_limit(mut self, limit: u32) -> Self {
         self.default_concurrency_limit = limit.max(1);
         self
+    }
+
+    /// The concurrency limit of accounts that have none of their own.
+    pub fn default_concurrency_limit(&self) -> u32 {
+        self.default_concurrency_limit
     }
 
     /// An account's concurrency limit: its own, or the server's default.

@@ -5,10 +5,10 @@ use crate::credentials::{TokenCredentials, generate_secret};
 use crate::error::{Error, Result};
 use crate::ids::{IntegrationId, RoleId, TokenId, TokenKey, UserId};
 use crate::model::{
-    InstallState, Permission, RecordRef, Revocation, Role, Timestamp, TokenListItem, User,
+    Account, InstallState, Permission, RecordRef, Revocation, Role, Timestamp, TokenListItem, User,
 };
 use crate::store::{
-    NewToken, StoreTx, TokenCursor, TokenFilter, TokenQuery, TokenSort, TxMode, token_name_sort_key,
+    ExpiryFilter, NewToken, StoreTx, TokenCursor, TokenFilter, TokenQuery, TokenSort, TxMode, token_name_sort_key,
 };
 use crate::vault::SecretSlot;
 
@@ -32,6 +32,93 @@ pub struct NewTokenInput {
     pub role: RoleId,
     /// Defaults to "application - user - role" (RULES.md §1).
     pub name: Option<String>,
+    /// R16: when the token stops working. `None`: the account's maximum lifetime from now, or
+    /// never when the account sets none.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The longest maximum lifetime an account may set, and the furthest expiry a token may have:
+/// 100 years.
+pub const LIFETIME_MAX_DAYS: u32 = 36_500;
+
+/// The token list's filters on time as people give them, in days from now (R16).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeFilters {
+    /// Expired (`true`) or not (`false`: no expiry, or one still ahead).
+    pub expired: Option<bool>,
+    /// Not expired, and expiring within this many days.
+    pub expiring_within_days: Option<u32>,
+    /// Last used (never used: created) at least this many days ago.
+    pub unused_for_days: Option<u32>,
+}
+
+impl TimeFilters {
+    /// Sets `filter`'s time conditions as of `now`.
+    pub fn apply(self, filter: &mut TokenFilter, now: Timestamp) -> Result<()> {
+        let days = |field: &'static str, d: u32| {
+            if d == 0 || d > LIFETIME_MAX_DAYS {
+                return Err(Error::invalid(
+                    field,
+                    format!("must be between 1 and {LIFETIME_MAX_DAYS} days"),
+                ));
+            }
+            Ok(now.plus_days(i64::from(d)))
+        };
+        filter.expiry = match (self.expired, self.expiring_within_days) {
+            (None, None) => ExpiryFilter::Any,
+            (Some(true), None) => ExpiryFilter::ExpiredAt(now),
+            (Some(false), None) => ExpiryFilter::LiveAt(now),
+            (None | Some(false), Some(d)) => {
+                ExpiryFilter::ExpiringBetween(now, days("expiring_within_days", d)?)
+            }
+            (Some(true), Some(_)) => {
+                return Err(Error::invalid(
+                    "expiring_within_days",
+                    "cannot be combined with expired=true (an expired token expires within no days)",
+                ));
+            }
+        };
+        if let Some(d) = self.unused_for_days {
+            days("unused_for_days", d)?;
+            filter.unused_since = Some(now.plus_days(-i64::from(d)));
+        }
+        Ok(())
+    }
+}
+
+/// R16: the expiry a new token gets at `now` in `account`. An expiry asked for must be in the
+/// future and, when the account sets a maximum lifetime, within it; none asked for is that
+/// maximum (or never, when the account sets none).
+pub fn new_token_expiry(
+    account: &Account,
+    asked: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>> {
+    let days = |d: u32| now.plus_days(i64::from(d));
+    let latest = account.token_max_lifetime_days.map(days);
+    let Some(at) = asked else {
+        return Ok(latest);
+    };
+    if at <= now {
+        return Err(Error::invalid(
+            "expires_at",
+            format!("must be in the future (it is {at}, now is {now})"),
+        ));
+    }
+    match latest {
+        Some(latest) if at > latest => Err(Error::invalid(
+            "expires_at",
+            format!(
+                "is after this account's maximum token lifetime of {} days ({latest})",
+                account.token_max_lifetime_days.unwrap_or_default(),
+            ),
+        )),
+        _ if at > days(LIFETIME_MAX_DAYS) => Err(Error::invalid(
+            "expires_at",
+            format!("must be within {LIFETIME_MAX_DAYS} days"),
+        )),
+        _ => Ok(Some(at)),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -279,6 +366,7 @@ impl Tessera {
             .keyring
             .seal(&token_secret, SecretSlot::TokenSecret(&token_id))?;
         let now = Timestamp::now();
+        let expires_at = new_token_expiry(&account, input.expires_at, now)?;
         let key = tx
             .insert_token(&NewToken {
                 account: p.account.clone(),
@@ -291,10 +379,14 @@ impl Tessera {
                 created_at: now,
                 created_by: Some(p.user.id),
                 created_by_name: p.user.name.clone(),
+                expires_at,
             })
             .await?;
         let mut notes = Notes::by(p, now);
         notes.push(RecordRef::Token(key), "created", None, Some(name));
+        if let Some(at) = expires_at {
+            notes.push(RecordRef::Token(key), "expires_at", None, Some(at.to_rfc3339()));
+        }
         notes.write(tx).await?;
         let item = tx
             .token(&p.account, key)

@@ -176,6 +176,8 @@ pub struct LoginTokenRecord {
     pub name: String,
     pub inactive: bool,
     pub revoked: bool,
+    /// R16; `None`: never.
+    pub expires_at: Option<Timestamp>,
     pub token_secret: SealedSecret,
     pub account_tba_enabled: bool,
     pub account_concurrency_limit: Option<u32>,
@@ -284,6 +286,8 @@ pub struct NewToken {
     pub created_at: Timestamp,
     pub created_by: Option<UserId>,
     pub created_by_name: String,
+    /// R16; `None`: the token never expires.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// What creating a user writes.
@@ -330,6 +334,24 @@ pub struct TokenFilter {
     pub role: Option<RoleId>,
     /// Case-insensitive substring of the token, application, user or role name.
     pub search: Option<String>,
+    /// By expiry (R16).
+    pub expiry: ExpiryFilter,
+    /// Tokens last used (or, never used, created) before this moment.
+    pub unused_since: Option<Timestamp>,
+}
+
+/// The token list's filter on expiry (R16). The moments are the caller's "now" (and horizon),
+/// so one request's filters and answer agree on the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpiryFilter {
+    #[default]
+    Any,
+    /// Tokens whose expiry has passed at this moment.
+    ExpiredAt(Timestamp),
+    /// Tokens without an expiry, or whose expiry is after this moment.
+    LiveAt(Timestamp),
+    /// Tokens whose expiry is after the first moment and at or before the second.
+    ExpiringBetween(Timestamp, Timestamp),
 }
 
 /// Sort orders of the token list; every one ends with the internal id, so it is total and stable.

@@ -143,6 +143,7 @@ impl Grant {
             identity: Arc::new(Identity {
                 token: g.token,
                 token_name: g.token_name,
+                expires_at: g.expires_at,
                 owner,
             }),
             epoch,
@@ -271,6 +272,7 @@ mod tests {
             owner,
             token: crate::ids::TokenKey::new(1),
             token_name: "t".into(),
+            expires_at: None,
             consumer_secret: cs.as_str().into(),
             token_secret: ts.as_str().into(),
         };

@@ -103,6 +103,8 @@ impl Default for VerifierConfig {
 pub struct Identity {
     pub token: TokenKey,
     pub token_name: String,
+    /// R16: refused from this moment on; `None`: never expires.
+    pub expires_at: Option<Timestamp>,
     /// Shared by the grants of every token of one integration, user and role.
     pub owner: Arc<TokenOwner>,
 }
@@ -658,6 +660,17 @@ impl Verifier {
             && entry.consumer.consumer_key.as_str() == consumer_key
             && entry.is_current(epoch, self.inner.config.cache_ttl)
         {
+            // R16: a grant read while the token was live stops at its expiry, cached or not.
+            if entry
+                .identity
+                .expires_at
+                .is_some_and(|at| at <= Timestamp::now())
+            {
+                return Ok(Lookup::Refused(
+                    LoginRefusal::TokenExpired,
+                    Box::new(Subject::of_identity(&entry.identity)),
+                ));
+            }
             return Ok(Lookup::Granted(entry));
         }
         let Ok(ck) = ConsumerKey::parse(consumer_key) else {
@@ -679,7 +692,7 @@ impl Verifier {
                 Box::default(),
             ));
         };
-        let token = match assess(&record) {
+        let token = match assess(&record, Timestamp::now()) {
             Ok(t) => t,
             Err(refusal) => {
                 return Ok(Lookup::Refused(
@@ -766,7 +779,7 @@ async fn preload(inner: std::sync::Weak<Inner>) {
         };
         after = *last;
         for (_, record) in &page {
-            let Ok(token) = assess(record) else {
+            let Ok(token) = assess(record, Timestamp::now()) else {
                 continue;
             };
             let Ok(grant) = inner.tessera.open_grant(record, token) else {

@@ -5,11 +5,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use tessera_api::directory::{
-    AccountView, NewRole, NewUser, RoleEdit, RoleView, UserDeleted, UserEdit, UserView,
+    AccountEdit, AccountView, NewRole, NewUser, RoleEdit, RoleView, UserDeleted, UserEdit, UserView,
 };
 use tessera_core::ids::{Email, RoleId, UserId};
 use tessera_core::model::{Account, Permission, PermissionSet, Role, User};
-use tessera_core::{NewRoleInput, NewUserInput, RoleChanges, UserChanges};
+use tessera_core::{AccountSettings, NewRoleInput, NewUserInput, RoleChanges, UserChanges};
 
 use super::{ApiError, Caller, ErrorBody};
 use crate::AppState;
@@ -33,15 +33,61 @@ pub(crate) async fn show_account(
         .into_iter()
         .next()
         .ok_or(tessera_core::Error::NotFound { what: "account" })?;
-    Ok(Json(AccountView {
+    Ok(Json(account_view(tessera, account)))
+}
+
+fn account_view(tessera: &tessera_core::Tessera, account: Account) -> AccountView {
+    AccountView {
         effective_concurrency_limit: tessera.effective_limit(&account),
         id: account.id.as_str().to_owned(),
         name: account.name,
         tba_enabled: account.tba_enabled,
         require_approval_for_auto_install: account.require_approval_for_auto_install,
         concurrency_limit: account.concurrency_limit,
+        token_max_lifetime_days: account.token_max_lifetime_days,
         created_at: account.created_at.to_rfc3339(),
-    }))
+    }
+}
+
+/// Changes the account's settings (administrators): the TBA feature (R11), approval of
+/// auto-installations (R14), the concurrency limit (RULES.md §5), the maximum token lifetime
+/// (R16).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/account",
+    tag = "directory",
+    request_body = AccountEdit,
+    responses(
+        (status = 200, description = "The account as changed", body = AccountView),
+        (status = 400, description = "A field is invalid (named in `field`)", body = ErrorBody),
+        (status = 403, description = "Only an administrator changes the account's settings", body = ErrorBody),
+    )
+)]
+pub(crate) async fn edit_account(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<AccountView>, ApiError> {
+    caller.no_params()?;
+    let edit: AccountEdit = caller.json()?;
+    if edit == AccountEdit::default() {
+        return Err(ApiError::invalid("body", "give at least one setting to change"));
+    }
+    let tessera = state.tessera();
+    let account = caller
+        .actor
+        .account()
+        .ok_or(tessera_core::Error::NotFound { what: "account" })?
+        .clone();
+    let settings = AccountSettings {
+        tba_enabled: edit.tba_enabled,
+        require_approval_for_auto_install: edit.require_approval_for_auto_install,
+        concurrency_limit: edit.concurrency_limit,
+        token_max_lifetime_days: edit.token_max_lifetime_days,
+    };
+    let account = tessera
+        .update_account_settings(&caller.actor, &account, settings)
+        .await?;
+    Ok(Json(account_view(tessera, account)))
 }
 
 /// A role as the API shows it.

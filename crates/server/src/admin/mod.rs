@@ -101,7 +101,7 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::token_notes))
         .routes(routes!(audit::integration_notes))
         .routes(routes!(audit::login_audit_trail))
-        .routes(routes!(directory::show_account))
+        .routes(routes!(directory::show_account, directory::edit_account))
         .routes(routes!(directory::list_roles, directory::create_role))
         .routes(routes!(directory::show_role, directory::edit_role))
         .routes(routes!(directory::list_users, directory::create_user))

@@ -7,9 +7,9 @@ use tessera_api::tokens::{
     CreatedToken, Named, NewToken, RevokedChoice, TokenChanges, TokenListParams, TokenPageView,
     TokenSortChoice, TokenView,
 };
-use tessera_core::NewTokenInput;
+use tessera_core::{NewTokenInput, TimeFilters};
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
-use tessera_core::model::TokenListItem;
+use tessera_core::model::{Timestamp, TokenListItem};
 use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
 
 use super::{ApiError, Caller, ErrorBody};
@@ -21,6 +21,7 @@ const DEFAULT_LIMIT: u32 = 50;
 /// A token as the API shows it.
 pub(crate) fn token_view(item: TokenListItem) -> TokenView {
     let t = item.token;
+    let expired = t.is_expired_at(Timestamp::now());
     TokenView {
         id: t.key.get(),
         name: t.name,
@@ -44,6 +45,8 @@ pub(crate) fn token_view(item: TokenListItem) -> TokenView {
         created_at: t.created_at.to_rfc3339(),
         created_by: t.created_by_name,
         last_used_at: t.last_used_at.map(|at| at.to_rfc3339()),
+        expires_at: t.expires_at.map(|at| at.to_rfc3339()),
+        expired,
     }
 }
 
@@ -65,7 +68,7 @@ pub(crate) async fn list_tokens(
     caller: Caller,
 ) -> Result<Json<TokenPageView>, ApiError> {
     let params: TokenListParams = caller.params()?;
-    let filter = TokenFilter {
+    let mut filter = TokenFilter {
         revoked: match params.revoked.unwrap_or(RevokedChoice::All) {
             RevokedChoice::All => RevokedFilter::All,
             RevokedChoice::Yes => RevokedFilter::Yes,
@@ -76,7 +79,14 @@ pub(crate) async fn list_tokens(
         user: params.user.map(UserId::new),
         role: params.role.map(RoleId::new),
         search: params.search,
+        ..TokenFilter::default()
     };
+    TimeFilters {
+        expired: params.expired,
+        expiring_within_days: params.expiring_within_days,
+        unused_for_days: params.unused_for_days,
+    }
+    .apply(&mut filter, Timestamp::now())?;
     let sort = match params.sort.unwrap_or(TokenSortChoice::Newest) {
         TokenSortChoice::Newest => TokenSort::NewestFirst,
         TokenSortChoice::Oldest => TokenSort::OldestFirst,
@@ -127,6 +137,18 @@ pub(crate) async fn create_token(
         user: UserId::new(positive("user", input.user)?),
         role: RoleId::new(positive("role", input.role)?),
         name: input.name,
+        expires_at: input
+            .expires_at
+            .as_deref()
+            .map(|at| {
+                Timestamp::parse_rfc3339(at).map_err(|_| {
+                    ApiError::invalid(
+                        "expires_at",
+                        "must be an RFC 3339 time such as 2027-01-31T00:00:00Z",
+                    )
+                })
+            })
+            .transpose()?,
     };
     let (item, credentials) = state
         .tessera()

@@ -18,6 +18,9 @@ pub(crate) struct IdentityView<'a> {
     integration: Named<'a>,
     role: Named<'a>,
     token: Named<'a>,
+    /// RFC 3339: when the token expires (R16); absent when it never does.
+    #[serde(rename = "tokenExpiresAt", skip_serializing_if = "Option::is_none")]
+    token_expires_at: Option<String>,
     user: UserView<'a>,
 }
 
@@ -52,6 +55,7 @@ impl<'a> IdentityView<'a> {
                 id: identity.token.get(),
                 name: &identity.token_name,
             },
+            token_expires_at: identity.expires_at.map(|at| at.to_rfc3339()),
             user: UserView {
                 id: identity.user.get(),
                 name: &identity.user_name,

@@ -44,6 +44,7 @@ use crate::wire::{self, Surface};
             ("X-Tessera-Integration-Id" = String), ("X-Tessera-Application" = String, description = "Percent-encoded"),
             ("X-Tessera-Token-Id" = String, description = "The token's internal id"),
             ("X-Tessera-Token-Name" = String, description = "Percent-encoded"),
+            ("X-Tessera-Token-Expires-At" = String, description = "RFC 3339; only for a token that expires"),
         )),
         (status = 401, description = "Refused: the NetSuite body of the original request's surface; the reason is in the login audit trail"),
         (status = 403, description = "The caller is not a trusted service", body = crate::admin::ErrorBody),
@@ -182,7 +183,7 @@ fn original_surface(presented: &Presented<'_>) -> Surface {
 /// 200 with who is calling in headers; names are percent-encoded (header values are ASCII).
 fn identity_headers(identity: &Arc<Identity>) -> Response {
     let enc = |s: &str| tessera_oauth1::encode::encode(s).into_owned();
-    let pairs = [
+    let mut pairs = vec![
         ("x-tessera-account", identity.account.as_str().to_owned()),
         ("x-tessera-user-id", identity.user.get().to_string()),
         ("x-tessera-user", enc(&identity.user_name)),
@@ -197,6 +198,9 @@ fn identity_headers(identity: &Arc<Identity>) -> Response {
         ("x-tessera-token-id", identity.token.get().to_string()),
         ("x-tessera-token-name", enc(&identity.token_name)),
     ];
+    if let Some(at) = identity.expires_at {
+        pairs.push(("x-tessera-token-expires-at", at.to_rfc3339()));
+    }
     let mut response = Response::new(Body::empty());
     for (name, value) in pairs {
         if let Ok(v) = HeaderValue::from_str(&value) {

@@ -8,6 +8,7 @@
 //! token and an `Origin` naming one of this server's public origins ([`Ui`] checks both before
 //! any handler runs). Responses forbid framing, inline script and caching.
 
+mod account;
 mod audit;
 mod auth;
 mod consent;
@@ -109,6 +110,10 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
             get(directory::edit_role_page).post(directory::edit_role),
         )
         .route("/app/setup/login-audit-trail", get(audit::trail))
+        .route(
+            "/app/setup/account",
+            get(account::settings_page).post(account::save),
+        )
         .route("/app/{*rest}", get(no_such_page).post(no_such_page))
         .layer(session::layer(state));
     // Static files need no session (and must not extend one).
@@ -615,6 +620,7 @@ impl Ui {
                 integrations: self.can(Permission::IntegrationApplication),
                 directory: self.is_administrator() || self.can(Permission::AccessTokenManagement),
                 audit: self.can(Permission::LoginAuditTrail),
+                account: self.is_administrator(),
             },
         }
     }
@@ -646,6 +652,8 @@ pub(crate) struct Menu {
     pub integrations: bool,
     pub directory: bool,
     pub audit: bool,
+    /// Account Settings: administrators.
+    pub account: bool,
 }
 
 /// A message of the domain ("access token not found") as a sentence for a page.
@@ -669,6 +677,25 @@ pub(crate) fn when(t: tessera_core::model::Timestamp) -> String {
     full.get(..16)
         .map(|s| s.replacen('T', " ", 1))
         .unwrap_or(full)
+}
+
+/// How far `t` is from `now`, in its largest whole unit: "in 3 days", "in 5 hours",
+/// "2 minutes ago", "in less than a minute".
+pub(crate) fn from_now(t: tessera_core::model::Timestamp, now: tessera_core::model::Timestamp) -> String {
+    let ms = t.millis().saturating_sub(now.millis());
+    let span = ms.unsigned_abs() / 1000;
+    let (n, unit) = match span {
+        s if s < 60 => return if ms >= 0 { "in less than a minute".to_owned() } else { "less than a minute ago".to_owned() },
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3600, "hour"),
+        s => (s / 86_400, "day"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if ms >= 0 {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
 }
 
 /// Page links keep the filters: `base?name=value&…` with values encoded.

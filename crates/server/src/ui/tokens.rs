@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tessera_core::credentials::TokenCredentials;
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
-use tessera_core::model::{Permission, RecordRef, TokenListItem};
+use tessera_core::model::{Permission, RecordRef, Timestamp, TokenListItem};
 use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
-use tessera_core::{NewTokenInput, default_token_name};
+use tessera_core::{NewTokenInput, TimeFilters, default_token_name};
 
-use super::{Chrome, Ui, UiError, link, render, when};
+use super::{Chrome, Ui, UiError, from_now, link, render, when};
 use crate::AppState;
 
 const PAGE_SIZE: u32 = 25;
@@ -32,6 +32,10 @@ pub(crate) struct TokenRow {
     pub created: String,
     pub created_by: String,
     pub last_used: String,
+    /// R16: when the token expires (empty: never), and how far that is from now.
+    pub expires_at: String,
+    pub expires: String,
+    pub expired: bool,
     /// When and by whom, once revoked.
     pub revoked: Option<(String, String)>,
 }
@@ -39,6 +43,8 @@ pub(crate) struct TokenRow {
 impl From<&TokenListItem> for TokenRow {
     fn from(item: &TokenListItem) -> Self {
         let t = &item.token;
+        let now = Timestamp::now();
+        let expired = t.is_expired_at(now);
         Self {
             id: t.key.get(),
             name: t.name.clone(),
@@ -52,12 +58,20 @@ impl From<&TokenListItem> for TokenRow {
                 "Revoked"
             } else if t.inactive {
                 "Inactive"
+            } else if expired {
+                "Expired"
             } else {
                 "Active"
             },
             created: when(t.created_at),
             created_by: t.created_by_name.clone(),
             last_used: t.last_used_at.map(when).unwrap_or_default(),
+            expires_at: t.expires_at.map(when).unwrap_or_default(),
+            expires: t
+                .expires_at
+                .map(|at| from_now(at, now))
+                .unwrap_or_default(),
+            expired,
             revoked: t.revoked.as_ref().map(|r| (when(r.at), r.by_name.clone())),
         }
     }
@@ -91,6 +105,9 @@ struct ListPage {
     mine: bool,
     rows: Vec<TokenRow>,
     revoked: Vec<Choice>,
+    expired: Vec<Choice>,
+    expiring_within_days: String,
+    unused_for_days: String,
     applications: Vec<Choice>,
     users: Vec<Choice>,
     roles: Vec<Choice>,
@@ -141,14 +158,39 @@ async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiE
     let role = id("role", "Role");
     let search = q.value("search");
     let after_text = q.value("after");
-    let filter = TokenFilter {
+    let expired_text = q.value("expired");
+    let expired = match expired_text.as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        "" | "all" => None,
+        other => {
+            complain(format!("Expired: {other:?} is not All, Yes or No"));
+            None
+        }
+    };
+    let mut days = |name: &str, label: &str| {
+        q.days(name, label).unwrap_or_else(|e| {
+            complain(e);
+            None
+        })
+    };
+    let time = TimeFilters {
+        expired,
+        expiring_within_days: days("expiring_within_days", "Expiring within"),
+        unused_for_days: days("unused_for_days", "Unused for"),
+    };
+    let mut filter = TokenFilter {
         revoked,
         inactive: None,
         integration: application.map(IntegrationId::new),
         user: user.map(UserId::new),
         role: role.map(RoleId::new),
         search: (!search.is_empty()).then(|| search.clone()),
+        ..TokenFilter::default()
     };
+    if let Err(e) = time.apply(&mut filter, Timestamp::now()) {
+        complain(super::sentence(&e));
+    }
     let after = match after_text.as_str() {
         "" => None,
         a => TokenCursor::decode(a).ok(),
@@ -181,6 +223,9 @@ async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiE
             ("revoked", revoked_text.clone()),
             ("application", q.value("application")),
             ("search", search.clone()),
+            ("expired", expired_text.clone()),
+            ("expiring_within_days", q.value("expiring_within_days")),
+            ("unused_for_days", q.value("unused_for_days")),
             ("after", after),
         ];
         if !mine {
@@ -225,8 +270,25 @@ async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiE
             )
         })
         .collect();
+    let expired_choices = [("all", "All"), ("yes", "Yes"), ("no", "No")]
+        .into_iter()
+        .map(|(v, l)| {
+            Choice::new(
+                v,
+                l,
+                if expired_text.is_empty() {
+                    "all"
+                } else {
+                    &expired_text
+                },
+            )
+        })
+        .collect();
     let filtered = !search.is_empty()
         || !q.value("application").is_empty()
+        || matches!(expired_text.as_str(), "yes" | "no")
+        || !q.value("expiring_within_days").is_empty()
+        || !q.value("unused_for_days").is_empty()
         || (!mine && (!q.value("user").is_empty() || !q.value("role").is_empty()))
         || matches!(revoked_text.as_str(), "yes" | "no");
     let mut response = render(&ListPage {
@@ -240,6 +302,9 @@ async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiE
         mine,
         rows,
         revoked: revoked_choices,
+        expired: expired_choices,
+        expiring_within_days: q.value("expiring_within_days"),
+        unused_for_days: q.value("unused_for_days"),
         applications: application_choices,
         users: user_choices,
         roles: role_choices,
@@ -379,6 +444,10 @@ struct NewPage {
     applications: Vec<Choice>,
     grants: Vec<Grant>,
     name: String,
+    expires_in_days: String,
+    /// The account's maximum token lifetime (R16).
+    policy_days: Option<u32>,
+    max_days: u32,
     error: Option<String>,
     back: &'static str,
 }
@@ -424,14 +493,28 @@ async fn grants(state: &AppState, ui: &Ui, current: &str) -> Result<Vec<Grant>, 
     Ok(out)
 }
 
+/// What the New Access Token form holds.
+#[derive(Debug, Default)]
+struct NewTokenForm {
+    application: String,
+    grant: String,
+    name: String,
+    expires_in_days: String,
+}
+
 async fn new_form(
     state: &AppState,
     ui: &Ui,
-    application: &str,
-    grant: &str,
-    name: String,
+    form: NewTokenForm,
     error: Option<String>,
 ) -> Result<Response, UiError> {
+    let NewTokenForm {
+        application,
+        grant,
+        name,
+        expires_in_days,
+    } = form;
+    let (application, grant) = (application.as_str(), grant.as_str());
     let views = state.tessera().list_integrations(&ui.actor, false).await?;
     let usable = views
         .iter()
@@ -461,6 +544,13 @@ async fn new_form(
         applications,
         grants,
         name,
+        expires_in_days,
+        policy_days: ui.me.account.token_max_lifetime_days,
+        max_days: ui
+            .me
+            .account
+            .token_max_lifetime_days
+            .unwrap_or(tessera_core::LIFETIME_MAX_DAYS),
         back: back(ui),
         error: error.clone(),
     });
@@ -472,15 +562,12 @@ async fn new_form(
 
 pub(crate) async fn new_page(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
     let q = ui.query()?;
-    new_form(
-        &state,
-        &ui,
-        &q.value("application"),
-        &q.value("grant"),
-        String::new(),
-        None,
-    )
-    .await
+    let form = NewTokenForm {
+        application: q.value("application"),
+        grant: q.value("grant"),
+        ..NewTokenForm::default()
+    };
+    new_form(&state, &ui, form, None).await
 }
 
 #[derive(Template)]
@@ -497,8 +584,16 @@ pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Resp
     let application = form.value("application");
     let grant = form.value("grant");
     let name = form.value("name");
-    let again =
-        |error: String| new_form(&state, &ui, &application, &grant, name.clone(), Some(error));
+    let expires_in_days = form.value("expires_in_days");
+    let again = |error: String| {
+        let form = NewTokenForm {
+            application: application.clone(),
+            grant: grant.clone(),
+            name: name.clone(),
+            expires_in_days: expires_in_days.clone(),
+        };
+        new_form(&state, &ui, form, Some(error))
+    };
     ui.spend_intent(
         "This form was sent already (perhaps the page was reloaded): the token was created then, and its secret was shown that once. Find it in the Access Tokens list.",
     )
@@ -514,11 +609,16 @@ pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Resp
     let Some((user, role)) = pair else {
         return again("Choose the user and role the token is for.".to_owned()).await;
     };
+    let days = match form.days("expires_in_days", "Expires in") {
+        Ok(days) => days,
+        Err(e) => return again(e).await,
+    };
     let input = NewTokenInput {
         integration: IntegrationId::new(integration),
         user: UserId::new(user),
         role: RoleId::new(role),
         name: (!name.is_empty()).then(|| name.clone()),
+        expires_at: days.map(|d| Timestamp::now().plus_days(i64::from(d))),
     };
     match state.tessera().create_token(&ui.actor, input).await {
         Ok((item, credentials)) => Ok(render(&CreatedPage {

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 use tessera_core::ids::{AccountId, IntegrationId, TokenId, TokenKey, UserId};
-use tessera_core::model::{AccessToken, Revocation, TokenListItem};
+use tessera_core::model::{AccessToken, Revocation, Timestamp, TokenListItem};
 use tessera_core::store::{
-    NewToken, RevokedFilter, StoreResult, StoredToken, TokenQuery, TokenSort, TokenTx,
+    ExpiryFilter, NewToken, RevokedFilter, StoreResult, StoredToken, TokenQuery, TokenSort, TokenTx,
     token_name_sort_key,
 };
 
@@ -20,8 +20,8 @@ impl TokenTx for SqlTx {
         let row = sqlx::query(
             "INSERT INTO access_tokens (account_id, integration_id, user_id, role_id, name, \
              name_key, token_id, token_secret, token_secret_key_id, created_at, created_by, \
-             created_by_name, search_text) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $5 || '\n' \
+             created_by_name, expires_at, search_text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5 || '\n' \
              || (SELECT i.name FROM integrations i WHERE i.id = $2) || '\n' \
              || (SELECT u.name FROM users u WHERE u.id = $3) || '\n' \
              || (SELECT r.name FROM roles r WHERE r.account_id = $1 AND r.id = $4)) \
@@ -39,6 +39,7 @@ impl TokenTx for SqlTx {
         .bind(n.created_at.millis())
         .bind(n.created_by.map(UserId::get))
         .bind(n.created_by_name.clone())
+        .bind(n.expires_at.map(Timestamp::millis))
         .one(&mut self.tx)
         .await?;
         Ok(TokenKey::new(get(&row, "id")?))
@@ -180,6 +181,7 @@ impl TokenTx for SqlTx {
         if let Some(r) = f.role {
             q.push(" AND t.role_id = ").bind(Bind::Int(r.get()));
         }
+        push_time_filters(&mut q, f);
         let walk = matches!(plan, SearchPlan::Walk(_));
         plan.push_match(&mut q, self.backend);
         match (&query.after, query.sort) {
@@ -210,5 +212,34 @@ impl TokenTx for SqlTx {
         let rows = self.run_planned(q, walk).await;
         let rows = rows?;
         rows.iter().map(rows::token_item).collect()
+    }
+}
+
+/// The filters on time (RULES.md R16): expiry and disuse. A token never used counts as unused
+/// since it was created.
+pub(crate) fn push_time_filters(q: &mut crate::sql::SqlText, f: &tessera_core::store::TokenFilter) {
+    match f.expiry {
+        ExpiryFilter::Any => {}
+        ExpiryFilter::ExpiredAt(now) => {
+            q.push(" AND t.expires_at IS NOT NULL AND t.expires_at <= ")
+                .bind(Bind::Int(now.millis()));
+        }
+        ExpiryFilter::LiveAt(now) => {
+            q.push(" AND (t.expires_at IS NULL OR t.expires_at > ")
+                .bind(Bind::Int(now.millis()));
+            q.push(")");
+        }
+        ExpiryFilter::ExpiringBetween(from, to) => {
+            q.push(" AND t.expires_at IS NOT NULL AND t.expires_at > ")
+                .bind(Bind::Int(from.millis()));
+            q.push(" AND t.expires_at <= ").bind(Bind::Int(to.millis()));
+        }
+    }
+    if let Some(since) = f.unused_since {
+        q.push(
+            " AND COALESCE((SELECT tu.last_used_at FROM token_usage tu WHERE tu.token_id = t.id), \
+             t.created_at) < ",
+        )
+        .bind(Bind::Int(since.millis()));
     }
 }

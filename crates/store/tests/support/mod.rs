@@ -95,7 +95,7 @@ macro_rules! on_both_backends {
 pub mod world {
     use tessera_core::credentials::{ConsumerCredentials, TokenCredentials};
     use tessera_core::ids::{AccountId, Email, IntegrationId, RoleId, TokenKey, UserId};
-    use tessera_core::model::{AuthSwitches, Context, Permission, PermissionSet};
+    use tessera_core::model::{AuthSwitches, Context, Permission, PermissionSet, Timestamp};
     use tessera_core::{
         Actor, NewAccountInput, NewIntegrationInput, NewRoleInput, NewTokenInput, NewUserInput,
         Tessera,
@@ -288,6 +288,17 @@ pub mod world {
             owner: &Person,
             role: RoleId,
         ) -> (TokenKey, TokenCredentials) {
+            self.token_expiring(svc, owner, role, None).await
+        }
+
+        /// [`World::token`] with an expiry (R16; `None`: the account's maximum, or never).
+        pub async fn token_expiring(
+            &self,
+            svc: &Tessera,
+            owner: &Person,
+            role: RoleId,
+            expires_at: Option<Timestamp>,
+        ) -> (TokenKey, TokenCredentials) {
             let by = if role == RoleId::ADMINISTRATOR {
                 &owner.actor
             } else {
@@ -301,6 +312,7 @@ pub mod world {
                         user: owner.id,
                         role,
                         name: None,
+                        expires_at,
                     },
                 )
                 .await

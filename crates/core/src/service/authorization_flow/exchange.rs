@@ -171,6 +171,8 @@ impl Tessera {
                     user: consent.user,
                     role: consent.role,
                     name: None,
+                    // The account's maximum lifetime, if it sets one (R16).
+                    expires_at: None,
                 };
                 self.create_token_in(tx.as_mut(), &p, input, None, MayCreate::ByConsent)
                     .await
