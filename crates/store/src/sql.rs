@@ -75,6 +75,8 @@ impl Run for Q<'_> {
 pub(crate) enum Bind {
     Int(i64),
     Text(String),
+    OptInt(Option<i64>),
+    OptText(Option<String>),
 }
 
 /// SQL text built piece by piece with `$n` placeholders, which both engines accept (sqlx's
@@ -108,6 +110,8 @@ impl SqlText {
             .fold(sqlx::query(AssertSqlSafe(self.sql)), |q, b| match b {
                 Bind::Int(v) => q.bind(v),
                 Bind::Text(v) => q.bind(v),
+                Bind::OptInt(v) => q.bind(v),
+                Bind::OptText(v) => q.bind(v),
             })
     }
 }

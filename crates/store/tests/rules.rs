@@ -13,7 +13,7 @@ use tessera_core::model::{
 };
 use tessera_core::store::{RevokedFilter, TokenFilter, TokenSort};
 use tessera_core::{
-    AccountSettings, Actor, Error, InstallationChanges, IntegrationChanges, LoginRefusal,
+    AccountSettings, Actor, BulkAction, Error, InstallationChanges, IntegrationChanges, LoginRefusal,
     NewTokenInput, ResetConfirmation, RoleChanges, TimeFilters, UserChanges,
 };
 use tessera_oauth1::SigningKey;
@@ -55,6 +55,9 @@ on_both_backends!(
     r16_an_expiry_must_be_ahead_and_within_the_account_maximum,
     r16_the_list_filters_by_expiry_and_disuse,
     r16_an_expired_token_may_not_log_in,
+    r18_a_bulk_change_does_what_its_preview_counted_or_nothing,
+    r18_a_bulk_change_follows_r12,
+    r18_a_bulk_change_is_one_transaction,
 );
 
 fn is_not_permitted<T: std::fmt::Debug>(r: Result<T, Error>) -> bool {
@@ -2067,4 +2070,179 @@ async fn r16_an_expired_token_may_not_log_in(env: &Env) {
             .unwrap_err(),
         LoginRefusal::TokenInactive
     );
+}
+
+async fn r18_a_bulk_change_does_what_its_preview_counted_or_nothing(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let m = &w.manager.actor;
+    let (a1, _) = w.token(&env.svc, &w.alice, w.token_login_role).await;
+    let (a2, _) = w.token(&env.svc, &w.alice, w.token_user_role).await;
+    let (b1, _) = w.token(&env.svc, &w.bob, w.token_login_role).await;
+    let (a3, _) = w.token(&env.svc, &w.alice, w.token_login_role).await;
+    env.svc.revoke_token(m, a3).await.unwrap();
+    let alice = || TokenFilter {
+        user: Some(w.alice.id),
+        ..TokenFilter::default()
+    };
+    // Revoked tokens are not selected: two of Alice's three.
+    let preview = env
+        .svc
+        .preview_bulk(m, alice(), BulkAction::Inactivate)
+        .await
+        .unwrap();
+    assert_eq!(preview.count, 2);
+    let keys: Vec<TokenKey> = preview.sample.iter().map(|i| i.token.key).collect();
+    assert_eq!(keys, [a1, a2]);
+    // A count that is not the selection's does nothing.
+    let stale = env.svc.apply_bulk(m, alice(), BulkAction::Inactivate, 3).await;
+    assert!(matches!(stale, Err(Error::Conflict { .. })), "{stale:?}");
+    for key in [a1, a2] {
+        assert!(!env.svc.token(m, key).await.unwrap().token.inactive);
+    }
+    let done = env
+        .svc
+        .apply_bulk(m, alice(), BulkAction::Inactivate, 2)
+        .await
+        .unwrap();
+    assert_eq!(done.changed, [a1, a2]);
+    assert!(env.svc.token(m, a1).await.unwrap().token.inactive);
+    assert!(!env.svc.token(m, b1).await.unwrap().token.inactive);
+    // Inactive ones are not selected again for Inactivate, but are for Revoke.
+    let again = env.svc.preview_bulk(m, alice(), BulkAction::Inactivate).await.unwrap();
+    assert_eq!(again.count, 0);
+    let revoke = env.svc.preview_bulk(m, alice(), BulkAction::Revoke).await.unwrap();
+    assert_eq!(revoke.count, 2);
+    let done = env
+        .svc
+        .apply_bulk(m, alice(), BulkAction::Revoke, 2)
+        .await
+        .unwrap();
+    assert_eq!(done.changed, [a1, a2]);
+    for key in [a1, a2] {
+        let t = env.svc.token(m, key).await.unwrap().token;
+        assert_eq!(t.revoked.unwrap().by_name, "Max Manager");
+        // One system note per token and change.
+        let notes = env.svc.system_notes(m, &RecordRef::Token(key)).await.unwrap();
+        let fields: Vec<&str> = notes.iter().map(|n| n.field.as_str()).collect();
+        assert_eq!(fields, ["created", "inactive", "revoked"], "{notes:?}");
+    }
+    assert!(env.svc.token(m, b1).await.unwrap().token.revoked.is_none());
+    // Nothing selected, nothing to do; revoked=yes is refused, naming the field.
+    let none = env.svc.apply_bulk(m, alice(), BulkAction::Revoke, 0).await.unwrap();
+    assert!(none.changed.is_empty());
+    let f = TokenFilter {
+        revoked: RevokedFilter::Yes,
+        ..TokenFilter::default()
+    };
+    assert_eq!(
+        field_of(env.svc.preview_bulk(m, f, BulkAction::Revoke).await),
+        "revoked"
+    );
+    // Time filters select too: Bob's token, unused for a day or more.
+    env.svc
+        .store()
+        .record_token_use(vec![(b1, Timestamp::now().plus_days(-3))])
+        .await
+        .unwrap();
+    let mut unused = TokenFilter::default();
+    TimeFilters {
+        unused_for_days: Some(1),
+        ..TimeFilters::default()
+    }
+    .apply(&mut unused, Timestamp::now())
+    .unwrap();
+    let preview = env.svc.preview_bulk(m, unused.clone(), BulkAction::Revoke).await.unwrap();
+    assert_eq!(preview.count, 1);
+    let done = env.svc.apply_bulk(m, unused, BulkAction::Revoke, 1).await.unwrap();
+    assert_eq!(done.changed, [b1]);
+}
+
+async fn r18_a_bulk_change_follows_r12(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let (mine, _) = w.token(&env.svc, &w.alice, w.token_user_role).await;
+    let (bobs, _) = w.token(&env.svc, &w.bob, w.token_login_role).await;
+    let alice = w.alice.as_role(w.token_user_role);
+    // Without Access Token Management: one's own tokens only.
+    let others = TokenFilter {
+        user: Some(w.bob.id),
+        ..TokenFilter::default()
+    };
+    assert!(is_not_permitted(
+        env.svc.preview_bulk(&alice, others.clone(), BulkAction::Revoke).await
+    ));
+    assert!(is_not_permitted(
+        env.svc.apply_bulk(&alice, others, BulkAction::Revoke, 1).await
+    ));
+    let all = env
+        .svc
+        .preview_bulk(&alice, TokenFilter::default(), BulkAction::Revoke)
+        .await
+        .unwrap();
+    assert_eq!(all.count, 1);
+    let done = env
+        .svc
+        .apply_bulk(&alice, TokenFilter::default(), BulkAction::Revoke, 1)
+        .await
+        .unwrap();
+    assert_eq!(done.changed, [mine]);
+    let m = &w.manager.actor;
+    assert!(env.svc.token(m, bobs).await.unwrap().token.revoked.is_none());
+    // Another account's administrator selects nothing of this account.
+    let theirs = env
+        .svc
+        .preview_bulk(&w.b_admin.actor, TokenFilter::default(), BulkAction::Revoke)
+        .await
+        .unwrap();
+    assert_eq!(theirs.count, 0);
+}
+
+/// The revocations and their notes commit together or not at all: a note that cannot be
+/// written (a trigger refuses the last one here) leaves every token as it was.
+async fn r18_a_bulk_change_is_one_transaction(env: &Env) {
+    let w = World::build(&env.svc).await;
+    let m = &w.manager.actor;
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        keys.push(w.token(&env.svc, &w.alice, w.token_login_role).await.0);
+    }
+    let last = keys[2].get();
+    let mut raw = env.raw().await;
+    let refuse = if env.database_url().is_some() {
+        vec![
+            "CREATE FUNCTION refuse_note() RETURNS trigger AS $$ BEGIN \
+             RAISE EXCEPTION 'refused for the test'; END $$ LANGUAGE plpgsql"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER refuse_last BEFORE INSERT ON system_notes FOR EACH ROW \
+                 WHEN (NEW.record_id = {last} AND NEW.field = 'revoked') \
+                 EXECUTE FUNCTION refuse_note()"
+            ),
+        ]
+    } else {
+        vec![format!(
+            "CREATE TRIGGER refuse_last BEFORE INSERT ON system_notes \
+             WHEN NEW.record_id = {last} AND NEW.field = 'revoked' \
+             BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
+        )]
+    };
+    for sql in refuse {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut raw).await.unwrap();
+    }
+    let f = TokenFilter {
+        user: Some(w.alice.id),
+        ..TokenFilter::default()
+    };
+    let failed = env.svc.apply_bulk(m, f.clone(), BulkAction::Revoke, 3).await;
+    assert!(failed.is_err());
+    for key in &keys {
+        assert!(env.svc.token(m, *key).await.unwrap().token.revoked.is_none());
+    }
+    let drop = if env.database_url().is_some() {
+        "DROP TRIGGER refuse_last ON system_notes"
+    } else {
+        "DROP TRIGGER refuse_last"
+    };
+    sqlx::raw_sql(drop).execute(&mut raw).await.unwrap();
+    let done = env.svc.apply_bulk(m, f, BulkAction::Revoke, 3).await.unwrap();
+    assert_eq!(done.changed, keys);
 }

@@ -37,7 +37,42 @@ on_both_backends!(
     every_detail_code_is_stored_filtered_and_read_back,
     a_hostile_audit_text_never_fails_its_group,
     r16_a_token_stops_at_its_expiry_cached_or_not,
+    r18_a_bulk_change_stops_its_tokens_before_it_returns,
 );
+
+/// R18 across nodes: a bulk revoke made through another node (its own store object, so this
+/// node's change epoch does not move and its grant stays cached) still stops the token here,
+/// in the claim's own statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_r18_a_bulk_revoke_through_another_node_stops_the_token_here() {
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
+    let (w, verifier, key, creds) = setup(&env).await;
+    let fresh = || header(&w.app_creds, &creds, "1234567", None);
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "accepted");
+    let other = tessera_store::SqlStore::connect(
+        &env.database_url().unwrap(),
+        tessera_store::StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    // A bulk change opens no secret: this node's own keyring would do as well.
+    let node2 = tessera_core::Tessera::new(Arc::new(other.clone()), support::keyring());
+    let filter = tessera_core::store::TokenFilter {
+        user: Some(w.alice.id),
+        ..Default::default()
+    };
+    let done = node2
+        .apply_bulk(&w.manager.actor, filter, tessera_core::BulkAction::Revoke, 1)
+        .await
+        .unwrap();
+    assert_eq!(done.changed, [key]);
+    assert_eq!(verifier.cached_grants(), 1, "the grant is still cached here");
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "TokenRevoked");
+    other.close().await;
+    env.finish().await;
+}
 
 /// Several nodes on one PostgreSQL: a change made by another node moves no change epoch here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -959,5 +994,37 @@ async fn r16_a_token_stops_at_its_expiry_cached_or_not(env: &Env) {
             .await
             .unwrap();
         assert_eq!(accepted, [false], "an expired token's claim is refused");
+    }
+}
+
+/// R18: like a single revoke, a bulk change stops every token it changed for the next
+/// request, though their grants are cached.
+async fn r18_a_bulk_change_stops_its_tokens_before_it_returns(env: &Env) {
+    let (w, verifier, key, creds) = setup(env).await;
+    let (key2, creds2) = w.token(&env.svc, &w.alice, w.token_user_role).await;
+    let fresh = |c: &TokenCredentials| header(&w.app_creds, c, "1234567", None);
+    for c in [&creds, &creds2] {
+        assert_eq!(detail(&verify(&verifier, &fresh(c)).await), "accepted");
+    }
+    assert_eq!(verifier.cached_grants(), 2);
+    let filter = tessera_core::store::TokenFilter {
+        user: Some(w.alice.id),
+        ..Default::default()
+    };
+    let done = env
+        .svc
+        .apply_bulk(&w.manager.actor, filter.clone(), tessera_core::BulkAction::Inactivate, 2)
+        .await
+        .unwrap();
+    assert_eq!(done.changed, [key, key2]);
+    for c in [&creds, &creds2] {
+        assert_eq!(detail(&verify(&verifier, &fresh(c)).await), "TokenInactive");
+    }
+    env.svc
+        .apply_bulk(&w.manager.actor, filter, tessera_core::BulkAction::Revoke, 2)
+        .await
+        .unwrap();
+    for c in [&creds, &creds2] {
+        assert_eq!(detail(&verify(&verifier, &fresh(c)).await), "TokenRevoked");
     }
 }

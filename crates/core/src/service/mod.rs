@@ -7,6 +7,7 @@
 mod audit;
 pub(crate) mod authorization_flow;
 mod bootstrap;
+mod bulk;
 mod directory;
 mod discovery;
 mod endpoints;
@@ -30,6 +31,7 @@ pub use authorization_flow::{
     REQUEST_TOKEN_LIFETIME, STATE_MAX, callback_matches, check_flow_state,
 };
 pub use bootstrap::{FirstStart, Recovered};
+pub use bulk::{BULK_MAX, BulkAction, BulkOutcome, BulkPreview, PREVIEW_SAMPLE};
 pub use directory::{
     AccountSettings, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,
     password_hash_checks, prepare_password_checks,

@@ -240,6 +240,50 @@ async fn changeable_token(
     Ok(item)
 }
 
+/// The token list's filter with its search term checked and trimmed (an empty one is none).
+pub(crate) fn checked_filter(mut filter: TokenFilter) -> Result<TokenFilter> {
+    if let Some(search) = filter.search.take() {
+        let s = search.trim();
+        if s.chars().count() > SEARCH_MAX {
+            return Err(Error::invalid(
+                "search",
+                format!("must be at most {SEARCH_MAX} characters"),
+            ));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "search",
+                "must not contain control characters",
+            ));
+        }
+        // Substring search runs on trigram indexes; shorter terms would scan every token.
+        if !s.is_empty() && s.chars().count() < SEARCH_MIN {
+            return Err(Error::invalid(
+                "search",
+                format!("needs at least {SEARCH_MIN} characters"),
+            ));
+        }
+        filter.search = (!s.is_empty()).then(|| s.to_owned());
+    }
+    Ok(filter)
+}
+
+/// R12 for lists and bulk changes: without Access Token Management a user selects its own
+/// tokens only ("My Access Tokens"); asking for another user's is refused.
+pub(crate) fn scope_filter(p: &Principal, filter: &mut TokenFilter) -> Result<()> {
+    if !p.has(Permission::AccessTokenManagement) {
+        match filter.user {
+            Some(u) if u != p.user.id => {
+                return Err(Error::not_permitted(
+                    "other users' tokens need the Access Token Management permission",
+                ));
+            }
+            _ => filter.user = Some(p.user.id),
+        }
+    }
+    Ok(())
+}
+
 impl Tessera {
     /// New Access Token (R1, R7, R12). The token id and secret are returned once (R6).
     pub async fn create_token(
@@ -413,7 +457,7 @@ impl Tessera {
     pub async fn list_tokens(
         &self,
         actor: &Actor,
-        mut filter: TokenFilter,
+        filter: TokenFilter,
         sort: TokenSort,
         after: Option<TokenCursor>,
         limit: u32,
@@ -424,29 +468,7 @@ impl Tessera {
                 format!("must be between 1 and {PAGE_MAX}"),
             ));
         }
-        if let Some(search) = filter.search.take() {
-            let s = search.trim();
-            if s.chars().count() > SEARCH_MAX {
-                return Err(Error::invalid(
-                    "search",
-                    format!("must be at most {SEARCH_MAX} characters"),
-                ));
-            }
-            if s.chars().any(char::is_control) {
-                return Err(Error::invalid(
-                    "search",
-                    "must not contain control characters",
-                ));
-            }
-            // Substring search runs on trigram indexes; shorter terms would scan every token.
-            if !s.is_empty() && s.chars().count() < SEARCH_MIN {
-                return Err(Error::invalid(
-                    "search",
-                    format!("needs at least {SEARCH_MIN} characters"),
-                ));
-            }
-            filter.search = (!s.is_empty()).then(|| s.to_owned());
-        }
+        let mut filter = checked_filter(filter)?;
         if let Some(c) = &after
             && (c.name_key.is_some() != (sort == TokenSort::Name))
         {
@@ -457,16 +479,7 @@ impl Tessera {
         }
         let mut tx = self.tx(TxMode::Read).await?;
         let p = principal(tx.as_mut(), actor).await?;
-        if !p.has(Permission::AccessTokenManagement) {
-            match filter.user {
-                Some(u) if u != p.user.id => {
-                    return Err(Error::not_permitted(
-                        "listing other users' tokens needs the Access Token Management permission",
-                    ));
-                }
-                _ => filter.user = Some(p.user.id),
-            }
-        }
+        scope_filter(&p, &mut filter)?;
         let mut items = tx
             .list_tokens(&TokenQuery {
                 account: p.account.clone(),

@@ -161,6 +161,16 @@ pub trait TokenTx: Send {
         revocation: &Revocation,
     ) -> StoreResult<Vec<AccessToken>>;
     async fn list_tokens(&mut self, query: &TokenQuery) -> StoreResult<Vec<TokenListItem>>;
+    /// A bulk change (R18): of these tokens of `account`, revokes those not revoked yet, or
+    /// (`revocation` `None`) makes inactive those neither revoked nor inactive; returns the keys
+    /// it changed, in key order. Those it skipped changed in a transaction that committed
+    /// after the caller read them.
+    async fn change_tokens(
+        &mut self,
+        account: &AccountId,
+        keys: &[TokenKey],
+        revocation: Option<&Revocation>,
+    ) -> StoreResult<Vec<TokenKey>>;
 }
 
 /// The authorization flow's request tokens and the nonce records of its requests.

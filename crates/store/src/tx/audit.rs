@@ -7,31 +7,45 @@ use tessera_core::store::{AuditTx, StoreResult};
 
 use super::SqlTx;
 use crate::rows::{self};
-use crate::sql::Run;
+use crate::sql::{Bind, Run, SqlText};
+
+/// System notes inserted per statement (11 parameters each, well under both engines' limits).
+const NOTES_PER_STATEMENT: usize = 200;
 
 #[async_trait]
 impl AuditTx for SqlTx {
     async fn insert_notes(&mut self, notes: &[SystemNote]) -> StoreResult<()> {
-        for n in notes {
-            let (kind, id, record_account) = rows::record_parts(&n.record);
-            sqlx::query(
+        // Many rows per statement: a bulk change (R18) writes one note per token.
+        for chunk in notes.chunks(NOTES_PER_STATEMENT) {
+            let mut q = SqlText::new(
                 "INSERT INTO system_notes (at, account_id, actor_user_id, actor_name, context, \
-                 record_type, record_id, record_account_id, field, old_value, new_value) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(n.at.millis())
-            .bind(n.account.as_str().to_owned())
-            .bind(n.actor.map(UserId::get))
-            .bind(n.actor_name.clone())
-            .bind(n.context.code())
-            .bind(kind)
-            .bind(id)
-            .bind(record_account)
-            .bind(n.field.clone())
-            .bind(n.old_value.clone())
-            .bind(n.new_value.clone())
-            .run(&mut self.tx)
-            .await?;
+                 record_type, record_id, record_account_id, field, old_value, new_value) VALUES ",
+            );
+            for (i, n) in chunk.iter().enumerate() {
+                let (kind, id, record_account) = rows::record_parts(&n.record);
+                q.push(if i == 0 { "(" } else { ", (" });
+                let values = [
+                    Bind::Int(n.at.millis()),
+                    Bind::Text(n.account.as_str().to_owned()),
+                    Bind::OptInt(n.actor.map(UserId::get)),
+                    Bind::Text(n.actor_name.clone()),
+                    Bind::Text(n.context.code().to_owned()),
+                    Bind::Text(kind.to_owned()),
+                    Bind::Int(id),
+                    Bind::Text(record_account),
+                    Bind::Text(n.field.clone()),
+                    Bind::OptText(n.old_value.clone()),
+                    Bind::OptText(n.new_value.clone()),
+                ];
+                for (j, value) in values.into_iter().enumerate() {
+                    if j > 0 {
+                        q.push(", ");
+                    }
+                    q.bind(value);
+                }
+                q.push(")");
+            }
+            q.query().run(&mut self.tx).await?;
         }
         Ok(())
     }

@@ -14,6 +14,9 @@ use crate::rows::{self, get};
 use crate::search::SearchPlan;
 use crate::sql::{Bind, Run};
 
+/// Tokens changed per statement by a bulk change.
+const CHANGE_CHUNK: usize = 1_000;
+
 #[async_trait]
 impl TokenTx for SqlTx {
     async fn insert_token(&mut self, n: &NewToken) -> StoreResult<TokenKey> {
@@ -149,6 +152,54 @@ impl TokenTx for SqlTx {
         }
         tokens.sort_by_key(|t| t.key);
         Ok(tokens)
+    }
+
+    async fn change_tokens(
+        &mut self,
+        account: &AccountId,
+        keys: &[TokenKey],
+        revocation: Option<&Revocation>,
+    ) -> StoreResult<Vec<TokenKey>> {
+        let mut changed = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(CHANGE_CHUNK) {
+            // Keys are integers the caller read from the database, written as literals.
+            let list = chunk
+                .iter()
+                .map(|k| k.get().to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows = match revocation {
+                Some(r) => {
+                    let sql = format!(
+                        "UPDATE access_tokens SET revoked = 1, revoked_at = $2, revoked_by = $3, \
+                         revoked_by_name = $4 WHERE account_id = $1 AND revoked = 0 \
+                         AND id IN ({list}) RETURNING id"
+                    );
+                    sqlx::query(AssertSqlSafe(sql))
+                        .bind(account.as_str().to_owned())
+                        .bind(r.at.millis())
+                        .bind(r.by.map(UserId::get))
+                        .bind(r.by_name.clone())
+                        .all(&mut self.tx)
+                        .await?
+                }
+                None => {
+                    let sql = format!(
+                        "UPDATE access_tokens SET inactive = 1 WHERE account_id = $1 \
+                         AND revoked = 0 AND inactive = 0 AND id IN ({list}) RETURNING id"
+                    );
+                    sqlx::query(AssertSqlSafe(sql))
+                        .bind(account.as_str().to_owned())
+                        .all(&mut self.tx)
+                        .await?
+                }
+            };
+            for row in &rows {
+                changed.push(TokenKey::new(get(row, "id")?));
+            }
+        }
+        changed.sort();
+        Ok(changed)
     }
 
     async fn list_tokens(&mut self, query: &TokenQuery) -> StoreResult<Vec<TokenListItem>> {
