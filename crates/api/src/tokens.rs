@@ -195,3 +195,37 @@ pub struct TokenChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive: Option<bool>,
 }
+
+/// What a bulk change (R18) would do now: how many tokens the filter selects, and the first 20.
+/// Nothing is changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BulkPreviewView {
+    /// `revoke` or `inactivate`.
+    pub action: String,
+    /// Send this as `expected_count` to carry the change out.
+    pub count: usize,
+    /// The first tokens selected, oldest first.
+    pub sample: Vec<TokenView>,
+    /// The most tokens one bulk change may touch.
+    pub max: usize,
+}
+
+/// Carries out a bulk change (R18): only if the filter still selects `expected_count` tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkConfirm {
+    /// The `count` of the preview: the change is refused (409) when the filter selects another
+    /// number of tokens by now.
+    pub expected_count: usize,
+}
+
+/// What a bulk change did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BulkResultView {
+    /// `revoke` or `inactivate`.
+    pub action: String,
+    /// How many tokens were changed.
+    pub changed: usize,
+    /// Their internal ids.
+    pub tokens: Vec<i64>,
+}

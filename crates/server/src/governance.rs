@@ -98,6 +98,7 @@ mod tests {
         Identity {
             token: TokenKey::new(1),
             token_name: String::new(),
+            expires_at: None,
             owner: std::sync::Arc::new(tessera_core::verifier::TokenOwner {
                 account: AccountId::parse("1234567").unwrap(),
                 integration: IntegrationId::new(1),

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use tessera_api::audit::NoteView;
 use tessera_api::query::to_query;
 use tessera_api::tokens::{
-    CreatedToken, NewToken, RevokedChoice, TokenChanges, TokenListParams, TokenPageView,
+    BulkConfirm, BulkPreviewView, BulkResultView, CreatedToken, NewToken, RevokedChoice, TokenChanges, TokenListParams, TokenPageView,
     TokenSortChoice, TokenView,
 };
 
@@ -25,31 +25,8 @@ pub struct TokenArgs {
 enum TokenCommand {
     /// List access tokens (all of the account with Access Token Management, else your own).
     List {
-        /// all, yes or no.
-        #[arg(long, default_value = "all", value_parser = choice::<RevokedChoice>)]
-        revoked: RevokedChoice,
-        /// Only inactive (true) or only active (false) tokens.
-        #[arg(long)]
-        inactive: Option<bool>,
-        /// Part of the token, application, user or role name (3 characters or more).
-        #[arg(long)]
-        search: Option<String>,
-        /// Internal id of an integration record.
-        #[arg(long)]
-        application: Option<i64>,
-        #[arg(long)]
-        user: Option<i64>,
-        #[arg(long)]
-        role: Option<i64>,
-        /// Only expired (true) or only unexpired (false) tokens.
-        #[arg(long)]
-        expired: Option<bool>,
-        /// Only tokens that expire within this many days.
-        #[arg(long, value_name = "DAYS")]
-        expiring_within_days: Option<u32>,
-        /// Only tokens not used for this many days (never used: counted from creation).
-        #[arg(long, value_name = "DAYS")]
-        unused_for_days: Option<u32>,
+        #[command(flatten)]
+        filters: Filters,
         /// newest, oldest or name.
         #[arg(long, value_parser = choice::<TokenSortChoice>)]
         sort: Option<TokenSortChoice>,
@@ -90,6 +67,72 @@ enum TokenCommand {
     Revoke { id: i64 },
     /// The token's system notes.
     Notes { id: i64 },
+    /// Revoke (permanent) or make inactive every token the filters select: the count and the
+    /// first tokens are shown first, then the change is made in one transaction, only if the
+    /// filters still select that many.
+    Bulk {
+        /// revoke or inactivate.
+        #[arg(value_parser = ["revoke", "inactivate"])]
+        action: String,
+        #[command(flatten)]
+        filters: Filters,
+        /// Do it without asking (the count shown is the one confirmed).
+        #[arg(long)]
+        yes: bool,
+        /// Do it only if the filters select exactly this many tokens (for scripts).
+        #[arg(long, value_name = "COUNT", conflicts_with = "yes")]
+        expect: Option<usize>,
+    },
+}
+
+/// The list's filters, shared by `token list` and `token bulk`.
+#[derive(Debug, Args)]
+struct Filters {
+    /// all, yes or no.
+    #[arg(long, value_parser = choice::<RevokedChoice>)]
+    revoked: Option<RevokedChoice>,
+    /// Only inactive (true) or only active (false) tokens.
+    #[arg(long)]
+    inactive: Option<bool>,
+    /// Part of the token, application, user or role name (3 characters or more).
+    #[arg(long)]
+    search: Option<String>,
+    /// Internal id of an integration record.
+    #[arg(long)]
+    application: Option<i64>,
+    /// Internal id of a user.
+    #[arg(long)]
+    user: Option<i64>,
+    /// Internal id of a role.
+    #[arg(long)]
+    role: Option<i64>,
+    /// Only expired (true) or only unexpired (false) tokens.
+    #[arg(long)]
+    expired: Option<bool>,
+    /// Only tokens that expire within this many days.
+    #[arg(long, value_name = "DAYS")]
+    expiring_within_days: Option<u32>,
+    /// Only tokens not used for this many days (never used: counted from creation).
+    #[arg(long, value_name = "DAYS")]
+    unused_for_days: Option<u32>,
+}
+
+impl Filters {
+    /// The list's query parameters holding these filters.
+    fn params(&self) -> TokenListParams {
+        TokenListParams {
+            revoked: self.revoked,
+            inactive: self.inactive,
+            search: self.search.clone(),
+            application: self.application,
+            user: self.user,
+            role: self.role,
+            expired: self.expired,
+            expiring_within_days: self.expiring_within_days,
+            unused_for_days: self.unused_for_days,
+            ..TokenListParams::default()
+        }
+    }
 }
 
 /// The RFC 3339 time `days` from now.
@@ -205,32 +248,16 @@ pub fn token(args: &TokenArgs) -> Result<()> {
     };
     match &args.command {
         TokenCommand::List {
-            revoked,
-            inactive,
-            search,
-            application,
-            user,
-            role,
-            expired,
-            expiring_within_days,
-            unused_for_days,
+            filters,
             sort,
             limit,
             after,
         } => {
             let params = TokenListParams {
-                revoked: Some(*revoked),
-                inactive: *inactive,
-                search: search.clone(),
-                application: *application,
-                user: *user,
-                role: *role,
-                expired: *expired,
-                expiring_within_days: *expiring_within_days,
-                unused_for_days: *unused_for_days,
                 sort: *sort,
                 limit: Some(*limit),
                 after: after.clone(),
+                ..filters.params()
             };
             let page = api.get::<TokenPageView>(&format!("/api/v1/tokens{}", to_query(&params)))?;
             render::table(out, &page.raw, &page.value.items, TOKEN_COLUMNS);
@@ -289,6 +316,83 @@ pub fn token(args: &TokenArgs) -> Result<()> {
             let notes = api.get::<Vec<NoteView>>(&path(id, "/notes"))?;
             render::table(out, &notes.raw, &notes.value, NOTE_COLUMNS);
         }
+        TokenCommand::Bulk {
+            action,
+            filters,
+            yes,
+            expect,
+        } => bulk(&api, out, action, filters, *yes, *expect)?,
+    }
+    Ok(())
+}
+
+/// `token bulk`: the preview, the confirmation, the change.
+fn bulk(
+    api: &crate::api::Api,
+    out: Output,
+    action: &str,
+    filters: &Filters,
+    yes: bool,
+    expect: Option<usize>,
+) -> Result<()> {
+    let url = format!("/api/v1/tokens/bulk/{action}{}", to_query(&filters.params()));
+    let expected = match expect {
+        // A script that knows the count: no preview needed, the server checks it.
+        Some(n) => n,
+        None => {
+            let preview = api.get::<BulkPreviewView>(&url)?;
+            let p = &preview.value;
+            if out == Output::Text {
+                let verb = if action == "revoke" { "revoke" } else { "make inactive" };
+                println!("The filters select {} token(s) to {verb}.", p.count);
+                if !p.sample.is_empty() {
+                    render::table(out, &preview.raw, &p.sample, TOKEN_COLUMNS);
+                    if p.count > p.sample.len() {
+                        println!("(and {} more)", p.count - p.sample.len());
+                    }
+                }
+            }
+            if p.count == 0 {
+                if out == Output::Json {
+                    println!("{}", preview.raw);
+                }
+                return Ok(());
+            }
+            if !yes {
+                confirm_count(action, p.count)?;
+            }
+            p.count
+        }
+    };
+    let body = BulkConfirm {
+        expected_count: expected,
+    };
+    let done = api.call::<_, BulkResultView>("POST", &url, Some(&body))?;
+    match out {
+        Output::Json => println!("{}", done.raw),
+        Output::Text => {
+            let d = &done.value;
+            let did = if d.action == "revoke" { "revoked" } else { "made inactive" };
+            println!("{} token(s) {did}: {}", d.changed, render::list(&d.tokens));
+        }
+    }
+    Ok(())
+}
+
+/// Asks on the terminal for the count, typed back; refuses when there is no terminal.
+fn confirm_count(action: &str, count: usize) -> Result<()> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "not a terminal: confirm with --yes (the count shown) or --expect {count} (checked by the server)"
+        );
+    }
+    print!("Type {count} to {action} these tokens: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() != count.to_string() {
+        anyhow::bail!("not confirmed: nothing was changed");
     }
     Ok(())
 }

@@ -80,6 +80,7 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::show_token, tokens::edit_token))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(tokens::preview_bulk, tokens::apply_bulk))
         .routes(routes!(
             integrations::list_integrations,
             integrations::create_integration

@@ -4,10 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use tessera_api::tokens::{
-    CreatedToken, Named, NewToken, RevokedChoice, TokenChanges, TokenListParams, TokenPageView,
+    BulkConfirm, BulkPreviewView, BulkResultView, CreatedToken, Named, NewToken, RevokedChoice, TokenChanges, TokenListParams, TokenPageView,
     TokenSortChoice, TokenView,
 };
-use tessera_core::{NewTokenInput, TimeFilters};
+use tessera_core::{BULK_MAX, BulkAction, NewTokenInput, TimeFilters};
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
 use tessera_core::model::{Timestamp, TokenListItem};
 use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
@@ -50,6 +50,30 @@ pub(crate) fn token_view(item: TokenListItem) -> TokenView {
     }
 }
 
+/// The list's filters as the domain takes them (shared by the list and bulk changes).
+fn token_filter(params: &TokenListParams) -> Result<TokenFilter, ApiError> {
+    let mut filter = TokenFilter {
+        revoked: match params.revoked.unwrap_or(RevokedChoice::All) {
+            RevokedChoice::All => RevokedFilter::All,
+            RevokedChoice::Yes => RevokedFilter::Yes,
+            RevokedChoice::No => RevokedFilter::No,
+        },
+        inactive: params.inactive,
+        integration: params.application.map(IntegrationId::new),
+        user: params.user.map(UserId::new),
+        role: params.role.map(RoleId::new),
+        search: params.search.clone(),
+        ..TokenFilter::default()
+    };
+    TimeFilters {
+        expired: params.expired,
+        expiring_within_days: params.expiring_within_days,
+        unused_for_days: params.unused_for_days,
+    }
+    .apply(&mut filter, Timestamp::now())?;
+    Ok(filter)
+}
+
 /// The Access Tokens list: every token of the account for a token manager, the caller's own
 /// otherwise (R1, R12). Filters combine; pages follow `next`.
 #[utoipa::path(
@@ -68,25 +92,7 @@ pub(crate) async fn list_tokens(
     caller: Caller,
 ) -> Result<Json<TokenPageView>, ApiError> {
     let params: TokenListParams = caller.params()?;
-    let mut filter = TokenFilter {
-        revoked: match params.revoked.unwrap_or(RevokedChoice::All) {
-            RevokedChoice::All => RevokedFilter::All,
-            RevokedChoice::Yes => RevokedFilter::Yes,
-            RevokedChoice::No => RevokedFilter::No,
-        },
-        inactive: params.inactive,
-        integration: params.application.map(IntegrationId::new),
-        user: params.user.map(UserId::new),
-        role: params.role.map(RoleId::new),
-        search: params.search,
-        ..TokenFilter::default()
-    };
-    TimeFilters {
-        expired: params.expired,
-        expiring_within_days: params.expiring_within_days,
-        unused_for_days: params.unused_for_days,
-    }
-    .apply(&mut filter, Timestamp::now())?;
+    let filter = token_filter(&params)?;
     let sort = match params.sort.unwrap_or(TokenSortChoice::Newest) {
         TokenSortChoice::Newest => TokenSort::NewestFirst,
         TokenSortChoice::Oldest => TokenSort::OldestFirst,
@@ -283,4 +289,101 @@ pub(crate) async fn revoke_token(
         .revoke_token(&caller.actor, token_key(&id)?)
         .await?;
     Ok(Json(token_view(item)))
+}
+
+/// A bulk change's filter: the list's, without its paging and order (a bulk change takes every
+/// token it selects).
+fn bulk_filter(caller: &Caller) -> Result<TokenFilter, ApiError> {
+    let params: TokenListParams = caller.params()?;
+    for (given, name) in [
+        (params.sort.is_some(), "sort"),
+        (params.after.is_some(), "after"),
+        (params.limit.is_some(), "limit"),
+    ] {
+        if given {
+            return Err(ApiError::invalid(
+                name,
+                "is not a parameter of a bulk change (it takes every token the filter selects)",
+            ));
+        }
+    }
+    token_filter(&params)
+}
+
+fn bulk_action(action: &str) -> Result<BulkAction, ApiError> {
+    BulkAction::from_code(action)
+        .ok_or_else(|| ApiError::invalid("action", "must be revoke or inactivate"))
+}
+
+/// Previews a bulk change (R18): how many tokens the filter selects now for `revoke` or
+/// `inactivate`, and the first 20. Changes nothing. Takes the list's filters.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens/bulk/{action}",
+    tag = "tokens",
+    params(
+        ("action" = String, Path, description = "`revoke` (permanent) or `inactivate` (reversible)"),
+        TokenListParams,
+    ),
+    responses(
+        (status = 200, description = "What the change would do now", body = BulkPreviewView),
+        (status = 400, description = "A parameter is invalid, or the filter selects more than 10,000 tokens", body = ErrorBody),
+        (status = 403, description = "Other users' tokens need Access Token Management (R12)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn preview_bulk(
+    State(state): State<AppState>,
+    Path(action): Path<String>,
+    caller: Caller,
+) -> Result<Json<BulkPreviewView>, ApiError> {
+    let action = bulk_action(&action)?;
+    let filter = bulk_filter(&caller)?;
+    let preview = state
+        .tessera()
+        .preview_bulk(&caller.actor, filter, action)
+        .await?;
+    Ok(Json(BulkPreviewView {
+        action: action.code().to_owned(),
+        count: preview.count,
+        sample: preview.sample.into_iter().map(token_view).collect(),
+        max: BULK_MAX,
+    }))
+}
+
+/// Carries out a bulk change (R18): revokes, or makes inactive, every token the filter
+/// selects, in one transaction with one system note per token — only if it still selects the
+/// previewed `expected_count`. The tokens are refused from the moment this returns.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens/bulk/{action}",
+    tag = "tokens",
+    params(
+        ("action" = String, Path, description = "`revoke` (permanent) or `inactivate` (reversible)"),
+        TokenListParams,
+    ),
+    request_body = BulkConfirm,
+    responses(
+        (status = 200, description = "Done", body = BulkResultView),
+        (status = 400, description = "A parameter is invalid, or the filter selects more than 10,000 tokens", body = ErrorBody),
+        (status = 403, description = "Other users' tokens need Access Token Management (R12)", body = ErrorBody),
+        (status = 409, description = "The filter selects another number of tokens by now (or some changed meanwhile); nothing was changed", body = ErrorBody),
+    )
+)]
+pub(crate) async fn apply_bulk(
+    State(state): State<AppState>,
+    Path(action): Path<String>,
+    caller: Caller,
+) -> Result<Json<BulkResultView>, ApiError> {
+    let action = bulk_action(&action)?;
+    let filter = bulk_filter(&caller)?;
+    let confirm: BulkConfirm = caller.json()?;
+    let done = state
+        .tessera()
+        .apply_bulk(&caller.actor, filter, action, confirm.expected_count)
+        .await?;
+    Ok(Json(BulkResultView {
+        action: action.code().to_owned(),
+        changed: done.changed.len(),
+        tokens: done.changed.iter().map(|k| k.get()).collect(),
+    }))
 }

@@ -58,6 +58,10 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
             "/app/setup/access-tokens/new",
             get(tokens::new_page).post(tokens::create),
         )
+        .route(
+            "/app/setup/access-tokens/bulk",
+            get(tokens::bulk_preview).post(tokens::bulk_apply),
+        )
         .route("/app/setup/access-tokens/{id}", get(tokens::view))
         .route(
             "/app/setup/access-tokens/{id}/edit",

@@ -8,7 +8,7 @@ use tessera_core::credentials::TokenCredentials;
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
 use tessera_core::model::{Permission, RecordRef, Timestamp, TokenListItem};
 use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
-use tessera_core::{NewTokenInput, TimeFilters, default_token_name};
+use tessera_core::{BulkAction, NewTokenInput, TimeFilters, default_token_name};
 
 use super::{Chrome, Ui, UiError, from_now, link, render, when};
 use crate::AppState;
@@ -16,6 +16,7 @@ use crate::AppState;
 const PAGE_SIZE: u32 = 25;
 const LIST: &str = "/app/setup/access-tokens";
 const MINE: &str = "/app/setup/my-access-tokens";
+const BULK: &str = "/app/setup/access-tokens/bulk";
 
 /// A token as a row or a record page shows it.
 #[derive(Debug)]
@@ -117,6 +118,8 @@ struct ListPage {
     first: Option<String>,
     can_create: bool,
     filtered: bool,
+    /// Bulk changes of what the filters select, when they select something.
+    bulk: Option<String>,
 }
 
 pub(crate) async fn list(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
@@ -127,70 +130,133 @@ pub(crate) async fn mine(State(state): State<AppState>, ui: Ui) -> Result<Respon
     list_page(&state, ui, true).await
 }
 
+/// The list's filters as a page's query (or a bulk form) gives them: the domain's filter,
+/// the first thing wrong with them, and the values to carry into links and forms.
+pub(crate) struct ListFilters {
+    filter: TokenFilter,
+    error: Option<String>,
+    /// (name, value) of every filter given, for links and hidden fields.
+    keep: Vec<(&'static str, String)>,
+    /// My Access Tokens: the user is the signed-in one, not a filter chosen.
+    mine: bool,
+}
+
+/// The filters' field names, in the order links carry them.
+const FILTER_FIELDS: [&str; 8] = [
+    "revoked",
+    "application",
+    "user",
+    "role",
+    "search",
+    "expired",
+    "expiring_within_days",
+    "unused_for_days",
+];
+
+impl ListFilters {
+    /// Reads the filters; `mine` (My Access Tokens) selects the signed-in user's tokens.
+    fn read(q: &crate::form::Fields, ui: &Ui, mine: bool) -> Self {
+        let mut error = None;
+        let mut complain = |e: String| {
+            error.get_or_insert(e);
+        };
+        let revoked = match q.value("revoked").as_str() {
+            "yes" => RevokedFilter::Yes,
+            "no" => RevokedFilter::No,
+            "" | "all" => RevokedFilter::All,
+            other => {
+                complain(format!("Revoked: {other:?} is not All, Yes or No"));
+                RevokedFilter::All
+            }
+        };
+        let expired = match q.value("expired").as_str() {
+            "yes" => Some(true),
+            "no" => Some(false),
+            "" | "all" => None,
+            other => {
+                complain(format!("Expired: {other:?} is not All, Yes or No"));
+                None
+            }
+        };
+        let mut id = |name: &str, label: &str| {
+            q.id(name, label).unwrap_or_else(|e| {
+                complain(e);
+                None
+            })
+        };
+        let application = id("application", "Application");
+        let user = if mine {
+            Some(ui.me.user.id.get())
+        } else {
+            id("user", "User")
+        };
+        let role = id("role", "Role");
+        let mut days = |name: &str, label: &str| {
+            q.days(name, label).unwrap_or_else(|e| {
+                complain(e);
+                None
+            })
+        };
+        let time = TimeFilters {
+            expired,
+            expiring_within_days: days("expiring_within_days", "Expiring within"),
+            unused_for_days: days("unused_for_days", "Unused for"),
+        };
+        let search = q.value("search");
+        let mut filter = TokenFilter {
+            revoked,
+            inactive: None,
+            integration: application.map(IntegrationId::new),
+            user: user.map(UserId::new),
+            role: role.map(RoleId::new),
+            search: (!search.is_empty()).then_some(search),
+            ..TokenFilter::default()
+        };
+        if let Err(e) = time.apply(&mut filter, Timestamp::now()) {
+            complain(super::sentence(&e));
+        }
+        // My Access Tokens carries its user on: a bulk change from it selects one's own tokens
+        // whatever the role may select.
+        let keep = FILTER_FIELDS
+            .into_iter()
+            .map(|name| match (name, user) {
+                ("user", Some(me)) if mine => (name, me.to_string()),
+                _ => (name, q.value(name)),
+            })
+            .filter(|(name, v)| {
+                !v.is_empty() && !(matches!(*name, "revoked" | "expired") && v == "all")
+            })
+            .collect();
+        Self {
+            filter,
+            error,
+            keep,
+            mine,
+        }
+    }
+
+    /// Whether a filter chosen narrows the list.
+    fn narrows(&self) -> bool {
+        self.keep
+            .iter()
+            .any(|(name, _)| !(self.mine && *name == "user"))
+    }
+}
+
 async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiError> {
     let q = ui.query()?;
-    let mut error = None;
-    let mut complain = |e: String| {
-        error.get_or_insert(e);
-    };
+    let filters = ListFilters::read(&q, &ui, mine);
+    let filtered = filters.narrows();
+    let ListFilters {
+        filter,
+        mut error,
+        keep: kept,
+        ..
+    } = filters;
     let revoked_text = q.value("revoked");
-    let revoked = match revoked_text.as_str() {
-        "yes" => RevokedFilter::Yes,
-        "no" => RevokedFilter::No,
-        "" | "all" => RevokedFilter::All,
-        other => {
-            complain(format!("Revoked: {other:?} is not All, Yes or No"));
-            RevokedFilter::All
-        }
-    };
-    let mut id = |name: &str, label: &str| {
-        q.id(name, label).unwrap_or_else(|e| {
-            complain(e);
-            None
-        })
-    };
-    let application = id("application", "Application");
-    let user = if mine {
-        Some(ui.me.user.id.get())
-    } else {
-        id("user", "User")
-    };
-    let role = id("role", "Role");
+    let expired_text = q.value("expired");
     let search = q.value("search");
     let after_text = q.value("after");
-    let expired_text = q.value("expired");
-    let expired = match expired_text.as_str() {
-        "yes" => Some(true),
-        "no" => Some(false),
-        "" | "all" => None,
-        other => {
-            complain(format!("Expired: {other:?} is not All, Yes or No"));
-            None
-        }
-    };
-    let mut days = |name: &str, label: &str| {
-        q.days(name, label).unwrap_or_else(|e| {
-            complain(e);
-            None
-        })
-    };
-    let time = TimeFilters {
-        expired,
-        expiring_within_days: days("expiring_within_days", "Expiring within"),
-        unused_for_days: days("unused_for_days", "Unused for"),
-    };
-    let mut filter = TokenFilter {
-        revoked,
-        inactive: None,
-        integration: application.map(IntegrationId::new),
-        user: user.map(UserId::new),
-        role: role.map(RoleId::new),
-        search: (!search.is_empty()).then(|| search.clone()),
-        ..TokenFilter::default()
-    };
-    if let Err(e) = time.apply(&mut filter, Timestamp::now()) {
-        complain(super::sentence(&e));
-    }
     let after = match after_text.as_str() {
         "" => None,
         a => TokenCursor::decode(a).ok(),
@@ -218,22 +284,13 @@ async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiE
         ),
         None => (Vec::new(), None),
     };
+    let rows_empty = rows.is_empty();
     let keep = |after: String| {
-        let mut params = vec![
-            ("revoked", revoked_text.clone()),
-            ("application", q.value("application")),
-            ("search", search.clone()),
-            ("expired", expired_text.clone()),
-            ("expiring_within_days", q.value("expiring_within_days")),
-            ("unused_for_days", q.value("unused_for_days")),
-            ("after", after),
-        ];
-        if !mine {
-            params.push(("user", q.value("user")));
-            params.push(("role", q.value("role")));
-        }
+        let mut params = kept.clone();
+        params.push(("after", after));
         link(if mine { MINE } else { LIST }, &params)
     };
+    let bulk = link(BULK, &kept);
     let applications = tessera.list_integrations(&ui.actor, true).await?;
     let current_app = q.value("application");
     let mut application_choices = vec![Choice::new("", "All", &current_app)];
@@ -284,13 +341,6 @@ async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiE
             )
         })
         .collect();
-    let filtered = !search.is_empty()
-        || !q.value("application").is_empty()
-        || matches!(expired_text.as_str(), "yes" | "no")
-        || !q.value("expiring_within_days").is_empty()
-        || !q.value("unused_for_days").is_empty()
-        || (!mine && (!q.value("user").is_empty() || !q.value("role").is_empty()))
-        || matches!(revoked_text.as_str(), "yes" | "no");
     let mut response = render(&ListPage {
         chrome: ui.chrome(if mine { "my-tokens" } else { "tokens" }),
         title: if mine {
@@ -314,6 +364,7 @@ async fn list_page(state: &AppState, ui: Ui, mine: bool) -> Result<Response, UiE
         can_create: ui.can(Permission::AccessTokenManagement)
             || ui.can(Permission::UserAccessTokens),
         filtered,
+        bulk: (!rows_empty).then_some(bulk),
         error: error.clone(),
     });
     if error.is_some() {
@@ -760,4 +811,145 @@ pub(crate) async fn revoke(
         )
         .await
         .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "tokens_bulk.html")]
+struct BulkPage {
+    chrome: Chrome,
+    /// `revoke` or `inactivate`.
+    action: &'static str,
+    /// The other action's page, with the same filters.
+    other: String,
+    count: usize,
+    max: usize,
+    rows: Vec<TokenRow>,
+    /// The filters, carried as hidden fields.
+    filters: Vec<(&'static str, String)>,
+    narrowed: bool,
+    back: String,
+    error: Option<String>,
+}
+
+/// The action a bulk page is for, from its `action` field (default revoke).
+fn bulk_action(fields: &crate::form::Fields) -> Result<BulkAction, UiError> {
+    match fields.value("action").as_str() {
+        "" => Ok(BulkAction::Revoke),
+        word => BulkAction::from_code(word).ok_or_else(|| {
+            UiError::bad_request(format!("{word:?} is not a bulk change (revoke or inactivate)"))
+        }),
+    }
+}
+
+async fn bulk_page(
+    state: &AppState,
+    ui: &Ui,
+    filters: ListFilters,
+    action: BulkAction,
+    error: Option<String>,
+) -> Result<Response, UiError> {
+    let mine = !ui.can(Permission::AccessTokenManagement);
+    let list = if mine { MINE } else { LIST };
+    let other = match action {
+        BulkAction::Revoke => BulkAction::Inactivate,
+        BulkAction::Inactivate => BulkAction::Revoke,
+    };
+    let mut with_action = filters.keep.clone();
+    with_action.push(("action", other.code().to_owned()));
+    let (preview, error) = match filters.error.clone() {
+        Some(e) => (None, Some(e)),
+        None => match state
+            .tessera()
+            .preview_bulk(&ui.actor, filters.filter.clone(), action)
+            .await
+        {
+            Ok(p) => (Some(p), error),
+            Err(
+                e @ (tessera_core::Error::Invalid { .. } | tessera_core::Error::NotPermitted { .. }),
+            ) => (None, Some(super::sentence(&e))),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let failed = error.is_some();
+    let mut response = render(&BulkPage {
+        chrome: ui.chrome(section(ui)),
+        action: action.code(),
+        other: link(BULK, &with_action),
+        count: preview.as_ref().map_or(0, |p| p.count),
+        max: tessera_core::BULK_MAX,
+        rows: preview
+            .map(|p| p.sample.iter().map(TokenRow::from).collect())
+            .unwrap_or_default(),
+        narrowed: filters.narrows(),
+        back: link(list, &filters.keep),
+        filters: filters.keep,
+        error,
+    });
+    if failed {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    Ok(response)
+}
+
+/// Bulk changes (R18): what the list's filters select, counted, before anything is done.
+pub(crate) async fn bulk_preview(
+    State(state): State<AppState>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let q = ui.query()?;
+    let action = bulk_action(&q)?;
+    let mine = !ui.can(Permission::AccessTokenManagement);
+    let filters = ListFilters::read(&q, &ui, mine);
+    bulk_page(&state, &ui, filters, action, None).await
+}
+
+/// Carries a previewed bulk change out, if the filters still select the count shown.
+pub(crate) async fn bulk_apply(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
+    let form = ui.form();
+    let action = bulk_action(form)?;
+    let mine = !ui.can(Permission::AccessTokenManagement);
+    let filters = ListFilters::read(form, &ui, mine);
+    ui.confirmed(match action {
+        BulkAction::Revoke => "Revoking tokens, which is permanent,",
+        BulkAction::Inactivate => "Making tokens inactive",
+    })?;
+    let Ok(expected) = form.value("expected_count").parse::<usize>() else {
+        return bulk_page(
+            &state,
+            &ui,
+            filters,
+            action,
+            Some("The count to confirm is missing; check it and confirm again.".to_owned()),
+        )
+        .await;
+    };
+    if let Some(e) = filters.error.clone() {
+        return bulk_page(&state, &ui, filters, action, Some(e)).await;
+    }
+    let list = link(if mine { MINE } else { LIST }, &filters.keep);
+    match state
+        .tessera()
+        .apply_bulk(&ui.actor, filters.filter.clone(), action, expected)
+        .await
+    {
+        Ok(done) => {
+            let n = done.changed.len();
+            let tokens = if n == 1 { "token" } else { "tokens" };
+            let message = match action {
+                BulkAction::Revoke => format!(
+                    "{n} {tokens} revoked. Requests signed with them are refused from now on."
+                ),
+                BulkAction::Inactivate => format!(
+                    "{n} {tokens} made inactive. Each can be made active again from its Edit page."
+                ),
+            };
+            Ok(ui.done(message, &list).await)
+        }
+        Err(
+            e @ (tessera_core::Error::Conflict { .. }
+            | tessera_core::Error::Invalid { .. }
+            | tessera_core::Error::NotPermitted { .. }),
+        ) => bulk_page(&state, &ui, filters, action, Some(super::sentence(&e))).await,
+        Err(e) => Err(e.into()),
+    }
 }
