@@ -22,6 +22,8 @@ pub struct AccountView {
     /// The longest a new access token may live, in days (R16); absent: no maximum.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_max_lifetime_days: Option<u32>,
+    /// The networks the account's signed requests may come from (R17); empty: any address.
+    pub ip_allow_list: Vec<String>,
     /// RFC 3339, UTC.
     pub created_at: String,
 }
@@ -53,6 +55,11 @@ pub struct AccountEdit {
     )]
     #[schema(value_type = Option<u32>)]
     pub token_max_lifetime_days: Option<Option<u32>>,
+    /// The account's IP allow-list (R17): addresses or CIDR networks (`10.0.0.0/8`), at most
+    /// 100; `[]` removes it. Checked after the signature, against the client address the
+    /// trusted proxies establish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_allow_list: Option<Vec<String>>,
 }
 
 /// A role of the account.

@@ -59,6 +59,9 @@ pub struct InstallationView {
     /// RFC 3339, UTC.
     pub state_changed_at: String,
     pub state_changed_by: String,
+    /// The networks requests signed with the record's consumer key may come from in this
+    /// account (R17); empty: any address.
+    pub ip_allow_list: Vec<String>,
 }
 
 /// A record with a consumer key and secret just issued: shown in this response only (R5, R6).
@@ -132,6 +135,10 @@ pub struct IntegrationEdit {
     )]
     #[schema(value_type = Option<u32>)]
     pub concurrency_limit: Option<Option<u32>>,
+    /// This account's IP allow-list for the record (R17): addresses or CIDR networks, at
+    /// most 100; `[]` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_allow_list: Option<Vec<String>>,
 }
 
 impl IntegrationEdit {

@@ -36,6 +36,9 @@ pub struct TokenView {
     pub created_by: String,
     /// RFC 3339, UTC; to the minute.
     pub last_used_at: Option<String>,
+    /// The client address of that use (R17).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_from: Option<String>,
     /// RFC 3339, UTC: refused from then on (R16); `null`: never expires.
     pub expires_at: Option<String>,
     /// Whether `expires_at` has passed (at the time of the answer).

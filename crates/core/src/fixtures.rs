@@ -67,6 +67,9 @@ pub struct AccountFixture {
     pub concurrency_limit: Option<u32>,
     /// The longest a new token may live, in days (R16).
     pub token_max_lifetime_days: Option<u32>,
+    /// The networks the account's signed requests may come from (R17): `["10.0.0.0/8"]`.
+    #[serde(default)]
+    pub ip_allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +118,9 @@ pub struct IntegrationFixture {
     /// State in the owner account.
     pub state: Option<String>,
     pub concurrency_limit: Option<u32>,
+    /// The networks its requests may come from in the owner account (R17).
+    #[serde(default)]
+    pub ip_allow: Vec<String>,
     #[serde(default)]
     pub installs: Vec<InstallFixture>,
 }
@@ -127,6 +133,9 @@ pub struct InstallFixture {
     pub origin: Option<String>,
     pub state: Option<String>,
     pub concurrency_limit: Option<u32>,
+    /// The networks its requests may come from in this account (R17).
+    #[serde(default)]
+    pub ip_allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +228,7 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
                         require_approval_for_auto_install: Some(a.require_approval),
                         concurrency_limit: Some(a.concurrency_limit),
                         token_max_lifetime_days: Some(a.token_max_lifetime_days),
+                        ip_allow: Some(allow_list(&entry, &a.ip_allow)?),
                     },
                 )
                 .await
@@ -238,9 +248,10 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
                 )
                 .await
                 .map_err(service(&entry))?;
-            if a.token_max_lifetime_days.is_some() {
+            if a.token_max_lifetime_days.is_some() || !a.ip_allow.is_empty() {
                 let policy = AccountSettings {
                     token_max_lifetime_days: Some(a.token_max_lifetime_days),
+                    ip_allow: Some(allow_list(&entry, &a.ip_allow)?),
                     ..AccountSettings::default()
                 };
                 tessera
@@ -371,6 +382,9 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
                     state: state(&entry, x.state.as_deref())?,
                     note: None,
                     concurrency_limit: x.concurrency_limit.map(Some),
+                    ip_allow: (!x.ip_allow.is_empty())
+                        .then(|| allow_list(&entry, &x.ip_allow))
+                        .transpose()?,
                 };
                 set_installation(tessera, &entry, &admin, id, changes).await?;
                 report.created.push(entry.clone());
@@ -429,6 +443,9 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
                 state: state(&entry, inst.state.as_deref())?,
                 note: None,
                 concurrency_limit: inst.concurrency_limit.map(Some),
+                ip_allow: (!inst.ip_allow.is_empty())
+                    .then(|| allow_list(&entry, &inst.ip_allow))
+                    .transpose()?,
             };
             set_installation(tessera, &entry, &admin, id, changes).await?;
             report.created.push(entry);
@@ -561,7 +578,8 @@ async fn set_installation(
     id: IntegrationId,
     changes: InstallationChanges,
 ) -> Result<(), FixtureError> {
-    if changes.state.is_none() && changes.concurrency_limit.is_none() {
+    if changes.state.is_none() && changes.concurrency_limit.is_none() && changes.ip_allow.is_none()
+    {
         return Ok(());
     }
     tessera
@@ -616,4 +634,10 @@ async fn administrator(
                 ),
             )
         })
+}
+
+/// An allow-list of a fixture (R17), its first bad entry named.
+fn allow_list(entry: &str, networks: &[String]) -> Result<crate::allow::IpAllowList, FixtureError> {
+    crate::allow::IpAllowList::parse("ip_allow", &networks.join(","))
+        .map_err(|e| invalid(entry, e.to_string()))
 }

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod allow;
 pub mod bootstrap;
 pub mod credentials;
 mod error;

@@ -200,6 +200,8 @@ pub struct Account {
     pub concurrency_limit: Option<u32>,
     /// The longest a new access token may live, in days (R16); `None`: tokens may live forever.
     pub token_max_lifetime_days: Option<u32>,
+    /// The networks this account's signed requests may come from (R17).
+    pub ip_allow: crate::allow::IpAllowList,
     pub created_at: Timestamp,
 }
 
@@ -360,6 +362,9 @@ pub struct Installation {
     pub state: InstallState,
     pub note: String,
     pub concurrency_limit: Option<u32>,
+    /// The networks requests signed with this record's consumer key may come from in this
+    /// account (R17).
+    pub ip_allow: crate::allow::IpAllowList,
     pub origin: InstallOrigin,
     pub installed_at: Timestamp,
     pub state_changed_at: Timestamp,
@@ -392,6 +397,8 @@ pub struct AccessToken {
     pub last_used_at: Option<Timestamp>,
     /// From this moment on the token is refused (R16); `None`: it never expires.
     pub expires_at: Option<Timestamp>,
+    /// The client address of its last use (R17), written with `last_used_at`.
+    pub last_used_from: Option<String>,
 }
 
 impl AccessToken {

@@ -51,6 +51,9 @@ pub enum Detail {
     TokenInactive,
     /// The token's expiry has passed (R16).
     TokenExpired,
+    /// The client address is not in the account's or the integration record's IP allow-list
+    /// (R17).
+    IpNotAllowed,
     /// The user is inactive, or the role is inactive or gone (R11).
     EntityOrRoleDisabled,
     /// The role may not log in with tokens (R11); on issuetoken also a role the user does not
@@ -82,7 +85,7 @@ pub enum Detail {
 
 impl Detail {
     /// Every code, in the order the audit trail's filters offer them.
-    pub const ALL: [Detail; 31] = [
+    pub const ALL: [Detail; 32] = [
         Detail::Success,
         Detail::InvalidSignature,
         Detail::InvalidTimestamp,
@@ -92,6 +95,7 @@ impl Detail {
         Detail::TokenRevoked,
         Detail::TokenInactive,
         Detail::TokenExpired,
+        Detail::IpNotAllowed,
         Detail::ConsumerKeyUnknown,
         Detail::ConsumerKeyRefused,
         Detail::FeatureDisabled,
@@ -136,6 +140,7 @@ impl Detail {
             Detail::TokenRevoked => "TokenRevoked",
             Detail::TokenInactive => "TokenInactive",
             Detail::TokenExpired => "TokenExpired",
+            Detail::IpNotAllowed => "IpNotAllowed",
             Detail::EntityOrRoleDisabled => "EntityOrRoleDisabled",
             Detail::RoleNotAllowed => "RoleNotAllowed",
             Detail::MissingRequiredParameter => "MissingRequiredParameter",

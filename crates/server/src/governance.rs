@@ -110,6 +110,8 @@ mod tests {
                 role_name: String::new(),
                 account_concurrency_limit: limit,
                 install_concurrency_limit: install,
+                account_ip_allow: tessera_core::allow::IpAllowList::any(),
+                install_ip_allow: tessera_core::allow::IpAllowList::any(),
             }),
         }
     }

@@ -42,6 +42,7 @@ async fn main() {
                 timestamp: now,
                 touch_last_used: false,
                 answer_by: None,
+                client_ip: Some(std::net::IpAddr::from([127, 0, 0, 1])),
                 success: LoginAttempt {
                     at: Timestamp::now(),
                     account: Some(AccountId::parse("1234567").unwrap()),

@@ -84,6 +84,7 @@ macro_rules! login_records_sql {
              i.consumer_secret_key_id, t.id AS token_key, t.token_id, t.account_id, \
              t.name AS token_name, t.inactive, t.revoked, t.expires_at, t.token_secret, t.token_secret_key_id, \
              t.user_id, t.role_id, a.tba_enabled, a.concurrency_limit AS account_limit, \
+             a.ip_allow AS account_ip_allow, ins.ip_allow AS install_ip_allow, \
              ins.state AS install_state, ins.concurrency_limit AS install_limit, \
              u.name AS user_name, u.email, u.active AS user_active, \
              (SELECT COUNT(*) FROM user_roles ur WHERE ur.user_id = t.user_id \
@@ -213,7 +214,7 @@ impl SqlStore {
 
     pub(crate) async fn hot_record_token_use(
         &self,
-        uses: Vec<(TokenKey, tessera_core::model::Timestamp)>,
+        uses: Vec<tessera_core::store::TokenUse>,
     ) -> StoreResult<()> {
         if uses.is_empty() {
             return Ok(());
@@ -223,7 +224,7 @@ impl SqlStore {
         }
         let json: Vec<serde_json::Value> = uses
             .iter()
-            .map(|(token, at)| serde_json::json!([token.get(), at.millis()]))
+            .map(|u| serde_json::json!([u.token.get(), u.at.millis(), u.ip]))
             .collect();
         let mut conn = self.connection(&self.write).await?;
         sqlx::query(RECORD_USE_POSTGRES)
@@ -421,13 +422,16 @@ pub(crate) fn audit_values(a: &LoginAttempt) -> [AuditValue<'_>; 19] {
     ]
 }
 
-/// `last_used_at` moves `[[token, ms], …]`, in token order; gone tokens skipped.
-const RECORD_USE_POSTGRES: &str = "INSERT INTO token_usage (token_id, last_used_at) \
-    SELECT (r ->> 0)::bigint, (r ->> 1)::bigint \
+/// `last_used_at` moves `[[token, ms, ip or null], …]`, in token order; gone tokens skipped. The
+/// address moves with the time (another node may have written a later use).
+const RECORD_USE_POSTGRES: &str = "INSERT INTO token_usage (token_id, last_used_at, last_ip) \
+    SELECT (r ->> 0)::bigint, (r ->> 1)::bigint, r ->> 2 \
     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (r, n) \
     WHERE EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = (r ->> 0)::bigint) ORDER BY n \
     ON CONFLICT (token_id) DO UPDATE \
-    SET last_used_at = GREATEST(token_usage.last_used_at, EXCLUDED.last_used_at)";
+    SET last_ip = CASE WHEN EXCLUDED.last_used_at >= token_usage.last_used_at \
+            THEN EXCLUDED.last_ip ELSE token_usage.last_ip END, \
+        last_used_at = GREATEST(token_usage.last_used_at, EXCLUDED.last_used_at)";
 
 fn opt_u32(row: &AnyRow, column: &str) -> StoreResult<Option<u32>> {
     get::<Option<i64>>(row, column)?
@@ -464,6 +468,8 @@ fn login_record(row: &AnyRow) -> StoreResult<LoginRecord> {
             },
             account_tba_enabled: opt_flag(row, "tba_enabled")?,
             account_concurrency_limit: opt_u32(row, "account_limit")?,
+            account_ip_allow: rows::allow_list(row, "account_ip_allow")?,
+            install_ip_allow: rows::allow_list(row, "install_ip_allow")?,
             install_state: get::<Option<String>>(row, "install_state")?
                 .map(|s| InstallState::from_code(&s).ok_or_else(|| corrupt("install_state")))
                 .transpose()?,

@@ -26,16 +26,20 @@ pub(crate) const CLAIM_IDLE_PING: Duration = Duration::from_secs(1);
 /// claims `[[digest hex, ts, consumer key, token id], …]` (digests unique), `$2` the audit rows
 /// (`audit_values`, then the index of the claim whose success the row records, or null). The
 /// statement looks up once per (consumer key, token id) of the group whether the token may still
-/// log in (R9/R11 and R16's expiry, the same conditions as `tessera_core::assess`), inserts the nonce records of
+/// log in (R9/R11 and R16's expiry, the same conditions as `tessera_core::assess`), and, per
+/// claim, whether its client address (`[…, ip or null]`) is in the IP allow-lists (R17: a null
+/// address passes no list), inserts the nonce records of
 /// the claims whose token may and whose digest is new, in digest order (groups
 /// in flight together, from this node or another, then wait for each other's keys in one order
 /// and cannot deadlock); then the audit rows, a success row only if its claim went in; and
 /// answers the indexes of the claims that went in.
 const RECORD_LOGINS_POSTGRES: &str = "WITH v AS ( \
         SELECT decode(r ->> 0, 'hex') AS digest, (r ->> 1)::bigint AS ts, r ->> 2 AS ck, \
-            r ->> 3 AS tid, n - 1 AS idx \
+            r ->> 3 AS tid, (r ->> 4)::inet AS ip, n - 1 AS idx \
         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (r, n)), \
-    may_log_in AS MATERIALIZED (SELECT g.ck, g.tid, t.id AS token_key \
+    may_log_in AS MATERIALIZED (SELECT g.ck, g.tid, t.id AS token_key, \
+            string_to_array(a.ip_allow, ',')::inet[] AS account_allow, \
+            string_to_array(ins.ip_allow, ',')::inet[] AS install_allow \
         FROM (SELECT DISTINCT ck, tid FROM v) AS g \
         JOIN access_tokens t ON t.token_id = g.tid \
         JOIN integrations i ON i.id = t.integration_id \
@@ -55,6 +59,10 @@ const RECORD_LOGINS_POSTGRES: &str = "WITH v AS ( \
     claimed AS (INSERT INTO nonces (digest, ts, token_id) \
         SELECT v.digest, v.ts, m.token_key FROM v \
         JOIN may_log_in m ON m.ck = v.ck AND m.tid = v.tid \
+        WHERE (m.account_allow IS NULL \
+                OR EXISTS (SELECT 1 FROM unnest(m.account_allow) AS l (net) WHERE v.ip <<= l.net)) \
+            AND (m.install_allow IS NULL \
+                OR EXISTS (SELECT 1 FROM unnest(m.install_allow) AS l (net) WHERE v.ip <<= l.net)) \
         ORDER BY v.digest \
         ON CONFLICT (digest) DO NOTHING RETURNING digest), \
     accepted AS (SELECT v.idx FROM v JOIN claimed c ON c.digest = v.digest), \
@@ -186,7 +194,7 @@ impl SqlStore {
 /// parameter, unpacked by the database): the claims, and the audit rows — each claim's success
 /// row (kept only if the claim goes in), then `attempts`.
 fn group_json(claims: &[&NonceClaim], attempts: &[LoginAttempt]) -> (String, String) {
-    let claim_rows: Vec<(String, i64, &str, &str)> = claims
+    let claim_rows: Vec<(String, i64, &str, &str, Option<String>)> = claims
         .iter()
         .map(|c| {
             (
@@ -194,6 +202,8 @@ fn group_json(claims: &[&NonceClaim], attempts: &[LoginAttempt]) -> (String, Str
                 c.timestamp,
                 c.consumer_key.as_str(),
                 c.token_id.as_str(),
+                // Rust's form of an address, which `inet` reads (R17).
+                c.client_ip.map(|ip| ip.to_canonical().to_string()),
             )
         })
         .collect();

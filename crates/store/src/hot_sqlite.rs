@@ -18,7 +18,6 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, Statement, params};
 use tessera_core::ids::TokenKey;
-use tessera_core::model::Timestamp;
 use tessera_core::store::{LoginAttempt, NonceClaim, StoreError, StoreResult};
 use tokio::sync::oneshot;
 
@@ -56,7 +55,7 @@ enum Job {
     /// one transaction. Answers with `accepted` once durable.
     Logins(LoginGroup),
     TokenUse {
-        uses: Vec<(TokenKey, Timestamp)>,
+        uses: Vec<tessera_core::store::TokenUse>,
         reply: oneshot::Sender<StoreResult<()>>,
     },
     Purge {
@@ -150,7 +149,7 @@ impl HotWriter {
 
     pub(crate) async fn record_token_use(
         &self,
-        uses: Vec<(TokenKey, Timestamp)>,
+        uses: Vec<tessera_core::store::TokenUse>,
     ) -> StoreResult<()> {
         let (reply, answer) = oneshot::channel();
         self.send(Job::TokenUse { uses, reply })?;
@@ -187,11 +186,13 @@ const INSERT_ATTEMPT: &str = "INSERT INTO login_audit (at, account_id, user_id, 
     detail_note, integration_id, application_name, token_key, token_name) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 
-/// Moves `last_used_at` forward only; a token deleted meanwhile is skipped.
-const RECORD_USE: &str = "INSERT INTO token_usage (token_id, last_used_at) \
-    SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = ?1) \
+/// Moves `last_used_at` forward only, the address with it; a token deleted meanwhile is skipped.
+const RECORD_USE: &str = "INSERT INTO token_usage (token_id, last_used_at, last_ip) \
+    SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM access_tokens t WHERE t.id = ?1) \
     ON CONFLICT (token_id) DO UPDATE \
-    SET last_used_at = max(token_usage.last_used_at, excluded.last_used_at)";
+    SET last_ip = CASE WHEN excluded.last_used_at >= token_usage.last_used_at \
+            THEN excluded.last_ip ELSE token_usage.last_ip END, \
+        last_used_at = max(token_usage.last_used_at, excluded.last_used_at)";
 
 const PURGE: &str = "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE ts < ?1 LIMIT ?2)";
 
@@ -260,10 +261,11 @@ impl<'c> Statements<'c> {
         })
     }
 
-    fn token_use(&mut self, uses: &[(TokenKey, Timestamp)]) -> rusqlite::Result<()> {
+    fn token_use(&mut self, uses: &[tessera_core::store::TokenUse]) -> rusqlite::Result<()> {
         self.transaction(|s| {
-            for (token, at) in uses {
-                s.token_use.execute(params![token.get(), at.millis()])?;
+            for u in uses {
+                s.token_use
+                    .execute(params![u.token.get(), u.at.millis(), u.ip])?;
             }
             Ok(())
         })

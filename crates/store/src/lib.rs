@@ -633,7 +633,7 @@ impl Store for SqlStore {
 
     async fn record_token_use(
         &self,
-        uses: Vec<(tessera_core::ids::TokenKey, tessera_core::model::Timestamp)>,
+        uses: Vec<tessera_core::store::TokenUse>,
     ) -> StoreResult<()> {
         self.hot_record_token_use(uses).await
     }

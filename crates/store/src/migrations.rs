@@ -64,6 +64,12 @@ const MIGRATIONS: &[Source] = &[
         sqlite: include_str!("../migrations/sqlite/0008_token_expiry.sql"),
         postgres: include_str!("../migrations/postgres/0008_token_expiry.sql"),
     },
+    Source {
+        version: 9,
+        description: "IP allow-lists",
+        sqlite: include_str!("../migrations/sqlite/0009_ip_allow_lists.sql"),
+        postgres: include_str!("../migrations/postgres/0009_ip_allow_lists.sql"),
+    },
 ];
 
 pub(crate) async fn run<'a, A>(conn: A, backend: Backend) -> Result<(), OpenError>

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use tessera_core::allow::IpAllowList;
 use tessera_core::ids::{
     AccountId, ApplicationId, ConsumerKey, Email, IntegrationId, RoleId, TokenId, TokenKey, UserId,
 };
@@ -71,8 +72,15 @@ pub(crate) fn account(row: &AnyRow) -> StoreResult<Account> {
         token_max_lifetime_days: get::<Option<i64>>(row, "token_max_lifetime_days")?
             .map(|n| u32::try_from(n).map_err(|_| corrupt("token_max_lifetime_days")))
             .transpose()?,
+        ip_allow: allow_list(row, "ip_allow")?,
         created_at: time(row, "created_at")?,
     })
+}
+
+/// An IP allow-list column (R17): NULL is no list.
+pub(crate) fn allow_list(row: &AnyRow, column: &str) -> StoreResult<IpAllowList> {
+    let stored: Option<String> = get(row, column)?;
+    IpAllowList::from_stored(stored.as_deref()).ok_or_else(|| corrupt(column))
 }
 
 pub(crate) fn role(row: &AnyRow) -> StoreResult<Role> {
@@ -156,6 +164,7 @@ pub(crate) fn installation(row: &AnyRow, prefix: &str) -> StoreResult<Installati
         installed_at: time(row, &col("installed_at"))?,
         state_changed_at: time(row, &col("state_changed_at"))?,
         state_changed_by: get(row, &col("state_changed_by"))?,
+        ip_allow: allow_list(row, &col("ip_allow"))?,
     })
 }
 
@@ -183,6 +192,7 @@ pub(crate) fn token(row: &AnyRow) -> StoreResult<AccessToken> {
         created_by_name: get(row, "created_by_name")?,
         last_used_at: opt_time(row, "last_used_at")?,
         expires_at: opt_time(row, "expires_at")?,
+        last_used_from: get(row, "last_used_from")?,
     })
 }
 

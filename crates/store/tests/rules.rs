@@ -11,7 +11,7 @@ use tessera_core::ids::{RoleId, TokenKey};
 use tessera_core::model::{
     Context, InstallOrigin, InstallState, Permission, RecordRef, Timestamp,
 };
-use tessera_core::store::{RevokedFilter, TokenFilter, TokenSort};
+use tessera_core::store::{RevokedFilter, TokenFilter, TokenSort, TokenUse};
 use tessera_core::{
     AccountSettings, Actor, BulkAction, Error, InstallationChanges, IntegrationChanges, LoginRefusal,
     NewTokenInput, ResetConfirmation, RoleChanges, TimeFilters, UserChanges,
@@ -1436,6 +1436,7 @@ async fn r13_installing_accounts_set_state_and_note(env: &Env) {
         state: Some(InstallState::Blocked),
         note: Some("under review".to_owned()),
         concurrency_limit: Some(Some(3)),
+        ip_allow: None,
     };
     let view = env
         .svc
@@ -2017,7 +2018,10 @@ async fn r16_the_list_filters_by_expiry_and_disuse(env: &Env) {
     // created a moment ago; `soon` was last used 10 days ago, `later` yesterday.
     env.svc
         .store()
-        .record_token_use(vec![(soon, now.plus_days(-10)), (later, now.plus_days(-1))])
+        .record_token_use(vec![
+            TokenUse::at(soon, now.plus_days(-10)),
+            TokenUse::at(later, now.plus_days(-1)),
+        ])
         .await
         .unwrap();
     assert_eq!(names(env, m, time(None, None, Some(5))).await, ["soon"]);
@@ -2141,7 +2145,7 @@ async fn r18_a_bulk_change_does_what_its_preview_counted_or_nothing(env: &Env) {
     // Time filters select too: Bob's token, unused for a day or more.
     env.svc
         .store()
-        .record_token_use(vec![(b1, Timestamp::now().plus_days(-3))])
+        .record_token_use(vec![TokenUse::at(b1, Timestamp::now().plus_days(-3))])
         .await
         .unwrap();
     let mut unused = TokenFilter::default();

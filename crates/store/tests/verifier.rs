@@ -12,7 +12,7 @@ use support::world::World;
 use tessera_core::credentials::{ConsumerCredentials, TokenCredentials};
 use tessera_core::ids::TokenKey;
 use tessera_core::model::InstallState;
-use tessera_core::store::AttemptQuery;
+use tessera_core::store::{AttemptQuery, TokenUse};
 use tessera_core::verifier::{
     Outcome, RequestContext, SignedRequest, Verifier, VerifierConfig, nonce_digest,
 };
@@ -38,7 +38,45 @@ on_both_backends!(
     a_hostile_audit_text_never_fails_its_group,
     r16_a_token_stops_at_its_expiry_cached_or_not,
     r18_a_bulk_change_stops_its_tokens_before_it_returns,
+    r17_allow_lists_refuse_other_addresses_after_the_signature,
 );
+
+/// R17 across nodes: an allow-list set through another node (SQL beside this node's store, so
+/// no change epoch moves here) refuses a request this node's cached grant would let through,
+/// in the claim's own statement, with its own Detail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_r17_an_allow_list_set_on_another_node_refuses_here() {
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
+    let (w, verifier, _, creds) = setup(&env).await;
+    let fresh = || header(&w.app_creds, &creds, "1234567", None);
+    assert_eq!(detail(&verify(&verifier, &fresh()).await), "accepted");
+    let mut raw = env.raw().await;
+    for (sql, allowed) in [
+        ("UPDATE installations SET ip_allow = '10.0.0.0/8,127.0.0.1/32'", true),
+        ("UPDATE installations SET ip_allow = '10.0.0.0/8'", false),
+        ("UPDATE installations SET ip_allow = NULL", true),
+        ("UPDATE accounts SET ip_allow = '2001:db8::/32'", false),
+    ] {
+        sqlx::query(sql).execute(&mut raw).await.unwrap();
+        let expected = if allowed { "accepted" } else { "IpNotAllowed" };
+        assert_eq!(detail(&verify(&verifier, &fresh()).await), expected, "{sql}");
+    }
+    // A claim without an address passes no list.
+    let outcome = verifier
+        .verify(
+            &signed(&fresh()),
+            &RequestContext {
+                client_ip: None,
+                ..context()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(detail(&outcome), "IpNotAllowed");
+    env.finish().await;
+}
 
 /// R18 across nodes: a bulk revoke made through another node (its own store object, so this
 /// node's change epoch does not move and its grant stays cached) still stops the token here,
@@ -281,6 +319,7 @@ fn context() -> RequestContext {
     RequestContext {
         surface: "restlet",
         ip: "127.0.0.1".into(),
+        client_ip: Some(std::net::IpAddr::from([127, 0, 0, 1])),
         user_agent: "test".into(),
         method: "GET".into(),
         request_uri: "/app/site/hosting/restlet.nl?script=1&deploy=1".into(),
@@ -364,6 +403,7 @@ fn success_claim(
         timestamp,
         touch_last_used: false,
         answer_by: None,
+        client_ip: None,
         success: tessera_core::store::LoginAttempt {
             token: Some(key),
             detail: tessera_core::Detail::Success,
@@ -472,6 +512,7 @@ async fn revoke_inactive_block_take_effect_on_the_next_request(env: &Env) {
         state: Some(state),
         note: None,
         concurrency_limit: None,
+        ip_allow: None,
     };
     env.svc
         .update_installation(&w.admin.actor, w.app, block(InstallState::Blocked))
@@ -704,16 +745,33 @@ async fn use_moves_last_used_at(env: &Env) {
     // Directly: a move forward is kept, a move back is not, a gone token is skipped.
     let store = env.svc.store();
     let t = |ms| tessera_core::model::Timestamp::from_millis(ms);
-    store.record_token_use(vec![(key, t(2_000))]).await.unwrap();
+    let from = |token, ms, ip: &str| TokenUse {
+        token,
+        at: t(ms),
+        ip: Some(ip.to_owned()),
+    };
     store
-        .record_token_use(vec![(key, t(1_000)), (TokenKey::new(999_999), t(5))])
+        .record_token_use(vec![from(key, 2_000, "192.0.2.2")])
+        .await
+        .unwrap();
+    // The address moves with the time only: an older use keeps neither.
+    store
+        .record_token_use(vec![
+            from(key, 1_000, "192.0.2.1"),
+            TokenUse::at(TokenKey::new(999_999), t(5)),
+        ])
         .await
         .unwrap();
     let mid = env.svc.token(&w.manager.actor, key).await.unwrap().token;
     assert_eq!(mid.last_used_at, Some(t(2_000)));
-    store.record_token_use(vec![(key, t(3_000))]).await.unwrap();
+    assert_eq!(mid.last_used_from.as_deref(), Some("192.0.2.2"));
+    store
+        .record_token_use(vec![from(key, 3_000, "2001:db8::3")])
+        .await
+        .unwrap();
     let mid = env.svc.token(&w.manager.actor, key).await.unwrap().token;
     assert_eq!(mid.last_used_at, Some(t(3_000)));
+    assert_eq!(mid.last_used_from.as_deref(), Some("2001:db8::3"));
     assert_eq!(
         detail(&verify(&verifier, &fresh_header(&w, &creds)).await),
         "accepted"
@@ -724,6 +782,8 @@ async fn use_moves_last_used_at(env: &Env) {
     let used = after
         .last_used_at
         .expect("last_used_at is set by a successful request");
+    // R17: with the address the request came from, shown on the token's page.
+    assert_eq!(after.last_used_from.as_deref(), Some("127.0.0.1"));
     assert!(
         used.millis() > before.created_at.millis() - 1000,
         "{used:?} vs created {:?}",
@@ -1027,4 +1087,125 @@ async fn r18_a_bulk_change_stops_its_tokens_before_it_returns(env: &Env) {
     for c in [&creds, &creds2] {
         assert_eq!(detail(&verify(&verifier, &fresh(c)).await), "TokenRevoked");
     }
+}
+
+async fn verify_from(verifier: &Verifier, authorization: &str, ip: &str) -> Outcome {
+    let client: std::net::IpAddr = ip.parse().unwrap();
+    let context = RequestContext {
+        ip: ip.to_owned(),
+        client_ip: Some(client),
+        ..context()
+    };
+    verifier
+        .verify(&signed(authorization), &context)
+        .await
+        .unwrap()
+}
+
+/// R17: an account's list and an installation's both hold the client address, or the request
+/// is refused — after the signature (a wrong signature is still `InvalidSignature`), with its
+/// own Detail and the address in the note; the next request sees a change of either list.
+async fn r17_allow_lists_refuse_other_addresses_after_the_signature(env: &Env) {
+    use tessera_core::allow::IpAllowList;
+    use tessera_core::{AccountSettings, InstallationChanges};
+    let (w, verifier, _, creds) = setup(env).await;
+    let fresh = || header(&w.app_creds, &creds, "1234567", None);
+    let list = |text: &str| IpAllowList::parse("ip_allow", text).unwrap();
+    let account_list = |text: &str| AccountSettings {
+        ip_allow: Some(list(text)),
+        ..AccountSettings::default()
+    };
+    env.svc
+        .update_account_settings(&w.admin.actor, &w.a, account_list("10.0.0.0/8, 192.0.2.0/24"))
+        .await
+        .unwrap();
+    assert_eq!(detail(&verify_from(&verifier, &fresh(), "203.0.113.9").await), "IpNotAllowed");
+    assert_eq!(detail(&verify_from(&verifier, &fresh(), "10.20.30.40").await), "accepted");
+    // IPv4 seen through a dual-stack socket is the IPv4 address.
+    assert_eq!(
+        detail(&verify_from(&verifier, &fresh(), "::ffff:10.0.0.1").await),
+        "accepted"
+    );
+    // After the signature: a wrong one from outside the list says so, not the list's verdict.
+    let wrong = TokenCredentials {
+        token_id: creds.token_id.clone(),
+        token_secret: "0".repeat(64).as_str().into(),
+    };
+    let bad = header(&w.app_creds, &wrong, "1234567", None);
+    assert_eq!(detail(&verify_from(&verifier, &bad, "203.0.113.9").await), "InvalidSignature");
+    // The installation's list narrows the account's: both must hold the address.
+    let install_list = |text: &str| InstallationChanges {
+        state: None,
+        note: None,
+        concurrency_limit: None,
+        ip_allow: Some(list(text)),
+    };
+    env.svc
+        .update_installation(&w.admin.actor, w.app, install_list("192.0.2.0/25"))
+        .await
+        .unwrap();
+    assert_eq!(detail(&verify_from(&verifier, &fresh(), "10.20.30.40").await), "IpNotAllowed");
+    assert_eq!(detail(&verify_from(&verifier, &fresh(), "192.0.2.200").await), "IpNotAllowed");
+    assert_eq!(detail(&verify_from(&verifier, &fresh(), "192.0.2.100").await), "accepted");
+    verifier.flush().await;
+    let refused = env
+        .svc
+        .store()
+        .login_attempts(&AttemptQuery {
+            detail: Some(tessera_core::Detail::IpNotAllowed),
+            limit: 10,
+            ..AttemptQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 3);
+    assert_eq!(
+        refused[0].detail_note,
+        "192.0.2.200 is not in the integration record's IP allow-list"
+    );
+    assert_eq!(
+        refused[2].detail_note,
+        "203.0.113.9 is not in the account's IP allow-list"
+    );
+    assert_eq!(refused[0].ip, "192.0.2.200");
+    // The change is noted on the installation (R15).
+    let notes = env
+        .svc
+        .system_notes(
+            &w.admin.actor,
+            &tessera_core::model::RecordRef::Installation(w.app, w.a.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        notes.iter().any(|n| n.field == "IP allow-list"
+            && n.new_value.as_deref() == Some("192.0.2.0/25")),
+        "{notes:?}"
+    );
+    // Cleared, any address again; no known address passes no list.
+    env.svc
+        .update_installation(&w.admin.actor, w.app, install_list(""))
+        .await
+        .unwrap();
+    env.svc
+        .update_account_settings(&w.admin.actor, &w.a, account_list(""))
+        .await
+        .unwrap();
+    assert_eq!(detail(&verify_from(&verifier, &fresh(), "203.0.113.9").await), "accepted");
+    env.svc
+        .update_account_settings(&w.admin.actor, &w.a, account_list("10.0.0.0/8"))
+        .await
+        .unwrap();
+    let unknown = verifier
+        .verify(
+            &signed(&fresh()),
+            &RequestContext {
+                ip: "unknown".into(),
+                client_ip: None,
+                ..context()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(detail(&unknown), "IpNotAllowed");
 }

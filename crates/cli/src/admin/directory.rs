@@ -299,6 +299,10 @@ enum AccountCommand {
         /// keep their expiry.
         #[arg(long, value_parser = super::clearable)]
         token_max_lifetime_days: Option<super::Clearable>,
+        /// The IP allow-list: addresses or CIDR networks, comma-separated; "none" removes it.
+        /// It applies to this CLI's own signed requests too.
+        #[arg(long, value_name = "NETWORKS")]
+        ip_allow: Option<String>,
     },
 }
 
@@ -311,17 +315,19 @@ pub fn account(args: &AccountArgs) -> Result<()> {
             require_approval,
             concurrency_limit,
             token_max_lifetime_days,
+            ip_allow,
         }) => {
             let body = AccountEdit {
                 tba_enabled: *tba,
                 require_approval_for_auto_install: *require_approval,
                 concurrency_limit: concurrency_limit.map(|c| c.0),
                 token_max_lifetime_days: token_max_lifetime_days.map(|c| c.0),
+                ip_allow_list: ip_allow.as_deref().map(super::networks),
             };
             if body == AccountEdit::default() {
                 bail!(
-                    "give a setting to change: --tba, --require-approval, --concurrency-limit or \
-                     --token-max-lifetime-days"
+                    "give a setting to change: --tba, --require-approval, --concurrency-limit, \
+                     --token-max-lifetime-days or --ip-allow"
                 );
             }
             api.call("PATCH", "/api/v1/account", Some(&body))?
@@ -344,6 +350,13 @@ pub fn account(args: &AccountArgs) -> Result<()> {
             ("Max token lifetime", |a| match a.token_max_lifetime_days {
                 Some(days) => format!("{days} days"),
                 None => "none".to_owned(),
+            }),
+            ("IP allow-list", |a| {
+                if a.ip_allow_list.is_empty() {
+                    "none (any address)".to_owned()
+                } else {
+                    a.ip_allow_list.join(", ")
+                }
             }),
             ("Created", |a| a.created_at.clone()),
         ],

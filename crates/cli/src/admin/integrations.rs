@@ -78,6 +78,10 @@ enum IntegrationCommand {
         /// Your account's concurrency limit for the record; "none" removes it.
         #[arg(long, value_parser = super::clearable)]
         concurrency_limit: Option<super::Clearable>,
+        /// Your account's IP allow-list for the record: addresses or CIDR networks,
+        /// comma-separated; "none" removes it.
+        #[arg(long, value_name = "NETWORKS")]
+        ip_allow: Option<String>,
     },
     /// Block the record in your account.
     Block { id: i64 },
@@ -160,6 +164,7 @@ const INTEGRATION_FIELDS: &[Field<IntegrationRecord>] = &[
     ("Concurrency limit", |i| {
         or_empty(&i.installation.concurrency_limit)
     }),
+    ("IP allow-list", |i| i.installation.ip_allow_list.join(", ")),
     ("Installed as", |i| i.installation.origin.clone()),
     ("State changed", |i| {
         format!(
@@ -242,6 +247,7 @@ pub fn integration(args: &IntegrationArgs) -> Result<()> {
             user_credentials,
             note,
             concurrency_limit,
+            ip_allow,
         } => {
             let concurrency_limit = concurrency_limit.map(|c| c.0);
             let body = IntegrationEdit {
@@ -254,6 +260,7 @@ pub fn integration(args: &IntegrationArgs) -> Result<()> {
                 user_credentials: *user_credentials,
                 note: note.clone(),
                 concurrency_limit,
+                ip_allow_list: ip_allow.as_deref().map(super::networks),
             };
             show_with_credentials(out, &api.call("PATCH", &path(id, ""), Some(&body))?);
         }

@@ -56,6 +56,18 @@ pub(crate) fn clearable(word: &str) -> Result<Clearable, String> {
         .map_err(|_| format!("must be a whole number or \"none\", not {word:?}"))
 }
 
+/// An IP allow-list from the command line: comma-separated networks, or `none` (no list).
+pub(crate) fn networks(text: &str) -> Vec<String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Vec::new();
+    }
+    text.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// An RFC 3339 time from the command line, checked before it is sent.
 pub(crate) fn rfc3339(word: &str) -> Result<String, String> {
     tessera_core::model::Timestamp::parse_rfc3339(word)

@@ -201,6 +201,7 @@ const TOKEN_FIELDS: &[Field<TokenView>] = &[
     ("Created", |t| t.created_at.clone()),
     ("Created by", |t| t.created_by.clone()),
     ("Last used", |t| or_empty(&t.last_used_at)),
+    ("Last used from", |t| or_empty(&t.last_used_from)),
     ("Expires", |t| match &t.expires_at {
         Some(at) => at.clone(),
         None => "never".to_owned(),

@@ -34,6 +34,8 @@ pub struct AccountSettings {
     /// The longest a new token may live, in days (R16); `Some(None)` lets tokens live forever.
     /// Tokens that exist keep their expiry.
     pub token_max_lifetime_days: Option<Option<u32>>,
+    /// The networks the account's signed requests may come from (R17); an empty list clears it.
+    pub ip_allow: Option<crate::allow::IpAllowList>,
 }
 
 #[derive(Debug, Clone)]
@@ -250,6 +252,7 @@ pub(crate) async fn create_account_in(
         require_approval_for_auto_install: input.require_approval_for_auto_install,
         concurrency_limit: check_limit(input.concurrency_limit)?,
         token_max_lifetime_days: None,
+        ip_allow: crate::allow::IpAllowList::any(),
         created_at: Timestamp::now(),
     };
     tx.insert_account(&account).await?;
@@ -337,6 +340,7 @@ impl Tessera {
             require_approval_for_auto_install,
             concurrency_limit,
             token_max_lifetime_days,
+            ip_allow,
         } = settings;
         let mut tx = self.tx(TxMode::Write).await?;
         directory_admin(tx.as_mut(), actor, account).await?;
@@ -357,6 +361,9 @@ impl Tessera {
         }
         if let Some(days) = token_max_lifetime_days {
             a.token_max_lifetime_days = check_lifetime(days)?;
+        }
+        if let Some(list) = ip_allow {
+            a.ip_allow = list;
         }
         tx.update_account(&a).await?;
         self.commit(tx).await?;

@@ -36,6 +36,9 @@ pub struct InstallationChanges {
     pub note: Option<String>,
     /// `Some(None)` clears the limit.
     pub concurrency_limit: Option<Option<u32>>,
+    /// The networks this record's requests may come from in this account (R17); an empty
+    /// list clears it.
+    pub ip_allow: Option<crate::allow::IpAllowList>,
 }
 
 /// Reset Credentials asks first (R5): the API and CLI pass an explicit confirmation.
@@ -546,11 +549,20 @@ impl Tessera {
             Some(before.note.clone()),
             Some(after.note.clone()),
         );
+        if let Some(list) = changes.ip_allow {
+            after.ip_allow = list;
+        }
         notes.change(
-            record,
+            record.clone(),
             "concurrency limit",
             before.concurrency_limit.map(|l| l.to_string()),
             after.concurrency_limit.map(|l| l.to_string()),
+        );
+        notes.change(
+            record,
+            "IP allow-list",
+            before.ip_allow.to_stored(),
+            after.ip_allow.to_stored(),
         );
         if after != before {
             tx.update_installation(&after).await?;
@@ -806,6 +818,7 @@ fn new_installation(
         state,
         note: String::new(),
         concurrency_limit: None,
+        ip_allow: crate::allow::IpAllowList::any(),
         origin,
         installed_at: at,
         state_changed_at: at,

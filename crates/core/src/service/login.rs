@@ -137,6 +137,8 @@ impl Tessera {
                 role_name: t.role_name.clone(),
                 account_concurrency_limit: t.account_concurrency_limit,
                 install_concurrency_limit: t.install_concurrency_limit,
+                account_ip_allow: t.account_ip_allow.clone(),
+                install_ip_allow: t.install_ip_allow.clone(),
             },
             token: t.key,
             token_name: t.name.clone(),

@@ -111,8 +111,9 @@ pub trait Store: Send + Sync + 'static {
         1
     }
 
-    /// Moves the tokens' `last_used_at` forward (never back); tokens gone meanwhile are skipped.
-    async fn record_token_use(&self, uses: Vec<(TokenKey, Timestamp)>) -> StoreResult<()>;
+    /// Moves the tokens' `last_used_at` forward (never back), with the address of that use;
+    /// tokens gone meanwhile are skipped.
+    async fn record_token_use(&self, uses: Vec<TokenUse>) -> StoreResult<()>;
 
     /// Whether a nonce record with this digest (and `oauth_timestamp`) exists.
     async fn nonce_exists(&self, digest: &NonceDigest, timestamp: i64) -> StoreResult<bool>;
@@ -127,6 +128,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Login audit rows, newest first.
     async fn login_attempts(&self, query: &AttemptQuery) -> StoreResult<Vec<LoginAttempt>>;
+}
+
+/// A token's latest use, as its `last_used_at` and last address record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUse {
+    pub token: TokenKey,
+    pub at: Timestamp,
+    /// The client address (canonical), when the request's was one (R17).
+    pub ip: Option<String>,
+}
+
+impl TokenUse {
+    /// A use without an address.
+    pub fn at(token: TokenKey, at: Timestamp) -> Self {
+        Self {
+            token,
+            at,
+            ip: None,
+        }
+    }
 }
 
 /// The identity of a nonce record: a 128-bit digest of (consumer key, token id, nonce,
@@ -146,6 +167,9 @@ pub struct NonceClaim {
     pub touch_last_used: bool,
     /// The audit row written if the claim succeeds; it names the token.
     pub success: LoginAttempt,
+    /// The client address (R17): a store that other processes may change checks the IP
+    /// allow-lists again with it, in the claim's statement.
+    pub client_ip: Option<std::net::IpAddr>,
     /// When its request stops waiting and is answered "unavailable" (`None`: it waits as long
     /// as it takes). A store that could not answer by then does not write the claim: its nonce
     /// must stay unspent for the request's retry.
@@ -181,6 +205,10 @@ pub struct LoginTokenRecord {
     pub token_secret: SealedSecret,
     pub account_tba_enabled: bool,
     pub account_concurrency_limit: Option<u32>,
+    /// The account's allow-list (R17).
+    pub account_ip_allow: crate::allow::IpAllowList,
+    /// The installation's allow-list in the token's account (R17).
+    pub install_ip_allow: crate::allow::IpAllowList,
     /// `None`: the record is not installed in the token's account.
     pub install_state: Option<crate::model::InstallState>,
     pub install_concurrency_limit: Option<u32>,

@@ -265,6 +265,8 @@ mod tests {
             role_name: "r".into(),
             account_concurrency_limit: None,
             install_concurrency_limit: None,
+            account_ip_allow: crate::allow::IpAllowList::any(),
+            install_ip_allow: crate::allow::IpAllowList::any(),
         };
         let cs = "c5".repeat(32);
         let ts = "7e".repeat(32);

@@ -122,6 +122,37 @@ pub struct TokenOwner {
     pub role_name: String,
     pub account_concurrency_limit: Option<u32>,
     pub install_concurrency_limit: Option<u32>,
+    /// R17: the account's allow-list and the installation's.
+    pub account_ip_allow: crate::allow::IpAllowList,
+    pub install_ip_allow: crate::allow::IpAllowList,
+}
+
+impl TokenOwner {
+    /// R17: why a request from `client` is refused, if it is: an address the account's list or
+    /// the installation's does not hold (both must, where set), or none known.
+    pub fn ip_refusal(&self, client: Option<std::net::IpAddr>) -> Option<String> {
+        let lists = [
+            (&self.account_ip_allow, "the account's"),
+            (&self.install_ip_allow, "the integration record's"),
+        ];
+        for (list, whose) in lists.into_iter().filter(|(l, _)| !l.is_any()) {
+            match client {
+                None => {
+                    return Some(format!(
+                        "the client address is unknown, and {whose} IP allow-list is set"
+                    ));
+                }
+                Some(ip) if !list.allows(ip) => {
+                    return Some(format!(
+                        "{} is not in {whose} IP allow-list",
+                        ip.to_canonical()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        None
+    }
 }
 
 impl std::ops::Deref for Identity {
@@ -262,7 +293,12 @@ enum AccountNamedBy {
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     pub surface: &'static str,
+    /// The client address as the audit trail records it (a forwarded hop that is not an
+    /// address, as it came).
     pub ip: String,
+    /// The client address the trusted proxy chain establishes, when it is one: what IP
+    /// allow-lists (R17) are checked against.
+    pub client_ip: Option<std::net::IpAddr>,
     pub user_agent: String,
     pub method: String,
     pub request_uri: String,
@@ -552,7 +588,7 @@ impl Verifier {
                 .dummy_key
                 .verify(claimed.message, params.signature),
         };
-        let entry = match lookup {
+        let mut entry = match lookup {
             Lookup::Granted(entry) => entry,
             Lookup::Refused(refusal, subject) => {
                 let note = match (refusal, params.token) {
@@ -565,14 +601,13 @@ impl Verifier {
                 ));
             }
         };
-        let subject = || Box::new(Subject::of_identity(&entry.identity));
         if !signature_matches {
             return Ok(Decision::Refused(
                 Refusal::new(
                     Rejection::InvalidSignature.detail(),
                     "the signature does not match the request",
                 ),
-                subject(),
+                Box::new(Subject::of_identity(&entry.identity)),
             ));
         }
         if let Some((provided, body)) = params.body_hash
@@ -581,7 +616,7 @@ impl Verifier {
             let rejection = Rejection::BodyHash(e);
             return Ok(Decision::Refused(
                 Refusal::new(rejection.detail(), rejection.to_string()),
-                subject(),
+                Box::new(Subject::of_identity(&entry.identity)),
             ));
         }
         let expected = entry.identity.account.as_str();
@@ -598,8 +633,39 @@ impl Verifier {
             };
             return Ok(Decision::Refused(
                 Refusal::new(Detail::InvalidRealm, note),
-                subject(),
+                Box::new(Subject::of_identity(&entry.identity)),
             ));
+        }
+        // R17, after the signature: only a holder of the secrets learns the lists' verdict.
+        if entry.identity.ip_refusal(context.client_ip).is_some() {
+            // A cached grant may hold a list another node has loosened since: read it again
+            // before refusing (a refusal costs a read; a loosened list works at once).
+            self.inner.cache.remove(token_id);
+            let again = self.lookup(params.consumer_key, token_id).await?;
+            let fresh = match again {
+                Lookup::Granted(fresh) => fresh,
+                Lookup::Refused(refusal, subject) => {
+                    return Ok(Decision::Refused(Refusal::new(refusal.detail(), ""), subject));
+                }
+            };
+            if let Some(note) = fresh.identity.ip_refusal(context.client_ip) {
+                return Ok(Decision::Refused(
+                    Refusal::new(Detail::IpNotAllowed, note),
+                    Box::new(Subject::of_identity(&fresh.identity)),
+                ));
+            }
+            // Allowed now; the secrets may have changed too (a reset): check the signature
+            // with what was read.
+            if !fresh.signing_key().verify(claimed.message, params.signature) {
+                return Ok(Decision::Refused(
+                    Refusal::new(
+                        Rejection::InvalidSignature.detail(),
+                        "the signature does not match the request",
+                    ),
+                    Box::new(Subject::of_identity(&fresh.identity)),
+                ));
+            }
+            entry = fresh;
         }
         let digest = nonce_digest(params.consumer_key, token_id, params.nonce, timestamp);
         let success =
@@ -611,6 +677,7 @@ impl Verifier {
             timestamp: i64::try_from(timestamp).unwrap_or(i64::MAX),
             touch_last_used: entry.should_touch(success.at, self.inner.config.last_used_resolution),
             success,
+            client_ip: context.client_ip,
             answer_by: Some(std::time::Instant::now() + self.inner.config.store_wait),
         };
         let wait = self.inner.config.store_wait;
@@ -635,12 +702,20 @@ impl Verifier {
                     Detail::NonceUsed,
                     "this consumer key, token, nonce and timestamp were accepted before",
                 ),
-                subject(),
+                Box::new(Subject::of_identity(&entry.identity)),
             ));
         }
         Ok(match self.lookup(params.consumer_key, token_id).await? {
             Lookup::Refused(refusal, subject) => {
                 Decision::Refused(Refusal::new(refusal.detail(), ""), subject)
+            }
+            // An allow-list changed (by another node) since this node read the grant.
+            Lookup::Granted(now) if now.identity.ip_refusal(context.client_ip).is_some() => {
+                let note = now.identity.ip_refusal(context.client_ip).unwrap_or_default();
+                Decision::Refused(
+                    Refusal::new(Detail::IpNotAllowed, note),
+                    Box::new(Subject::of_identity(&now.identity)),
+                )
             }
             // It changed back while this request was in flight; it was not allowed when claimed.
             Lookup::Granted(_) => Decision::Refused(
@@ -648,7 +723,7 @@ impl Verifier {
                     LoginRefusal::EntityOrRoleDisabled.detail(),
                     "the token's state changed while the request was verified",
                 ),
-                subject(),
+                Box::new(Subject::of_identity(&entry.identity)),
             ),
         })
     }

@@ -193,7 +193,7 @@ struct Done {
     result: crate::store::StoreResult<Vec<bool>>,
     replies: Vec<ClaimReply>,
     /// Per claim: the `last_used_at` move its success makes.
-    touches: Vec<Option<(crate::ids::TokenKey, crate::model::Timestamp)>>,
+    touches: Vec<Option<crate::store::TokenUse>>,
     attempts: usize,
 }
 
@@ -263,7 +263,18 @@ async fn run(
                     c.touch_last_used
                         .then_some(c.success.token)
                         .flatten()
-                        .map(|t| (t, c.success.at))
+                        .map(|token| crate::store::TokenUse {
+                            token,
+                            at: c.success.at,
+                            // Only an address, canonical (the audit row keeps a forwarded hop
+                            // that is not one as it came).
+                            ip: c
+                                .success
+                                .ip
+                                .parse::<std::net::IpAddr>()
+                                .ok()
+                                .map(|ip| ip.to_canonical().to_string()),
+                        })
                 })
                 .collect();
             let store = store.clone();
@@ -322,8 +333,8 @@ fn answer(done: Done, counters: &Counters, uses: &mut UseLog) {
                 .attempts
                 .fetch_add(done.attempts as u64, Ordering::Relaxed);
             for ((reply, ok), touch) in done.replies.into_iter().zip(inserted).zip(done.touches) {
-                if let (true, Some((token, at))) = (ok, touch) {
-                    uses.add(token, at);
+                if let (true, Some(used)) = (ok, touch) {
+                    uses.add(used);
                 }
                 let _ = reply.send(Ok(ok));
             }
@@ -351,16 +362,21 @@ const USE_CHUNK: usize = 1_000;
 /// `last_used_at` moves collected since the last write, one per token (the latest).
 #[derive(Debug, Default)]
 struct UseLog {
-    latest: std::collections::HashMap<crate::ids::TokenKey, crate::model::Timestamp>,
+    latest: std::collections::HashMap<crate::ids::TokenKey, crate::store::TokenUse>,
     since: Option<tokio::time::Instant>,
     /// The write in progress, in the background.
     writing: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl UseLog {
-    fn add(&mut self, token: crate::ids::TokenKey, at: crate::model::Timestamp) {
-        let latest = self.latest.entry(token).or_insert(at);
-        *latest = (*latest).max(at);
+    fn add(&mut self, used: crate::store::TokenUse) {
+        match self.latest.get_mut(&used.token) {
+            Some(latest) if latest.at >= used.at => {}
+            Some(latest) => *latest = used,
+            None => {
+                self.latest.insert(used.token, used);
+            }
+        }
         self.since.get_or_insert_with(tokio::time::Instant::now);
     }
 
@@ -375,8 +391,8 @@ impl UseLog {
         if self.latest.is_empty() {
             return;
         }
-        let mut moves: Vec<_> = self.latest.drain().collect();
-        moves.sort_unstable_by_key(|(token, _)| *token);
+        let mut moves: Vec<_> = self.latest.drain().map(|(_, used)| used).collect();
+        moves.sort_unstable_by_key(|used| used.token);
         self.since = None;
         let store = store.clone();
         let previous = self.writing.take();

@@ -9,6 +9,7 @@ use tessera_api::directory::{
 };
 use tessera_core::ids::{Email, RoleId, UserId};
 use tessera_core::model::{Account, Permission, PermissionSet, Role, User};
+use tessera_core::allow::IpAllowList;
 use tessera_core::{AccountSettings, NewRoleInput, NewUserInput, RoleChanges, UserChanges};
 
 use super::{ApiError, Caller, ErrorBody};
@@ -45,6 +46,7 @@ fn account_view(tessera: &tessera_core::Tessera, account: Account) -> AccountVie
         require_approval_for_auto_install: account.require_approval_for_auto_install,
         concurrency_limit: account.concurrency_limit,
         token_max_lifetime_days: account.token_max_lifetime_days,
+        ip_allow_list: account.ip_allow.networks().collect(),
         created_at: account.created_at.to_rfc3339(),
     }
 }
@@ -83,6 +85,11 @@ pub(crate) async fn edit_account(
         require_approval_for_auto_install: edit.require_approval_for_auto_install,
         concurrency_limit: edit.concurrency_limit,
         token_max_lifetime_days: edit.token_max_lifetime_days,
+        ip_allow: edit
+            .ip_allow_list
+            .as_deref()
+            .map(|list| IpAllowList::parse("ip_allow_list", &list.join(",")))
+            .transpose()?,
     };
     let account = tessera
         .update_account_settings(&caller.actor, &account, settings)

@@ -7,6 +7,7 @@ use tessera_api::integrations::{
     Deleted, InstallableAccounts, InstallationView, IntegrationEdit, IntegrationListParams,
     IntegrationRecord, IntegrationWithCredentials, NewIntegration, ResetRequest,
 };
+use tessera_core::allow::IpAllowList;
 use tessera_core::credentials::ConsumerCredentials;
 use tessera_core::ids::IntegrationId;
 use tessera_core::model::{AuthSwitches, InstallOrigin, InstallState};
@@ -48,6 +49,7 @@ pub(crate) fn integration_record(view: IntegrationView) -> IntegrationRecord {
             }
             .to_owned(),
             installed_at: inst.installed_at.to_rfc3339(),
+            ip_allow_list: inst.ip_allow.networks().collect(),
             state_changed_at: inst.state_changed_at.to_rfc3339(),
             state_changed_by: inst.state_changed_by,
         },
@@ -207,7 +209,13 @@ pub(crate) async fn edit_integration(
     caller.no_params()?;
     let id = integration_id(&id)?;
     let edit: IntegrationEdit = caller.json()?;
-    let changes_installation = edit.note.is_some() || edit.concurrency_limit.is_some();
+    let changes_installation =
+        edit.note.is_some() || edit.concurrency_limit.is_some() || edit.ip_allow_list.is_some();
+    let ip_allow = edit
+        .ip_allow_list
+        .as_deref()
+        .map(|list| IpAllowList::parse("ip_allow_list", &list.join(",")))
+        .transpose()?;
     let tessera = state.tessera();
     let mut credentials = None;
     let mut view = None;
@@ -246,6 +254,7 @@ pub(crate) async fn edit_integration(
             state: None,
             note: edit.note,
             concurrency_limit: edit.concurrency_limit,
+            ip_allow,
         };
         view = Some(
             tessera

@@ -45,6 +45,7 @@ pub(crate) fn token_view(item: TokenListItem) -> TokenView {
         created_at: t.created_at.to_rfc3339(),
         created_by: t.created_by_name,
         last_used_at: t.last_used_at.map(|at| at.to_rfc3339()),
+        last_used_from: t.last_used_from,
         expires_at: t.expires_at.map(|at| at.to_rfc3339()),
         expired,
     }

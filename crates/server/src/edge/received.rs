@@ -79,13 +79,11 @@ impl Received {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The client's address for the audit trail (as the trusted proxy chain establishes it; a
-    /// forwarded hop that is not an address is recorded as sent).
-    fn client_ip(&self, state: &AppState) -> String {
-        match client_address(state, self.peer.ip(), &self.headers) {
-            Ok(ip) => ip.to_string(),
-            Err(raw) => raw,
-        }
+    /// The client's address as the trusted proxy chain establishes it; a forwarded hop that is
+    /// not an address is `Err` with the text sent (recorded so in the audit trail, and passing
+    /// no IP allow-list).
+    fn client_ip(&self, state: &AppState) -> Result<std::net::IpAddr, String> {
+        client_address(state, self.peer.ip(), &self.headers)
     }
 
     /// The audit trail's view of a request that came through this one: forward-auth and the
@@ -97,9 +95,14 @@ impl Received {
         method: &str,
         uri: &str,
     ) -> RequestContext {
+        let client = self.client_ip(state);
         RequestContext {
             surface: surface.label(),
-            ip: self.client_ip(state),
+            ip: match &client {
+                Ok(ip) => ip.to_string(),
+                Err(raw) => raw.clone(),
+            },
+            client_ip: client.ok(),
             user_agent: clip(self.header(&header::USER_AGENT).unwrap_or(""), 512),
             // A trusted service describes the method; a real one is short.
             method: clip(method, 32),

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use tessera_core::AccountSettings;
+use tessera_core::allow::IpAllowList;
 
 use super::{Chrome, Ui, UiError, render};
 use crate::AppState;
@@ -25,6 +26,7 @@ struct SettingsPage {
     default_limit: u32,
     token_max_lifetime_days: String,
     max_days: u32,
+    ip_allow: String,
     error: Option<String>,
 }
 
@@ -45,6 +47,7 @@ struct Form {
     require_approval: bool,
     concurrency_limit: String,
     token_max_lifetime_days: String,
+    ip_allow: String,
 }
 
 fn page(state: &AppState, ui: &Ui, form: Form, error: Option<String>) -> Response {
@@ -59,6 +62,7 @@ fn page(state: &AppState, ui: &Ui, form: Form, error: Option<String>) -> Respons
         default_limit: state.tessera().default_concurrency_limit(),
         token_max_lifetime_days: form.token_max_lifetime_days,
         max_days: tessera_core::LIFETIME_MAX_DAYS,
+        ip_allow: form.ip_allow,
         error,
     });
     if failed {
@@ -81,6 +85,7 @@ pub(crate) async fn settings_page(
             .token_max_lifetime_days
             .map(|n| n.to_string())
             .unwrap_or_default(),
+        ip_allow: a.ip_allow.networks().collect::<Vec<_>>().join("\n"),
     };
     Ok(page(&state, &ui, form, None))
 }
@@ -93,6 +98,7 @@ pub(crate) async fn save(State(state): State<AppState>, ui: Ui) -> Result<Respon
         require_approval: f.checked("require_approval"),
         concurrency_limit: f.value("concurrency_limit"),
         token_max_lifetime_days: f.value("token_max_lifetime_days"),
+        ip_allow: f.value("ip_allow"),
     };
     let number = |name: &str, label: &str| -> Result<Option<u32>, String> {
         match f.text(name) {
@@ -107,7 +113,12 @@ pub(crate) async fn save(State(state): State<AppState>, ui: Ui) -> Result<Respon
     let parsed = number("concurrency_limit", "Concurrency limit").and_then(|limit| {
         number("token_max_lifetime_days", "Maximum token lifetime").map(|days| (limit, days))
     });
-    let (limit, days) = match parsed {
+    let parsed = parsed.and_then(|(limit, days)| {
+        IpAllowList::parse("ip_allow", &form.ip_allow)
+            .map(|list| (limit, days, list))
+            .map_err(|e| format!("IP allow-list: {}", super::integrations::error_reason(&e)))
+    });
+    let (limit, days, ip_allow) = match parsed {
         Ok(v) => v,
         Err(e) => return Ok(page(&state, &ui, form, Some(e))),
     };
@@ -116,6 +127,7 @@ pub(crate) async fn save(State(state): State<AppState>, ui: Ui) -> Result<Respon
         require_approval_for_auto_install: Some(form.require_approval),
         concurrency_limit: Some(limit),
         token_max_lifetime_days: Some(days),
+        ip_allow: Some(ip_allow),
     };
     match state
         .tessera()

@@ -4,6 +4,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use tessera_core::allow::IpAllowList;
 use tessera_core::credentials::ConsumerCredentials;
 use tessera_core::ids::{AccountId, IntegrationId};
 use tessera_core::model::{AuthSwitches, InstallOrigin, InstallState, Permission, RecordRef};
@@ -30,6 +31,8 @@ pub(crate) struct Record {
     pub state_code: &'static str,
     pub note: String,
     pub concurrency_limit: String,
+    /// This account's IP allow-list for the record (R17), one network a line.
+    pub ip_allow: String,
     pub owner: String,
     pub is_owner: bool,
     pub origin: &'static str,
@@ -69,6 +72,7 @@ impl From<&IntegrationView> for Record {
                 .concurrency_limit
                 .map(|n| n.to_string())
                 .unwrap_or_default(),
+            ip_allow: inst.ip_allow.networks().collect::<Vec<_>>().join("\n"),
             owner: i.owner.as_str().to_owned(),
             is_owner: v.is_owner,
             origin: match inst.origin {
@@ -216,6 +220,7 @@ pub(crate) struct Typed {
     pub state: String,
     pub note: String,
     pub concurrency_limit: String,
+    pub ip_allow: String,
     /// Accounts that may install the record by its id, comma-separated (owner only).
     pub installable: String,
 }
@@ -233,6 +238,7 @@ impl Typed {
             state: form.value("state"),
             note: form.value("note"),
             concurrency_limit: form.value("concurrency_limit"),
+            ip_allow: form.value("ip_allow"),
             installable: form.value("installable_accounts"),
         }
     }
@@ -249,6 +255,7 @@ impl Typed {
             state: r.state_code.to_owned(),
             note: r.note.clone(),
             concurrency_limit: r.concurrency_limit.clone(),
+            ip_allow: r.ip_allow.clone(),
             installable: String::new(),
         }
     }
@@ -284,10 +291,13 @@ impl Typed {
                 format!("Concurrency limit: {n:?} is not a whole number of at least 1 (leave it empty for none)")
             })?),
         };
+        let ip_allow = IpAllowList::parse("ip_allow", &self.ip_allow)
+            .map_err(|e| format!("IP allow-list: {}", error_reason(&e)))?;
         Ok(InstallationChanges {
             state: Some(state),
             note: Some(self.note.clone()),
             concurrency_limit: Some(concurrency_limit),
+            ip_allow: Some(ip_allow),
         })
     }
 }
@@ -562,4 +572,12 @@ pub(crate) async fn delete(
             LIST,
         )
         .await)
+}
+
+/// What is wrong with a value, without the field's name (the page names it its own way).
+pub(crate) fn error_reason(e: &tessera_core::Error) -> String {
+    match e {
+        tessera_core::Error::Invalid { why, .. } => why.clone(),
+        other => other.to_string(),
+    }
 }

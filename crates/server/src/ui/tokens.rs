@@ -33,6 +33,8 @@ pub(crate) struct TokenRow {
     pub created: String,
     pub created_by: String,
     pub last_used: String,
+    /// The client address of that use (R17).
+    pub last_used_from: String,
     /// R16: when the token expires (empty: never), and how far that is from now.
     pub expires_at: String,
     pub expires: String,
@@ -67,6 +69,7 @@ impl From<&TokenListItem> for TokenRow {
             created: when(t.created_at),
             created_by: t.created_by_name.clone(),
             last_used: t.last_used_at.map(when).unwrap_or_default(),
+            last_used_from: t.last_used_from.clone().unwrap_or_default(),
             expires_at: t.expires_at.map(when).unwrap_or_default(),
             expires: t
                 .expires_at

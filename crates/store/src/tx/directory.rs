@@ -35,7 +35,7 @@ impl DirectoryTx for SqlTx {
     async fn insert_account(&mut self, a: &Account) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO accounts (id, name, tba_enabled, require_approval, concurrency_limit, \
-             created_at, token_max_lifetime_days) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             created_at, token_max_lifetime_days, ip_allow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(a.id.as_str().to_owned())
         .bind(a.name.clone())
@@ -44,6 +44,7 @@ impl DirectoryTx for SqlTx {
         .bind(a.concurrency_limit.map(i64::from))
         .bind(a.created_at.millis())
         .bind(a.token_max_lifetime_days.map(i64::from))
+        .bind(a.ip_allow.to_stored())
         .run(&mut self.tx)
         .await?;
         Ok(())
@@ -63,7 +64,7 @@ impl DirectoryTx for SqlTx {
     async fn update_account(&mut self, a: &Account) -> StoreResult<()> {
         sqlx::query(
             "UPDATE accounts SET name = $2, tba_enabled = $3, require_approval = $4, \
-             concurrency_limit = $5, token_max_lifetime_days = $6 WHERE id = $1",
+             concurrency_limit = $5, token_max_lifetime_days = $6, ip_allow = $7 WHERE id = $1",
         )
         .bind(a.id.as_str().to_owned())
         .bind(a.name.clone())
@@ -71,6 +72,7 @@ impl DirectoryTx for SqlTx {
         .bind(b(a.require_approval_for_auto_install))
         .bind(a.concurrency_limit.map(i64::from))
         .bind(a.token_max_lifetime_days.map(i64::from))
+        .bind(a.ip_allow.to_stored())
         .run(&mut self.tx)
         .await?;
         Ok(())

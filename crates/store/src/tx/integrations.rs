@@ -123,8 +123,8 @@ impl IntegrationTx for SqlTx {
     async fn insert_installation(&mut self, i: &Installation) -> StoreResult<bool> {
         let done = sqlx::query(
             "INSERT INTO installations (integration_id, account_id, state, note, concurrency_limit, \
-             origin, installed_at, state_changed_at, state_changed_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             origin, installed_at, state_changed_at, state_changed_by, ip_allow) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (integration_id, account_id) DO NOTHING",
         )
         .bind(i.integration.get())
@@ -136,6 +136,7 @@ impl IntegrationTx for SqlTx {
         .bind(i.installed_at.millis())
         .bind(i.state_changed_at.millis())
         .bind(i.state_changed_by.clone())
+        .bind(i.ip_allow.to_stored())
         .run(&mut self.tx).await?;
         Ok(done == 1)
     }
@@ -159,7 +160,8 @@ impl IntegrationTx for SqlTx {
     async fn update_installation(&mut self, i: &Installation) -> StoreResult<()> {
         sqlx::query(
             "UPDATE installations SET state = $3, note = $4, concurrency_limit = $5, \
-             state_changed_at = $6, state_changed_by = $7 WHERE integration_id = $1 AND account_id = $2",
+             state_changed_at = $6, state_changed_by = $7, ip_allow = $8 \
+             WHERE integration_id = $1 AND account_id = $2",
         )
         .bind(i.integration.get())
         .bind(i.account.as_str().to_owned())
@@ -168,6 +170,7 @@ impl IntegrationTx for SqlTx {
         .bind(i.concurrency_limit.map(i64::from))
         .bind(i.state_changed_at.millis())
         .bind(i.state_changed_by.clone())
+        .bind(i.ip_allow.to_stored())
         .run(&mut self.tx).await?;
         Ok(())
     }
@@ -245,7 +248,7 @@ impl IntegrationTx for SqlTx {
              n.account_id AS inst_account_id, n.state AS inst_state, n.note AS inst_note, \
              n.concurrency_limit AS inst_concurrency_limit, n.origin AS inst_origin, \
              n.installed_at AS inst_installed_at, n.state_changed_at AS inst_state_changed_at, \
-             n.state_changed_by AS inst_state_changed_by \
+             n.state_changed_by AS inst_state_changed_by, n.ip_allow AS inst_ip_allow \
              FROM integrations JOIN installations n ON n.integration_id = integrations.id \
              WHERE n.account_id = $1 ORDER BY integrations.id"
         ));
