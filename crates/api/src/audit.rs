@@ -64,7 +64,7 @@ pub struct AuditParams {
     /// Only successes (`true`) or only failures (`false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
-    /// A Detail code: Success, InvalidSignature, InvalidTimestamp, nonce_rejected, nonce_used, InvalidToken, TokenRevoked, TokenInactive, consumer_key_unknown, consumer_key_refused, FeatureDisabled, EntityOrRoleDisabled, RoleNotAllowed, InvalidRealm, UnsupportedSignatureMethod, InvalidVersion, MissingRequiredParameter, MissingTokenPassportRequiredFields, MalformedRequest, ConcurrencyLimitExceeded, IntegrationBlocked, InvalidCredentials, TooManyAttempts, UnknownIntegration, AuthorizationFlowRequired, InvalidCallback, InvalidVerifier, RequestTokenExpired, RequestTokenDenied, RequestTokenUsed (RULES.md §3.1).
+    /// A Detail code: Success, InvalidSignature, InvalidTimestamp, nonce_rejected, nonce_used, InvalidToken, TokenRevoked, TokenInactive, TokenExpired, IpNotAllowed, consumer_key_unknown, consumer_key_refused, FeatureDisabled, EntityOrRoleDisabled, RoleNotAllowed, InvalidRealm, UnsupportedSignatureMethod, InvalidVersion, MissingRequiredParameter, MissingTokenPassportRequiredFields, MalformedRequest, ConcurrencyLimitExceeded, IntegrationBlocked, InvalidCredentials, TooManyAttempts, UnknownIntegration, AuthorizationFlowRequired, InvalidCallback, InvalidVerifier, RequestTokenExpired, RequestTokenDenied, RequestTokenUsed (RULES.md §3.1).
     // One line: the OpenAPI description lists the codes as written here, and a test checks it
     // names every code of `tessera_oauth1::Detail`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -28,6 +28,7 @@ on_both_backends!(
     gap07_a_body_is_bound_to_the_signature_by_a_sha256_body_hash,
     gap08_the_admin_plane_never_waits_behind_integration_traffic,
     gap06_another_account_installs_only_what_the_owner_allowed_and_sees_none_of_its_notes,
+    r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api,
 );
 
 /// A token of the bootstrap administrator with the Administrator role, through the domain
@@ -557,6 +558,8 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
             "PATCH /api/v1/tokens/{id}",
             "POST /api/v1/tokens",
             "POST /api/v1/tokens/{id}/revoke",
+            "GET /api/v1/tokens/bulk/{action}",
+            "POST /api/v1/tokens/bulk/{action}",
         ]
         .into_iter()
         .chain([
@@ -576,6 +579,7 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
             "GET /api/v1/tokens/{id}/notes",
             "GET /api/v1/audit",
             "GET /api/v1/account",
+            "PATCH /api/v1/account",
             "GET /api/v1/roles",
             "POST /api/v1/roles",
             "GET /api/v1/roles/{id}",
@@ -596,7 +600,7 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
     let admin = administrator(server).await;
     for operation in &operations {
         let (method, path) = operation.split_once(' ').unwrap();
-        let path = path.replace("{id}", "1");
+        let path = path.replace("{id}", "1").replace("{action}", "revoke");
         let reply = call(server, &admin, method, &path, Some(json!({}))).await;
         assert!(
             reply.status != 405 && reply.json()["error"]["code"] != "NO_SUCH_ENDPOINT",
@@ -1948,4 +1952,124 @@ async fn gap06_another_account_installs_only_what_the_owner_allowed_and_sees_non
             .any(|n| n["field"] == "installable by" && n["new_value"] == "7654321"),
         "{own}"
     );
+}
+
+/// R16–R18 through the admin API: the account's maximum lifetime and allow-list, a token's
+/// expiry and the list's filters on time, and a bulk change previewed, refused on a stale count,
+/// then carried out — each error naming its field.
+async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &TestServer) {
+    let admin = administrator(server).await;
+    let account = |body: Value| call(server, &admin, "PATCH", "/api/v1/account", Some(body));
+    // R16: a maximum lifetime; a new token without an expiry gets it, one beyond is refused.
+    let set = account(json!({"token_max_lifetime_days": 30})).await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(set.json()["token_max_lifetime_days"], 30);
+    for (body, field) in [
+        (json!({"token_max_lifetime_days": 0}), "token_max_lifetime_days"),
+        (json!({"ip_allow_list": ["10.0.0.0/33"]}), "ip_allow_list"),
+        (json!({}), "body"),
+    ] {
+        let (status, code, named) = error_of(&account(body.clone()).await);
+        assert_eq!((status, code.as_str(), named.as_str()), (400, "INVALID_FIELD", field), "{body}");
+    }
+    let list = call(server, &admin, "GET", "/api/v1/tokens?search=alice+sync", None)
+        .await
+        .json();
+    let alice = &list["items"][0];
+    let new_token = |expires_at: Option<String>| {
+        let mut body = json!({
+            "application": alice["application"]["id"],
+            "user": alice["user"]["id"],
+            "role": alice["role"]["id"],
+            "name": "expiring",
+        });
+        if let Some(at) = expires_at {
+            body["expires_at"] = json!(at);
+        }
+        call(server, &admin, "POST", "/api/v1/tokens", Some(body))
+    };
+    let created = new_token(None).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let token = &created.json()["token"];
+    let at = tessera_core::model::Timestamp::parse_rfc3339(token["expires_at"].as_str().unwrap())
+        .unwrap();
+    let in_30 = tessera_core::model::Timestamp::now().plus_days(30);
+    assert!((in_30.millis() - at.millis()).abs() < 60_000, "{token}");
+    assert_eq!(token["expired"], false);
+    let beyond = tessera_core::model::Timestamp::now().plus_days(31).to_rfc3339();
+    let (status, _, field) = error_of(&new_token(Some(beyond)).await);
+    assert_eq!((status, field.as_str()), (400, "expires_at"));
+    let (status, _, field) = error_of(&new_token(Some("tomorrow".into())).await);
+    assert_eq!((status, field.as_str()), (400, "expires_at"));
+    let soon = call(server, &admin, "GET", "/api/v1/tokens?expiring_within_days=31", None)
+        .await
+        .json();
+    assert_eq!(names(&soon), ["expiring"]);
+    let (status, _, field) = error_of(
+        &call(server, &admin, "GET", "/api/v1/tokens?expired=true&expiring_within_days=3", None)
+            .await,
+    );
+    assert_eq!((status, field.as_str()), (400, "expiring_within_days"));
+
+    // R17: the account's list reads back canonical; the CLI's own address (loopback) in it
+    // keeps the API usable, and a list without it refuses this very caller.
+    let set = account(json!({"ip_allow_list": ["127.0.0.1", "10.1.2.3/8"]})).await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(set.json()["ip_allow_list"], json!(["127.0.0.1/32", "10.0.0.0/8"]));
+    let set = account(json!({"ip_allow_list": ["10.0.0.0/8"]})).await;
+    assert_eq!(set.status, 200);
+    let refused = call(server, &admin, "GET", "/api/v1/account", None).await;
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    // The page signed in with a password is how an administrator gets out of that.
+    server
+        .tessera()
+        .update_account_settings(
+            &admin_actor(),
+            &AccountId::parse("1234567").unwrap(),
+            tessera_core::AccountSettings {
+                ip_allow: Some(tessera_core::allow::IpAllowList::any()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(call(server, &admin, "GET", "/api/v1/account", None).await.status, 200);
+
+    // R18: preview Alice's tokens, a stale count changes nothing, the right one revokes them.
+    let alice_signer = signer_for(
+        CONSUMER_KEY,
+        CONSUMER_SECRET,
+        "80b521502b5a9fb54997747f384819a65f6bc4deebf01cd594c0e8fec554959b",
+        "c9cfbec3aa24fd206ed099d2e8c53dcdea13ac380fa80e0c9d52873521253007",
+    );
+    let echo = "/app/site/hosting/restlet.nl?script=1&deploy=1";
+    let before = call(server, &alice_signer, "GET", echo, None).await;
+    assert_eq!(before.status, 200, "{}", before.text());
+    let user = alice["user"]["id"].as_i64().unwrap();
+    let bulk = format!("/api/v1/tokens/bulk/revoke?user={user}");
+    let preview = call(server, &admin, "GET", &bulk, None).await;
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    let preview = preview.json();
+    let count = preview["count"].as_u64().unwrap();
+    assert_eq!(count, 3, "{preview}");
+    assert_eq!(preview["sample"].as_array().unwrap().len(), 3);
+    let stale = call(server, &admin, "POST", &bulk, Some(json!({"expected_count": 2}))).await;
+    let (status, code, _) = error_of(&stale);
+    assert_eq!((status, code.as_str()), (409, "CONFLICT"), "{}", stale.text());
+    let (status, _, field) = error_of(
+        &call(server, &admin, "POST", &format!("{bulk}&sort=name"), Some(json!({"expected_count": 3}))).await,
+    );
+    assert_eq!((status, field.as_str()), (400, "sort"));
+    let (status, _, field) = error_of(
+        &call(server, &admin, "POST", "/api/v1/tokens/bulk/delete", Some(json!({"expected_count": 3}))).await,
+    );
+    assert_eq!((status, field.as_str()), (400, "action"));
+    let done = call(server, &admin, "POST", &bulk, Some(json!({"expected_count": 3}))).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(done.json()["changed"], 3);
+    let left = call(server, &admin, "GET", &bulk, None).await.json();
+    assert_eq!(left["count"], 0);
+    // Revoked: the fixture token alice sync is refused from now on.
+    let after = call(server, &alice_signer, "GET", echo, None).await;
+    assert_eq!(after.status, 401, "{}", after.text());
 }
