@@ -29,6 +29,7 @@ on_both_backends!(
     an_administrator_manages_roles,
     deleting_an_integration_asks_first_and_revokes_its_tokens,
     the_owner_chooses_who_may_install_a_record_on_its_edit_page,
+    an_administrator_sets_token_policies_and_changes_tokens_in_bulk,
 );
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -1125,4 +1126,114 @@ async fn the_sign_in_cookie_is_found_among_other_cookies() {
     let reply = raw_exchange(server.addr, &request).await;
     assert_eq!(reply.status, 303, "{}", reply.text());
     server.finish().await;
+}
+
+/// R16–R18 in the UI: the account's maximum token lifetime and IP allow-list on its settings
+/// page, a token made with an expiry and listed with it, the list's filters on time, and a bulk
+/// revoke previewed, refused on a stale count, then confirmed.
+async fn an_administrator_sets_token_policies_and_changes_tokens_in_bulk(server: &TestServer) {
+    admin_password(server).await;
+    let mut admin = Browser::new(server);
+    admin.sign_in("admin@example.com", ADMIN_PASSWORD).await;
+    let settings = "/app/setup/account";
+    let page = admin.get(settings).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Maximum token lifetime"), "{}", page.text());
+    let form = |days: &'static str, ips: &'static str| {
+        [
+            ("tba_enabled", "T"),
+            ("concurrency_limit", ""),
+            ("token_max_lifetime_days", days),
+            ("ip_allow", ips),
+        ]
+    };
+    let bad = admin.submit(settings, settings, &form("30", "10.0.0.0/8\nnot-a-network")).await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text().contains("IP allow-list: &#34;not-a-network&#34; is not an IP address"),
+        "{}",
+        bad.text()
+    );
+    let bad = admin.submit(settings, settings, &form("0", "")).await;
+    assert!(bad.text().contains("Maximum token lifetime: must be between 1"), "{}", bad.text());
+    let saved = admin
+        .submit(settings, settings, &form("30", "127.0.0.1\n10.1.2.3/8"))
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    let page = admin.get(settings).await.text();
+    assert!(page.contains("value=\"30\""), "{page}");
+    assert!(page.contains("127.0.0.1/32\n10.0.0.0/8"), "{page}");
+    // The fixture's signed requests come from 127.0.0.1: still allowed.
+    let echo = "/app/site/hosting/restlet.nl?script=1&deploy=1";
+    assert_eq!(signed_get(server, echo).await.status, 200);
+
+    // A token made now expires in 30 days at the latest; 31 is refused with the reason.
+    let new = "/app/setup/access-tokens/new";
+    let page = admin.get(new).await.text();
+    assert!(page.contains("live at most 30 days"), "{page}");
+    let app = value_after(&page, "<option value=\"", "Acme Sync");
+    let grant = value_after(&page, "<option value=\"", "Alice Able");
+    let too_long = admin
+        .submit(new, new, &[("application", &app), ("grant", &grant), ("name", "short-lived"), ("expires_in_days", "31")])
+        .await;
+    assert_eq!(too_long.status, 400);
+    assert!(too_long.text().contains("maximum token lifetime of 30 days"), "{}", too_long.text());
+    let made = admin
+        .submit(new, new, &[("application", &app), ("grant", &grant), ("name", "short-lived"), ("expires_in_days", "3")])
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    let list = admin.get("/app/setup/access-tokens?expiring_within_days=5").await.text();
+    assert!(list.contains("short-lived"), "{list}");
+    assert!(list.contains("expires in 2 days") || list.contains("expires in 3 days"), "{list}");
+    assert!(!list.contains("alice sync"), "{list}");
+    let bad = admin.get("/app/setup/access-tokens?unused_for_days=soon").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("Unused for: &#34;soon&#34; is not a number of days"));
+
+    // Bulk: Alice's three tokens, previewed with the list's filters.
+    let alice = server
+        .tessera()
+        .list_users(&operator(), &account())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.name == "Alice Able")
+        .unwrap()
+        .id
+        .get()
+        .to_string();
+    let bulk = format!("/app/setup/access-tokens/bulk?user={alice}");
+    let list = admin.get(&format!("/app/setup/access-tokens?user={alice}")).await.text();
+    assert!(list.contains(&bulk.replace('&', "&amp;")), "{list}");
+    let preview = admin.get(&bulk).await.text();
+    assert!(preview.contains("select <strong>3</strong> tokens"), "{preview}");
+    let action = "/app/setup/access-tokens/bulk";
+    let fields = |count: &'static str, confirm: bool| {
+        let mut f = vec![("action", "revoke"), ("user", alice.as_str()), ("expected_count", count)];
+        if confirm {
+            f.push(("confirm", "T"));
+        }
+        f
+    };
+    let unconfirmed = admin.submit(&bulk, action, &fields("3", false)).await;
+    assert_eq!(unconfirmed.status, 400);
+    let stale = admin.submit(&bulk, action, &fields("2", true)).await;
+    assert_eq!(stale.status, 400);
+    assert!(stale.text().contains("preview again"), "{}", stale.text());
+    assert_eq!(signed_get(server, echo).await.status, 200);
+    let done = admin.submit(&bulk, action, &fields("3", true)).await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    let after = admin.get(location(&done)).await.text();
+    assert!(after.contains("3 tokens revoked"), "{after}");
+    assert_eq!(signed_get(server, echo).await.status, 401);
+}
+
+/// The `value` of the first `<option>` (after `marker`) whose label contains `label`.
+fn value_after(html: &str, marker: &str, label: &str) -> String {
+    html.match_indices(marker)
+        .map(|(at, m)| &html[at + m.len()..])
+        .find(|rest| rest[..rest.find("</option>").unwrap_or(0)].contains(label))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned()
 }
