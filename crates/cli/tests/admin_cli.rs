@@ -473,3 +473,129 @@ fn soap_calls_get_server_time_with_a_profile() {
     );
     assert!(!dry.to_string().contains(&password));
 }
+
+/// R16–R18 from the command line: the account's policies, a token with an expiry and the
+/// list's time filters, a bulk change that asks for its count (or `--yes` / `--expect`).
+#[test]
+fn policies_expiry_and_bulk_changes_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let config = config.path();
+    let server = Server::start(data.path(), &[]);
+    let login = login_as_admin(config, &server.base(), &server.admin_password());
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let created = json(config, &["integration", "create", "--name", "Bulk App"]);
+    let application = created["integration"]["id"].as_i64().unwrap().to_string();
+
+    let account = json(
+        config,
+        &["account", "set", "--token-max-lifetime-days", "30"],
+    );
+    assert_eq!(account["token_max_lifetime_days"], 30);
+    let shown = ok(config, &["account"]);
+    assert!(shown.contains("30 days"), "{shown}");
+    // Bad input is exit status 2; a refusal of the server 1.
+    let none = tessera(config, &["account", "set"], "");
+    assert_eq!(none.status.code(), Some(2));
+    assert!(text(&none.stderr).contains("give a setting to change"));
+    let set = json(
+        config,
+        &["account", "set", "--ip-allow", "127.0.0.1, 10.1.0.0/16"],
+    );
+    assert_eq!(
+        set["ip_allow_list"],
+        serde_json::json!(["127.0.0.1/32", "10.1.0.0/16"])
+    );
+    let bad = tessera(config, &["account", "set", "--ip-allow", "10.0.0.0/40"], "");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("ip_allow_list"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let make = |name: &str, extra: &[&str]| {
+        let args = [
+            &[
+                "token",
+                "create",
+                "--application",
+                &application,
+                "--user",
+                "1",
+                "--role",
+                "3",
+                "--name",
+                name,
+            ][..],
+            extra,
+        ]
+        .concat();
+        tessera(config, &[&args[..], &["--output", "json"]].concat(), "")
+    };
+    let too_long = make("too long", &["--expires-in-days", "40"]);
+    assert_eq!(too_long.status.code(), Some(1));
+    assert!(
+        text(&too_long.stderr).contains("expires_at"),
+        "{}",
+        text(&too_long.stderr)
+    );
+    let short = make("short", &["--expires-in-days", "5"]);
+    assert!(short.status.success(), "{}", text(&short.stderr));
+    let short: serde_json::Value = serde_json::from_slice(&short.stdout).unwrap();
+    assert!(short["token"]["expires_at"].is_string(), "{short}");
+    let default = make("default", &[]);
+    assert!(default.status.success(), "{}", text(&default.stderr));
+    let listed = ok(config, &["token", "list", "--expiring-within-days", "10"]);
+    assert!(
+        listed.contains("short") && !listed.contains("default"),
+        "{listed}"
+    );
+    assert!(listed.contains("EXPIRES"), "{listed}");
+
+    // Bulk: without a terminal the count must be confirmed by a flag.
+    let filters = ["--application", application.as_str()];
+    let asked = tessera(
+        config,
+        &[&["token", "bulk", "inactivate"][..], &filters].concat(),
+        "",
+    );
+    assert_eq!(asked.status.code(), Some(2));
+    assert!(
+        text(&asked.stdout).contains("select 2 token(s)"),
+        "{}",
+        text(&asked.stdout)
+    );
+    assert!(
+        text(&asked.stderr).contains("--yes"),
+        "{}",
+        text(&asked.stderr)
+    );
+    let stale = tessera(
+        config,
+        &[&["token", "bulk", "revoke", "--expect", "5"][..], &filters].concat(),
+        "",
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        text(&stale.stderr).contains("CONFLICT"),
+        "{}",
+        text(&stale.stderr)
+    );
+    let done = ok(
+        config,
+        &[&["token", "bulk", "inactivate", "--yes"][..], &filters].concat(),
+    );
+    assert!(done.contains("2 token(s) made inactive"), "{done}");
+    let done = json(
+        config,
+        &[&["token", "bulk", "revoke", "--expect", "2"][..], &filters].concat(),
+    );
+    assert_eq!(done["changed"], 2);
+    // The CLI's own token (another application) is untouched: the profile still works.
+    let nothing = ok(
+        config,
+        &[&["token", "bulk", "revoke", "--yes"][..], &filters].concat(),
+    );
+    assert!(nothing.contains("select 0 token(s)"), "{nothing}");
+}

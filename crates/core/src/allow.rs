@@ -138,9 +138,11 @@ mod tests {
 
     #[test]
     fn networks_are_read_canonical_and_matched() {
-        let list =
-            IpAllowList::parse("f", "10.1.2.3/8, 192.0.2.7\n2001:db8::1/32 ::ffff:198.51.100.0/120")
-                .unwrap();
+        let list = IpAllowList::parse(
+            "f",
+            "10.1.2.3/8, 192.0.2.7\n2001:db8::1/32 ::ffff:198.51.100.0/120",
+        )
+        .unwrap();
         assert_eq!(
             list.to_string(),
             "10.0.0.0/8,192.0.2.7/32,2001:db8::/32,198.51.100.0/24"
@@ -169,11 +171,19 @@ mod tests {
 
     #[test]
     fn bad_entries_and_oversized_lists_are_named() {
-        for bad in ["10.0.0.0/33", "300.1.1.1", "example.com", "10.0.0.0/8/8", "::1/129"] {
+        for bad in [
+            "10.0.0.0/33",
+            "300.1.1.1",
+            "example.com",
+            "10.0.0.0/8/8",
+            "::1/129",
+        ] {
             let e = IpAllowList::parse("ip_allow_list", bad).unwrap_err();
             assert!(e.to_string().contains("is not an IP address"), "{bad}: {e}");
         }
-        let many: Vec<String> = (0..=ALLOW_LIST_MAX).map(|i| format!("10.0.{i}.0/24")).collect();
+        let many: Vec<String> = (0..=ALLOW_LIST_MAX)
+            .map(|i| format!("10.0.{i}.0/24"))
+            .collect();
         let e = IpAllowList::parse("f", &many.join(",")).unwrap_err();
         assert!(e.to_string().contains("more than"), "{e}");
         assert!(IpAllowList::parse("f", &"1".repeat(TEXT_MAX + 1)).is_err());

@@ -530,15 +530,19 @@ async fn apply_token(
         }
     };
     let expires_at = match (&t.expires_at, t.expires_in_days) {
-        (Some(at), None) => Some(
-            Timestamp::parse_rfc3339(at).map_err(|_| {
-                invalid(entry, "expires_at: must be an RFC 3339 time such as 2027-01-31T00:00:00Z")
-            })?,
-        ),
+        (Some(at), None) => Some(Timestamp::parse_rfc3339(at).map_err(|_| {
+            invalid(
+                entry,
+                "expires_at: must be an RFC 3339 time such as 2027-01-31T00:00:00Z",
+            )
+        })?),
         (None, Some(days)) => Some(Timestamp::now().plus_days(i64::from(days))),
         (None, None) => None,
         (Some(_), Some(_)) => {
-            return Err(invalid(entry, "give expires_at or expires_in_days, not both"));
+            return Err(invalid(
+                entry,
+                "give expires_at or expires_in_days, not both",
+            ));
         }
     };
     let (item, _) = tessera

@@ -137,7 +137,9 @@ impl Fields {
             None => Ok(None),
             Some(v) => match v.trim().parse::<u32>() {
                 Ok(n) if n > 0 => Ok(Some(n)),
-                _ => Err(format!("{label}: {v:?} is not a number of days (1 or more)")),
+                _ => Err(format!(
+                    "{label}: {v:?} is not a number of days (1 or more)"
+                )),
             },
         }
     }

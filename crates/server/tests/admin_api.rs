@@ -1965,16 +1965,29 @@ async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &T
     assert_eq!(set.status, 200, "{}", set.text());
     assert_eq!(set.json()["token_max_lifetime_days"], 30);
     for (body, field) in [
-        (json!({"token_max_lifetime_days": 0}), "token_max_lifetime_days"),
+        (
+            json!({"token_max_lifetime_days": 0}),
+            "token_max_lifetime_days",
+        ),
         (json!({"ip_allow_list": ["10.0.0.0/33"]}), "ip_allow_list"),
         (json!({}), "body"),
     ] {
         let (status, code, named) = error_of(&account(body.clone()).await);
-        assert_eq!((status, code.as_str(), named.as_str()), (400, "INVALID_FIELD", field), "{body}");
+        assert_eq!(
+            (status, code.as_str(), named.as_str()),
+            (400, "INVALID_FIELD", field),
+            "{body}"
+        );
     }
-    let list = call(server, &admin, "GET", "/api/v1/tokens?search=alice+sync", None)
-        .await
-        .json();
+    let list = call(
+        server,
+        &admin,
+        "GET",
+        "/api/v1/tokens?search=alice+sync",
+        None,
+    )
+    .await
+    .json();
     let alice = &list["items"][0];
     let new_token = |expires_at: Option<String>| {
         let mut body = json!({
@@ -1996,18 +2009,32 @@ async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &T
     let in_30 = tessera_core::model::Timestamp::now().plus_days(30);
     assert!((in_30.millis() - at.millis()).abs() < 60_000, "{token}");
     assert_eq!(token["expired"], false);
-    let beyond = tessera_core::model::Timestamp::now().plus_days(31).to_rfc3339();
+    let beyond = tessera_core::model::Timestamp::now()
+        .plus_days(31)
+        .to_rfc3339();
     let (status, _, field) = error_of(&new_token(Some(beyond)).await);
     assert_eq!((status, field.as_str()), (400, "expires_at"));
     let (status, _, field) = error_of(&new_token(Some("tomorrow".into())).await);
     assert_eq!((status, field.as_str()), (400, "expires_at"));
-    let soon = call(server, &admin, "GET", "/api/v1/tokens?expiring_within_days=31", None)
-        .await
-        .json();
+    let soon = call(
+        server,
+        &admin,
+        "GET",
+        "/api/v1/tokens?expiring_within_days=31",
+        None,
+    )
+    .await
+    .json();
     assert_eq!(names(&soon), ["expiring"]);
     let (status, _, field) = error_of(
-        &call(server, &admin, "GET", "/api/v1/tokens?expired=true&expiring_within_days=3", None)
-            .await,
+        &call(
+            server,
+            &admin,
+            "GET",
+            "/api/v1/tokens?expired=true&expiring_within_days=3",
+            None,
+        )
+        .await,
     );
     assert_eq!((status, field.as_str()), (400, "expiring_within_days"));
 
@@ -2015,7 +2042,10 @@ async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &T
     // keeps the API usable, and a list without it refuses this very caller.
     let set = account(json!({"ip_allow_list": ["127.0.0.1", "10.1.2.3/8"]})).await;
     assert_eq!(set.status, 200, "{}", set.text());
-    assert_eq!(set.json()["ip_allow_list"], json!(["127.0.0.1/32", "10.0.0.0/8"]));
+    assert_eq!(
+        set.json()["ip_allow_list"],
+        json!(["127.0.0.1/32", "10.0.0.0/8"])
+    );
     let set = account(json!({"ip_allow_list": ["10.0.0.0/8"]})).await;
     assert_eq!(set.status, 200);
     let refused = call(server, &admin, "GET", "/api/v1/account", None).await;
@@ -2033,7 +2063,12 @@ async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &T
         )
         .await
         .unwrap();
-    assert_eq!(call(server, &admin, "GET", "/api/v1/account", None).await.status, 200);
+    assert_eq!(
+        call(server, &admin, "GET", "/api/v1/account", None)
+            .await
+            .status,
+        200
+    );
 
     // R18: preview Alice's tokens, a stale count changes nothing, the right one revokes them.
     let alice_signer = signer_for(
@@ -2053,18 +2088,51 @@ async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &T
     let count = preview["count"].as_u64().unwrap();
     assert_eq!(count, 3, "{preview}");
     assert_eq!(preview["sample"].as_array().unwrap().len(), 3);
-    let stale = call(server, &admin, "POST", &bulk, Some(json!({"expected_count": 2}))).await;
+    let stale = call(
+        server,
+        &admin,
+        "POST",
+        &bulk,
+        Some(json!({"expected_count": 2})),
+    )
+    .await;
     let (status, code, _) = error_of(&stale);
-    assert_eq!((status, code.as_str()), (409, "CONFLICT"), "{}", stale.text());
+    assert_eq!(
+        (status, code.as_str()),
+        (409, "CONFLICT"),
+        "{}",
+        stale.text()
+    );
     let (status, _, field) = error_of(
-        &call(server, &admin, "POST", &format!("{bulk}&sort=name"), Some(json!({"expected_count": 3}))).await,
+        &call(
+            server,
+            &admin,
+            "POST",
+            &format!("{bulk}&sort=name"),
+            Some(json!({"expected_count": 3})),
+        )
+        .await,
     );
     assert_eq!((status, field.as_str()), (400, "sort"));
     let (status, _, field) = error_of(
-        &call(server, &admin, "POST", "/api/v1/tokens/bulk/delete", Some(json!({"expected_count": 3}))).await,
+        &call(
+            server,
+            &admin,
+            "POST",
+            "/api/v1/tokens/bulk/delete",
+            Some(json!({"expected_count": 3})),
+        )
+        .await,
     );
     assert_eq!((status, field.as_str()), (400, "action"));
-    let done = call(server, &admin, "POST", &bulk, Some(json!({"expected_count": 3}))).await;
+    let done = call(
+        server,
+        &admin,
+        "POST",
+        &bulk,
+        Some(json!({"expected_count": 3})),
+    )
+    .await;
     assert_eq!(done.status, 200, "{}", done.text());
     assert_eq!(done.json()["changed"], 3);
     let left = call(server, &admin, "GET", &bulk, None).await.json();

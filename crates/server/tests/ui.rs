@@ -1138,7 +1138,11 @@ async fn an_administrator_sets_token_policies_and_changes_tokens_in_bulk(server:
     let settings = "/app/setup/account";
     let page = admin.get(settings).await;
     assert_eq!(page.status, 200);
-    assert!(page.text().contains("Maximum token lifetime"), "{}", page.text());
+    assert!(
+        page.text().contains("Maximum token lifetime"),
+        "{}",
+        page.text()
+    );
     let form = |days: &'static str, ips: &'static str| {
         [
             ("tba_enabled", "T"),
@@ -1147,15 +1151,23 @@ async fn an_administrator_sets_token_policies_and_changes_tokens_in_bulk(server:
             ("ip_allow", ips),
         ]
     };
-    let bad = admin.submit(settings, settings, &form("30", "10.0.0.0/8\nnot-a-network")).await;
+    let bad = admin
+        .submit(settings, settings, &form("30", "10.0.0.0/8\nnot-a-network"))
+        .await;
     assert_eq!(bad.status, 400);
     assert!(
-        bad.text().contains("IP allow-list: &#34;not-a-network&#34; is not an IP address"),
+        bad.text()
+            .contains("IP allow-list: &#34;not-a-network&#34; is not an IP address"),
         "{}",
         bad.text()
     );
     let bad = admin.submit(settings, settings, &form("0", "")).await;
-    assert!(bad.text().contains("Maximum token lifetime: must be between 1"), "{}", bad.text());
+    assert!(
+        bad.text()
+            .contains("Maximum token lifetime: must be between 1"),
+        "{}",
+        bad.text()
+    );
     let saved = admin
         .submit(settings, settings, &form("30", "127.0.0.1\n10.1.2.3/8"))
         .await;
@@ -1174,21 +1186,56 @@ async fn an_administrator_sets_token_policies_and_changes_tokens_in_bulk(server:
     let app = value_after(&page, "<option value=\"", "Acme Sync");
     let grant = value_after(&page, "<option value=\"", "Alice Able");
     let too_long = admin
-        .submit(new, new, &[("application", &app), ("grant", &grant), ("name", "short-lived"), ("expires_in_days", "31")])
+        .submit(
+            new,
+            new,
+            &[
+                ("application", &app),
+                ("grant", &grant),
+                ("name", "short-lived"),
+                ("expires_in_days", "31"),
+            ],
+        )
         .await;
     assert_eq!(too_long.status, 400);
-    assert!(too_long.text().contains("maximum token lifetime of 30 days"), "{}", too_long.text());
+    assert!(
+        too_long
+            .text()
+            .contains("maximum token lifetime of 30 days"),
+        "{}",
+        too_long.text()
+    );
     let made = admin
-        .submit(new, new, &[("application", &app), ("grant", &grant), ("name", "short-lived"), ("expires_in_days", "3")])
+        .submit(
+            new,
+            new,
+            &[
+                ("application", &app),
+                ("grant", &grant),
+                ("name", "short-lived"),
+                ("expires_in_days", "3"),
+            ],
+        )
         .await;
     assert_eq!(made.status, 200, "{}", made.text());
-    let list = admin.get("/app/setup/access-tokens?expiring_within_days=5").await.text();
+    let list = admin
+        .get("/app/setup/access-tokens?expiring_within_days=5")
+        .await
+        .text();
     assert!(list.contains("short-lived"), "{list}");
-    assert!(list.contains("expires in 2 days") || list.contains("expires in 3 days"), "{list}");
+    assert!(
+        list.contains("expires in 2 days") || list.contains("expires in 3 days"),
+        "{list}"
+    );
     assert!(!list.contains("alice sync"), "{list}");
-    let bad = admin.get("/app/setup/access-tokens?unused_for_days=soon").await;
+    let bad = admin
+        .get("/app/setup/access-tokens?unused_for_days=soon")
+        .await;
     assert_eq!(bad.status, 400);
-    assert!(bad.text().contains("Unused for: &#34;soon&#34; is not a number of days"));
+    assert!(
+        bad.text()
+            .contains("Unused for: &#34;soon&#34; is not a number of days")
+    );
 
     // Bulk: Alice's three tokens, previewed with the list's filters.
     let alice = server
@@ -1203,13 +1250,23 @@ async fn an_administrator_sets_token_policies_and_changes_tokens_in_bulk(server:
         .get()
         .to_string();
     let bulk = format!("/app/setup/access-tokens/bulk?user={alice}");
-    let list = admin.get(&format!("/app/setup/access-tokens?user={alice}")).await.text();
+    let list = admin
+        .get(&format!("/app/setup/access-tokens?user={alice}"))
+        .await
+        .text();
     assert!(list.contains(&bulk.replace('&', "&amp;")), "{list}");
     let preview = admin.get(&bulk).await.text();
-    assert!(preview.contains("select <strong>3</strong> tokens"), "{preview}");
+    assert!(
+        preview.contains("select <strong>3</strong> tokens"),
+        "{preview}"
+    );
     let action = "/app/setup/access-tokens/bulk";
     let fields = |count: &'static str, confirm: bool| {
-        let mut f = vec![("action", "revoke"), ("user", alice.as_str()), ("expected_count", count)];
+        let mut f = vec![
+            ("action", "revoke"),
+            ("user", alice.as_str()),
+            ("expected_count", count),
+        ];
         if confirm {
             f.push(("confirm", "T"));
         }

@@ -631,10 +631,7 @@ impl Store for SqlStore {
         }
     }
 
-    async fn record_token_use(
-        &self,
-        uses: Vec<tessera_core::store::TokenUse>,
-    ) -> StoreResult<()> {
+    async fn record_token_use(&self, uses: Vec<tessera_core::store::TokenUse>) -> StoreResult<()> {
         self.hot_record_token_use(uses).await
     }
 

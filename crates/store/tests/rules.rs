@@ -8,13 +8,11 @@ mod support;
 use support::Env;
 use support::world::{self, OP, World};
 use tessera_core::ids::{RoleId, TokenKey};
-use tessera_core::model::{
-    Context, InstallOrigin, InstallState, Permission, RecordRef, Timestamp,
-};
+use tessera_core::model::{Context, InstallOrigin, InstallState, Permission, RecordRef, Timestamp};
 use tessera_core::store::{RevokedFilter, TokenFilter, TokenSort, TokenUse};
 use tessera_core::{
-    AccountSettings, Actor, BulkAction, Error, InstallationChanges, IntegrationChanges, LoginRefusal,
-    NewTokenInput, ResetConfirmation, RoleChanges, TimeFilters, UserChanges,
+    AccountSettings, Actor, BulkAction, Error, InstallationChanges, IntegrationChanges,
+    LoginRefusal, NewTokenInput, ResetConfirmation, RoleChanges, TimeFilters, UserChanges,
 };
 use tessera_oauth1::SigningKey;
 
@@ -1887,9 +1885,15 @@ async fn r16_an_expiry_must_be_ahead_and_within_the_account_maximum(env: &Env) {
     // No maximum: no expiry unless one is asked for; one in the past is refused.
     let (item, _) = env.svc.create_token(m, input(None)).await.unwrap();
     assert_eq!(item.token.expires_at, None);
-    let past = env.svc.create_token(m, input(Some(now.plus_days(-1)))).await;
+    let past = env
+        .svc
+        .create_token(m, input(Some(now.plus_days(-1))))
+        .await;
     assert_eq!(field_of(past), "expires_at");
-    let far = env.svc.create_token(m, input(Some(now.plus_days(40_000)))).await;
+    let far = env
+        .svc
+        .create_token(m, input(Some(now.plus_days(40_000))))
+        .await;
     assert_eq!(field_of(far), "expires_at");
     let at = now.plus_days(400);
     let (item, _) = env.svc.create_token(m, input(Some(at))).await.unwrap();
@@ -1936,7 +1940,10 @@ async fn r16_an_expiry_must_be_ahead_and_within_the_account_maximum(env: &Env) {
     let after = Timestamp::now();
     let expiry = item.token.expires_at.unwrap();
     assert!(expiry >= before.plus_days(30) && expiry <= after.plus_days(30));
-    let beyond = env.svc.create_token(m, input(Some(now.plus_days(31)))).await;
+    let beyond = env
+        .svc
+        .create_token(m, input(Some(now.plus_days(31))))
+        .await;
     assert_eq!(field_of(beyond), "expires_at");
     let within = now.plus_days(7);
     let (item, _) = env.svc.create_token(m, input(Some(within))).await.unwrap();
@@ -1961,10 +1968,20 @@ async fn r16_the_list_filters_by_expiry_and_disuse(env: &Env) {
     let now = Timestamp::now();
     let m = &w.manager.actor;
     let (soon, _) = w
-        .token_expiring(&env.svc, &w.alice, w.token_login_role, Some(now.plus_days(2)))
+        .token_expiring(
+            &env.svc,
+            &w.alice,
+            w.token_login_role,
+            Some(now.plus_days(2)),
+        )
         .await;
     let (later, _) = w
-        .token_expiring(&env.svc, &w.bob, w.token_login_role, Some(now.plus_days(20)))
+        .token_expiring(
+            &env.svc,
+            &w.bob,
+            w.token_login_role,
+            Some(now.plus_days(20)),
+        )
         .await;
     let (never, _) = w.token(&env.svc, &w.alice, w.token_user_role).await;
     // Expires in a moment: expired by the time the list is asked.
@@ -1976,7 +1993,12 @@ async fn r16_the_list_filters_by_expiry_and_disuse(env: &Env) {
             Some(Timestamp::from_millis(Timestamp::now().millis() + 300)),
         )
         .await;
-    for (key, name) in [(soon, "soon"), (later, "later"), (never, "never"), (gone, "gone")] {
+    for (key, name) in [
+        (soon, "soon"),
+        (later, "later"),
+        (never, "never"),
+        (gone, "gone"),
+    ] {
         rename(env, &w, key, name).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
@@ -2007,9 +2029,30 @@ async fn r16_the_list_filters_by_expiry_and_disuse(env: &Env) {
     assert_eq!(names(env, m, f).await, ["later"]);
     // Refused combinations and ranges name their field.
     for (filters, field) in [
-        (TimeFilters { expired: Some(true), expiring_within_days: Some(3), unused_for_days: None }, "expiring_within_days"),
-        (TimeFilters { expired: None, expiring_within_days: Some(0), unused_for_days: None }, "expiring_within_days"),
-        (TimeFilters { expired: None, expiring_within_days: None, unused_for_days: Some(40_000) }, "unused_for_days"),
+        (
+            TimeFilters {
+                expired: Some(true),
+                expiring_within_days: Some(3),
+                unused_for_days: None,
+            },
+            "expiring_within_days",
+        ),
+        (
+            TimeFilters {
+                expired: None,
+                expiring_within_days: Some(0),
+                unused_for_days: None,
+            },
+            "expiring_within_days",
+        ),
+        (
+            TimeFilters {
+                expired: None,
+                expiring_within_days: None,
+                unused_for_days: Some(40_000),
+            },
+            "unused_for_days",
+        ),
     ] {
         let r = filters.apply(&mut TokenFilter::default(), Timestamp::now());
         assert_eq!(field_of(r), field);
@@ -2032,7 +2075,13 @@ async fn r16_the_list_filters_by_expiry_and_disuse(env: &Env) {
     // My Access Tokens: the same filters, own tokens only.
     let mine = env
         .svc
-        .list_tokens(&w.alice.actor, time(None, Some(3), None), TokenSort::OldestFirst, None, 10)
+        .list_tokens(
+            &w.alice.actor,
+            time(None, Some(3), None),
+            TokenSort::OldestFirst,
+            None,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(mine.items.len(), 1);
@@ -2098,7 +2147,10 @@ async fn r18_a_bulk_change_does_what_its_preview_counted_or_nothing(env: &Env) {
     let keys: Vec<TokenKey> = preview.sample.iter().map(|i| i.token.key).collect();
     assert_eq!(keys, [a1, a2]);
     // A count that is not the selection's does nothing.
-    let stale = env.svc.apply_bulk(m, alice(), BulkAction::Inactivate, 3).await;
+    let stale = env
+        .svc
+        .apply_bulk(m, alice(), BulkAction::Inactivate, 3)
+        .await;
     assert!(matches!(stale, Err(Error::Conflict { .. })), "{stale:?}");
     for key in [a1, a2] {
         assert!(!env.svc.token(m, key).await.unwrap().token.inactive);
@@ -2112,9 +2164,17 @@ async fn r18_a_bulk_change_does_what_its_preview_counted_or_nothing(env: &Env) {
     assert!(env.svc.token(m, a1).await.unwrap().token.inactive);
     assert!(!env.svc.token(m, b1).await.unwrap().token.inactive);
     // Inactive ones are not selected again for Inactivate, but are for Revoke.
-    let again = env.svc.preview_bulk(m, alice(), BulkAction::Inactivate).await.unwrap();
+    let again = env
+        .svc
+        .preview_bulk(m, alice(), BulkAction::Inactivate)
+        .await
+        .unwrap();
     assert_eq!(again.count, 0);
-    let revoke = env.svc.preview_bulk(m, alice(), BulkAction::Revoke).await.unwrap();
+    let revoke = env
+        .svc
+        .preview_bulk(m, alice(), BulkAction::Revoke)
+        .await
+        .unwrap();
     assert_eq!(revoke.count, 2);
     let done = env
         .svc
@@ -2126,13 +2186,21 @@ async fn r18_a_bulk_change_does_what_its_preview_counted_or_nothing(env: &Env) {
         let t = env.svc.token(m, key).await.unwrap().token;
         assert_eq!(t.revoked.unwrap().by_name, "Max Manager");
         // One system note per token and change.
-        let notes = env.svc.system_notes(m, &RecordRef::Token(key)).await.unwrap();
+        let notes = env
+            .svc
+            .system_notes(m, &RecordRef::Token(key))
+            .await
+            .unwrap();
         let fields: Vec<&str> = notes.iter().map(|n| n.field.as_str()).collect();
         assert_eq!(fields, ["created", "inactive", "revoked"], "{notes:?}");
     }
     assert!(env.svc.token(m, b1).await.unwrap().token.revoked.is_none());
     // Nothing selected, nothing to do; revoked=yes is refused, naming the field.
-    let none = env.svc.apply_bulk(m, alice(), BulkAction::Revoke, 0).await.unwrap();
+    let none = env
+        .svc
+        .apply_bulk(m, alice(), BulkAction::Revoke, 0)
+        .await
+        .unwrap();
     assert!(none.changed.is_empty());
     let f = TokenFilter {
         revoked: RevokedFilter::Yes,
@@ -2155,9 +2223,17 @@ async fn r18_a_bulk_change_does_what_its_preview_counted_or_nothing(env: &Env) {
     }
     .apply(&mut unused, Timestamp::now())
     .unwrap();
-    let preview = env.svc.preview_bulk(m, unused.clone(), BulkAction::Revoke).await.unwrap();
+    let preview = env
+        .svc
+        .preview_bulk(m, unused.clone(), BulkAction::Revoke)
+        .await
+        .unwrap();
     assert_eq!(preview.count, 1);
-    let done = env.svc.apply_bulk(m, unused, BulkAction::Revoke, 1).await.unwrap();
+    let done = env
+        .svc
+        .apply_bulk(m, unused, BulkAction::Revoke, 1)
+        .await
+        .unwrap();
     assert_eq!(done.changed, [b1]);
 }
 
@@ -2172,10 +2248,14 @@ async fn r18_a_bulk_change_follows_r12(env: &Env) {
         ..TokenFilter::default()
     };
     assert!(is_not_permitted(
-        env.svc.preview_bulk(&alice, others.clone(), BulkAction::Revoke).await
+        env.svc
+            .preview_bulk(&alice, others.clone(), BulkAction::Revoke)
+            .await
     ));
     assert!(is_not_permitted(
-        env.svc.apply_bulk(&alice, others, BulkAction::Revoke, 1).await
+        env.svc
+            .apply_bulk(&alice, others, BulkAction::Revoke, 1)
+            .await
     ));
     let all = env
         .svc
@@ -2190,7 +2270,15 @@ async fn r18_a_bulk_change_follows_r12(env: &Env) {
         .unwrap();
     assert_eq!(done.changed, [mine]);
     let m = &w.manager.actor;
-    assert!(env.svc.token(m, bobs).await.unwrap().token.revoked.is_none());
+    assert!(
+        env.svc
+            .token(m, bobs)
+            .await
+            .unwrap()
+            .token
+            .revoked
+            .is_none()
+    );
     // Another account's administrator selects nothing of this account.
     let theirs = env
         .svc
@@ -2230,16 +2318,30 @@ async fn r18_a_bulk_change_is_one_transaction(env: &Env) {
         )]
     };
     for sql in refuse {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut raw).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut raw)
+            .await
+            .unwrap();
     }
     let f = TokenFilter {
         user: Some(w.alice.id),
         ..TokenFilter::default()
     };
-    let failed = env.svc.apply_bulk(m, f.clone(), BulkAction::Revoke, 3).await;
+    let failed = env
+        .svc
+        .apply_bulk(m, f.clone(), BulkAction::Revoke, 3)
+        .await;
     assert!(failed.is_err());
     for key in &keys {
-        assert!(env.svc.token(m, *key).await.unwrap().token.revoked.is_none());
+        assert!(
+            env.svc
+                .token(m, *key)
+                .await
+                .unwrap()
+                .token
+                .revoked
+                .is_none()
+        );
     }
     let drop = if env.database_url().is_some() {
         "DROP TRIGGER refuse_last ON system_notes"
@@ -2247,6 +2349,10 @@ async fn r18_a_bulk_change_is_one_transaction(env: &Env) {
         "DROP TRIGGER refuse_last"
     };
     sqlx::raw_sql(drop).execute(&mut raw).await.unwrap();
-    let done = env.svc.apply_bulk(m, f, BulkAction::Revoke, 3).await.unwrap();
+    let done = env
+        .svc
+        .apply_bulk(m, f, BulkAction::Revoke, 3)
+        .await
+        .unwrap();
     assert_eq!(done.changed, keys);
 }

@@ -54,14 +54,21 @@ async fn postgres_r17_an_allow_list_set_on_another_node_refuses_here() {
     assert_eq!(detail(&verify(&verifier, &fresh()).await), "accepted");
     let mut raw = env.raw().await;
     for (sql, allowed) in [
-        ("UPDATE installations SET ip_allow = '10.0.0.0/8,127.0.0.1/32'", true),
+        (
+            "UPDATE installations SET ip_allow = '10.0.0.0/8,127.0.0.1/32'",
+            true,
+        ),
         ("UPDATE installations SET ip_allow = '10.0.0.0/8'", false),
         ("UPDATE installations SET ip_allow = NULL", true),
         ("UPDATE accounts SET ip_allow = '2001:db8::/32'", false),
     ] {
         sqlx::query(sql).execute(&mut raw).await.unwrap();
         let expected = if allowed { "accepted" } else { "IpNotAllowed" };
-        assert_eq!(detail(&verify(&verifier, &fresh()).await), expected, "{sql}");
+        assert_eq!(
+            detail(&verify(&verifier, &fresh()).await),
+            expected,
+            "{sql}"
+        );
     }
     // A claim without an address passes no list.
     let outcome = verifier
@@ -102,11 +109,20 @@ async fn postgres_r18_a_bulk_revoke_through_another_node_stops_the_token_here() 
         ..Default::default()
     };
     let done = node2
-        .apply_bulk(&w.manager.actor, filter, tessera_core::BulkAction::Revoke, 1)
+        .apply_bulk(
+            &w.manager.actor,
+            filter,
+            tessera_core::BulkAction::Revoke,
+            1,
+        )
         .await
         .unwrap();
     assert_eq!(done.changed, [key]);
-    assert_eq!(verifier.cached_grants(), 1, "the grant is still cached here");
+    assert_eq!(
+        verifier.cached_grants(),
+        1,
+        "the grant is still cached here"
+    );
     assert_eq!(detail(&verify(&verifier, &fresh()).await), "TokenRevoked");
     other.close().await;
     env.finish().await;
@@ -1073,7 +1089,12 @@ async fn r18_a_bulk_change_stops_its_tokens_before_it_returns(env: &Env) {
     };
     let done = env
         .svc
-        .apply_bulk(&w.manager.actor, filter.clone(), tessera_core::BulkAction::Inactivate, 2)
+        .apply_bulk(
+            &w.manager.actor,
+            filter.clone(),
+            tessera_core::BulkAction::Inactivate,
+            2,
+        )
         .await
         .unwrap();
     assert_eq!(done.changed, [key, key2]);
@@ -1081,7 +1102,12 @@ async fn r18_a_bulk_change_stops_its_tokens_before_it_returns(env: &Env) {
         assert_eq!(detail(&verify(&verifier, &fresh(c)).await), "TokenInactive");
     }
     env.svc
-        .apply_bulk(&w.manager.actor, filter, tessera_core::BulkAction::Revoke, 2)
+        .apply_bulk(
+            &w.manager.actor,
+            filter,
+            tessera_core::BulkAction::Revoke,
+            2,
+        )
         .await
         .unwrap();
     for c in [&creds, &creds2] {
@@ -1116,11 +1142,21 @@ async fn r17_allow_lists_refuse_other_addresses_after_the_signature(env: &Env) {
         ..AccountSettings::default()
     };
     env.svc
-        .update_account_settings(&w.admin.actor, &w.a, account_list("10.0.0.0/8, 192.0.2.0/24"))
+        .update_account_settings(
+            &w.admin.actor,
+            &w.a,
+            account_list("10.0.0.0/8, 192.0.2.0/24"),
+        )
         .await
         .unwrap();
-    assert_eq!(detail(&verify_from(&verifier, &fresh(), "203.0.113.9").await), "IpNotAllowed");
-    assert_eq!(detail(&verify_from(&verifier, &fresh(), "10.20.30.40").await), "accepted");
+    assert_eq!(
+        detail(&verify_from(&verifier, &fresh(), "203.0.113.9").await),
+        "IpNotAllowed"
+    );
+    assert_eq!(
+        detail(&verify_from(&verifier, &fresh(), "10.20.30.40").await),
+        "accepted"
+    );
     // IPv4 seen through a dual-stack socket is the IPv4 address.
     assert_eq!(
         detail(&verify_from(&verifier, &fresh(), "::ffff:10.0.0.1").await),
@@ -1132,7 +1168,10 @@ async fn r17_allow_lists_refuse_other_addresses_after_the_signature(env: &Env) {
         token_secret: "0".repeat(64).as_str().into(),
     };
     let bad = header(&w.app_creds, &wrong, "1234567", None);
-    assert_eq!(detail(&verify_from(&verifier, &bad, "203.0.113.9").await), "InvalidSignature");
+    assert_eq!(
+        detail(&verify_from(&verifier, &bad, "203.0.113.9").await),
+        "InvalidSignature"
+    );
     // The installation's list narrows the account's: both must hold the address.
     let install_list = |text: &str| InstallationChanges {
         state: None,
@@ -1144,9 +1183,18 @@ async fn r17_allow_lists_refuse_other_addresses_after_the_signature(env: &Env) {
         .update_installation(&w.admin.actor, w.app, install_list("192.0.2.0/25"))
         .await
         .unwrap();
-    assert_eq!(detail(&verify_from(&verifier, &fresh(), "10.20.30.40").await), "IpNotAllowed");
-    assert_eq!(detail(&verify_from(&verifier, &fresh(), "192.0.2.200").await), "IpNotAllowed");
-    assert_eq!(detail(&verify_from(&verifier, &fresh(), "192.0.2.100").await), "accepted");
+    assert_eq!(
+        detail(&verify_from(&verifier, &fresh(), "10.20.30.40").await),
+        "IpNotAllowed"
+    );
+    assert_eq!(
+        detail(&verify_from(&verifier, &fresh(), "192.0.2.200").await),
+        "IpNotAllowed"
+    );
+    assert_eq!(
+        detail(&verify_from(&verifier, &fresh(), "192.0.2.100").await),
+        "accepted"
+    );
     verifier.flush().await;
     let refused = env
         .svc
@@ -1178,8 +1226,9 @@ async fn r17_allow_lists_refuse_other_addresses_after_the_signature(env: &Env) {
         .await
         .unwrap();
     assert!(
-        notes.iter().any(|n| n.field == "IP allow-list"
-            && n.new_value.as_deref() == Some("192.0.2.0/25")),
+        notes
+            .iter()
+            .any(|n| n.field == "IP allow-list" && n.new_value.as_deref() == Some("192.0.2.0/25")),
         "{notes:?}"
     );
     // Cleared, any address again; no known address passes no list.
@@ -1191,7 +1240,10 @@ async fn r17_allow_lists_refuse_other_addresses_after_the_signature(env: &Env) {
         .update_account_settings(&w.admin.actor, &w.a, account_list(""))
         .await
         .unwrap();
-    assert_eq!(detail(&verify_from(&verifier, &fresh(), "203.0.113.9").await), "accepted");
+    assert_eq!(
+        detail(&verify_from(&verifier, &fresh(), "203.0.113.9").await),
+        "accepted"
+    );
     env.svc
         .update_account_settings(&w.admin.actor, &w.a, account_list("10.0.0.0/8"))
         .await

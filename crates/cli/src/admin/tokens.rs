@@ -5,8 +5,8 @@ use clap::{Args, Subcommand};
 use tessera_api::audit::NoteView;
 use tessera_api::query::to_query;
 use tessera_api::tokens::{
-    BulkConfirm, BulkPreviewView, BulkResultView, CreatedToken, NewToken, RevokedChoice, TokenChanges, TokenListParams, TokenPageView,
-    TokenSortChoice, TokenView,
+    BulkConfirm, BulkPreviewView, BulkResultView, CreatedToken, NewToken, RevokedChoice,
+    TokenChanges, TokenListParams, TokenPageView, TokenSortChoice, TokenView,
 };
 
 use super::Session;
@@ -336,7 +336,10 @@ fn bulk(
     yes: bool,
     expect: Option<usize>,
 ) -> Result<()> {
-    let url = format!("/api/v1/tokens/bulk/{action}{}", to_query(&filters.params()));
+    let url = format!(
+        "/api/v1/tokens/bulk/{action}{}",
+        to_query(&filters.params())
+    );
     let expected = match expect {
         // A script that knows the count: no preview needed, the server checks it.
         Some(n) => n,
@@ -344,7 +347,11 @@ fn bulk(
             let preview = api.get::<BulkPreviewView>(&url)?;
             let p = &preview.value;
             if out == Output::Text {
-                let verb = if action == "revoke" { "revoke" } else { "make inactive" };
+                let verb = if action == "revoke" {
+                    "revoke"
+                } else {
+                    "make inactive"
+                };
                 println!("The filters select {} token(s) to {verb}.", p.count);
                 if !p.sample.is_empty() {
                     render::table(out, &preview.raw, &p.sample, TOKEN_COLUMNS);
@@ -373,7 +380,11 @@ fn bulk(
         Output::Json => println!("{}", done.raw),
         Output::Text => {
             let d = &done.value;
-            let did = if d.action == "revoke" { "revoked" } else { "made inactive" };
+            let did = if d.action == "revoke" {
+                "revoked"
+            } else {
+                "made inactive"
+            };
             println!("{} token(s) {did}: {}", d.changed, render::list(&d.tokens));
         }
     }

@@ -4,11 +4,11 @@
 
 use super::tokens::scope_filter;
 use super::{Notes, Tessera, principal, yes_no};
+use crate::Actor;
 use crate::error::{Error, Result};
 use crate::ids::TokenKey;
 use crate::model::{RecordRef, Revocation, Timestamp, TokenListItem};
 use crate::store::{RevokedFilter, TokenFilter, TokenQuery, TokenSort, TxMode};
-use crate::Actor;
 
 /// The most tokens one bulk change may touch: its notes are written in its one transaction.
 pub const BULK_MAX: usize = 10_000;
@@ -120,7 +120,9 @@ impl Tessera {
     ) -> Result<BulkPreview> {
         let filter = super::tokens::checked_filter(filter)?;
         let mut tx = self.tx(TxMode::Read).await?;
-        let (_, mut items) = self.bulk_selection(tx.as_mut(), actor, filter, action).await?;
+        let (_, mut items) = self
+            .bulk_selection(tx.as_mut(), actor, filter, action)
+            .await?;
         let count = items.len();
         items.truncate(PREVIEW_SAMPLE);
         Ok(BulkPreview {
@@ -143,7 +145,9 @@ impl Tessera {
     ) -> Result<BulkOutcome> {
         let filter = super::tokens::checked_filter(filter)?;
         let mut tx = self.tx(TxMode::Write).await?;
-        let (p, items) = self.bulk_selection(tx.as_mut(), actor, filter, action).await?;
+        let (p, items) = self
+            .bulk_selection(tx.as_mut(), actor, filter, action)
+            .await?;
         if items.len() != expected {
             return Err(Error::Conflict {
                 why: format!(

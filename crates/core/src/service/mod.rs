@@ -45,8 +45,7 @@ pub use keys::{KeyCheckError, RotationReport, master_keys_in_use};
 pub use login::{LoginGrant, LoginRefusal, assess};
 pub use sessions::SignedIn;
 pub use tokens::{
-    LIFETIME_MAX_DAYS, NewTokenInput, TimeFilters, TokenPage, check_token_name,
-    default_token_name,
+    LIFETIME_MAX_DAYS, NewTokenInput, TimeFilters, TokenPage, check_token_name, default_token_name,
     new_token_expiry,
 };
 

@@ -8,7 +8,8 @@ use crate::model::{
     Account, InstallState, Permission, RecordRef, Revocation, Role, Timestamp, TokenListItem, User,
 };
 use crate::store::{
-    ExpiryFilter, NewToken, StoreTx, TokenCursor, TokenFilter, TokenQuery, TokenSort, TxMode, token_name_sort_key,
+    ExpiryFilter, NewToken, StoreTx, TokenCursor, TokenFilter, TokenQuery, TokenSort, TxMode,
+    token_name_sort_key,
 };
 use crate::vault::SecretSlot;
 
@@ -429,7 +430,12 @@ impl Tessera {
         let mut notes = Notes::by(p, now);
         notes.push(RecordRef::Token(key), "created", None, Some(name));
         if let Some(at) = expires_at {
-            notes.push(RecordRef::Token(key), "expires_at", None, Some(at.to_rfc3339()));
+            notes.push(
+                RecordRef::Token(key),
+                "expires_at",
+                None,
+                Some(at.to_rfc3339()),
+            );
         }
         notes.write(tx).await?;
         let item = tx

@@ -645,7 +645,10 @@ impl Verifier {
             let fresh = match again {
                 Lookup::Granted(fresh) => fresh,
                 Lookup::Refused(refusal, subject) => {
-                    return Ok(Decision::Refused(Refusal::new(refusal.detail(), ""), subject));
+                    return Ok(Decision::Refused(
+                        Refusal::new(refusal.detail(), ""),
+                        subject,
+                    ));
                 }
             };
             if let Some(note) = fresh.identity.ip_refusal(context.client_ip) {
@@ -656,7 +659,10 @@ impl Verifier {
             }
             // Allowed now; the secrets may have changed too (a reset): check the signature
             // with what was read.
-            if !fresh.signing_key().verify(claimed.message, params.signature) {
+            if !fresh
+                .signing_key()
+                .verify(claimed.message, params.signature)
+            {
                 return Ok(Decision::Refused(
                     Refusal::new(
                         Rejection::InvalidSignature.detail(),
@@ -711,7 +717,10 @@ impl Verifier {
             }
             // An allow-list changed (by another node) since this node read the grant.
             Lookup::Granted(now) if now.identity.ip_refusal(context.client_ip).is_some() => {
-                let note = now.identity.ip_refusal(context.client_ip).unwrap_or_default();
+                let note = now
+                    .identity
+                    .ip_refusal(context.client_ip)
+                    .unwrap_or_default();
                 Decision::Refused(
                     Refusal::new(Detail::IpNotAllowed, note),
                     Box::new(Subject::of_identity(&now.identity)),

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use tessera_api::directory::{
     AccountEdit, AccountView, NewRole, NewUser, RoleEdit, RoleView, UserDeleted, UserEdit, UserView,
 };
+use tessera_core::allow::IpAllowList;
 use tessera_core::ids::{Email, RoleId, UserId};
 use tessera_core::model::{Account, Permission, PermissionSet, Role, User};
-use tessera_core::allow::IpAllowList;
 use tessera_core::{AccountSettings, NewRoleInput, NewUserInput, RoleChanges, UserChanges};
 
 use super::{ApiError, Caller, ErrorBody};
@@ -72,7 +72,10 @@ pub(crate) async fn edit_account(
     caller.no_params()?;
     let edit: AccountEdit = caller.json()?;
     if edit == AccountEdit::default() {
-        return Err(ApiError::invalid("body", "give at least one setting to change"));
+        return Err(ApiError::invalid(
+            "body",
+            "give at least one setting to change",
+        ));
     }
     let tessera = state.tessera();
     let account = caller

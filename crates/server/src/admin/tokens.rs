@@ -4,13 +4,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use tessera_api::tokens::{
-    BulkConfirm, BulkPreviewView, BulkResultView, CreatedToken, Named, NewToken, RevokedChoice, TokenChanges, TokenListParams, TokenPageView,
-    TokenSortChoice, TokenView,
+    BulkConfirm, BulkPreviewView, BulkResultView, CreatedToken, Named, NewToken, RevokedChoice,
+    TokenChanges, TokenListParams, TokenPageView, TokenSortChoice, TokenView,
 };
-use tessera_core::{BULK_MAX, BulkAction, NewTokenInput, TimeFilters};
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
 use tessera_core::model::{Timestamp, TokenListItem};
 use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
+use tessera_core::{BULK_MAX, BulkAction, NewTokenInput, TimeFilters};
 
 use super::{ApiError, Caller, ErrorBody};
 use crate::AppState;

@@ -80,7 +80,10 @@ pub(crate) async fn settings_page(
     let form = Form {
         tba_enabled: a.tba_enabled,
         require_approval: a.require_approval_for_auto_install,
-        concurrency_limit: a.concurrency_limit.map(|n| n.to_string()).unwrap_or_default(),
+        concurrency_limit: a
+            .concurrency_limit
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         token_max_lifetime_days: a
             .token_max_lifetime_days
             .map(|n| n.to_string())

@@ -685,11 +685,20 @@ pub(crate) fn when(t: tessera_core::model::Timestamp) -> String {
 
 /// How far `t` is from `now`, in its largest whole unit: "in 3 days", "in 5 hours",
 /// "2 minutes ago", "in less than a minute".
-pub(crate) fn from_now(t: tessera_core::model::Timestamp, now: tessera_core::model::Timestamp) -> String {
+pub(crate) fn from_now(
+    t: tessera_core::model::Timestamp,
+    now: tessera_core::model::Timestamp,
+) -> String {
     let ms = t.millis().saturating_sub(now.millis());
     let span = ms.unsigned_abs() / 1000;
     let (n, unit) = match span {
-        s if s < 60 => return if ms >= 0 { "in less than a minute".to_owned() } else { "less than a minute ago".to_owned() },
+        s if s < 60 => {
+            return if ms >= 0 {
+                "in less than a minute".to_owned()
+            } else {
+                "less than a minute ago".to_owned()
+            };
+        }
         s if s < 3600 => (s / 60, "minute"),
         s if s < 86_400 => (s / 3600, "hour"),
         s => (s / 86_400, "day"),

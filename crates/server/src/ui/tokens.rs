@@ -71,10 +71,7 @@ impl From<&TokenListItem> for TokenRow {
             last_used: t.last_used_at.map(when).unwrap_or_default(),
             last_used_from: t.last_used_from.clone().unwrap_or_default(),
             expires_at: t.expires_at.map(when).unwrap_or_default(),
-            expires: t
-                .expires_at
-                .map(|at| from_now(at, now))
-                .unwrap_or_default(),
+            expires: t.expires_at.map(|at| from_now(at, now)).unwrap_or_default(),
             expired,
             revoked: t.revoked.as_ref().map(|r| (when(r.at), r.by_name.clone())),
         }
@@ -226,8 +223,10 @@ impl ListFilters {
                 ("user", Some(me)) if mine => (name, me.to_string()),
                 _ => (name, q.value(name)),
             })
+            // "all" is what the Revoked and Expired selects send for no filter.
             .filter(|(name, v)| {
-                !v.is_empty() && !(matches!(*name, "revoked" | "expired") && v == "all")
+                let unset = v.is_empty() || (matches!(*name, "revoked" | "expired") && v == "all");
+                !unset
             })
             .collect();
         Self {
@@ -839,7 +838,9 @@ fn bulk_action(fields: &crate::form::Fields) -> Result<BulkAction, UiError> {
     match fields.value("action").as_str() {
         "" => Ok(BulkAction::Revoke),
         word => BulkAction::from_code(word).ok_or_else(|| {
-            UiError::bad_request(format!("{word:?} is not a bulk change (revoke or inactivate)"))
+            UiError::bad_request(format!(
+                "{word:?} is not a bulk change (revoke or inactivate)"
+            ))
         }),
     }
 }
@@ -868,7 +869,8 @@ async fn bulk_page(
         {
             Ok(p) => (Some(p), error),
             Err(
-                e @ (tessera_core::Error::Invalid { .. } | tessera_core::Error::NotPermitted { .. }),
+                e
+                @ (tessera_core::Error::Invalid { .. } | tessera_core::Error::NotPermitted { .. }),
             ) => (None, Some(super::sentence(&e))),
             Err(e) => return Err(e.into()),
         },

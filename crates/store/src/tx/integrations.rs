@@ -171,7 +171,8 @@ impl IntegrationTx for SqlTx {
         .bind(i.state_changed_at.millis())
         .bind(i.state_changed_by.clone())
         .bind(i.ip_allow.to_stored())
-        .run(&mut self.tx).await?;
+        .run(&mut self.tx)
+        .await?;
         Ok(())
     }
 

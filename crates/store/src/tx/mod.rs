@@ -52,8 +52,7 @@ pub(super) fn b(v: bool) -> i64 {
     i64::from(v)
 }
 
-pub(super) const ACCOUNT_COLUMNS: &str =
-    "id, name, tba_enabled, require_approval, concurrency_limit, token_max_lifetime_days, ip_allow, \
+pub(super) const ACCOUNT_COLUMNS: &str = "id, name, tba_enabled, require_approval, concurrency_limit, token_max_lifetime_days, ip_allow, \
     created_at";
 pub(super) const ROLE_COLUMNS: &str =
     "account_id, id, name, permissions, inactive, web_services_only";

@@ -5,8 +5,8 @@ use sqlx::AssertSqlSafe;
 use tessera_core::ids::{AccountId, IntegrationId, TokenId, TokenKey, UserId};
 use tessera_core::model::{AccessToken, Revocation, Timestamp, TokenListItem};
 use tessera_core::store::{
-    ExpiryFilter, NewToken, RevokedFilter, StoreResult, StoredToken, TokenQuery, TokenSort, TokenTx,
-    token_name_sort_key,
+    ExpiryFilter, NewToken, RevokedFilter, StoreResult, StoredToken, TokenQuery, TokenSort,
+    TokenTx, token_name_sort_key,
 };
 
 use super::{SqlTx, TOKEN_COLUMNS, TOKEN_ITEM_SELECT, b};
