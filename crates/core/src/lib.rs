@@ -9,6 +9,7 @@
 pub mod allow;
 pub mod bootstrap;
 pub mod credentials;
+pub mod debugger;
 mod error;
 pub mod fixtures;
 pub mod ids;

@@ -365,6 +365,9 @@ pub struct Installation {
     /// The networks requests signed with this record's consumer key may come from in this
     /// account (R17).
     pub ip_allow: crate::allow::IpAllowList,
+    /// Until when refused signatures with this record's consumer key are kept in this account
+    /// for the signature debugger.
+    pub signature_debug_until: Option<Timestamp>,
     pub origin: InstallOrigin,
     pub installed_at: Timestamp,
     pub state_changed_at: Timestamp,
@@ -399,6 +402,8 @@ pub struct AccessToken {
     pub expires_at: Option<Timestamp>,
     /// The client address of its last use (R17), written with `last_used_at`.
     pub last_used_from: Option<String>,
+    /// Until when refused signatures of this token are kept for the signature debugger.
+    pub signature_debug_until: Option<Timestamp>,
 }
 
 impl AccessToken {

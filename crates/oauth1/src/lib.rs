@@ -16,6 +16,7 @@
 
 pub mod base_string;
 pub mod body_hash;
+pub mod debug;
 mod charset;
 pub mod detail;
 pub mod encode;

@@ -82,7 +82,9 @@ macro_rules! login_records_sql {
             "SELECT ", $idx, " AS idx, i.consumer_key, i.id AS integration_id, i.application_id, \
              i.name AS application_name, i.tba, i.deleted_at, i.consumer_secret, \
              i.consumer_secret_key_id, t.id AS token_key, t.token_id, t.account_id, \
-             t.name AS token_name, t.inactive, t.revoked, t.expires_at, t.token_secret, t.token_secret_key_id, \
+             t.name AS token_name, t.inactive, t.revoked, t.expires_at, t.token_secret, \
+             t.signature_debug_until AS token_debug_until, \
+             ins.signature_debug_until AS install_debug_until, t.token_secret_key_id, \
              t.user_id, t.role_id, a.tba_enabled, a.concurrency_limit AS account_limit, \
              a.ip_allow AS account_ip_allow, ins.ip_allow AS install_ip_allow, \
              ins.state AS install_state, ins.concurrency_limit AS install_limit, \
@@ -129,7 +131,8 @@ const LOGIN_RECORDS_POSTGRES: &str = login_records_sql!(
 
 const ATTEMPT_COLUMNS: &str = "at, account_id, user_id, user_name, email, role_id, role_name, \
     ip, user_agent, method, request_uri, surface, success, detail, detail_note, integration_id, \
-    application_name, token_key, token_name";
+    application_name, token_key, token_name, \
+    CASE WHEN signature_capture IS NULL THEN 0 ELSE 1 END AS has_capture";
 
 impl SqlStore {
     pub(crate) async fn hot_login_records(
@@ -297,6 +300,27 @@ impl SqlStore {
         .await
     }
 
+    pub(crate) async fn hot_signature_capture(
+        &self,
+        id: i64,
+    ) -> StoreResult<Option<(Option<AccountId>, String)>> {
+        let mut conn = self.connection(&self.read).await?;
+        let row = sqlx::query(
+            "SELECT account_id, signature_capture FROM login_audit \
+             WHERE id = $1 AND signature_capture IS NOT NULL",
+        )
+        .bind(id)
+        .optional(&mut conn)
+        .await?;
+        row.map(|r| {
+            let account = get::<Option<String>>(&r, "account_id")?
+                .map(|a| AccountId::parse(&a).map_err(|_| corrupt("account_id")))
+                .transpose()?;
+            Ok((account, get(&r, "signature_capture")?))
+        })
+        .transpose()
+    }
+
     pub(crate) async fn hot_login_attempts(
         &self,
         q: &AttemptQuery,
@@ -392,9 +416,10 @@ fn audit_text(text: &str, max: usize) -> Cow<'_, str> {
 
 /// An audit row's values in the order of the `login_audit` inserts' columns (`at, account_id,
 /// user_id, user_name, email, role_id, role_name, ip, user_agent, method, request_uri, surface,
-/// success, detail, detail_note, integration_id, application_name, token_key, token_name`):
-/// the one list both engines' inserts bind, every text bounded by `audit_text`.
-pub(crate) fn audit_values(a: &LoginAttempt) -> [AuditValue<'_>; 19] {
+/// success, detail, detail_note, integration_id, application_name, token_key, token_name,
+/// signature_capture`): the one list both engines' inserts bind, every text bounded by
+/// `audit_text`.
+pub(crate) fn audit_values(a: &LoginAttempt) -> [AuditValue<'_>; AUDIT_VALUES] {
     use AuditValue::Int;
     fn text(t: Option<&str>) -> AuditValue<'_> {
         AuditValue::Text(t.map(|t| audit_text(t, AUDIT_TEXT_CHARS)))
@@ -419,8 +444,20 @@ pub(crate) fn audit_values(a: &LoginAttempt) -> [AuditValue<'_>; 19] {
         text(a.application_name.as_deref()),
         Int(a.token.map(|x| x.get())),
         text(a.token_name.as_deref()),
+        // Bounded where it is made (the base string is clipped before it is put in JSON, so
+        // the JSON stays whole); this bound only stops a row from growing without one.
+        AuditValue::Text(
+            a.signature_capture
+                .as_deref()
+                .map(|c| audit_text(c, AUDIT_CAPTURE_CHARS)),
+        ),
     ]
 }
+
+/// The values of an audit row.
+pub(crate) const AUDIT_VALUES: usize = 20;
+/// The longest signature capture kept (the debugger clips its base string well below).
+const AUDIT_CAPTURE_CHARS: usize = 40_000;
 
 /// `last_used_at` moves `[[token, ms, ip or null], …]`, in token order; gone tokens skipped. The
 /// address moves with the time (another node may have written a later use).
@@ -462,6 +499,8 @@ fn login_record(row: &AnyRow) -> StoreResult<LoginRecord> {
             inactive: flag(row, "inactive")?,
             revoked: flag(row, "revoked")?,
             expires_at: rows::opt_time(row, "expires_at")?,
+            token_debug_until: rows::opt_time(row, "token_debug_until")?,
+            install_debug_until: rows::opt_time(row, "install_debug_until")?,
             token_secret: SealedSecret {
                 key_id: get(row, "token_secret_key_id")?,
                 blob: get(row, "token_secret")?,
@@ -524,6 +563,8 @@ fn attempt(row: &AnyRow) -> StoreResult<LoginAttempt> {
         application_name: get(row, "application_name")?,
         token: get::<Option<i64>>(row, "token_key")?.map(TokenKey::new),
         token_name: get(row, "token_name")?,
+        signature_capture: None,
+        has_signature_capture: flag(row, "has_capture")?,
     })
 }
 

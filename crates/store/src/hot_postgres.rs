@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tessera_core::store::{LoginAttempt, NonceClaim, NonceDigest, StoreError, StoreResult};
 
 use crate::SqlStore;
-use crate::hot::{AuditValue, audit_values};
+use crate::hot::{AUDIT_VALUES, AuditValue, audit_values};
 use crate::rows::{corrupt, get};
 use crate::sql::Run;
 
@@ -68,13 +68,14 @@ const RECORD_LOGINS_POSTGRES: &str = "WITH v AS ( \
     accepted AS (SELECT v.idx FROM v JOIN claimed c ON c.digest = v.digest), \
     audit AS (INSERT INTO login_audit (at, account_id, user_id, user_name, email, role_id, \
             role_name, ip, user_agent, method, request_uri, surface, success, detail, \
-            detail_note, integration_id, application_name, token_key, token_name) \
+            detail_note, integration_id, application_name, token_key, token_name, \
+            signature_capture) \
         SELECT (r ->> 0)::bigint, r ->> 1, (r ->> 2)::bigint, r ->> 3, r ->> 4, \
             (r ->> 5)::bigint, r ->> 6, r ->> 7, r ->> 8, r ->> 9, r ->> 10, r ->> 11, \
             (r ->> 12)::bigint, r ->> 13, r ->> 14, (r ->> 15)::bigint, r ->> 16, \
-            (r ->> 17)::bigint, r ->> 18 \
+            (r ->> 17)::bigint, r ->> 18, r ->> 19 \
         FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e (r, n) \
-        WHERE r ->> 19 IS NULL OR (r ->> 19)::bigint IN (SELECT idx FROM accepted) \
+        WHERE r ->> 20 IS NULL OR (r ->> 20)::bigint IN (SELECT idx FROM accepted) \
         ORDER BY n) \
     SELECT idx FROM accepted";
 
@@ -207,14 +208,14 @@ fn group_json(claims: &[&NonceClaim], attempts: &[LoginAttempt]) -> (String, Str
             )
         })
         .collect();
-    let audit_rows: Vec<([AuditValue<'_>; 19], Option<usize>)> = claims
+    let audit_rows: Vec<([AuditValue<'_>; AUDIT_VALUES], Option<usize>)> = claims
         .iter()
         .enumerate()
         .map(|(i, c)| (audit_values(&c.success), Some(i)))
         .chain(attempts.iter().map(|a| (audit_values(a), None)))
         .collect();
     // Strings, integers and nulls only: serializing cannot fail. Each audit row is flattened
-    // to one array of 20 values.
+    // to one array: its values, then its claim's index.
     let audit_rows: Vec<serde_json::Value> = audit_rows
         .into_iter()
         .map(|(values, claim)| {

@@ -183,8 +183,9 @@ const INSERT_NONCE: &str = "INSERT INTO nonces (ts, digest, token_id) VALUES (?1
 
 const INSERT_ATTEMPT: &str = "INSERT INTO login_audit (at, account_id, user_id, user_name, \
     email, role_id, role_name, ip, user_agent, method, request_uri, surface, success, detail, \
-    detail_note, integration_id, application_name, token_key, token_name) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+    detail_note, integration_id, application_name, token_key, token_name, signature_capture) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+    ?20)";
 
 /// Moves `last_used_at` forward only, the address with it; a token deleted meanwhile is skipped.
 const RECORD_USE: &str = "INSERT INTO token_usage (token_id, last_used_at, last_ip) \

@@ -635,6 +635,13 @@ impl Store for SqlStore {
         self.hot_record_token_use(uses).await
     }
 
+    async fn signature_capture(
+        &self,
+        id: i64,
+    ) -> StoreResult<Option<(Option<tessera_core::ids::AccountId>, String)>> {
+        self.hot_signature_capture(id).await
+    }
+
     async fn nonce_exists(&self, digest: &NonceDigest, timestamp: i64) -> StoreResult<bool> {
         self.hot_nonce_exists(digest, timestamp).await
     }

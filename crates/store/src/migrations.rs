@@ -70,6 +70,12 @@ const MIGRATIONS: &[Source] = &[
         sqlite: include_str!("../migrations/sqlite/0009_ip_allow_lists.sql"),
         postgres: include_str!("../migrations/postgres/0009_ip_allow_lists.sql"),
     },
+    Source {
+        version: 10,
+        description: "the signature debugger",
+        sqlite: include_str!("../migrations/sqlite/0010_signature_debugger.sql"),
+        postgres: include_str!("../migrations/postgres/0010_signature_debugger.sql"),
+    },
 ];
 
 pub(crate) async fn run<'a, A>(conn: A, backend: Backend) -> Result<(), OpenError>

@@ -165,6 +165,7 @@ pub(crate) fn installation(row: &AnyRow, prefix: &str) -> StoreResult<Installati
         state_changed_at: time(row, &col("state_changed_at"))?,
         state_changed_by: get(row, &col("state_changed_by"))?,
         ip_allow: allow_list(row, &col("ip_allow"))?,
+        signature_debug_until: opt_time(row, &col("signature_debug_until"))?,
     })
 }
 
@@ -193,6 +194,7 @@ pub(crate) fn token(row: &AnyRow) -> StoreResult<AccessToken> {
         last_used_at: opt_time(row, "last_used_at")?,
         expires_at: opt_time(row, "expires_at")?,
         last_used_from: get(row, "last_used_from")?,
+        signature_debug_until: opt_time(row, "signature_debug_until")?,
     })
 }
 

@@ -24,7 +24,7 @@ async fn migrations_are_recorded_once(env: &Env) {
         .await
         .unwrap();
     let versions: Vec<i64> = rows.iter().map(|r| r.get::<i64, _>("version")).collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

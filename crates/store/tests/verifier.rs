@@ -39,6 +39,7 @@ on_both_backends!(
     r16_a_token_stops_at_its_expiry_cached_or_not,
     r18_a_bulk_change_stops_its_tokens_before_it_returns,
     r17_allow_lists_refuse_other_addresses_after_the_signature,
+    the_signature_debugger_keeps_what_the_server_computed_while_open,
 );
 
 /// R17 across nodes: an allow-list set through another node (SQL beside this node's store, so
@@ -891,7 +892,8 @@ async fn administration_writes_succeed_while_claims_are_committed(env: &Env) {
     verifier.flush().await;
 }
 
-/// Each of the nineteen audit fields lands in its own column, with and without values.
+/// Each of the audit fields lands in its own column, with and without values; a signature
+/// capture is read on its own.
 async fn every_audit_field_is_read_back_as_written(env: &Env) {
     use tessera_core::ids::{AccountId, IntegrationId, RoleId, UserId};
     use tessera_core::model::Timestamp;
@@ -918,6 +920,8 @@ async fn every_audit_field_is_read_back_as_written(env: &Env) {
         application_name: Some("App".into()),
         token: Some(TokenKey::new(14)),
         token_name: Some("Token".into()),
+        signature_capture: Some("{\"base_string\":\"GET&x&y\",\"scheme\":\"oauth\"}".into()),
+        has_signature_capture: false,
     };
     let bare = LoginAttempt {
         at: Timestamp::from_millis(1_790_000_000_456),
@@ -939,11 +943,22 @@ async fn every_audit_field_is_read_back_as_written(env: &Env) {
         })
         .await
         .unwrap();
+    let id = rows[1].id.unwrap();
+    let (account, capture) = store.signature_capture(id).await.unwrap().unwrap();
+    assert_eq!(account, full.account);
+    assert_eq!(Some(capture), full.signature_capture);
+    assert_eq!(store.signature_capture(rows[0].id.unwrap()).await.unwrap(), None);
     for row in &mut rows {
         assert!(row.id.is_some());
         row.id = None;
     }
-    assert_eq!(rows, [bare, full]);
+    // A list says whether a row has a capture, and leaves the capture out.
+    let listed_full = LoginAttempt {
+        signature_capture: None,
+        has_signature_capture: true,
+        ..full
+    };
+    assert_eq!(rows, [bare, listed_full]);
 }
 
 /// Issue 14, gap 13: audit rows older than the retention go, in batches of the given size; a
@@ -1260,4 +1275,111 @@ async fn r17_allow_lists_refuse_other_addresses_after_the_signature(env: &Env) {
         .await
         .unwrap();
     assert_eq!(detail(&unknown), "IpNotAllowed");
+}
+
+/// The signature debugger: while a window is open for a token (or its record), a refused
+/// signature's row keeps the base string the server computed — credentials masked, no secret,
+/// no signature — for those who read the account's trail; closed, nothing is kept.
+async fn the_signature_debugger_keeps_what_the_server_computed_while_open(env: &Env) {
+    use tessera_core::DebugTarget;
+    use tessera_oauth1::debug::compare;
+    let (w, verifier, key, creds) = setup(env).await;
+    let wrong = TokenCredentials {
+        token_id: creds.token_id.clone(),
+        token_secret: "0".repeat(64).as_str().into(),
+    };
+    let signer = Signer::new(
+        w.app_creds.consumer_key.as_str(),
+        &w.app_creds.consumer_secret,
+        wrong.token_id.as_str(),
+        &wrong.token_secret,
+    )
+    .with_realm("1234567");
+    let mis_signed = || {
+        signer
+            .sign(&RequestToSign {
+                method: "GET",
+                url: URL,
+                ..RequestToSign::default()
+            })
+            .unwrap()
+    };
+    let captured = || async {
+        verifier.flush().await;
+        env.svc
+            .store()
+            .login_attempts(&AttemptQuery {
+                detail: Some(tessera_core::Detail::InvalidSignature),
+                limit: 1,
+                ..AttemptQuery::default()
+            })
+            .await
+            .unwrap()
+            .remove(0)
+    };
+    // Closed: nothing kept.
+    let first = mis_signed();
+    assert_eq!(detail(&verify(&verifier, &first.authorization).await), "InvalidSignature");
+    assert!(!captured().await.has_signature_capture);
+    // Only administrators and token managers open it, for at most a day.
+    let refused = env
+        .svc
+        .set_signature_debug(&w.alice.actor, DebugTarget::Token(key), 60)
+        .await;
+    assert!(matches!(refused, Err(tessera_core::Error::NotPermitted { .. })), "{refused:?}");
+    let too_long = env
+        .svc
+        .set_signature_debug(&w.manager.actor, DebugTarget::Token(key), 1441)
+        .await;
+    assert!(matches!(too_long, Err(tessera_core::Error::Invalid { field: "minutes", .. })));
+    let until = env
+        .svc
+        .set_signature_debug(&w.manager.actor, DebugTarget::Token(key), 60)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(until > tessera_core::model::Timestamp::now());
+    let second = mis_signed();
+    assert_eq!(detail(&verify(&verifier, &second.authorization).await), "InvalidSignature");
+    let row = captured().await;
+    assert!(row.has_signature_capture);
+    let capture = env
+        .svc
+        .signature_capture(&w.admin.actor, row.id.unwrap())
+        .await
+        .unwrap();
+    // Masked: neither credential, nor any secret or signature.
+    assert!(!capture.base_string.contains(w.app_creds.consumer_key.as_str()));
+    assert!(!capture.base_string.contains(creds.token_id.as_str()));
+    assert!(!capture.base_string.contains(&second.signature));
+    assert!(capture.realm_sent);
+    assert_eq!(capture.query_params, ["script", "deploy"]);
+    // The client computed the same base string (only its secret was wrong).
+    let same = compare(&capture.server_side(), &second.base_string);
+    assert_eq!(same.first_difference, None, "{}", capture.base_string);
+    // Another account's administrator does not find it; a reader of this one's trail does.
+    let other = env.svc.signature_capture(&w.b_admin.actor, row.id.unwrap()).await;
+    assert!(matches!(other, Err(tessera_core::Error::NotFound { .. })), "{other:?}");
+    // Closed again: nothing kept.
+    env.svc
+        .set_signature_debug(&w.manager.actor, DebugTarget::Token(key), 0)
+        .await
+        .unwrap();
+    let third = mis_signed();
+    assert_eq!(detail(&verify(&verifier, &third.authorization).await), "InvalidSignature");
+    assert!(!captured().await.has_signature_capture);
+    // Opened for the integration record (in this account): every token of it.
+    env.svc
+        .set_signature_debug(&w.admin.actor, DebugTarget::Integration(w.app), 5)
+        .await
+        .unwrap();
+    let fourth = mis_signed();
+    assert_eq!(detail(&verify(&verifier, &fourth.authorization).await), "InvalidSignature");
+    assert!(captured().await.has_signature_capture);
+    let notes = env
+        .svc
+        .system_notes(&w.admin.actor, &tessera_core::model::RecordRef::Token(key))
+        .await
+        .unwrap();
+    assert!(notes.iter().any(|n| n.field == "signature debugger"), "{notes:?}");
 }

@@ -819,6 +819,7 @@ fn new_installation(
         note: String::new(),
         concurrency_limit: None,
         ip_allow: crate::allow::IpAllowList::any(),
+        signature_debug_until: None,
         origin,
         installed_at: at,
         state_changed_at: at,

@@ -58,6 +58,8 @@ pub struct LoginGrant {
     pub token_name: String,
     /// R16: the grant stops at this moment, wherever it is kept.
     pub expires_at: Option<Timestamp>,
+    /// The signature debugger's window (the token's or its record's, the later).
+    pub signature_debug_until: Option<Timestamp>,
     pub consumer_secret: SecretString,
     pub token_secret: SecretString,
 }
@@ -143,6 +145,7 @@ impl Tessera {
             token: t.key,
             token_name: t.name.clone(),
             expires_at: t.expires_at,
+            signature_debug_until: t.token_debug_until.max(t.install_debug_until),
             consumer_secret,
             token_secret,
         })

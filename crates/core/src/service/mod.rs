@@ -8,6 +8,7 @@ mod audit;
 pub(crate) mod authorization_flow;
 mod bootstrap;
 mod bulk;
+mod debugging;
 mod directory;
 mod discovery;
 mod endpoints;
@@ -31,6 +32,7 @@ pub use authorization_flow::{
     REQUEST_TOKEN_LIFETIME, STATE_MAX, callback_matches, check_flow_state,
 };
 pub use bootstrap::{FirstStart, Recovered};
+pub use debugging::DebugTarget;
 pub use bulk::{BULK_MAX, BulkAction, BulkOutcome, BulkPreview, PREVIEW_SAMPLE};
 pub use directory::{
     AccountSettings, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,

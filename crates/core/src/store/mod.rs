@@ -128,6 +128,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Login audit rows, newest first.
     async fn login_attempts(&self, query: &AttemptQuery) -> StoreResult<Vec<LoginAttempt>>;
+
+    /// The signature debugger's capture kept with audit row `id`, with the row's account;
+    /// `None` when the row has none (or is gone).
+    async fn signature_capture(&self, id: i64) -> StoreResult<Option<(Option<AccountId>, String)>>;
 }
 
 /// A token's latest use, as its `last_used_at` and last address record it.
@@ -202,6 +206,9 @@ pub struct LoginTokenRecord {
     pub revoked: bool,
     /// R16; `None`: never.
     pub expires_at: Option<Timestamp>,
+    /// The signature debugger's window for this token, and for its record in its account.
+    pub token_debug_until: Option<Timestamp>,
+    pub install_debug_until: Option<Timestamp>,
     pub token_secret: SealedSecret,
     pub account_tba_enabled: bool,
     pub account_concurrency_limit: Option<u32>,
@@ -251,6 +258,12 @@ pub struct LoginAttempt {
     pub application_name: Option<String>,
     pub token: Option<TokenKey>,
     pub token_name: Option<String>,
+    /// The signature debugger's capture of a refused signature (JSON of
+    /// [`crate::debugger::Capture`]), written with the row; read on its own
+    /// ([`Store::signature_capture`]), never with a list.
+    pub signature_capture: Option<String>,
+    /// Read back: whether the row has a capture.
+    pub has_signature_capture: bool,
 }
 
 /// Filters of the login audit trail. `None` means "any".

@@ -150,6 +150,13 @@ pub trait TokenTx: Send {
     /// ([`token_name_sort_key`]) and the search text.
     async fn rename_token(&mut self, key: TokenKey, name: &str) -> StoreResult<bool>;
     async fn set_token_inactive(&mut self, key: TokenKey, inactive: bool) -> StoreResult<bool>;
+    /// Opens (or, `None`, closes) the signature debugger's window of an unrevoked token; false
+    /// when it is revoked.
+    async fn set_token_signature_debug(
+        &mut self,
+        key: TokenKey,
+        until: Option<Timestamp>,
+    ) -> StoreResult<bool>;
     /// Revokes one token if it is not revoked yet; false when it already was.
     async fn revoke_token(&mut self, key: TokenKey, revocation: &Revocation) -> StoreResult<bool>;
     /// Revokes every unrevoked token of an integration (in one account, or everywhere);

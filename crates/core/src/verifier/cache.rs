@@ -144,6 +144,7 @@ impl Grant {
                 token: g.token,
                 token_name: g.token_name,
                 expires_at: g.expires_at,
+                signature_debug_until: g.signature_debug_until,
                 owner,
             }),
             epoch,
@@ -275,6 +276,7 @@ mod tests {
             token: crate::ids::TokenKey::new(1),
             token_name: "t".into(),
             expires_at: None,
+            signature_debug_until: None,
             consumer_secret: cs.as_str().into(),
             token_secret: ts.as_str().into(),
         };

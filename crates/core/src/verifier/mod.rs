@@ -105,6 +105,8 @@ pub struct Identity {
     pub token_name: String,
     /// R16: refused from this moment on; `None`: never expires.
     pub expires_at: Option<Timestamp>,
+    /// Until when a refused signature of this token is kept for the signature debugger.
+    pub signature_debug_until: Option<Timestamp>,
     /// Shared by the grants of every token of one integration, user and role.
     pub owner: Arc<TokenOwner>,
 }
@@ -281,6 +283,46 @@ struct Claimed<'a> {
     body_hash: Option<(&'a str, &'a [u8])>,
     account: Option<&'a str>,
     account_named_by: AccountNamedBy,
+    /// What the signature debugger keeps of the request, if it is asked to.
+    debug: DebugSource<'a>,
+}
+
+/// Where a capture of a refused signature comes from.
+#[derive(Clone, Copy)]
+enum DebugSource<'a> {
+    OAuth {
+        request: &'a SignedRequest<'a>,
+        realm_sent: bool,
+        body_hash_sent: bool,
+    },
+    Passport,
+}
+
+impl DebugSource<'_> {
+    /// The capture of a refused signature over `base_string`, as JSON.
+    fn capture(&self, base_string: &[u8]) -> String {
+        let base = String::from_utf8_lossy(base_string);
+        match self {
+            DebugSource::OAuth {
+                request,
+                realm_sent,
+                body_hash_sent,
+            } => {
+                let mut c = crate::debugger::Capture::new("oauth", &base);
+                c.query_params = crate::debugger::Capture::names(
+                    request.url.query().unwrap_or_default().as_bytes(),
+                );
+                if let Some(form) = request.form_body {
+                    c.form_params = crate::debugger::Capture::names(form);
+                    c.form_body_signed = true;
+                }
+                c.realm_sent = *realm_sent;
+                c.body_hash_sent = *body_hash_sent;
+                c.to_json()
+            }
+            DebugSource::Passport => crate::debugger::Capture::new("passport", &base).to_json(),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -526,6 +568,11 @@ impl Verifier {
             body_hash: params.body_hash.map(|hash| (hash, request.body)),
             account: header.realm(),
             account_named_by: AccountNamedBy::Realm,
+            debug: DebugSource::OAuth {
+                request,
+                realm_sent: header.realm().is_some(),
+                body_hash_sent: params.body_hash.is_some(),
+            },
         };
         self.decide_claimed(claimed, context).await
     }
@@ -564,6 +611,7 @@ impl Verifier {
             body_hash: None,
             account: Some(fields.account),
             account_named_by: AccountNamedBy::Passport,
+            debug: DebugSource::Passport,
         };
         self.decide_claimed(claimed, context).await
     }
@@ -602,12 +650,21 @@ impl Verifier {
             }
         };
         if !signature_matches {
+            let mut subject = Box::new(Subject::of_identity(&entry.identity));
+            // The signature debugger, while its window is open for this token or its record.
+            if entry
+                .identity
+                .signature_debug_until
+                .is_some_and(|until| until > Timestamp::now())
+            {
+                subject.capture = Some(claimed.debug.capture(claimed.message));
+            }
             return Ok(Decision::Refused(
                 Refusal::new(
                     Rejection::InvalidSignature.detail(),
                     "the signature does not match the request",
                 ),
-                Box::new(Subject::of_identity(&entry.identity)),
+                subject,
             ));
         }
         if let Some((provided, body)) = params.body_hash
@@ -921,6 +978,8 @@ struct Subject {
     application_name: Option<String>,
     token: Option<TokenKey>,
     token_name: Option<String>,
+    /// The signature debugger's capture, for a refused signature.
+    capture: Option<String>,
 }
 
 impl Subject {
@@ -955,6 +1014,7 @@ impl Subject {
             application_name: Some(id.application_name.clone()),
             token: Some(id.token),
             token_name: Some(id.token_name.clone()),
+            capture: None,
         }
     }
 
@@ -976,6 +1036,7 @@ impl Subject {
             application_name: self.application_name,
             token: self.token,
             token_name: self.token_name,
+            signature_capture: self.capture,
             ..context.attempt(success, detail, note)
         }
     }
@@ -1006,6 +1067,8 @@ impl RequestContext {
             application_name: None,
             token: None,
             token_name: None,
+            signature_capture: None,
+            has_signature_capture: false,
         }
     }
 }

@@ -123,8 +123,9 @@ impl IntegrationTx for SqlTx {
     async fn insert_installation(&mut self, i: &Installation) -> StoreResult<bool> {
         let done = sqlx::query(
             "INSERT INTO installations (integration_id, account_id, state, note, concurrency_limit, \
-             origin, installed_at, state_changed_at, state_changed_by, ip_allow) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             origin, installed_at, state_changed_at, state_changed_by, ip_allow, \
+             signature_debug_until) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (integration_id, account_id) DO NOTHING",
         )
         .bind(i.integration.get())
@@ -137,6 +138,7 @@ impl IntegrationTx for SqlTx {
         .bind(i.state_changed_at.millis())
         .bind(i.state_changed_by.clone())
         .bind(i.ip_allow.to_stored())
+        .bind(i.signature_debug_until.map(|t| t.millis()))
         .run(&mut self.tx).await?;
         Ok(done == 1)
     }
@@ -160,8 +162,8 @@ impl IntegrationTx for SqlTx {
     async fn update_installation(&mut self, i: &Installation) -> StoreResult<()> {
         sqlx::query(
             "UPDATE installations SET state = $3, note = $4, concurrency_limit = $5, \
-             state_changed_at = $6, state_changed_by = $7, ip_allow = $8 \
-             WHERE integration_id = $1 AND account_id = $2",
+             state_changed_at = $6, state_changed_by = $7, ip_allow = $8, \
+             signature_debug_until = $9 WHERE integration_id = $1 AND account_id = $2",
         )
         .bind(i.integration.get())
         .bind(i.account.as_str().to_owned())
@@ -171,6 +173,7 @@ impl IntegrationTx for SqlTx {
         .bind(i.state_changed_at.millis())
         .bind(i.state_changed_by.clone())
         .bind(i.ip_allow.to_stored())
+        .bind(i.signature_debug_until.map(|t| t.millis()))
         .run(&mut self.tx)
         .await?;
         Ok(())
@@ -249,7 +252,8 @@ impl IntegrationTx for SqlTx {
              n.account_id AS inst_account_id, n.state AS inst_state, n.note AS inst_note, \
              n.concurrency_limit AS inst_concurrency_limit, n.origin AS inst_origin, \
              n.installed_at AS inst_installed_at, n.state_changed_at AS inst_state_changed_at, \
-             n.state_changed_by AS inst_state_changed_by, n.ip_allow AS inst_ip_allow \
+             n.state_changed_by AS inst_state_changed_by, n.ip_allow AS inst_ip_allow, \
+             n.signature_debug_until AS inst_signature_debug_until \
              FROM integrations JOIN installations n ON n.integration_id = integrations.id \
              WHERE n.account_id = $1 ORDER BY integrations.id"
         ));

@@ -61,10 +61,10 @@ pub(super) const INTEGRATION_COLUMNS: &str = "id, application_id, owner_account_
     tba_authorization_flow, callback_url, tba_issuetoken, user_credentials, consumer_key, \
     consumer_secret, consumer_secret_key_id, created_at, modified_at, deleted_at";
 pub(super) const INSTALLATION_COLUMNS: &str = "integration_id, account_id, state, note, concurrency_limit, \
-    origin, installed_at, state_changed_at, state_changed_by, ip_allow";
+    origin, installed_at, state_changed_at, state_changed_by, ip_allow, signature_debug_until";
 pub(super) const TOKEN_COLUMNS: &str = "id, account_id, integration_id, user_id, role_id, name, inactive, \
     revoked, revoked_at, revoked_by, revoked_by_name, created_at, created_by, created_by_name, \
-    expires_at, (SELECT u.last_used_at FROM token_usage u WHERE u.token_id = access_tokens.id) \
+    expires_at, signature_debug_until, (SELECT u.last_used_at FROM token_usage u WHERE u.token_id = access_tokens.id) \
     AS last_used_at, \
     (SELECT u.last_ip FROM token_usage u WHERE u.token_id = access_tokens.id) AS last_used_from";
 /// The columns of a token with the names of what it binds, for `token` and `list_tokens`.
@@ -72,7 +72,7 @@ macro_rules! token_item_columns {
     () => {
         "SELECT t.id, t.account_id, t.integration_id, t.user_id, t.role_id, t.name, t.inactive, \
          t.revoked, t.revoked_at, t.revoked_by, t.revoked_by_name, t.created_at, t.created_by, \
-         t.created_by_name, t.expires_at, \
+         t.created_by_name, t.expires_at, t.signature_debug_until, \
          (SELECT tu.last_used_at FROM token_usage tu WHERE tu.token_id = t.id) AS last_used_at, \
          (SELECT tu.last_ip FROM token_usage tu WHERE tu.token_id = t.id) AS last_used_from, \
          i.name AS application_name, u.name AS user_name, r.name AS role_name "

@@ -103,6 +103,21 @@ impl TokenTx for SqlTx {
         Ok(done == 1)
     }
 
+    async fn set_token_signature_debug(
+        &mut self,
+        key: TokenKey,
+        until: Option<Timestamp>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE access_tokens SET signature_debug_until = $2 WHERE id = $1 AND revoked = 0",
+        )
+        .bind(key.get())
+        .bind(until.map(Timestamp::millis))
+        .run(&mut self.tx)
+        .await?;
+        Ok(done == 1)
+    }
+
     async fn revoke_token(&mut self, key: TokenKey, r: &Revocation) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE access_tokens SET revoked = 1, revoked_at = $2, revoked_by = $3, \
