@@ -45,6 +45,48 @@ pub struct AttemptView {
     pub detail: String,
     /// What an administrator needs to fix a failure.
     pub detail_note: String,
+    /// The signature debugger kept what the server computed for this refused signature
+    /// (`/api/v1/audit/{id}/signature`).
+    #[serde(default)]
+    pub signature_capture: bool,
+}
+
+/// What the signature debugger kept of a refused signature. Never a secret or the signature;
+/// the consumer key and token id are masked to their first 8 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignatureCaptureView {
+    /// The base string the server computed (`METHOD&encoded URL&encoded parameters`).
+    pub base_string: String,
+    /// The base string was longer than 16,384 characters and is clipped.
+    pub truncated: bool,
+    /// `oauth` (an Authorization header) or `passport` (a SOAP TokenPassport).
+    pub scheme: String,
+    /// Names of the query's parameters.
+    pub query_params: Vec<String>,
+    /// Names of the form body's parameters, when the body was a signed form.
+    pub form_params: Vec<String>,
+    /// The body was `application/x-www-form-urlencoded`, so its parameters are signed.
+    pub form_body_signed: bool,
+    /// The header had a `realm` (never part of the base string).
+    pub realm_sent: bool,
+    /// The header had an `oauth_body_hash`.
+    pub body_hash_sent: bool,
+}
+
+/// Opens the signature debugger for a while, or closes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureDebug {
+    /// For how long, 1–1440 (a day); `0` closes it.
+    pub minutes: u32,
+}
+
+/// Whether the signature debugger is open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignatureDebugView {
+    /// RFC 3339: open until then; absent: closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 /// A page of the trail, newest first.

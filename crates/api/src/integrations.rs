@@ -62,6 +62,10 @@ pub struct InstallationView {
     /// The networks requests signed with the record's consumer key may come from in this
     /// account (R17); empty: any address.
     pub ip_allow_list: Vec<String>,
+    /// RFC 3339: the signature debugger is open for the record in this account until then;
+    /// absent: closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_debug_until: Option<String>,
 }
 
 /// A record with a consumer key and secret just issued: shown in this response only (R5, R6).

@@ -43,6 +43,9 @@ pub struct TokenView {
     pub expires_at: Option<String>,
     /// Whether `expires_at` has passed (at the time of the answer).
     pub expired: bool,
+    /// RFC 3339: the signature debugger is open until then; absent: closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_debug_until: Option<String>,
 }
 
 impl TokenView {

@@ -54,6 +54,14 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     output: Output,
+    /// Compare with the base string the server computed for this refused request: the ID of
+    /// its Login Audit Trail row, kept while the signature debugger was open (read with
+    /// --profile).
+    #[arg(long, value_name = "ID")]
+    audit_id: Option<i64>,
+    /// The profile that reads the audit trail, with --audit-id.
+    #[arg(long, env = "TESSERA_PROFILE", default_value = crate::profile::DEFAULT_PROFILE)]
+    profile: String,
     /// HTTP method of the request.
     #[arg(value_name = "METHOD")]
     method: String,
@@ -74,6 +82,9 @@ struct CheckOutput<'a> {
     expected_signature: &'a str,
     received_signature: &'a str,
     warnings: &'a [String],
+    /// With --audit-id: the server's base string and where yours differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a ServerComparison>,
 }
 
 fn is_form_content_type(content_type: &str) -> bool {
@@ -160,6 +171,11 @@ pub fn run(args: &CheckArgs) -> Result<bool> {
         }
     }
     let valid = rejection.is_none();
+    // The server's side, when asked for: where the two base strings part, and why.
+    let server = args
+        .audit_id
+        .map(|id| server_comparison(&args.profile, id, &base_string))
+        .transpose()?;
 
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -175,6 +191,7 @@ pub fn run(args: &CheckArgs) -> Result<bool> {
                 expected_signature: &expected,
                 received_signature: params.signature,
                 warnings: &warnings,
+                server: server.as_ref(),
             };
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
@@ -188,9 +205,79 @@ pub fn run(args: &CheckArgs) -> Result<bool> {
             println!("Base string:\n{base_string}\n");
             println!("Expected signature: {expected}");
             println!("Received signature: {}", params.signature);
+            if let Some(s) = &server {
+                println!("\nThe server's base string (audit row {}):\n{}\n", s.audit_id, s.base_string);
+                match s.first_difference {
+                    None => println!(
+                        "The same as yours (credentials masked): the server signed the same string, \
+                         so the key differs — check both secrets."
+                    ),
+                    Some(at) => {
+                        println!("They first differ at byte {at}:");
+                        println!("  server: …{}", excerpt(&s.base_string, at));
+                        println!("  yours:  …{}", excerpt(&s.yours, at));
+                        for cause in &s.causes {
+                            println!("- {}", cause.explanation);
+                        }
+                    }
+                }
+            }
         }
     }
     Ok(valid)
+}
+
+/// The comparison with what the server kept.
+#[derive(Debug, Serialize)]
+struct ServerComparison {
+    audit_id: i64,
+    /// The server's base string (credentials masked).
+    base_string: String,
+    /// Yours, masked the same way.
+    yours: String,
+    /// Byte offset of the first difference; `null`: the same.
+    first_difference: Option<usize>,
+    causes: Vec<CauseOut>,
+}
+
+#[derive(Debug, Serialize)]
+struct CauseOut {
+    code: &'static str,
+    explanation: &'static str,
+}
+
+fn server_comparison(profile: &str, id: i64, base_string: &str) -> Result<ServerComparison> {
+    let api = crate::api::Api::new(crate::profile::load(profile)?);
+    let capture = api
+        .get::<tessera_api::audit::SignatureCaptureView>(&format!("/api/v1/audit/{id}/signature"))?
+        .value;
+    let server = tessera_oauth1::debug::ServerSide {
+        base_string: capture.base_string,
+        query_params: capture.query_params,
+        form_params: capture.form_params,
+        form_body_signed: capture.form_body_signed,
+        realm_sent: capture.realm_sent,
+    };
+    let compared = tessera_oauth1::debug::compare(&server, base_string);
+    Ok(ServerComparison {
+        audit_id: id,
+        yours: tessera_oauth1::debug::mask_credentials(base_string),
+        base_string: server.base_string,
+        first_difference: compared.first_difference,
+        causes: compared
+            .causes
+            .iter()
+            .map(|c| CauseOut {
+                code: c.code(),
+                explanation: c.explain(),
+            })
+            .collect(),
+    })
+}
+
+/// Up to 60 characters of `s` from byte `at` (a character boundary).
+fn excerpt(s: &str, at: usize) -> String {
+    s.get(at..).unwrap_or("").chars().take(60).collect()
 }
 
 /// Looks for the usual client mistakes by checking the signature against variants of the request

@@ -2,12 +2,14 @@
 
 use anyhow::Result;
 use clap::Args;
-use tessera_api::audit::{AttemptNamed, AttemptPage, AttemptView, AuditParams};
+use tessera_api::audit::{
+    AttemptNamed, AttemptPage, AttemptView, AuditParams, SignatureCaptureView,
+};
 use tessera_api::query::to_query;
 
 use super::Session;
 use crate::Output;
-use crate::render::{self, Column};
+use crate::render::{self, Column, Field, yes_no};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -41,6 +43,10 @@ pub struct AuditArgs {
     before: Option<i64>,
     #[arg(long, default_value_t = 50)]
     limit: u32,
+    /// Show what the signature debugger kept with this row (its ID): the base string the
+    /// server computed for a refused signature.
+    #[arg(long, value_name = "ID")]
+    signature: Option<i64>,
 }
 
 fn name(named: &Option<AttemptNamed>) -> String {
@@ -93,8 +99,24 @@ const ATTEMPT_COLUMNS: &[Column<AttemptView>] = &[
     },
 ];
 
+const CAPTURE_FIELDS: &[Field<SignatureCaptureView>] = &[
+    ("Base string", |c| c.base_string.clone()),
+    ("Clipped", |c| yes_no(c.truncated)),
+    ("Signed with", |c| c.scheme.clone()),
+    ("Query parameters", |c| c.query_params.join(", ")),
+    ("Form body signed", |c| yes_no(c.form_body_signed)),
+    ("Form parameters", |c| c.form_params.join(", ")),
+    ("realm sent", |c| yes_no(c.realm_sent)),
+    ("oauth_body_hash sent", |c| yes_no(c.body_hash_sent)),
+];
+
 pub fn audit(args: &AuditArgs) -> Result<()> {
     let api = args.session.api()?;
+    if let Some(id) = args.signature {
+        let capture = api.get::<SignatureCaptureView>(&format!("/api/v1/audit/{id}/signature"))?;
+        render::record(args.session.output, &capture.raw, &capture.value, CAPTURE_FIELDS);
+        return Ok(());
+    }
     let params = AuditParams {
         success: args.success,
         detail: args.detail.clone(),

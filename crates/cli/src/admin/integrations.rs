@@ -85,6 +85,14 @@ enum IntegrationCommand {
     },
     /// Block the record in your account.
     Block { id: i64 },
+    /// Open the signature debugger for the record in your account: refused signatures of its
+    /// tokens keep the base string the server computed, for `tessera audit --signature ID`.
+    Debug {
+        id: i64,
+        /// For how long, 1–1440; 0 closes it.
+        #[arg(long, default_value_t = 60)]
+        minutes: u32,
+    },
     /// Enable the record in your account.
     Enable { id: i64 },
     /// Approve a record waiting for approval in your account.
@@ -265,6 +273,9 @@ pub fn integration(args: &IntegrationArgs) -> Result<()> {
             show_with_credentials(out, &api.call("PATCH", &path(id, ""), Some(&body))?);
         }
         IntegrationCommand::Block { id } => show(post(id, "/block")?),
+        IntegrationCommand::Debug { id, minutes } => {
+            super::signature_debug(&api, out, &path(id, "/signature-debug"), *minutes)?;
+        }
         IntegrationCommand::Enable { id } => show(post(id, "/enable")?),
         IntegrationCommand::Approve { id } => show(post(id, "/approve")?),
         IntegrationCommand::Install { id } => show(post(id, "/install")?),

@@ -68,6 +68,22 @@ pub(crate) fn networks(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// `token debug` and `integration debug`: opens the signature debugger for `minutes`, or
+/// closes it, and says until when.
+pub(crate) fn signature_debug(api: &Api, out: Output, path: &str, minutes: u32) -> Result<()> {
+    let body = tessera_api::audit::SignatureDebug { minutes };
+    let answer = api.call::<_, tessera_api::audit::SignatureDebugView>("POST", path, Some(&body))?;
+    match (out, &answer.value.until) {
+        (Output::Json, _) => println!("{}", answer.raw),
+        (Output::Text, Some(until)) => println!(
+            "The signature debugger is open until {until}: see `tessera audit --detail \
+             InvalidSignature`, then `tessera audit --signature ID`."
+        ),
+        (Output::Text, None) => println!("The signature debugger is closed."),
+    }
+    Ok(())
+}
+
 /// An RFC 3339 time from the command line, checked before it is sent.
 pub(crate) fn rfc3339(word: &str) -> Result<String, String> {
     tessera_core::model::Timestamp::parse_rfc3339(word)

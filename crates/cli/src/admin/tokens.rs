@@ -67,6 +67,14 @@ enum TokenCommand {
     Revoke { id: i64 },
     /// The token's system notes.
     Notes { id: i64 },
+    /// Open the signature debugger for the token: refused signatures keep the base string the
+    /// server computed, for `tessera audit --signature ID` (administrators, token managers).
+    Debug {
+        id: i64,
+        /// For how long, 1–1440; 0 closes it.
+        #[arg(long, default_value_t = 60)]
+        minutes: u32,
+    },
     /// Revoke (permanent) or make inactive every token the filters select: the count and the
     /// first tokens are shown first, then the change is made in one transaction, only if the
     /// filters still select that many.
@@ -316,6 +324,9 @@ pub fn token(args: &TokenArgs) -> Result<()> {
         TokenCommand::Notes { id } => {
             let notes = api.get::<Vec<NoteView>>(&path(id, "/notes"))?;
             render::table(out, &notes.raw, &notes.value, NOTE_COLUMNS);
+        }
+        TokenCommand::Debug { id, minutes } => {
+            super::signature_debug(&api, out, &path(id, "/signature-debug"), *minutes)?;
         }
         TokenCommand::Bulk {
             action,

@@ -2,7 +2,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use tessera_api::audit::{AttemptNamed, AttemptPage, AttemptView, AuditParams, NoteView};
+use tessera_api::audit::{
+    AttemptNamed, AttemptPage, AttemptView, AuditParams, NoteView, SignatureCaptureView,
+    SignatureDebug, SignatureDebugView,
+};
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
 use tessera_core::model::{RecordRef, SystemNote, Timestamp};
 use tessera_core::store::{AttemptQuery, LoginAttempt};
@@ -36,6 +39,7 @@ fn attempt_view(a: LoginAttempt) -> AttemptView {
         success: a.success,
         detail: a.detail.as_str().to_owned(),
         detail_note: a.detail_note,
+        signature_capture: a.has_signature_capture,
     }
 }
 
@@ -175,4 +179,59 @@ pub(crate) async fn integration_notes(
     // Stable: notes of one moment keep the order they were written in.
     notes.sort_by_key(|n| n.at);
     Ok(Json(notes.into_iter().map(note_view).collect()))
+}
+
+/// What the signature debugger kept with a refused signature's audit row: the base string the
+/// server computed (credentials masked) and how it read the request. Needs the Administrator
+/// role or the Login Audit Trail permission; rows of other accounts are not found.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/{id}/signature",
+    tag = "audit",
+    params(("id" = i64, Path, minimum = 1, description = "The audit row's id")),
+    responses(
+        (status = 200, description = "What was kept", body = SignatureCaptureView),
+        (status = 403, description = "The caller may not read the login audit trail", body = ErrorBody),
+        (status = 404, description = "No such row with a capture in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn signature_capture(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<SignatureCaptureView>, ApiError> {
+    caller.no_params()?;
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::invalid("id", "must be an audit row's id (a positive integer)"))?;
+    let c = state.tessera().signature_capture(&caller.actor, id).await?;
+    Ok(Json(SignatureCaptureView {
+        base_string: c.base_string,
+        truncated: c.truncated,
+        scheme: c.scheme,
+        query_params: c.query_params,
+        form_params: c.form_params,
+        form_body_signed: c.form_body_signed,
+        realm_sent: c.realm_sent,
+        body_hash_sent: c.body_hash_sent,
+    }))
+}
+
+/// Opens or closes the signature debugger of a token or an integration record.
+pub(crate) async fn set_signature_debug(
+    state: &AppState,
+    caller: &Caller,
+    target: tessera_core::DebugTarget,
+) -> Result<Json<SignatureDebugView>, ApiError> {
+    caller.no_params()?;
+    let body: SignatureDebug = caller.json()?;
+    let until = state
+        .tessera()
+        .set_signature_debug(&caller.actor, target, body.minutes)
+        .await?;
+    Ok(Json(SignatureDebugView {
+        until: until.map(|t| t.to_rfc3339()),
+    }))
 }

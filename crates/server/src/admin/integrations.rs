@@ -50,6 +50,10 @@ pub(crate) fn integration_record(view: IntegrationView) -> IntegrationRecord {
             .to_owned(),
             installed_at: inst.installed_at.to_rfc3339(),
             ip_allow_list: inst.ip_allow.networks().collect(),
+            signature_debug_until: inst
+                .signature_debug_until
+                .filter(|until| *until > tessera_core::model::Timestamp::now())
+                .map(|until| until.to_rfc3339()),
             state_changed_at: inst.state_changed_at.to_rfc3339(),
             state_changed_by: inst.state_changed_by,
         },
@@ -513,4 +517,30 @@ pub(crate) async fn delete_integration(
         .delete_integration(&caller.actor, integration_id(&id)?)
         .await?;
     Ok(Json(Deleted { revoked_tokens }))
+}
+
+/// Opens the signature debugger of an integration record in the caller's account for `minutes`
+/// (1–1440), or closes it (`0`): while open, a request with any of its tokens refused as
+/// `InvalidSignature` keeps the base string the server computed (credentials masked) with its
+/// audit row. Administrators and holders of Integration Application.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/{id}/signature-debug",
+    tag = "integrations",
+    params(("id" = i64, Path, minimum = 1, description = "The record's internal id")),
+    request_body = tessera_api::audit::SignatureDebug,
+    responses(
+        (status = 200, description = "Open until, or closed", body = tessera_api::audit::SignatureDebugView),
+        (status = 400, description = "`minutes` is out of range", body = ErrorBody),
+        (status = 403, description = "Not an administrator or holder of Integration Application", body = ErrorBody),
+        (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
+    )
+)]
+pub(crate) async fn signature_debug(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<tessera_api::audit::SignatureDebugView>, ApiError> {
+    let target = tessera_core::DebugTarget::Integration(integration_id(&id)?);
+    super::audit::set_signature_debug(&state, &caller, target).await
 }

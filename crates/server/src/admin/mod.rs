@@ -81,6 +81,9 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::show_token, tokens::edit_token))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(tokens::preview_bulk, tokens::apply_bulk))
+        .routes(routes!(tokens::signature_debug))
+        .routes(routes!(integrations::signature_debug))
+        .routes(routes!(audit::signature_capture))
         .routes(routes!(
             integrations::list_integrations,
             integrations::create_integration

@@ -48,6 +48,10 @@ pub(crate) fn token_view(item: TokenListItem) -> TokenView {
         last_used_from: t.last_used_from,
         expires_at: t.expires_at.map(|at| at.to_rfc3339()),
         expired,
+        signature_debug_until: t
+            .signature_debug_until
+            .filter(|until| *until > Timestamp::now())
+            .map(|until| until.to_rfc3339()),
     }
 }
 
@@ -387,4 +391,30 @@ pub(crate) async fn apply_bulk(
         changed: done.changed.len(),
         tokens: done.changed.iter().map(|k| k.get()).collect(),
     }))
+}
+
+/// Opens the signature debugger of a token for `minutes` (1–1440), or closes it (`0`): while
+/// open, a request with this token refused as `InvalidSignature` keeps the base string the
+/// server computed (credentials masked) with its audit row. Administrators and token managers.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens/{id}/signature-debug",
+    tag = "tokens",
+    params(("id" = i64, Path, minimum = 1, description = "The token's internal id")),
+    request_body = tessera_api::audit::SignatureDebug,
+    responses(
+        (status = 200, description = "Open until, or closed", body = tessera_api::audit::SignatureDebugView),
+        (status = 400, description = "`minutes` is out of range", body = ErrorBody),
+        (status = 403, description = "Not an administrator or token manager", body = ErrorBody),
+        (status = 404, description = "No such token visible to the caller", body = ErrorBody),
+        (status = 409, description = "The token is revoked", body = ErrorBody),
+    )
+)]
+pub(crate) async fn signature_debug(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<tessera_api::audit::SignatureDebugView>, ApiError> {
+    let target = tessera_core::DebugTarget::Token(token_key(&id)?);
+    super::audit::set_signature_debug(&state, &caller, target).await
 }

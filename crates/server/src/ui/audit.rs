@@ -19,6 +19,9 @@ const TRAIL: &str = "/app/setup/login-audit-trail";
 
 #[derive(Debug)]
 struct Row {
+    id: i64,
+    /// The signature debugger kept this refusal's base string.
+    captured: bool,
     at: String,
     email: String,
     user: String,
@@ -37,6 +40,8 @@ struct Row {
 impl From<LoginAttempt> for Row {
     fn from(a: LoginAttempt) -> Self {
         Self {
+            id: a.id.unwrap_or_default(),
+            captured: a.has_signature_capture,
             at: when(a.at),
             email: a.email.unwrap_or_default(),
             user: a.user_name.unwrap_or_default(),
@@ -263,4 +268,91 @@ pub(crate) async fn trail(State(state): State<AppState>, ui: Ui) -> Result<Respo
         *response.status_mut() = StatusCode::BAD_REQUEST;
     }
     Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "signature.html")]
+struct SignaturePage {
+    chrome: Chrome,
+    id: i64,
+    capture: tessera_core::debugger::Capture,
+    /// The integrator's base string as pasted.
+    pasted: String,
+    /// The comparison, once something was pasted.
+    result: Option<Compared>,
+}
+
+/// A comparison as the page shows it: each string split at the first difference.
+struct Compared {
+    equal: bool,
+    server: (String, String),
+    client: (String, String),
+    causes: Vec<&'static str>,
+}
+
+/// The longest base string a comparison reads.
+const PASTED_MAX: usize = 64 * 1024;
+
+fn audit_id(id: &str) -> Result<i64, UiError> {
+    id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        UiError::page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!("{id:?} is not an audit row's id."),
+        )
+    })
+}
+
+/// The signature debugger's page of a refused request: the base string the server computed,
+/// and a box for the one the integrator's code produced.
+pub(crate) async fn signature(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let id = audit_id(&id)?;
+    let capture = state.tessera().signature_capture(&ui.actor, id).await?;
+    Ok(render(&SignaturePage {
+        chrome: ui.chrome("audit"),
+        id,
+        capture,
+        pasted: String::new(),
+        result: None,
+    }))
+}
+
+/// Compares a pasted base string with the server's: where they first differ, and why.
+pub(crate) async fn compare(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let id = audit_id(&id)?;
+    let capture = state.tessera().signature_capture(&ui.actor, id).await?;
+    let pasted = ui.form().value("base_string");
+    if pasted.len() > PASTED_MAX {
+        return Err(UiError::bad_request(format!(
+            "The base string is longer than {PASTED_MAX} bytes."
+        )));
+    }
+    let server = capture.server_side();
+    let compared = tessera_oauth1::debug::compare(&server, &pasted);
+    let client = tessera_oauth1::debug::mask_credentials(pasted.trim());
+    let split = |s: &str, at: Option<usize>| match at {
+        Some(at) if at <= s.len() => (s[..at].to_owned(), s[at..].to_owned()),
+        _ => (s.to_owned(), String::new()),
+    };
+    let result = Compared {
+        equal: compared.first_difference.is_none(),
+        server: split(&server.base_string, compared.first_difference),
+        client: split(&client, compared.first_difference),
+        causes: compared.causes.iter().map(|c| c.explain()).collect(),
+    };
+    Ok(render(&SignaturePage {
+        chrome: ui.chrome("audit"),
+        id,
+        capture,
+        pasted,
+        result: Some(result),
+    }))
 }

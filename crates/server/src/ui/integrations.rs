@@ -149,6 +149,10 @@ struct ViewPage {
     can_reset: bool,
     can_delete: bool,
     can_make_token: bool,
+    /// The signature debugger of the record in this account (empty `debug_until`: closed).
+    can_debug: bool,
+    debug_until: String,
+    debug_action: String,
 }
 
 async fn view_page(
@@ -181,6 +185,14 @@ async fn view_page(
         can_delete: may_delete(ui, view),
         can_make_token: view.integration.switches.token_based_auth
             && (ui.can(Permission::AccessTokenManagement) || ui.can(Permission::UserAccessTokens)),
+        can_debug: may_edit_installation(ui) && view.integration.switches.token_based_auth,
+        debug_until: view
+            .installation
+            .signature_debug_until
+            .filter(|until| *until > tessera_core::model::Timestamp::now())
+            .map(super::when)
+            .unwrap_or_default(),
+        debug_action: format!("{LIST}/{}/signature-debug", id.get()),
     }))
 }
 
@@ -580,4 +592,32 @@ pub(crate) fn error_reason(e: &tessera_core::Error) -> String {
         tessera_core::Error::Invalid { why, .. } => why.clone(),
         other => other.to_string(),
     }
+}
+
+/// Opens or closes the signature debugger of the record in this account.
+pub(crate) async fn signature_debug(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let Ok(wanted) = IntegrationId::parse(&id) else {
+        return Err(UiError::page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!("{id:?} is not an integration record's internal id."),
+        ));
+    };
+    let minutes = super::tokens::debug_minutes(&ui)?;
+    let until = state
+        .tessera()
+        .set_signature_debug(&ui.actor, tessera_core::DebugTarget::Integration(wanted), minutes)
+        .await?;
+    let message = match until {
+        Some(until) => format!(
+            "The signature debugger is open until {} UTC: refused signatures with this record's tokens are kept in the Login Audit Trail.",
+            super::when(until)
+        ),
+        None => "The signature debugger is closed.".to_owned(),
+    };
+    Ok(ui.done(message, &format!("{LIST}/{id}")).await)
 }

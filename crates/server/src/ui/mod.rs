@@ -68,6 +68,14 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
             get(tokens::edit_page).post(tokens::edit),
         )
         .route(
+            "/app/setup/access-tokens/{id}/signature-debug",
+            axum::routing::post(tokens::signature_debug),
+        )
+        .route(
+            "/app/setup/integrations/{id}/signature-debug",
+            axum::routing::post(integrations::signature_debug),
+        )
+        .route(
             "/app/setup/access-tokens/{id}/revoke",
             get(tokens::revoke_page).post(tokens::revoke),
         )
@@ -114,6 +122,10 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
             get(directory::edit_role_page).post(directory::edit_role),
         )
         .route("/app/setup/login-audit-trail", get(audit::trail))
+        .route(
+            "/app/setup/login-audit-trail/{id}/signature",
+            get(audit::signature).post(audit::compare),
+        )
         .route(
             "/app/setup/account",
             get(account::settings_page).post(account::save),

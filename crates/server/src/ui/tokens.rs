@@ -430,6 +430,10 @@ struct ViewPage {
     audit_link: String,
     notes: Vec<NoteRow>,
     can_change: bool,
+    /// The signature debugger: who may open it, and until when it is open (empty: closed).
+    can_debug: bool,
+    debug_until: String,
+    debug_action: String,
     back: &'static str,
 }
 
@@ -457,7 +461,17 @@ pub(crate) async fn view(
     let item = state.tessera().token(&ui.actor, key).await?;
     let token = TokenRow::from(&item);
     let notes = notes(&state, &ui, RecordRef::Token(key)).await?;
+    let debug_until = item
+        .token
+        .signature_debug_until
+        .filter(|until| *until > Timestamp::now())
+        .map(when)
+        .unwrap_or_default();
     Ok(render(&ViewPage {
+        can_debug: token.revoked.is_none()
+            && (ui.is_administrator() || ui.can(Permission::AccessTokenManagement)),
+        debug_until,
+        debug_action: format!("{LIST}/{}/signature-debug", key.get()),
         audit_link: link(
             "/app/setup/login-audit-trail",
             &[("token_name", token.name.clone())],
@@ -957,4 +971,34 @@ pub(crate) async fn bulk_apply(State(state): State<AppState>, ui: Ui) -> Result<
         ) => bulk_page(&state, &ui, filters, action, Some(super::sentence(&e))).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// The minutes a signature debugger form asks for (0 closes it).
+pub(crate) fn debug_minutes(ui: &Ui) -> Result<u32, UiError> {
+    let text = ui.form().value("minutes");
+    text.parse::<u32>().map_err(|_| {
+        UiError::bad_request(format!("{text:?} is not a number of minutes (0 closes the debugger)"))
+    })
+}
+
+/// Opens or closes the signature debugger of a token.
+pub(crate) async fn signature_debug(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ui: Ui,
+) -> Result<Response, UiError> {
+    let key = token_key(&id)?;
+    let minutes = debug_minutes(&ui)?;
+    let until = state
+        .tessera()
+        .set_signature_debug(&ui.actor, tessera_core::DebugTarget::Token(key), minutes)
+        .await?;
+    let message = match until {
+        Some(until) => format!(
+            "The signature debugger is open until {} UTC: refused signatures of this token are kept in the Login Audit Trail.",
+            when(until)
+        ),
+        None => "The signature debugger is closed.".to_owned(),
+    };
+    Ok(ui.done(message, &format!("{LIST}/{id}")).await.into_response())
 }
