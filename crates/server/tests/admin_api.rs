@@ -29,6 +29,7 @@ on_both_backends!(
     gap08_the_admin_plane_never_waits_behind_integration_traffic,
     gap06_another_account_installs_only_what_the_owner_allowed_and_sees_none_of_its_notes,
     r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api,
+    the_signature_debugger_over_the_api,
 );
 
 /// A token of the bootstrap administrator with the Administrator role, through the domain
@@ -560,6 +561,9 @@ async fn the_openapi_document_lists_every_route(server: &TestServer) {
             "POST /api/v1/tokens/{id}/revoke",
             "GET /api/v1/tokens/bulk/{action}",
             "POST /api/v1/tokens/bulk/{action}",
+            "POST /api/v1/tokens/{id}/signature-debug",
+            "POST /api/v1/integrations/{id}/signature-debug",
+            "GET /api/v1/audit/{id}/signature",
         ]
         .into_iter()
         .chain([
@@ -2140,4 +2144,65 @@ async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &T
     // Revoked: the fixture token alice sync is refused from now on.
     let after = call(server, &alice_signer, "GET", echo, None).await;
     assert_eq!(after.status, 401, "{}", after.text());
+}
+
+/// The signature debugger through the admin API: opened for a token, a mis-signed request's
+/// row says it has a capture, the capture holds the masked base string; out-of-range minutes
+/// are named; closed, nothing more is kept.
+async fn the_signature_debugger_over_the_api(server: &TestServer) {
+    let admin = administrator(server).await;
+    let list = call(server, &admin, "GET", "/api/v1/tokens?search=alice+sync", None)
+        .await
+        .json();
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    let debug = format!("/api/v1/tokens/{id}/signature-debug");
+    let (status, _, field) =
+        error_of(&call(server, &admin, "POST", &debug, Some(json!({"minutes": 1441}))).await);
+    assert_eq!((status, field.as_str()), (400, "minutes"));
+    let open = call(server, &admin, "POST", &debug, Some(json!({"minutes": 30}))).await;
+    assert_eq!(open.status, 200, "{}", open.text());
+    assert!(open.json()["until"].is_string());
+    let shown = call(server, &admin, "GET", &format!("/api/v1/tokens/{id}"), None).await.json();
+    assert!(shown["signature_debug_until"].is_string(), "{shown}");
+    // alice sync signed with a wrong token secret.
+    let wrong = signer_for(
+        CONSUMER_KEY,
+        CONSUMER_SECRET,
+        "80b521502b5a9fb54997747f384819a65f6bc4deebf01cd594c0e8fec554959b",
+        &"0".repeat(64),
+    );
+    let echo = "/app/site/hosting/restlet.nl?script=1&deploy=1";
+    assert_eq!(call(server, &wrong, "GET", echo, None).await.status, 401);
+    trail(server).await;
+    let rows = call(server, &admin, "GET", "/api/v1/audit?detail=InvalidSignature", None)
+        .await
+        .json();
+    let row = &rows["items"][0];
+    assert_eq!(row["signature_capture"], true, "{row}");
+    let capture = call(
+        server,
+        &admin,
+        "GET",
+        &format!("/api/v1/audit/{}/signature", row["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(capture.status, 200, "{}", capture.text());
+    let capture = capture.json();
+    let base = capture["base_string"].as_str().unwrap();
+    assert!(base.starts_with("GET&"), "{base}");
+    assert!(!base.contains("80b521502b5a9fb54997747f384819a65f6bc4deebf01cd594c0e8fec554959b"));
+    assert_eq!(capture["query_params"], json!(["script", "deploy"]));
+    assert_eq!(capture["realm_sent"], true);
+    // A row without a capture is not found; closed, the next refusal keeps nothing.
+    let missing = call(server, &admin, "GET", "/api/v1/audit/999999/signature", None).await;
+    assert_eq!(missing.status, 404);
+    let closed = call(server, &admin, "POST", &debug, Some(json!({"minutes": 0}))).await;
+    assert_eq!(closed.json(), json!({}));
+    assert_eq!(call(server, &wrong, "GET", echo, None).await.status, 401);
+    trail(server).await;
+    let rows = call(server, &admin, "GET", "/api/v1/audit?detail=InvalidSignature", None)
+        .await
+        .json();
+    assert_eq!(rows["items"][0]["signature_capture"], false);
 }

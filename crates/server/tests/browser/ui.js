@@ -217,6 +217,42 @@ async function screenshot(page, name) {
   assert.equal(await page.textContent('.badge'), 'Active');
   assert.equal((await signedCall(fixture, second)).status, 200, 'active again, it works again');
 
+  check('the signature debugger: opened on the token, a real mis-signed request, the first difference and its cause');
+  await page.goto(`${base}/app/setup/access-tokens?search=alice%20second`);
+  await page.click('table.list tbody a:text-is("View")');
+  await page.selectOption('#minutes', '60');
+  await page.click('button:has-text("Open the signature debugger")');
+  assert.match(await page.textContent('.flash'), /open until/);
+  // A client that signs a parameter it does not send (a common slip: the data of another
+  // call left in the signing call).
+  const misSigning = OAuth({
+    consumer: fixture,
+    signature_method: 'HMAC-SHA256',
+    realm: cfg.account,
+    hash_function(baseString, key) {
+      return crypto.createHmac('sha256', key).update(baseString).digest('base64');
+    },
+  });
+  const signedRequest = { url: echo, method: 'GET', data: { status: 'open' } };
+  const oauthData = misSigning.authorize(signedRequest, second);
+  const headers = misSigning.toHeader(oauthData);
+  assert.equal((await fetch(echo, { headers })).status, 401, 'the mis-signed request is refused');
+  const { oauth_signature: _signature, ...signedParams } = oauthData;
+  const clientBaseString = misSigning.getBaseString(signedRequest, signedParams);
+  await page.goto(`${base}/app/setup/login-audit-trail?detail=InvalidSignature`);
+  await page.click('a:has-text("Debug this signature")');
+  assert.match(await page.textContent('h1'), /Why was this signature refused/);
+  const serverBase = await page.textContent('#server-base-string');
+  assert.ok(serverBase.startsWith('GET&'), serverBase);
+  assert.ok(!serverBase.includes(cfg.fixture.token_id), 'the token id is masked');
+  await page.fill('#base_string', clientBaseString);
+  await page.click('button:has-text("Compare")');
+  const marked = await page.textContent('#client-diff mark');
+  assert.ok(marked.length > 0, 'the first difference is marked');
+  assert.ok(marked.startsWith('%26status%3Dopen') || marked.includes('status'), marked);
+  assert.match(await page.textContent('ul.causes'), /Parameters are signed that the server does not see/);
+  await screenshot(page, 'signature-debugger.png');
+
   check('Reset Credentials: confirmation, the new pair shown once; old pair fails, the token works with the new');
   await page.goto(integrationUrl);
   await page.click('a.button:has-text("Reset Credentials")');
