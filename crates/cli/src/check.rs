@@ -206,7 +206,10 @@ pub fn run(args: &CheckArgs) -> Result<bool> {
             println!("Expected signature: {expected}");
             println!("Received signature: {}", params.signature);
             if let Some(s) = &server {
-                println!("\nThe server's base string (audit row {}):\n{}\n", s.audit_id, s.base_string);
+                println!(
+                    "\nThe server's base string (audit row {}):\n{}\n",
+                    s.audit_id, s.base_string
+                );
                 match s.first_difference {
                     None => println!(
                         "The same as yours (credentials masked): the server signed the same string, \

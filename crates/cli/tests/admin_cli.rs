@@ -599,3 +599,133 @@ fn policies_expiry_and_bulk_changes_from_the_command_line() {
     );
     assert!(nothing.contains("select 0 token(s)"), "{nothing}");
 }
+
+/// The signature debugger from the command line: opened for a token, a request signed with a
+/// wrong secret is refused and its row keeps the server's base string; `check-signature
+/// --audit-id` compares the client's with it (the same string: the key is wrong).
+#[test]
+fn the_signature_debugger_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let config = config.path();
+    let server = Server::start(data.path(), &[]);
+    let base = server.base();
+    let login = login_as_admin(config, &base, &server.admin_password());
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let created = json(config, &["integration", "create", "--name", "Debugged App"]);
+    let application = created["integration"]["id"].as_i64().unwrap().to_string();
+    let ck = created["consumer_key"].as_str().unwrap().to_owned();
+    let cs = created["consumer_secret"].as_str().unwrap().to_owned();
+    let token = json(
+        config,
+        &[
+            "token",
+            "create",
+            "--application",
+            &application,
+            "--user",
+            "1",
+            "--role",
+            "3",
+        ],
+    );
+    let key = token["token"]["id"].as_i64().unwrap().to_string();
+    let tid = token["token_id"].as_str().unwrap().to_owned();
+    let opened = ok(config, &["token", "debug", &key, "--minutes", "10"]);
+    assert!(opened.contains("open until"), "{opened}");
+    let wrong = "0".repeat(64);
+    let restlet = format!("{base}/app/site/hosting/restlet.nl?script=1&deploy=1");
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let signing = |dry: bool| {
+        let mut args = vec![
+            "sign",
+            "--consumer-key",
+            &ck,
+            "--consumer-secret",
+            &cs,
+            "--token",
+            &tid,
+            "--token-secret",
+            &wrong,
+            "--realm",
+            "1234567",
+            "--nonce",
+            "debugme123",
+            "--timestamp",
+            &timestamp,
+        ];
+        if dry {
+            args.extend(["--dry-run", "--output", "json"]);
+        }
+        args.extend(["GET", &restlet]);
+        tessera(config, &args, "")
+    };
+    let refused = signing(false);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    let trail = json(config, &["audit", "--detail", "InvalidSignature"]);
+    let row = trail["items"][0]["id"].as_i64().unwrap().to_string();
+    assert_eq!(trail["items"][0]["signature_capture"], true, "{trail}");
+    let shown = ok(config, &["audit", "--signature", &row]);
+    assert!(
+        shown.contains("Base string") && shown.contains("GET&"),
+        "{shown}"
+    );
+    assert!(!shown.contains(&tid), "the token id is masked: {shown}");
+    let dry: serde_json::Value = serde_json::from_slice(&signing(true).stdout).unwrap();
+    let header = dry["authorization"].as_str().unwrap();
+    let check = tessera(
+        config,
+        &[
+            "check-signature",
+            "--consumer-secret",
+            &cs,
+            "--token-secret",
+            &wrong,
+            "--authorization",
+            header,
+            "--audit-id",
+            &row,
+            "GET",
+            &restlet,
+        ],
+        "",
+    );
+    let out = text(&check.stdout);
+    assert!(
+        out.contains("The server's base string"),
+        "{out}\n{}",
+        text(&check.stderr)
+    );
+    assert!(out.contains("The same as yours"), "{out}");
+    // Another request (another nonce): named as such.
+    let other = tessera(
+        config,
+        &[
+            "check-signature",
+            "--consumer-secret",
+            &cs,
+            "--token-secret",
+            &wrong,
+            "--authorization",
+            &header.replace("debugme123", "otherone99"),
+            "--audit-id",
+            &row,
+            "--output",
+            "json",
+            "GET",
+            &restlet,
+        ],
+        "",
+    );
+    let other: serde_json::Value = serde_json::from_slice(&other.stdout).unwrap();
+    assert_eq!(
+        other["server"]["causes"][0]["code"], "other_request",
+        "{other}"
+    );
+    let closed = ok(config, &["token", "debug", &key, "--minutes", "0"]);
+    assert!(closed.contains("closed"), "{closed}");
+}

@@ -106,7 +106,8 @@ mod tests {
     #[test]
     fn a_capture_masks_credentials_clips_and_round_trips() {
         let key = "ab".repeat(32);
-        let base = format!("GET&https%3A%2F%2Fx%2F&oauth_consumer_key%3D{key}%26oauth_token%3D{key}");
+        let base =
+            format!("GET&https%3A%2F%2Fx%2F&oauth_consumer_key%3D{key}%26oauth_token%3D{key}");
         let c = Capture::new("oauth", &base);
         assert!(!c.base_string.contains(&key), "{}", c.base_string);
         assert_eq!(Capture::from_json(&c.to_json()), Some(c));

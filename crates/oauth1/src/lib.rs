@@ -16,8 +16,8 @@
 
 pub mod base_string;
 pub mod body_hash;
-pub mod debug;
 mod charset;
+pub mod debug;
 pub mod detail;
 pub mod encode;
 pub mod header;

@@ -99,6 +99,7 @@ mod tests {
             token: TokenKey::new(1),
             token_name: String::new(),
             expires_at: None,
+            signature_debug_until: None,
             owner: std::sync::Arc::new(tessera_core::verifier::TokenOwner {
                 account: AccountId::parse("1234567").unwrap(),
                 integration: IntegrationId::new(1),

@@ -2151,18 +2151,34 @@ async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &T
 /// are named; closed, nothing more is kept.
 async fn the_signature_debugger_over_the_api(server: &TestServer) {
     let admin = administrator(server).await;
-    let list = call(server, &admin, "GET", "/api/v1/tokens?search=alice+sync", None)
-        .await
-        .json();
+    let list = call(
+        server,
+        &admin,
+        "GET",
+        "/api/v1/tokens?search=alice+sync",
+        None,
+    )
+    .await
+    .json();
     let id = list["items"][0]["id"].as_i64().unwrap();
     let debug = format!("/api/v1/tokens/{id}/signature-debug");
-    let (status, _, field) =
-        error_of(&call(server, &admin, "POST", &debug, Some(json!({"minutes": 1441}))).await);
+    let (status, _, field) = error_of(
+        &call(
+            server,
+            &admin,
+            "POST",
+            &debug,
+            Some(json!({"minutes": 1441})),
+        )
+        .await,
+    );
     assert_eq!((status, field.as_str()), (400, "minutes"));
     let open = call(server, &admin, "POST", &debug, Some(json!({"minutes": 30}))).await;
     assert_eq!(open.status, 200, "{}", open.text());
     assert!(open.json()["until"].is_string());
-    let shown = call(server, &admin, "GET", &format!("/api/v1/tokens/{id}"), None).await.json();
+    let shown = call(server, &admin, "GET", &format!("/api/v1/tokens/{id}"), None)
+        .await
+        .json();
     assert!(shown["signature_debug_until"].is_string(), "{shown}");
     // alice sync signed with a wrong token secret.
     let wrong = signer_for(
@@ -2174,9 +2190,15 @@ async fn the_signature_debugger_over_the_api(server: &TestServer) {
     let echo = "/app/site/hosting/restlet.nl?script=1&deploy=1";
     assert_eq!(call(server, &wrong, "GET", echo, None).await.status, 401);
     trail(server).await;
-    let rows = call(server, &admin, "GET", "/api/v1/audit?detail=InvalidSignature", None)
-        .await
-        .json();
+    let rows = call(
+        server,
+        &admin,
+        "GET",
+        "/api/v1/audit?detail=InvalidSignature",
+        None,
+    )
+    .await
+    .json();
     let row = &rows["items"][0];
     assert_eq!(row["signature_capture"], true, "{row}");
     let capture = call(
@@ -2195,14 +2217,27 @@ async fn the_signature_debugger_over_the_api(server: &TestServer) {
     assert_eq!(capture["query_params"], json!(["script", "deploy"]));
     assert_eq!(capture["realm_sent"], true);
     // A row without a capture is not found; closed, the next refusal keeps nothing.
-    let missing = call(server, &admin, "GET", "/api/v1/audit/999999/signature", None).await;
+    let missing = call(
+        server,
+        &admin,
+        "GET",
+        "/api/v1/audit/999999/signature",
+        None,
+    )
+    .await;
     assert_eq!(missing.status, 404);
     let closed = call(server, &admin, "POST", &debug, Some(json!({"minutes": 0}))).await;
     assert_eq!(closed.json(), json!({}));
     assert_eq!(call(server, &wrong, "GET", echo, None).await.status, 401);
     trail(server).await;
-    let rows = call(server, &admin, "GET", "/api/v1/audit?detail=InvalidSignature", None)
-        .await
-        .json();
+    let rows = call(
+        server,
+        &admin,
+        "GET",
+        "/api/v1/audit?detail=InvalidSignature",
+        None,
+    )
+    .await
+    .json();
     assert_eq!(rows["items"][0]["signature_capture"], false);
 }

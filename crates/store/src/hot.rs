@@ -79,7 +79,9 @@ impl RecentNonces {
 macro_rules! login_records_sql {
     ($from:literal, $ck:literal, $tid:literal, $idx:literal) => {
         concat!(
-            "SELECT ", $idx, " AS idx, i.consumer_key, i.id AS integration_id, i.application_id, \
+            "SELECT ",
+            $idx,
+            " AS idx, i.consumer_key, i.id AS integration_id, i.application_id, \
              i.name AS application_name, i.tba, i.deleted_at, i.consumer_secret, \
              i.consumer_secret_key_id, t.id AS token_key, t.token_id, t.account_id, \
              t.name AS token_name, t.inactive, t.revoked, t.expires_at, t.token_secret, \
@@ -92,9 +94,15 @@ macro_rules! login_records_sql {
              (SELECT COUNT(*) FROM user_roles ur WHERE ur.user_id = t.user_id \
                  AND ur.role_id = t.role_id) AS holds_role, \
              r.name AS role_name, r.inactive AS role_inactive, r.token_login \
-             FROM ", $from, " \
-             JOIN integrations i ON i.consumer_key = ", $ck, " \
-             LEFT JOIN access_tokens t ON t.token_id = ", $tid, " AND t.integration_id = i.id \
+             FROM ",
+            $from,
+            " \
+             JOIN integrations i ON i.consumer_key = ",
+            $ck,
+            " \
+             LEFT JOIN access_tokens t ON t.token_id = ",
+            $tid,
+            " AND t.integration_id = i.id \
              LEFT JOIN accounts a ON a.id = t.account_id \
              LEFT JOIN installations ins ON ins.integration_id = i.id \
                  AND ins.account_id = t.account_id \

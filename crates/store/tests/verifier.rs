@@ -947,7 +947,10 @@ async fn every_audit_field_is_read_back_as_written(env: &Env) {
     let (account, capture) = store.signature_capture(id).await.unwrap().unwrap();
     assert_eq!(account, full.account);
     assert_eq!(Some(capture), full.signature_capture);
-    assert_eq!(store.signature_capture(rows[0].id.unwrap()).await.unwrap(), None);
+    assert_eq!(
+        store.signature_capture(rows[0].id.unwrap()).await.unwrap(),
+        None
+    );
     for row in &mut rows {
         assert!(row.id.is_some());
         row.id = None;
@@ -1319,19 +1322,31 @@ async fn the_signature_debugger_keeps_what_the_server_computed_while_open(env: &
     };
     // Closed: nothing kept.
     let first = mis_signed();
-    assert_eq!(detail(&verify(&verifier, &first.authorization).await), "InvalidSignature");
+    assert_eq!(
+        detail(&verify(&verifier, &first.authorization).await),
+        "InvalidSignature"
+    );
     assert!(!captured().await.has_signature_capture);
     // Only administrators and token managers open it, for at most a day.
     let refused = env
         .svc
         .set_signature_debug(&w.alice.actor, DebugTarget::Token(key), 60)
         .await;
-    assert!(matches!(refused, Err(tessera_core::Error::NotPermitted { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(tessera_core::Error::NotPermitted { .. })),
+        "{refused:?}"
+    );
     let too_long = env
         .svc
         .set_signature_debug(&w.manager.actor, DebugTarget::Token(key), 1441)
         .await;
-    assert!(matches!(too_long, Err(tessera_core::Error::Invalid { field: "minutes", .. })));
+    assert!(matches!(
+        too_long,
+        Err(tessera_core::Error::Invalid {
+            field: "minutes",
+            ..
+        })
+    ));
     let until = env
         .svc
         .set_signature_debug(&w.manager.actor, DebugTarget::Token(key), 60)
@@ -1340,7 +1355,10 @@ async fn the_signature_debugger_keeps_what_the_server_computed_while_open(env: &
         .unwrap();
     assert!(until > tessera_core::model::Timestamp::now());
     let second = mis_signed();
-    assert_eq!(detail(&verify(&verifier, &second.authorization).await), "InvalidSignature");
+    assert_eq!(
+        detail(&verify(&verifier, &second.authorization).await),
+        "InvalidSignature"
+    );
     let row = captured().await;
     assert!(row.has_signature_capture);
     let capture = env
@@ -1349,7 +1367,11 @@ async fn the_signature_debugger_keeps_what_the_server_computed_while_open(env: &
         .await
         .unwrap();
     // Masked: neither credential, nor any secret or signature.
-    assert!(!capture.base_string.contains(w.app_creds.consumer_key.as_str()));
+    assert!(
+        !capture
+            .base_string
+            .contains(w.app_creds.consumer_key.as_str())
+    );
     assert!(!capture.base_string.contains(creds.token_id.as_str()));
     assert!(!capture.base_string.contains(&second.signature));
     assert!(capture.realm_sent);
@@ -1358,15 +1380,24 @@ async fn the_signature_debugger_keeps_what_the_server_computed_while_open(env: &
     let same = compare(&capture.server_side(), &second.base_string);
     assert_eq!(same.first_difference, None, "{}", capture.base_string);
     // Another account's administrator does not find it; a reader of this one's trail does.
-    let other = env.svc.signature_capture(&w.b_admin.actor, row.id.unwrap()).await;
-    assert!(matches!(other, Err(tessera_core::Error::NotFound { .. })), "{other:?}");
+    let other = env
+        .svc
+        .signature_capture(&w.b_admin.actor, row.id.unwrap())
+        .await;
+    assert!(
+        matches!(other, Err(tessera_core::Error::NotFound { .. })),
+        "{other:?}"
+    );
     // Closed again: nothing kept.
     env.svc
         .set_signature_debug(&w.manager.actor, DebugTarget::Token(key), 0)
         .await
         .unwrap();
     let third = mis_signed();
-    assert_eq!(detail(&verify(&verifier, &third.authorization).await), "InvalidSignature");
+    assert_eq!(
+        detail(&verify(&verifier, &third.authorization).await),
+        "InvalidSignature"
+    );
     assert!(!captured().await.has_signature_capture);
     // Opened for the integration record (in this account): every token of it.
     env.svc
@@ -1374,12 +1405,18 @@ async fn the_signature_debugger_keeps_what_the_server_computed_while_open(env: &
         .await
         .unwrap();
     let fourth = mis_signed();
-    assert_eq!(detail(&verify(&verifier, &fourth.authorization).await), "InvalidSignature");
+    assert_eq!(
+        detail(&verify(&verifier, &fourth.authorization).await),
+        "InvalidSignature"
+    );
     assert!(captured().await.has_signature_capture);
     let notes = env
         .svc
         .system_notes(&w.admin.actor, &tessera_core::model::RecordRef::Token(key))
         .await
         .unwrap();
-    assert!(notes.iter().any(|n| n.field == "signature debugger"), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.field == "signature debugger"),
+        "{notes:?}"
+    );
 }

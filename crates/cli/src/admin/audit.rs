@@ -114,7 +114,12 @@ pub fn audit(args: &AuditArgs) -> Result<()> {
     let api = args.session.api()?;
     if let Some(id) = args.signature {
         let capture = api.get::<SignatureCaptureView>(&format!("/api/v1/audit/{id}/signature"))?;
-        render::record(args.session.output, &capture.raw, &capture.value, CAPTURE_FIELDS);
+        render::record(
+            args.session.output,
+            &capture.raw,
+            &capture.value,
+            CAPTURE_FIELDS,
+        );
         return Ok(());
     }
     let params = AuditParams {

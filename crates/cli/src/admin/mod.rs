@@ -72,7 +72,8 @@ pub(crate) fn networks(text: &str) -> Vec<String> {
 /// closes it, and says until when.
 pub(crate) fn signature_debug(api: &Api, out: Output, path: &str, minutes: u32) -> Result<()> {
     let body = tessera_api::audit::SignatureDebug { minutes };
-    let answer = api.call::<_, tessera_api::audit::SignatureDebugView>("POST", path, Some(&body))?;
+    let answer =
+        api.call::<_, tessera_api::audit::SignatureDebugView>("POST", path, Some(&body))?;
     match (out, &answer.value.until) {
         (Output::Json, _) => println!("{}", answer.raw),
         (Output::Text, Some(until)) => println!(

@@ -39,11 +39,14 @@ impl Tessera {
             ));
         }
         let now = Timestamp::now();
-        let until = (minutes > 0).then(|| Timestamp::from_millis(now.millis() + i64::from(minutes) * 60_000));
+        let until = (minutes > 0)
+            .then(|| Timestamp::from_millis(now.millis() + i64::from(minutes) * 60_000));
         let mut tx = self.tx(TxMode::Write).await?;
         let p = principal(tx.as_mut(), actor).await?;
         let mut notes = Notes::by(&p, now);
-        let shown = |t: Option<Timestamp>| Some(t.map_or_else(|| "off".to_owned(), |t| format!("until {t}")));
+        let shown = |t: Option<Timestamp>| {
+            Some(t.map_or_else(|| "off".to_owned(), |t| format!("until {t}")))
+        };
         match target {
             DebugTarget::Token(key) => {
                 if !p.is_administrator() && !p.has(Permission::AccessTokenManagement) {
@@ -98,7 +101,11 @@ impl Tessera {
             ));
         }
         drop(tx);
-        let (account, json) = self.store().signature_capture(id).await?.ok_or_else(not_found)?;
+        let (account, json) = self
+            .store()
+            .signature_capture(id)
+            .await?
+            .ok_or_else(not_found)?;
         if account.as_ref() != Some(&p.account) {
             return Err(not_found());
         }

@@ -32,8 +32,8 @@ pub use authorization_flow::{
     REQUEST_TOKEN_LIFETIME, STATE_MAX, callback_matches, check_flow_state,
 };
 pub use bootstrap::{FirstStart, Recovered};
-pub use debugging::DebugTarget;
 pub use bulk::{BULK_MAX, BulkAction, BulkOutcome, BulkPreview, PREVIEW_SAMPLE};
+pub use debugging::DebugTarget;
 pub use directory::{
     AccountSettings, NewAccountInput, NewRoleInput, NewUserInput, RoleChanges, UserChanges,
     password_hash_checks, prepare_password_checks,

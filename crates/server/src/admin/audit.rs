@@ -201,11 +201,10 @@ pub(crate) async fn signature_capture(
     caller: Caller,
 ) -> Result<Json<SignatureCaptureView>, ApiError> {
     caller.no_params()?;
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::invalid("id", "must be an audit row's id (a positive integer)"))?;
+    let id =
+        id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+            ApiError::invalid("id", "must be an audit row's id (a positive integer)")
+        })?;
     let c = state.tessera().signature_capture(&caller.actor, id).await?;
     Ok(Json(SignatureCaptureView {
         base_string: c.base_string,

@@ -610,7 +610,11 @@ pub(crate) async fn signature_debug(
     let minutes = super::tokens::debug_minutes(&ui)?;
     let until = state
         .tessera()
-        .set_signature_debug(&ui.actor, tessera_core::DebugTarget::Integration(wanted), minutes)
+        .set_signature_debug(
+            &ui.actor,
+            tessera_core::DebugTarget::Integration(wanted),
+            minutes,
+        )
         .await?;
     let message = match until {
         Some(until) => format!(

@@ -977,7 +977,9 @@ pub(crate) async fn bulk_apply(State(state): State<AppState>, ui: Ui) -> Result<
 pub(crate) fn debug_minutes(ui: &Ui) -> Result<u32, UiError> {
     let text = ui.form().value("minutes");
     text.parse::<u32>().map_err(|_| {
-        UiError::bad_request(format!("{text:?} is not a number of minutes (0 closes the debugger)"))
+        UiError::bad_request(format!(
+            "{text:?} is not a number of minutes (0 closes the debugger)"
+        ))
     })
 }
 
@@ -1000,5 +1002,8 @@ pub(crate) async fn signature_debug(
         ),
         None => "The signature debugger is closed.".to_owned(),
     };
-    Ok(ui.done(message, &format!("{LIST}/{id}")).await.into_response())
+    Ok(ui
+        .done(message, &format!("{LIST}/{id}"))
+        .await
+        .into_response())
 }
