@@ -12,6 +12,7 @@ mod check;
 mod common;
 mod keys;
 mod profile;
+mod proxy;
 mod recover;
 mod render;
 mod serve;
@@ -92,6 +93,12 @@ enum Command {
     Audit(admin::AuditArgs),
     /// Your account and its settings.
     Account(admin::AccountArgs),
+    /// Forward plain, unsigned HTTP to an upstream, each request signed with a profile's
+    /// credentials (a fresh nonce, the form body or a body hash signed): the application never
+    /// holds a secret. Listens on loopback.
+    Proxy(proxy::ProxyArgs),
+    /// Credentials kept under a name (mode 0600) for `sign --profile` and `proxy`: save, list.
+    Profile(profile::ProfileArgs),
 }
 
 /// How results are printed.
@@ -170,6 +177,8 @@ fn main() -> ExitCode {
         Command::Role(args) => admin::role(&args).map(|()| ExitCode::SUCCESS),
         Command::Audit(args) => admin::audit(&args).map(|()| ExitCode::SUCCESS),
         Command::Account(args) => admin::account(&args).map(|()| ExitCode::SUCCESS),
+        Command::Proxy(args) => proxy::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Profile(args) => profile::profile_command(&args).map(|()| ExitCode::SUCCESS),
         Command::CheckSignature(args) => check::run(&args).map(|valid| {
             if valid {
                 ExitCode::SUCCESS

@@ -156,6 +156,105 @@ pub fn save(name: &str, profile: Profile) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The names of the saved profiles, with each one's server and account.
+pub fn list() -> Result<Vec<(String, Profile)>> {
+    Ok(read(&path()?)?.profiles.into_iter().collect())
+}
+
+/// `tessera profile`: an integration's own credentials kept under a name, for `sign --profile`
+/// and `proxy` — so that no application needs to hold them.
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    #[command(subcommand)]
+    command: ProfileCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ProfileCommand {
+    /// Save credentials under a name (mode 0600). The secrets are read from
+    /// TESSERA_CONSUMER_SECRET and TESSERA_TOKEN_SECRET, or, with --secrets-stdin, from the
+    /// first two lines of stdin (consumer secret, then token secret): never from a flag, which
+    /// other users could read in the process list.
+    Save {
+        name: String,
+        /// The server the credentials are for (a NetSuite account's host, or a Tessera server).
+        #[arg(long)]
+        url: String,
+        /// The account id (the realm of every signed request).
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        consumer_key: String,
+        /// The token id.
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        secrets_stdin: bool,
+    },
+    /// The saved profiles: name, server, account (never a secret).
+    List,
+}
+
+pub fn profile_command(args: &ProfileArgs) -> Result<()> {
+    match &args.command {
+        ProfileCommand::Save {
+            name,
+            url,
+            account,
+            consumer_key,
+            token,
+            secrets_stdin,
+        } => {
+            let (consumer_secret, token_secret) = if *secrets_stdin {
+                let mut lines = std::io::stdin().lines();
+                let mut next = |what: &str| -> Result<String> {
+                    Ok(lines
+                        .next()
+                        .with_context(|| format!("stdin ended before the {what}"))??
+                        .trim()
+                        .to_owned())
+                };
+                (next("consumer secret")?, next("token secret")?)
+            } else {
+                let var = |name: &str| {
+                    std::env::var(name).with_context(|| {
+                        format!(
+                            "set {name}, or pass --secrets-stdin and write the secrets to stdin"
+                        )
+                    })
+                };
+                (
+                    var("TESSERA_CONSUMER_SECRET")?,
+                    var("TESSERA_TOKEN_SECRET")?,
+                )
+            };
+            if consumer_secret.is_empty() || token_secret.is_empty() {
+                bail!("the consumer secret and the token secret must not be empty");
+            }
+            let account = tessera_core::ids::AccountId::parse(account)
+                .map_err(|e| anyhow::anyhow!("--account {account:?}: {e}"))?;
+            let profile = Profile {
+                url: url.clone(),
+                account: account.as_str().to_owned(),
+                email: String::new(),
+                role: None,
+                consumer_key: consumer_key.clone(),
+                consumer_secret,
+                token_id: token.clone(),
+                token_secret,
+            };
+            let path = save(name, profile)?;
+            println!("Profile {name:?} saved in {}", path.display());
+        }
+        ProfileCommand::List => {
+            for (name, p) in list()? {
+                println!("{name}\t{}\t{}", p.url, p.account);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Removes the profile called `name`; `false` if there was none.
 pub fn remove(name: &str) -> Result<bool> {
     let path = path()?;

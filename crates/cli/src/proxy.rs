@@ -1,0 +1,488 @@
+//! `tessera proxy`: an outbound signing proxy for integrators. An application sends plain,
+//! unsigned HTTP to it; it forwards each request to the upstream (a NetSuite account's
+//! SuiteTalk host, or a Tessera server) signed with a profile's credentials — a fresh nonce and
+//! timestamp each time, the path exactly as sent, a form body's parameters signed, and on
+//! request a SHA-256 `oauth_body_hash` of any other body. The credentials stay in the profile:
+//! the application never holds a secret.
+//!
+//! Bodies stream both ways, except the ones the signature covers (a form body, or any body with
+//! `--body-hash`), which are read whole first, bounded. It forwards only to its upstream (no
+//! absolute-form targets, no CONNECT: it is not an open proxy), listens on loopback unless told
+//! otherwise (whoever reaches it acts as the token), and answers a failure of its own with a JSON
+//! body naming the cause; the upstream's own answers, refusals included, pass through as they
+//! are, and a refusal is explained on standard error.
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use clap::Args;
+use http_body_util::BodyExt as _;
+use hyper::body::{Body, Frame, Incoming};
+use hyper::{Request, Response, StatusCode};
+use tessera_oauth1::{BodyHashAlgorithm, RequestToSign, Signer};
+
+use crate::profile::{self, DEFAULT_PROFILE};
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The profile whose credentials sign the requests (`tessera login`, or `tessera profile
+    /// save` for an integration's own).
+    #[arg(long, env = "TESSERA_PROFILE", default_value = DEFAULT_PROFILE)]
+    profile: String,
+    /// Where to listen; port 0 picks a free one (printed at start).
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: SocketAddr,
+    /// Where to send the signed requests: `https://ACCOUNT.suitetalk.api.netsuite.com`, or a
+    /// Tessera server; a path here prefixes every request's.
+    #[arg(long)]
+    upstream: String,
+    /// Also sign a SHA-256 `oauth_body_hash` of each body that is not a form (read whole
+    /// first); the Tessera admin API asks for one.
+    #[arg(long)]
+    body_hash: bool,
+    /// Listen on an address that is not loopback: whoever reaches the proxy acts as the
+    /// profile's token.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Seconds a request to the upstream may take in all.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// The largest body read whole to be signed (a form, or any with --body-hash), in bytes.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    max_signed_body: usize,
+}
+
+/// Headers that belong to one connection, not to the request (RFC 9110 §7.6.1), and the ones
+/// the proxy makes itself.
+const NOT_FORWARDED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "authorization",
+    "content-length",
+];
+
+struct Proxy {
+    upstream: String,
+    signer: Signer,
+    agent: ureq::Agent,
+    body_hash: bool,
+    max_signed_body: usize,
+    profile: String,
+}
+
+/// The upstream base: `http(s)://host[:port][/prefix]`, nothing after the path.
+fn upstream_base(text: &str) -> Result<String> {
+    let url = tessera_oauth1::RequestUrl::parse(text)
+        .with_context(|| format!("--upstream {text:?} is not an absolute http(s) URL"))?;
+    if url.query().is_some() || text.contains('#') {
+        bail!("--upstream {text:?} must not have a query or fragment");
+    }
+    if text
+        .split("://")
+        .nth(1)
+        .is_some_and(|rest| rest.split('/').next().unwrap_or("").contains('@'))
+    {
+        bail!("--upstream {text:?} must not hold a user or password");
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+pub fn run(args: &ProxyArgs) -> Result<()> {
+    let upstream = upstream_base(&args.upstream)?;
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        bail!(
+            "--listen {} is not a loopback address: whoever reaches the proxy acts as the token of \
+             profile {:?}; add --allow-remote if that is what you want",
+            args.listen,
+            args.profile
+        );
+    }
+    let profile = profile::load(&args.profile)?;
+    let proxy = Arc::new(Proxy {
+        upstream,
+        signer: profile.signer(),
+        agent: crate::api::agent("tessera-proxy", Duration::from_secs(args.timeout)),
+        body_hash: args.body_hash,
+        max_signed_body: args.max_signed_body,
+        profile: args.profile.clone(),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the proxy's runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let bound = listener.local_addr()?;
+        eprintln!(
+            "tessera proxy: listening on http://{bound}, signing for {} as profile {:?} (account {})",
+            proxy.upstream, proxy.profile, profile.account
+        );
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _) = match accepted {
+                        Ok(pair) => pair,
+                        Err(e) => {
+                            eprintln!("tessera proxy: accepting a connection failed: {e}");
+                            continue;
+                        }
+                    };
+                    let proxy = proxy.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let proxy = proxy.clone();
+                            async move { Ok::<_, Infallible>(forward(&proxy, req).await) }
+                        });
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(Duration::from_secs(30))
+                            .serve_connection(io, service)
+                            .await;
+                    });
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("tessera proxy: stopped");
+                    return Ok(());
+                }
+            }
+        }
+    })
+}
+
+/// A response body fed by the thread that reads the upstream's answer.
+pub struct Streamed(tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>);
+
+impl Body for Streamed {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| c.map(Frame::data)))
+    }
+}
+
+type ProxyBody = http_body_util::Either<Streamed, http_body_util::Full<Bytes>>;
+
+/// The proxy's own answer to a request it could not forward: a status and a JSON error naming
+/// the cause.
+fn failure(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    let mut response = Response::new(http_body_util::Either::Right(http_body_util::Full::new(
+        Bytes::from(body),
+    )));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A request's body as the upstream call reads it: whole (it is signed) or streamed.
+enum Outgoing {
+    None,
+    Whole(Vec<u8>),
+    Streamed(ChannelReader),
+}
+
+/// Reads chunks that the connection's task hands over, as a blocking `Read` for ureq (on the
+/// blocking thread that makes the upstream call).
+struct ChannelReader {
+    chunks: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+fn is_form(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+fn has_body(req: &Request<Incoming>) -> bool {
+    let length = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match length {
+        Some(n) => n > 0,
+        None => req.headers().contains_key(hyper::header::TRANSFER_ENCODING),
+    }
+}
+
+async fn forward(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
+    if req.method() == hyper::Method::CONNECT {
+        return failure(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "NOT_A_FORWARD_PROXY",
+            "this proxy forwards to its upstream only; CONNECT is not served",
+        );
+    }
+    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "NOT_A_FORWARD_PROXY",
+            "this proxy forwards to its upstream only: send the path (/services/rest/…), not an absolute URL",
+        );
+    }
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let url = format!("{}{target}", proxy.upstream);
+    let method = req.method().clone();
+    let form = is_form(&req);
+    let body_present = has_body(&req);
+    let signed_body = form || (proxy.body_hash && body_present);
+    let mut headers = Vec::new();
+    for (name, value) in req.headers() {
+        if !NOT_FORWARDED.contains(&name.as_str()) {
+            headers.push((name.clone(), value.clone()));
+        }
+    }
+    let length = req.headers().get(hyper::header::CONTENT_LENGTH).cloned();
+    let body = req.into_body();
+    let outgoing = if signed_body {
+        match http_body_util::Limited::new(body, proxy.max_signed_body)
+            .collect()
+            .await
+        {
+            Ok(collected) => Outgoing::Whole(collected.to_bytes().to_vec()),
+            Err(e) => {
+                let too_large = e.is::<http_body_util::LengthLimitError>();
+                return if too_large {
+                    failure(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "BODY_TOO_LARGE",
+                        &format!(
+                            "a signed body (a form, or any with --body-hash) is read whole; this one is over {} bytes (--max-signed-body)",
+                            proxy.max_signed_body
+                        ),
+                    )
+                } else {
+                    failure(
+                        StatusCode::BAD_REQUEST,
+                        "BODY_UNREADABLE",
+                        &format!("the request body could not be read: {e}"),
+                    )
+                };
+            }
+        }
+    } else if body_present {
+        // Streamed: the connection's task reads it and hands it to the upstream call.
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+        let mut body = body;
+        tokio::spawn(async move {
+            while let Some(frame) = body.frame().await {
+                let chunk = match frame {
+                    Ok(frame) => match frame.into_data() {
+                        Ok(data) => Ok(data),
+                        Err(_) => continue,
+                    },
+                    Err(e) => Err(std::io::Error::other(e)),
+                };
+                let failed = chunk.is_err();
+                if tx.send(chunk).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Outgoing::Streamed(ChannelReader {
+            chunks: rx,
+            current: Bytes::new(),
+        })
+    } else {
+        Outgoing::None
+    };
+    let whole = match &outgoing {
+        Outgoing::Whole(bytes) => Some(bytes.as_slice()),
+        _ => None,
+    };
+    let signed = proxy.signer.sign(&RequestToSign {
+        method: method.as_str(),
+        url: &url,
+        form_body: if form { whole } else { None },
+        body_hash: match whole {
+            Some(bytes) if !form && !bytes.is_empty() => Some((BodyHashAlgorithm::Sha256, bytes)),
+            _ => None,
+        },
+        ..RequestToSign::default()
+    });
+    let authorization = match signed {
+        Ok(signed) => signed.authorization,
+        Err(e) => {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                "CANNOT_SIGN",
+                &format!("the request cannot be signed for {url}: {e}"),
+            );
+        }
+    };
+    let mut builder = ureq::http::Request::builder()
+        .method(method.as_str())
+        .uri(url.as_str())
+        .header("Authorization", authorization);
+    for (name, value) in &headers {
+        builder = builder.header(name.as_str(), value.as_bytes());
+    }
+    if let (Outgoing::Streamed(_), Some(length)) = (&outgoing, &length) {
+        builder = builder.header("Content-Length", length.as_bytes());
+    }
+    let agent = proxy.agent.clone();
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+    let called = url.clone();
+    let profile = proxy.profile.clone();
+    tokio::task::spawn_blocking(move || {
+        let sent = match outgoing {
+            Outgoing::None => builder.body(()).map(|r| agent.run(r)),
+            Outgoing::Whole(bytes) => builder.body(bytes).map(|r| agent.run(r)),
+            Outgoing::Streamed(reader) => builder
+                .body(ureq::SendBody::from_owned_reader(reader))
+                .map(|r| agent.run(r)),
+        };
+        let response = match sent {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                let _ = head_tx.send(Err(format!("the upstream {called} did not answer: {e}")));
+                return;
+            }
+            Err(e) => {
+                let _ = head_tx.send(Err(format!(
+                    "the request for {called} cannot be built: {e}"
+                )));
+                return;
+            }
+        };
+        let (parts, body) = response.into_parts();
+        if parts.status == ureq::http::StatusCode::UNAUTHORIZED
+            || parts.status == ureq::http::StatusCode::FORBIDDEN
+        {
+            eprintln!(
+                "tessera proxy: the upstream refused {called} ({}): the credentials of profile \
+                 {profile:?} may be revoked, inactive or expired, or the upstream is not the host \
+                 of the token's account; the reason is in its login audit trail",
+                parts.status
+            );
+        }
+        if head_tx.send(Ok(parts)).is_err() {
+            return;
+        }
+        let mut reader = body.into_reader();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if chunk_tx
+                        .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = chunk_tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let parts = match head_rx.await {
+        Ok(Ok(parts)) => parts,
+        Ok(Err(why)) => return failure(StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE", &why),
+        Err(_) => {
+            return failure(
+                StatusCode::BAD_GATEWAY,
+                "UPSTREAM_UNREACHABLE",
+                "the upstream call ended without an answer",
+            );
+        }
+    };
+    let mut response = Response::new(http_body_util::Either::Left(Streamed(chunk_rx)));
+    *response.status_mut() =
+        StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    for (name, value) in &parts.headers {
+        // ureq has taken the upstream's framing off: the length, if any, still holds.
+        if NOT_FORWARDED.contains(&name.as_str()) && name != "content-length" {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            hyper::header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upstream_is_a_base_url_only() {
+        assert_eq!(
+            upstream_base("https://1234567.suitetalk.api.netsuite.com/").unwrap(),
+            "https://1234567.suitetalk.api.netsuite.com"
+        );
+        assert_eq!(
+            upstream_base("http://127.0.0.1:8080/prefix").unwrap(),
+            "http://127.0.0.1:8080/prefix"
+        );
+        for bad in [
+            "1234567.suitetalk.api.netsuite.com",
+            "ftp://x/",
+            "https://x/?a=1",
+            "https://user:pw@x/",
+        ] {
+            assert!(upstream_base(bad).is_err(), "{bad}");
+        }
+    }
+}
