@@ -1,4 +1,4 @@
-//! Tessera's domain: the objects of RULES.md §1, the lifecycle rules of RULES.md §2 (R1–R15) carried
+//! Tessera's domain: the objects of RULES.md §1, the lifecycle rules of RULES.md §2 (R1–R18) carried
 //! out by [`Tessera`], and the [`store::Store`] trait it keeps its records through.
 //!
 //! Knows nothing of HTTP or SQL. Secrets exist in plaintext only inside `SecretString`, and at
