@@ -536,7 +536,7 @@ pub(crate) async fn delete_integration(
         (status = 404, description = "No such record installed in the caller's account", body = ErrorBody),
     )
 )]
-pub(crate) async fn signature_debug(
+pub(crate) async fn integration_signature_debug(
     State(state): State<AppState>,
     Path(id): Path<String>,
     caller: Caller,

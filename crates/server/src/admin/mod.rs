@@ -81,8 +81,8 @@ pub(crate) fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::show_token, tokens::edit_token))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(tokens::preview_bulk, tokens::apply_bulk))
-        .routes(routes!(tokens::signature_debug))
-        .routes(routes!(integrations::signature_debug))
+        .routes(routes!(tokens::token_signature_debug))
+        .routes(routes!(integrations::integration_signature_debug))
         .routes(routes!(audit::signature_capture))
         .routes(routes!(
             integrations::list_integrations,

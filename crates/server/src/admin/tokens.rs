@@ -410,7 +410,7 @@ pub(crate) async fn apply_bulk(
         (status = 409, description = "The token is revoked", body = ErrorBody),
     )
 )]
-pub(crate) async fn signature_debug(
+pub(crate) async fn token_signature_debug(
     State(state): State<AppState>,
     Path(id): Path<String>,
     caller: Caller,
