@@ -93,73 +93,111 @@ choice!(
     }
 );
 
-/// The Access Tokens list's filters and paging. Filters combine.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct TokenListParams {
-    /// `all` (default), `yes` or `no`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked: Option<RevokedChoice>,
-    /// Only inactive (`true`) or only active (`false`) tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inactive: Option<bool>,
-    /// Internal id of an integration record.
-    #[serde(
-        default,
-        deserialize_with = "internal_id",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[param(minimum = 1)]
-    pub application: Option<i64>,
-    /// Internal id of a user.
-    #[serde(
-        default,
-        deserialize_with = "internal_id",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[param(minimum = 1)]
-    pub user: Option<i64>,
-    /// Internal id of a role.
-    #[serde(
-        default,
-        deserialize_with = "internal_id",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[param(minimum = 1)]
-    pub role: Option<i64>,
-    /// Case-insensitive part of the token, application, user or role name; at least 3
-    /// characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub search: Option<String>,
-    /// Only tokens whose expiry has passed (`true`), or only tokens that have not expired
-    /// (`false`: no expiry, or one still ahead).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expired: Option<bool>,
-    /// Only tokens that expire within this many days from now (and have not expired yet),
-    /// 1–36500.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(minimum = 1, maximum = 36500)]
-    pub expiring_within_days: Option<u32>,
-    /// Only tokens not used for at least this many days (a token never used counts from its
-    /// creation), 1–36500.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(minimum = 1, maximum = 36500)]
-    pub unused_for_days: Option<u32>,
-    /// `newest` (default), `oldest` or `name`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort: Option<TokenSortChoice>,
-    /// The `next` of the previous page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<String>,
-    /// Rows per page, 1–1000 (default 50).
-    #[serde(
-        default,
-        deserialize_with = "rows",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
+/// The token list's filters, written once for the two structs that take them: the list's
+/// parameters (with its order and paging) and a bulk change's (without: it takes every token
+/// they select).
+macro_rules! token_filter_params {
+    ($(#[$meta:meta])* $name:ident { $($more:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// `all` (default), `yes` or `no`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub revoked: Option<RevokedChoice>,
+            /// Only inactive (`true`) or only active (`false`) tokens.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub inactive: Option<bool>,
+            /// Internal id of an integration record.
+            #[serde(
+                default,
+                deserialize_with = "internal_id",
+                skip_serializing_if = "Option::is_none"
+            )]
+            #[param(minimum = 1)]
+            pub application: Option<i64>,
+            /// Internal id of a user.
+            #[serde(
+                default,
+                deserialize_with = "internal_id",
+                skip_serializing_if = "Option::is_none"
+            )]
+            #[param(minimum = 1)]
+            pub user: Option<i64>,
+            /// Internal id of a role.
+            #[serde(
+                default,
+                deserialize_with = "internal_id",
+                skip_serializing_if = "Option::is_none"
+            )]
+            #[param(minimum = 1)]
+            pub role: Option<i64>,
+            /// Case-insensitive part of the token, application, user or role name; at least 3
+            /// characters.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub search: Option<String>,
+            /// Only tokens whose expiry has passed (`true`), or only tokens that have not expired
+            /// (`false`: no expiry, or one still ahead).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub expired: Option<bool>,
+            /// Only tokens that expire within this many days from now (and have not expired yet),
+            /// 1–36500.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[param(minimum = 1, maximum = 36500)]
+            pub expiring_within_days: Option<u32>,
+            /// Only tokens not used for at least this many days (a token never used counts from its
+            /// creation), 1–36500.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[param(minimum = 1, maximum = 36500)]
+            pub unused_for_days: Option<u32>,
+            $($more)*
+        }
+    };
+}
+
+token_filter_params!(
+    /// The Access Tokens list's filters and paging. Filters combine.
+    TokenListParams {
+            /// `newest` (default), `oldest` or `name`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub sort: Option<TokenSortChoice>,
+            /// The `next` of the previous page.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub after: Option<String>,
+            /// Rows per page, 1–1000 (default 50).
+            #[serde(
+                default,
+                deserialize_with = "rows",
+                skip_serializing_if = "Option::is_none"
+            )]
+            #[param(minimum = 1, maximum = 1000)]
+            pub limit: Option<u32>,
+    }
+);
+
+token_filter_params!(
+    /// A bulk change's filter (R18): the list's filters, which combine.
+    TokenFilterParams {}
+);
+
+impl From<TokenFilterParams> for TokenListParams {
+    fn from(f: TokenFilterParams) -> Self {
+        TokenListParams {
+            revoked: f.revoked,
+            inactive: f.inactive,
+            application: f.application,
+            user: f.user,
+            role: f.role,
+            search: f.search,
+            expired: f.expired,
+            expiring_within_days: f.expiring_within_days,
+            unused_for_days: f.unused_for_days,
+            sort: None,
+            after: None,
+            limit: None,
+        }
+    }
 }
 
 /// New Access Token.
@@ -179,6 +217,10 @@ pub struct NewToken {
     /// maximum lifetime. Absent: that maximum from now, or never when the account sets none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// Or: that many days from now by the server's clock, 1–36500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 36500)]
+    pub expires_in_days: Option<u32>,
 }
 
 /// A new token with its credentials: shown in this response only (R6).
@@ -214,6 +256,9 @@ pub struct BulkPreviewView {
     pub sample: Vec<TokenView>,
     /// The most tokens one bulk change may touch.
     pub max: usize,
+    /// The selection holds the token this request is signed with (after the change, the
+    /// caller — the CLI's profile, say — needs another).
+    pub includes_caller: bool,
 }
 
 /// Carries out a bulk change (R18): only if the filter still selects `expected_count` tokens.

@@ -30,7 +30,17 @@ impl fmt::Display for Refused {
         if let Some(field) = &self.field {
             write!(f, ", field {field}")?;
         }
-        write!(f, ", HTTP {})", self.status)
+        write!(f, ", HTTP {})", self.status)?;
+        if self.code == "INVALID_LOGIN_ATTEMPT" {
+            // The server tells no more (RULES.md §3.1); say where the reason is.
+            write!(
+                f,
+                "\nThe profile's token was refused: it may be revoked, inactive or expired, or \
+                 this address may not be in an IP allow-list. The Login Audit Trail (web UI) \
+                 says which; `tessera login` gets a new token."
+            )?;
+        }
+        Ok(())
     }
 }
 

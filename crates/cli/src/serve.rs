@@ -150,6 +150,7 @@ async fn first_start(tessera: &Tessera, s: &Resolved) -> anyhow::Result<()> {
     })
     .await
     .context("cannot create the first account (a password printed above was not saved)")?;
+    let first_account = shown.as_ref().map(|c| c.account.clone());
     if let Some(created) = shown {
         let mut out = std::io::stdout().lock();
         writeln!(
@@ -164,7 +165,7 @@ async fn first_start(tessera: &Tessera, s: &Resolved) -> anyhow::Result<()> {
             .with_context(|| format!("cannot read the fixtures file {}", path.display()))?;
         let parsed = fixtures::Fixtures::parse(&text)
             .with_context(|| format!("fixtures file {}", path.display()))?;
-        let report = fixtures::apply(tessera, &parsed)
+        let report = fixtures::apply_at_first_start(tessera, &parsed, first_account.as_ref())
             .await
             .with_context(|| format!("fixtures file {}", path.display()))?;
         tracing::info!(

@@ -513,6 +513,22 @@ fn policies_expiry_and_bulk_changes_from_the_command_line() {
         "{}",
         text(&bad.stderr)
     );
+    // Nothing at all is refused before it is sent (an unset variable must not remove a list).
+    let empty = tessera(config, &["account", "set", "--ip-allow", " , "], "");
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(
+        text(&empty.stderr).contains("names no network"),
+        "{}",
+        text(&empty.stderr)
+    );
+    // A list that leaves out this CLI's own address is refused, saying why.
+    let lockout = tessera(config, &["account", "set", "--ip-allow", "10.0.0.0/8"], "");
+    assert_eq!(lockout.status.code(), Some(1));
+    assert!(
+        text(&lockout.stderr).contains("leaves out the address this request comes from"),
+        "{}",
+        text(&lockout.stderr)
+    );
 
     let make = |name: &str, extra: &[&str]| {
         let args = [
@@ -598,6 +614,13 @@ fn policies_expiry_and_bulk_changes_from_the_command_line() {
         &[&["token", "bulk", "revoke", "--yes"][..], &filters].concat(),
     );
     assert!(nothing.contains("select 0 token(s)"), "{nothing}");
+    // Unfiltered, the selection holds the CLI's own token: the preview says so.
+    let all = tessera(config, &["token", "bulk", "inactivate"], "");
+    assert!(
+        text(&all.stdout).contains("This includes the token this CLI signs with"),
+        "{}",
+        text(&all.stdout)
+    );
 }
 
 /// The signature debugger from the command line: opened for a token, a request signed with a

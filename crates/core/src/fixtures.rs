@@ -207,6 +207,18 @@ fn state(entry: &str, s: Option<&str>) -> Result<Option<InstallState>, FixtureEr
 
 /// Applies fixtures in order: accounts, roles, users, integration records, tokens.
 pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, FixtureError> {
+    apply_at_first_start(tessera, f, None).await
+}
+
+/// [`apply`] right after the first start made `created` (the first account): its settings are
+/// the fixtures' to set, as for an account the fixtures create. Every other account that exists
+/// is left as it is — an operator's settings (TBA switched off, an IP allow-list, a maximum
+/// token lifetime) survive a restart with the same file.
+pub async fn apply_at_first_start(
+    tessera: &Tessera,
+    f: &Fixtures,
+    created: Option<&AccountId>,
+) -> Result<FixtureReport, FixtureError> {
     let mut report = FixtureReport::default();
     let existing: Vec<AccountId> = tessera
         .list_accounts(&OPERATOR)
@@ -218,7 +230,9 @@ pub async fn apply(tessera: &Tessera, f: &Fixtures) -> Result<FixtureReport, Fix
     for (i, a) in f.accounts.iter().enumerate() {
         let entry = format!("accounts[{i}] ({})", a.id);
         let id = account_id(&entry, &a.id)?;
-        if existing.contains(&id) {
+        if existing.contains(&id) && created != Some(&id) {
+            report.existing.push(entry);
+        } else if existing.contains(&id) {
             tessera
                 .update_account_settings(
                     &OPERATOR,

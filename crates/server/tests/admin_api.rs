@@ -2020,11 +2020,36 @@ async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &T
     assert_eq!((status, field.as_str()), (400, "expires_at"));
     let (status, _, field) = error_of(&new_token(Some("tomorrow".into())).await);
     assert_eq!((status, field.as_str()), (400, "expires_at"));
+    // Days by the server's clock: exactly the maximum is allowed, whatever the client's clock.
+    let by_days = |days: u32| {
+        call(
+            server,
+            &admin,
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({
+                "application": alice["application"]["id"],
+                "user": alice["user"]["id"],
+                "role": alice["role"]["id"],
+                "name": "by days",
+                "expires_in_days": days,
+            })),
+        )
+    };
+    let made = by_days(30).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let (status, _, field) = error_of(&by_days(0).await);
+    assert_eq!((status, field.as_str()), (400, "expires_in_days"));
+    let revoke = format!("/api/v1/tokens/{}/revoke", made.json()["token"]["id"]);
+    assert_eq!(
+        call(server, &admin, "POST", &revoke, None).await.status,
+        200
+    );
     let soon = call(
         server,
         &admin,
         "GET",
-        "/api/v1/tokens?expiring_within_days=31",
+        "/api/v1/tokens?expiring_within_days=31&revoked=no",
         None,
     )
     .await
@@ -2042,29 +2067,49 @@ async fn r16_r17_r18_expiry_allow_lists_and_bulk_changes_over_the_api(server: &T
     );
     assert_eq!((status, field.as_str()), (400, "expiring_within_days"));
 
-    // R17: the account's list reads back canonical; the CLI's own address (loopback) in it
-    // keeps the API usable, and a list without it refuses this very caller.
+    // R17: the account's list reads back canonical; the caller's own address (loopback) in it
+    // keeps the API usable. A list without it would lock this very caller out: refused (409).
     let set = account(json!({"ip_allow_list": ["127.0.0.1", "10.1.2.3/8"]})).await;
     assert_eq!(set.status, 200, "{}", set.text());
     assert_eq!(
         set.json()["ip_allow_list"],
         json!(["127.0.0.1/32", "10.0.0.0/8"])
     );
-    let set = account(json!({"ip_allow_list": ["10.0.0.0/8"]})).await;
-    assert_eq!(set.status, 200);
+    let lockout = account(json!({"ip_allow_list": ["10.0.0.0/8"]})).await;
+    let (status, code, _) = error_of(&lockout);
+    assert_eq!(
+        (status, code.as_str()),
+        (409, "CONFLICT"),
+        "{}",
+        lockout.text()
+    );
+    assert!(
+        lockout
+            .text()
+            .contains("leaves out the address this request comes from (127.0.0.1)"),
+        "{}",
+        lockout.text()
+    );
+    // An empty entry is refused (a script's unset variable must not switch the list off).
+    let (status, _, field) = error_of(&account(json!({"ip_allow_list": [""]})).await);
+    assert_eq!((status, field.as_str()), (400, "ip_allow_list"));
+    // Set elsewhere (the web UI) without this caller's address, it refuses this caller.
+    let set_list = |text: &str| tessera_core::AccountSettings {
+        ip_allow: Some(tessera_core::allow::IpAllowList::parse("f", text).unwrap()),
+        ..Default::default()
+    };
+    let a = AccountId::parse("1234567").unwrap();
+    server
+        .tessera()
+        .update_account_settings(&admin_actor(), &a, set_list("10.0.0.0/8"))
+        .await
+        .unwrap();
     let refused = call(server, &admin, "GET", "/api/v1/account", None).await;
     assert_eq!(refused.status, 401, "{}", refused.text());
     // The page signed in with a password is how an administrator gets out of that.
     server
         .tessera()
-        .update_account_settings(
-            &admin_actor(),
-            &AccountId::parse("1234567").unwrap(),
-            tessera_core::AccountSettings {
-                ip_allow: Some(tessera_core::allow::IpAllowList::any()),
-                ..Default::default()
-            },
-        )
+        .update_account_settings(&admin_actor(), &a, set_list(""))
         .await
         .unwrap();
     assert_eq!(

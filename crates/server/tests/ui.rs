@@ -1255,6 +1255,9 @@ async fn an_administrator_sets_token_policies_and_changes_tokens_in_bulk(server:
         .await
         .text();
     assert!(list.contains(&bulk.replace('&', "&amp;")), "{list}");
+    // A misspelt filter is refused, not read as "no filter" (which selects every token).
+    let typo = admin.get("/app/setup/access-tokens/bulk?usr=2").await;
+    assert_eq!(typo.status, 400, "{}", typo.text());
     let preview = admin.get(&bulk).await.text();
     assert!(
         preview.contains("select <strong>3</strong> tokens"),

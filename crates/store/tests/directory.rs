@@ -22,6 +22,7 @@ on_both_backends!(
     actors_must_be_active_and_hold_their_role,
     administrators_set_and_clear_passwords,
     web_sessions_are_kept_expire_and_end_with_their_user,
+    fixtures_leave_an_existing_accounts_settings_as_they_are,
 );
 
 fn account_input(id: &str) -> NewAccountInput {
@@ -481,4 +482,51 @@ async fn web_sessions_are_kept_expire_and_end_with_their_user(env: &Env) {
         .await
         .unwrap();
     assert!(env.svc.web_session("three", now).await.unwrap().is_none());
+}
+
+/// Restarting with the same fixtures file changes nothing: an account that exists keeps the
+/// settings its administrators gave it (before, TBA switched off, an IP allow-list and a
+/// maximum token lifetime came back to the file's values at every start). Only the account
+/// the first start just made takes the file's settings.
+async fn fixtures_leave_an_existing_accounts_settings_as_they_are(env: &Env) {
+    use tessera_core::allow::IpAllowList;
+    use tessera_core::fixtures::{Fixtures, apply, apply_at_first_start};
+    let f = Fixtures::parse(
+        "[[accounts]]\nid = \"1234567\"\nname = \"Wolfe\"\ntba = true\n\
+         token_max_lifetime_days = 30\n",
+    )
+    .unwrap();
+    apply(&env.svc, &f).await.unwrap();
+    let id = AccountId::parse("1234567").unwrap();
+    let read = || async {
+        env.svc
+            .list_accounts(&OP)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.id == id)
+            .unwrap()
+    };
+    assert_eq!(read().await.token_max_lifetime_days, Some(30));
+    let changed = AccountSettings {
+        tba_enabled: Some(false),
+        token_max_lifetime_days: Some(Some(7)),
+        ip_allow: Some(IpAllowList::parse("ip_allow", "10.0.0.0/8").unwrap()),
+        ..AccountSettings::default()
+    };
+    env.svc
+        .update_account_settings(&OP, &id, changed)
+        .await
+        .unwrap();
+    let report = apply(&env.svc, &f).await.unwrap();
+    assert_eq!(report.existing.len(), 1);
+    let after = read().await;
+    assert!(!after.tba_enabled);
+    assert_eq!(after.token_max_lifetime_days, Some(7));
+    assert_eq!(after.ip_allow.to_string(), "10.0.0.0/8");
+    // The account a first start just made takes the file's settings.
+    apply_at_first_start(&env.svc, &f, Some(&id)).await.unwrap();
+    let first = read().await;
+    assert!(first.tba_enabled);
+    assert_eq!(first.token_max_lifetime_days, Some(30));
 }

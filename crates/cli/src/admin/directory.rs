@@ -322,7 +322,7 @@ pub fn account(args: &AccountArgs) -> Result<()> {
                 require_approval_for_auto_install: *require_approval,
                 concurrency_limit: concurrency_limit.map(|c| c.0),
                 token_max_lifetime_days: token_max_lifetime_days.map(|c| c.0),
-                ip_allow_list: ip_allow.as_deref().map(super::networks),
+                ip_allow_list: ip_allow.as_deref().map(super::networks).transpose()?,
             };
             if body == AccountEdit::default() {
                 bail!(

@@ -268,7 +268,7 @@ pub fn integration(args: &IntegrationArgs) -> Result<()> {
                 user_credentials: *user_credentials,
                 note: note.clone(),
                 concurrency_limit,
-                ip_allow_list: ip_allow.as_deref().map(super::networks),
+                ip_allow_list: ip_allow.as_deref().map(super::networks).transpose()?,
             };
             show_with_credentials(out, &api.call("PATCH", &path(id, ""), Some(&body))?);
         }

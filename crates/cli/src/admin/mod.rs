@@ -57,15 +57,23 @@ pub(crate) fn clearable(word: &str) -> Result<Clearable, String> {
 }
 
 /// An IP allow-list from the command line: comma-separated networks, or `none` (no list).
-pub(crate) fn networks(text: &str) -> Vec<String> {
+/// Nothing at all is refused: an unset variable in a script must not switch a list off.
+pub(crate) fn networks(text: &str) -> Result<Vec<String>> {
     if text.trim().eq_ignore_ascii_case("none") {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    text.split(',')
+    let list: Vec<String> = text
+        .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_owned)
-        .collect()
+        .collect();
+    if list.is_empty() {
+        bail!(
+            "--ip-allow names no network: give networks (10.0.0.0/8, …), or \"none\" to remove the list"
+        );
+    }
+    Ok(list)
 }
 
 /// `token debug` and `integration debug`: opens the signature debugger for `minutes`, or

@@ -6,7 +6,7 @@ use tessera_api::audit::NoteView;
 use tessera_api::query::to_query;
 use tessera_api::tokens::{
     BulkConfirm, BulkPreviewView, BulkResultView, CreatedToken, NewToken, RevokedChoice,
-    TokenChanges, TokenListParams, TokenPageView, TokenSortChoice, TokenView,
+    TokenChanges, TokenFilterParams, TokenListParams, TokenPageView, TokenSortChoice, TokenView,
 };
 
 use super::Session;
@@ -126,9 +126,9 @@ struct Filters {
 }
 
 impl Filters {
-    /// The list's query parameters holding these filters.
-    fn params(&self) -> TokenListParams {
-        TokenListParams {
+    /// The query parameters holding these filters.
+    fn params(&self) -> TokenFilterParams {
+        TokenFilterParams {
             revoked: self.revoked,
             inactive: self.inactive,
             search: self.search.clone(),
@@ -138,16 +138,8 @@ impl Filters {
             expired: self.expired,
             expiring_within_days: self.expiring_within_days,
             unused_for_days: self.unused_for_days,
-            ..TokenListParams::default()
         }
     }
-}
-
-/// The RFC 3339 time `days` from now.
-fn in_days(days: u32) -> String {
-    tessera_core::model::Timestamp::now()
-        .plus_days(i64::from(days))
-        .to_rfc3339()
 }
 
 /// A `*Choice` of the contract from a command-line word (read as the server reads it).
@@ -266,7 +258,7 @@ pub fn token(args: &TokenArgs) -> Result<()> {
                 sort: *sort,
                 limit: Some(*limit),
                 after: after.clone(),
-                ..filters.params()
+                ..filters.params().into()
             };
             let page = api.get::<TokenPageView>(&format!("/api/v1/tokens{}", to_query(&params)))?;
             render::table(out, &page.raw, &page.value.items, TOKEN_COLUMNS);
@@ -283,16 +275,14 @@ pub fn token(args: &TokenArgs) -> Result<()> {
             expires_in_days,
             expires_at,
         } => {
-            let expires_at = match (expires_in_days, expires_at) {
-                (Some(days), _) => Some(in_days(*days)),
-                (None, at) => at.clone(),
-            };
             let body = NewToken {
                 application: *application,
                 user: *user,
                 role: *role,
                 name: name.clone(),
-                expires_at,
+                expires_at: expires_at.clone(),
+                // Days from now by the server's clock: this machine's may be ahead of it.
+                expires_in_days: *expires_in_days,
             };
             let created = api.call::<_, CreatedToken>("POST", "/api/v1/tokens", Some(&body))?;
             let c = &created.value;
@@ -370,6 +360,11 @@ fn bulk(
                         println!("(and {} more)", p.count - p.sample.len());
                     }
                 }
+                if p.includes_caller {
+                    println!(
+                        "This includes the token this CLI signs with: afterwards, `tessera login` again."
+                    );
+                }
             }
             if p.count == 0 {
                 if out == Output::Json {
@@ -396,7 +391,11 @@ fn bulk(
             } else {
                 "made inactive"
             };
-            println!("{} token(s) {did}: {}", d.changed, render::list(&d.tokens));
+            if d.changed == 0 {
+                println!("No token {did}: the filters select none.");
+            } else {
+                println!("{} token(s) {did}: {}", d.changed, render::list(&d.tokens));
+            }
         }
     }
     Ok(())

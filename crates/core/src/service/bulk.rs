@@ -46,6 +46,8 @@ pub struct BulkPreview {
     pub count: usize,
     /// The first [`PREVIEW_SAMPLE`] of them, oldest first.
     pub sample: Vec<TokenListItem>,
+    /// All of them.
+    pub selected: Vec<TokenKey>,
 }
 
 /// What a bulk change did.
@@ -124,11 +126,13 @@ impl Tessera {
             .bulk_selection(tx.as_mut(), actor, filter, action)
             .await?;
         let count = items.len();
+        let selected = items.iter().map(|i| i.token.key).collect();
         items.truncate(PREVIEW_SAMPLE);
         Ok(BulkPreview {
             action,
             count,
             sample: items,
+            selected,
         })
     }
 

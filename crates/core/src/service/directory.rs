@@ -212,7 +212,10 @@ fn check_lifetime(days: Option<u32>) -> Result<Option<u32>> {
     match days {
         Some(d) if d == 0 || d > LIFETIME_MAX_DAYS => Err(Error::invalid(
             "token_max_lifetime_days",
-            format!("must be between 1 and {LIFETIME_MAX_DAYS} days, or empty for no maximum"),
+            format!(
+                "must be between 1 and {LIFETIME_MAX_DAYS} days (none — null in the API, \"none\" \
+                 in the CLI, empty in the web UI — for no maximum)"
+            ),
         )),
         _ => Ok(days),
     }

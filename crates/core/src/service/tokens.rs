@@ -110,8 +110,8 @@ pub fn new_token_expiry(
         Some(latest) if at > latest => Err(Error::invalid(
             "expires_at",
             format!(
-                "is after this account's maximum token lifetime of {} days ({latest})",
-                account.token_max_lifetime_days.unwrap_or_default(),
+                "is after this account's maximum token lifetime of {} ({latest})",
+                days_text(account.token_max_lifetime_days.unwrap_or_default()),
             ),
         )),
         _ if at > days(LIFETIME_MAX_DAYS) => Err(Error::invalid(
@@ -624,5 +624,14 @@ mod tests {
             default_token_name("App", "Jane", "Sales"),
             "App - Jane - Sales"
         );
+    }
+}
+
+/// "1 day", "30 days".
+pub(crate) fn days_text(days: u32) -> String {
+    if days == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{days} days")
     }
 }

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use tessera_api::directory::{
     AccountEdit, AccountView, NewRole, NewUser, RoleEdit, RoleView, UserDeleted, UserEdit, UserView,
 };
-use tessera_core::allow::IpAllowList;
 use tessera_core::ids::{Email, RoleId, UserId};
 use tessera_core::model::{Account, Permission, PermissionSet, Role, User};
 use tessera_core::{AccountSettings, NewRoleInput, NewUserInput, RoleChanges, UserChanges};
@@ -83,16 +82,20 @@ pub(crate) async fn edit_account(
         .account()
         .ok_or(tessera_core::Error::NotFound { what: "account" })?
         .clone();
+    let ip_allow = edit
+        .ip_allow_list
+        .as_deref()
+        .map(super::allow_list)
+        .transpose()?;
+    if let Some(list) = &ip_allow {
+        caller.keep_own_address(&state, list, "account's")?;
+    }
     let settings = AccountSettings {
         tba_enabled: edit.tba_enabled,
         require_approval_for_auto_install: edit.require_approval_for_auto_install,
         concurrency_limit: edit.concurrency_limit,
         token_max_lifetime_days: edit.token_max_lifetime_days,
-        ip_allow: edit
-            .ip_allow_list
-            .as_deref()
-            .map(|list| IpAllowList::parse("ip_allow_list", &list.join(",")))
-            .transpose()?,
+        ip_allow,
     };
     let account = tessera
         .update_account_settings(&caller.actor, &account, settings)

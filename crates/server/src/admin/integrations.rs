@@ -7,7 +7,6 @@ use tessera_api::integrations::{
     Deleted, InstallableAccounts, InstallationView, IntegrationEdit, IntegrationListParams,
     IntegrationRecord, IntegrationWithCredentials, NewIntegration, ResetRequest,
 };
-use tessera_core::allow::IpAllowList;
 use tessera_core::credentials::ConsumerCredentials;
 use tessera_core::ids::IntegrationId;
 use tessera_core::model::{AuthSwitches, InstallOrigin, InstallState};
@@ -218,8 +217,14 @@ pub(crate) async fn edit_integration(
     let ip_allow = edit
         .ip_allow_list
         .as_deref()
-        .map(|list| IpAllowList::parse("ip_allow_list", &list.join(",")))
+        .map(super::allow_list)
         .transpose()?;
+    // The record the caller's own token belongs to: its list must keep the caller's address.
+    if let Some(list) = &ip_allow
+        && caller.admitted.identity.integration == id
+    {
+        caller.keep_own_address(&state, list, "record's")?;
+    }
     let tessera = state.tessera();
     let mut credentials = None;
     let mut view = None;

@@ -188,6 +188,32 @@ pub(crate) struct Caller {
     pub(crate) admitted: Admitted,
 }
 
+impl Caller {
+    /// Refuses a new allow-list that would refuse this very caller (the admin API and the CLI
+    /// sign with tokens): a 409 that says so, instead of a change that locks the caller out.
+    /// The web UI, signed in with a password, is not bound by the lists and may make it.
+    pub(crate) fn keep_own_address(
+        &self,
+        state: &AppState,
+        list: &tessera_core::allow::IpAllowList,
+        whose: &str,
+    ) -> Result<(), ApiError> {
+        let client = self.admitted.received.client_ip(state).ok();
+        if client.is_some_and(|ip| list.allows(ip)) {
+            return Ok(());
+        }
+        let from = client.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+        Err(tessera_core::Error::Conflict {
+            why: format!(
+                "this {whose} IP allow-list leaves out the address this request comes from \
+                 ({from}): every later request of this API and the CLI from there would be refused. \
+                 Add it, or make the change in the web UI"
+            ),
+        }
+        .into())
+    }
+}
+
 /// The last extractor of every admin handler: the request, verified.
 impl axum::extract::FromRequest<AppState> for Caller {
     type Rejection = ApiError;
@@ -293,6 +319,21 @@ impl IntoResponse for ApiError {
 }
 
 pub(crate) use tessera_api::ErrorBody;
+
+/// An IP allow-list as a body gives it (R17): its networks, each checked; `[]` is no list, and
+/// an empty entry is refused (a script's unset variable must not switch the list off).
+pub(crate) fn allow_list(list: &[String]) -> Result<tessera_core::allow::IpAllowList, ApiError> {
+    if let Some(i) = list.iter().position(|e| e.trim().is_empty()) {
+        return Err(ApiError::invalid(
+            "ip_allow_list",
+            format!("entry {i} is empty; [] removes the list"),
+        ));
+    }
+    Ok(tessera_core::allow::IpAllowList::parse(
+        "ip_allow_list",
+        &list.join(","),
+    )?)
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use tessera_api::tokens::{
     BulkConfirm, BulkPreviewView, BulkResultView, CreatedToken, Named, NewToken, RevokedChoice,
-    TokenChanges, TokenListParams, TokenPageView, TokenSortChoice, TokenView,
+    TokenChanges, TokenFilterParams, TokenListParams, TokenPageView, TokenSortChoice, TokenView,
 };
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
 use tessera_core::model::{Timestamp, TokenListItem};
@@ -148,18 +148,7 @@ pub(crate) async fn create_token(
         user: UserId::new(positive("user", input.user)?),
         role: RoleId::new(positive("role", input.role)?),
         name: input.name,
-        expires_at: input
-            .expires_at
-            .as_deref()
-            .map(|at| {
-                Timestamp::parse_rfc3339(at).map_err(|_| {
-                    ApiError::invalid(
-                        "expires_at",
-                        "must be an RFC 3339 time such as 2027-01-31T00:00:00Z",
-                    )
-                })
-            })
-            .transpose()?,
+        expires_at: new_token_expiry(input.expires_at.as_deref(), input.expires_in_days)?,
     };
     let (item, credentials) = state
         .tessera()
@@ -175,6 +164,29 @@ pub(crate) async fn create_token(
             warning: SHOWN_ONCE.to_owned(),
         }),
     ))
+}
+
+/// A new token's expiry as the body gives it: a time, or days from now by this server's clock
+/// (so a client's clock cannot push it past the account's maximum).
+fn new_token_expiry(at: Option<&str>, days: Option<u32>) -> Result<Option<Timestamp>, ApiError> {
+    match (at, days) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "expires_in_days",
+            "give expires_at or expires_in_days, not both",
+        )),
+        (Some(at), None) => Timestamp::parse_rfc3339(at).map(Some).map_err(|_| {
+            ApiError::invalid(
+                "expires_at",
+                "must be an RFC 3339 time such as 2027-01-31T00:00:00Z",
+            )
+        }),
+        (None, Some(d)) if d == 0 || d > tessera_core::LIFETIME_MAX_DAYS => Err(ApiError::invalid(
+            "expires_in_days",
+            format!("must be between 1 and {}", tessera_core::LIFETIME_MAX_DAYS),
+        )),
+        (None, Some(d)) => Ok(Some(Timestamp::now().plus_days(i64::from(d)))),
+    }
 }
 
 /// The domain calls a token's name "token name"; in this API's bodies the field is `name`.
@@ -299,20 +311,8 @@ pub(crate) async fn revoke_token(
 /// A bulk change's filter: the list's, without its paging and order (a bulk change takes every
 /// token it selects).
 fn bulk_filter(caller: &Caller) -> Result<TokenFilter, ApiError> {
-    let params: TokenListParams = caller.params()?;
-    for (given, name) in [
-        (params.sort.is_some(), "sort"),
-        (params.after.is_some(), "after"),
-        (params.limit.is_some(), "limit"),
-    ] {
-        if given {
-            return Err(ApiError::invalid(
-                name,
-                "is not a parameter of a bulk change (it takes every token the filter selects)",
-            ));
-        }
-    }
-    token_filter(&params)
+    let params: TokenFilterParams = caller.params()?;
+    token_filter(&params.into())
 }
 
 fn bulk_action(action: &str) -> Result<BulkAction, ApiError> {
@@ -328,7 +328,7 @@ fn bulk_action(action: &str) -> Result<BulkAction, ApiError> {
     tag = "tokens",
     params(
         ("action" = String, Path, description = "`revoke` (permanent) or `inactivate` (reversible)"),
-        TokenListParams,
+        TokenFilterParams,
     ),
     responses(
         (status = 200, description = "What the change would do now", body = BulkPreviewView),
@@ -350,6 +350,7 @@ pub(crate) async fn preview_bulk(
     Ok(Json(BulkPreviewView {
         action: action.code().to_owned(),
         count: preview.count,
+        includes_caller: preview.selected.contains(&caller.admitted.identity.token),
         sample: preview.sample.into_iter().map(token_view).collect(),
         max: BULK_MAX,
     }))
@@ -364,7 +365,7 @@ pub(crate) async fn preview_bulk(
     tag = "tokens",
     params(
         ("action" = String, Path, description = "`revoke` (permanent) or `inactivate` (reversible)"),
-        TokenListParams,
+        TokenFilterParams,
     ),
     request_body = BulkConfirm,
     responses(

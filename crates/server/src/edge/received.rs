@@ -82,8 +82,9 @@ impl Received {
     /// The client's address as the trusted proxy chain establishes it; a forwarded hop that is
     /// not an address is `Err` with the text sent (recorded so in the audit trail, and passing
     /// no IP allow-list).
-    fn client_ip(&self, state: &AppState) -> Result<std::net::IpAddr, String> {
-        client_address(state, self.peer.ip(), &self.headers)
+    pub(crate) fn client_ip(&self, state: &AppState) -> Result<std::net::IpAddr, String> {
+        // An IPv4 client of a dual-stack socket is its IPv4 address, in the trail as in R17.
+        client_address(state, self.peer.ip(), &self.headers).map(|ip| ip.to_canonical())
     }
 
     /// The audit trail's view of a request that came through this one: forward-auth and the

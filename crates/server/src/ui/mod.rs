@@ -711,9 +711,10 @@ pub(crate) fn from_now(
                 "less than a minute ago".to_owned()
             };
         }
-        s if s < 3600 => (s / 60, "minute"),
-        s if s < 86_400 => (s / 3600, "hour"),
-        s => (s / 86_400, "day"),
+        // Rounded to the nearest unit: a token made to expire in 5 days reads "in 5 days".
+        s if s < 3600 - 30 => ((s + 30) / 60, "minute"),
+        s if s < 86_400 - 1800 => ((s + 1800) / 3600, "hour"),
+        s => ((s + 43_200) / 86_400, "day"),
     };
     let plural = if n == 1 { "" } else { "s" };
     if ms >= 0 {

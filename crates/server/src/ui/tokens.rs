@@ -170,8 +170,8 @@ impl ListFilters {
             }
         };
         let expired = match q.value("expired").as_str() {
-            "yes" => Some(true),
-            "no" => Some(false),
+            "yes" | "true" => Some(true),
+            "no" | "false" => Some(false),
             "" | "all" => None,
             other => {
                 complain(format!("Expired: {other:?} is not All, Yes or No"));
@@ -693,6 +693,10 @@ pub(crate) async fn create(State(state): State<AppState>, ui: Ui) -> Result<Resp
             token: TokenRow::from(&item),
             credentials,
         })),
+        Err(tessera_core::Error::Invalid {
+            field: "expires_at",
+            why,
+        }) => again(super::sentence(&format!("Expires in: {why}"))).await,
         Err(
             e @ (tessera_core::Error::Invalid { .. }
             | tessera_core::Error::NotPermitted { .. }
@@ -847,6 +851,20 @@ struct BulkPage {
     error: Option<String>,
 }
 
+/// Refuses a field a bulk page does not take: a link with a misspelt filter must not read as
+/// "no filter" and select every token.
+fn only_bulk_fields(fields: &crate::form::Fields, also: &[&str]) -> Result<(), UiError> {
+    for (name, _) in fields.iter() {
+        if !FILTER_FIELDS.contains(&name) && name != "action" && !also.contains(&name) {
+            return Err(UiError::bad_request(format!(
+                "{name:?} is not a filter of a bulk change (it takes: {})",
+                FILTER_FIELDS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The action a bulk page is for, from its `action` field (default revoke).
 fn bulk_action(fields: &crate::form::Fields) -> Result<BulkAction, UiError> {
     match fields.value("action").as_str() {
@@ -916,6 +934,7 @@ pub(crate) async fn bulk_preview(
     ui: Ui,
 ) -> Result<Response, UiError> {
     let q = ui.query()?;
+    only_bulk_fields(&q, &[])?;
     let action = bulk_action(&q)?;
     let mine = !ui.can(Permission::AccessTokenManagement);
     let filters = ListFilters::read(&q, &ui, mine);
@@ -925,6 +944,7 @@ pub(crate) async fn bulk_preview(
 /// Carries a previewed bulk change out, if the filters still select the count shown.
 pub(crate) async fn bulk_apply(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
     let form = ui.form();
+    only_bulk_fields(form, &["csrf", "confirm", "expected_count"])?;
     let action = bulk_action(form)?;
     let mine = !ui.can(Permission::AccessTokenManagement);
     let filters = ListFilters::read(form, &ui, mine);

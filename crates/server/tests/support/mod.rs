@@ -114,7 +114,9 @@ impl TestServer {
         .unwrap()
         .unwrap();
         let f = fixtures::Fixtures::parse(FIXTURES).unwrap();
-        fixtures::apply(&tessera, &f).await.unwrap();
+        fixtures::apply_at_first_start(&tessera, &f, Some(&ACCOUNT.parse_account()))
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(tessera, config, addr, 15);
