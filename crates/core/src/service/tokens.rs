@@ -592,6 +592,15 @@ impl Tessera {
     }
 }
 
+/// "1 day", "30 days".
+pub(crate) fn days_text(days: u32) -> String {
+    if days == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{days} days")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -624,14 +633,5 @@ mod tests {
             default_token_name("App", "Jane", "Sales"),
             "App - Jane - Sales"
         );
-    }
-}
-
-/// "1 day", "30 days".
-pub(crate) fn days_text(days: u32) -> String {
-    if days == 1 {
-        "1 day".to_owned()
-    } else {
-        format!("{days} days")
     }
 }
