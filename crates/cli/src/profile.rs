@@ -193,6 +193,8 @@ enum ProfileCommand {
     },
     /// The saved profiles: name, server, account (never a secret).
     List,
+    /// Forget a saved profile (its token stays as it is: `tessera logout` revokes it).
+    Remove { name: String },
 }
 
 pub fn profile_command(args: &ProfileArgs) -> Result<()> {
@@ -231,6 +233,16 @@ pub fn profile_command(args: &ProfileArgs) -> Result<()> {
             if consumer_secret.is_empty() || token_secret.is_empty() {
                 bail!("the consumer secret and the token secret must not be empty");
             }
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                bail!("a profile name is letters, digits, '-', '_' and '.', not {name:?}");
+            }
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("--url {url:?} must be an http(s) URL");
+            }
             let account = tessera_core::ids::AccountId::parse(account)
                 .map_err(|e| anyhow::anyhow!("--account {account:?}: {e}"))?;
             let profile = Profile {
@@ -250,6 +262,12 @@ pub fn profile_command(args: &ProfileArgs) -> Result<()> {
             for (name, p) in list()? {
                 println!("{name}\t{}\t{}", p.url, p.account);
             }
+        }
+        ProfileCommand::Remove { name } => {
+            if !remove(name)? {
+                bail!("no profile {name:?}");
+            }
+            println!("Profile {name:?} forgotten (its token was not revoked).");
         }
     }
     Ok(())

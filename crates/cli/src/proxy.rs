@@ -59,6 +59,9 @@ pub struct ProxyArgs {
     max_signed_body: usize,
 }
 
+/// How long a request body may pause (or, read whole to be signed, take in all).
+const BODY_WAIT: Duration = Duration::from_secs(30);
+
 /// Headers that belong to one connection, not to the request (RFC 9110 §7.6.1), and the ones
 /// the proxy makes itself.
 const NOT_FORWARDED: &[&str] = &[
@@ -113,6 +116,19 @@ pub fn run(args: &ProxyArgs) -> Result<()> {
         );
     }
     let profile = profile::load(&args.profile)?;
+    let host = |url: &str| {
+        url.split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    if host(&profile.url) != host(&upstream) {
+        eprintln!(
+            "tessera proxy: warning: profile {:?} was saved for {}, and requests go to {upstream}",
+            args.profile, profile.url
+        );
+    }
     let proxy = Arc::new(Proxy {
         upstream,
         signer: profile.signer(),
@@ -254,6 +270,85 @@ fn has_body(req: &Request<Incoming>) -> bool {
     }
 }
 
+/// Why a request is not one an application on this machine sends: a browser's (a web page the
+/// developer visits must not act as the token: it sends `Origin` or `Sec-Fetch-Site`), one
+/// addressed by a host name other than `localhost` (a DNS-rebinding page's), or a target that
+/// is not a plain path under the upstream.
+fn not_an_application(req: &Request<Incoming>) -> Option<(StatusCode, &'static str, String)> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if header("origin").is_some() || header("sec-fetch-site").is_some_and(|site| site != "none") {
+        return Some((
+            StatusCode::FORBIDDEN,
+            "BROWSER_REQUEST",
+            "a browser's request (it carries Origin or Sec-Fetch-Site): a web page must not act \
+             as this proxy's token; send requests from your application"
+                .to_owned(),
+        ));
+    }
+    let host = header("host").unwrap_or("");
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let ip_literal = name.parse::<std::net::IpAddr>().is_ok();
+    if !(ip_literal || name.eq_ignore_ascii_case("localhost")) {
+        return Some((
+            StatusCode::FORBIDDEN,
+            "UNKNOWN_HOST",
+            format!(
+                "Host {host:?} is not this proxy's address: address it by IP or as localhost \
+                 (a page behind another name could otherwise use it)"
+            ),
+        ));
+    }
+    let method = req.method();
+    if *method == hyper::Method::CONNECT || *method == hyper::Method::TRACE {
+        return Some((
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_FORWARDED",
+            format!("{method} is not forwarded (CONNECT tunnels, TRACE would echo the signature)"),
+        ));
+    }
+    if !method.as_str().bytes().all(|b| b.is_ascii_uppercase()) {
+        return Some((
+            StatusCode::BAD_REQUEST,
+            "METHOD_NOT_FORWARDED",
+            format!("{method:?} is not a method this proxy signs (upper-case letters only)"),
+        ));
+    }
+    if req.headers().contains_key(hyper::header::UPGRADE) {
+        return Some((
+            StatusCode::BAD_REQUEST,
+            "UPGRADE_NOT_FORWARDED",
+            "protocol upgrades are not forwarded".to_owned(),
+        ));
+    }
+    let path = req.uri().path();
+    let escapes = path
+        .split('/')
+        .any(|segment| segment == ".." || segment == ".");
+    if !path.starts_with('/') || escapes {
+        return Some((
+            StatusCode::BAD_REQUEST,
+            "NOT_A_FORWARD_PROXY",
+            format!("the target {path:?} is not a plain path under the upstream"),
+        ));
+    }
+    None
+}
+
+/// Headers a `Connection` header names: they belong to that connection too (RFC 9110 §7.6.1).
+fn connection_listed(headers: &hyper::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(hyper::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 async fn forward(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
     if req.method() == hyper::Method::CONNECT {
         return failure(
@@ -269,6 +364,9 @@ async fn forward(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
             "this proxy forwards to its upstream only: send the path (/services/rest/…), not an absolute URL",
         );
     }
+    if let Some((status, code, why)) = not_an_application(&req) {
+        return failure(status, code, &why);
+    }
     let target = req
         .uri()
         .path_and_query()
@@ -280,18 +378,25 @@ async fn forward(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
     let body_present = has_body(&req);
     let signed_body = form || (proxy.body_hash && body_present);
     let mut headers = Vec::new();
+    let listed = connection_listed(req.headers());
     for (name, value) in req.headers() {
-        if !NOT_FORWARDED.contains(&name.as_str()) {
+        if !NOT_FORWARDED.contains(&name.as_str()) && !listed.iter().any(|l| l == name.as_str()) {
             headers.push((name.clone(), value.clone()));
         }
     }
     let length = req.headers().get(hyper::header::CONTENT_LENGTH).cloned();
     let body = req.into_body();
+    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let outgoing = if signed_body {
-        match http_body_util::Limited::new(body, proxy.max_signed_body)
-            .collect()
-            .await
-        {
+        let read = http_body_util::Limited::new(body, proxy.max_signed_body).collect();
+        let Ok(read) = tokio::time::timeout(BODY_WAIT, read).await else {
+            return failure(
+                StatusCode::REQUEST_TIMEOUT,
+                "BODY_TIMEOUT",
+                &format!("the request body did not arrive whole within {BODY_WAIT:?}"),
+            );
+        };
+        match read {
             Ok(collected) => Outgoing::Whole(collected.to_bytes().to_vec()),
             Err(e) => {
                 let too_large = e.is::<http_body_util::LengthLimitError>();
@@ -317,8 +422,23 @@ async fn forward(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
         // Streamed: the connection's task reads it and hands it to the upstream call.
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
         let mut body = body;
+        let stall = stalled.clone();
         tokio::spawn(async move {
-            while let Some(frame) = body.frame().await {
+            loop {
+                // A client that stops sending its body must not hold the upstream call open.
+                let Ok(frame) = tokio::time::timeout(BODY_WAIT, body.frame()).await else {
+                    stall.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let _ = tx
+                        .send(Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the client stopped sending its body",
+                        )))
+                        .await;
+                    break;
+                };
+                let Some(frame) = frame else {
+                    break;
+                };
                 let chunk = match frame {
                     Ok(frame) => match frame.into_data() {
                         Ok(data) => Ok(data),
@@ -403,10 +523,13 @@ async fn forward(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
         if parts.status == ureq::http::StatusCode::UNAUTHORIZED
             || parts.status == ureq::http::StatusCode::FORBIDDEN
         {
+            // The path only: a query may hold what a log must not.
+            let path = called.split('?').next().unwrap_or_default();
             eprintln!(
-                "tessera proxy: the upstream refused {called} ({}): the credentials of profile \
-                 {profile:?} may be revoked, inactive or expired, or the upstream is not the host \
-                 of the token's account; the reason is in its login audit trail",
+                "tessera proxy: the upstream refused {path} ({}): the secrets of profile \
+                 {profile:?} may be wrong, its token revoked, inactive or expired, its address not \
+                 allowed, or the upstream not the host of the token's account; the reason is in \
+                 its login audit trail",
                 parts.status
             );
         }
@@ -435,6 +558,23 @@ async fn forward(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
     });
     let parts = match head_rx.await {
         Ok(Ok(parts)) => parts,
+        Ok(Err(_)) if stalled.load(std::sync::atomic::Ordering::Relaxed) => {
+            return failure(
+                StatusCode::REQUEST_TIMEOUT,
+                "BODY_TIMEOUT",
+                &format!("the request body stopped arriving for {BODY_WAIT:?}"),
+            );
+        }
+        Ok(Err(why)) if why.contains("Broken pipe") || why.contains("reset") => {
+            return failure(
+                StatusCode::BAD_GATEWAY,
+                "UPSTREAM_CLOSED",
+                &format!(
+                    "{why} — the upstream closed the connection while the body was sent; it may \
+                     refuse bodies this large (send a Content-Length to get its own answer)"
+                ),
+            );
+        }
         Ok(Err(why)) => return failure(StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE", &why),
         Err(_) => {
             return failure(
@@ -447,9 +587,19 @@ async fn forward(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
     let mut response = Response::new(http_body_util::Either::Left(Streamed(chunk_rx)));
     *response.status_mut() =
         StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let listed: Vec<String> = parts
+        .headers
+        .get_all("connection")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect();
     for (name, value) in &parts.headers {
         // ureq has taken the upstream's framing off: the length, if any, still holds.
-        if NOT_FORWARDED.contains(&name.as_str()) && name != "content-length" {
+        if (NOT_FORWARDED.contains(&name.as_str()) && name != "content-length")
+            || listed.iter().any(|l| l == name.as_str())
+        {
             continue;
         }
         if let (Ok(name), Ok(value)) = (

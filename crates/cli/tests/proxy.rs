@@ -42,7 +42,12 @@ impl Proxy {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
+        // Warnings may come first (a profile saved for another host).
+        let first = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.contains("listening on"))
+            .unwrap();
         let base = first
             .split("listening on ")
             .nth(1)
@@ -211,6 +216,27 @@ fn real_clients_send_unsigned_requests_through_the_proxy_and_get_200() {
     let (status, body) = rename(&hashing);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("via proxy"), "{body}");
+
+    // A web page must not drive it: a browser's request (Origin, Sec-Fetch-Site) or a name
+    // other than localhost (DNS rebinding) is refused before anything is signed.
+    let echo = proxy.url(RESTLET);
+    for (header, code) in [
+        ("Origin: https://attacker.example", "BROWSER_REQUEST"),
+        ("Sec-Fetch-Site: cross-site", "BROWSER_REQUEST"),
+        ("Host: rebind.attacker.example", "UNKNOWN_HOST"),
+    ] {
+        let (status, body) = curl(&["-H", header, &echo]);
+        assert_eq!(status, 403, "{header}: {body}");
+        assert!(body.contains(code), "{header}: {body}");
+    }
+    let localhost = echo.replace("127.0.0.1", "localhost");
+    assert_eq!(curl(&[&localhost]).0, 200);
+    // TRACE would echo the signature; a target that climbs out of the upstream's path is not
+    // a plain path.
+    let (status, body) = curl(&["-X", "TRACE", &echo]);
+    assert_eq!(status, 405, "{body}");
+    let (status, body) = curl(&["--path-as-is", &proxy.url("/app/../api/v1/tokens")]);
+    assert_eq!(status, 400, "{body}");
 
     // Not an open proxy: an absolute-form target is refused, by the proxy itself.
     let (status, body) = curl(&["-x", &proxy.base, "http://example.com/"]);
