@@ -59,6 +59,10 @@ pub struct CheckArgs {
     /// --profile).
     #[arg(long, value_name = "ID")]
     audit_id: Option<i64>,
+    /// With --audit-id: the base string your code signed (from its log or debugger), compared
+    /// with the server's instead of the one recomputed here from the request; `@FILE` reads it.
+    #[arg(long, value_name = "STR", requires = "audit_id")]
+    base_string: Option<String>,
     /// The profile that reads the audit trail, with --audit-id.
     #[arg(long, env = "TESSERA_PROFILE", default_value = crate::profile::DEFAULT_PROFILE)]
     profile: String,
@@ -172,9 +176,23 @@ pub fn run(args: &CheckArgs) -> Result<bool> {
     }
     let valid = rejection.is_none();
     // The server's side, when asked for: where the two base strings part, and why.
+    let theirs = match args.base_string.as_deref() {
+        Some(file) if file.starts_with('@') => Some(
+            std::fs::read_to_string(&file[1..])
+                .with_context(|| format!("cannot read {}", &file[1..]))?,
+        ),
+        other => other.map(str::to_owned),
+    };
     let server = args
         .audit_id
-        .map(|id| server_comparison(&args.profile, id, &base_string))
+        .map(|id| {
+            server_comparison(
+                &args.profile,
+                id,
+                theirs.as_deref().unwrap_or(&base_string),
+                theirs.is_some(),
+            )
+        })
         .transpose()?;
 
     for w in &warnings {
@@ -211,9 +229,15 @@ pub fn run(args: &CheckArgs) -> Result<bool> {
                     s.audit_id, s.base_string
                 );
                 match s.first_difference {
+                    None if s.given => println!(
+                        "The same as the one your code signed (credentials masked): the strings \
+                         agree, so the key differs — check both secrets."
+                    ),
                     None => println!(
-                        "The same as yours (credentials masked): the server signed the same string, \
-                         so the key differs — check both secrets."
+                        "The same as the one recomputed here from the request you gave: the \
+                         request arrived as you describe it. Either your code signed another \
+                         string than this (pass it with --base-string to see where they part), or \
+                         the secrets differ."
                     ),
                     Some(at) => {
                         println!("They first differ at byte {at}:");
@@ -234,6 +258,8 @@ pub fn run(args: &CheckArgs) -> Result<bool> {
 #[derive(Debug, Serialize)]
 struct ServerComparison {
     audit_id: i64,
+    /// Whether `yours` is the base string given with --base-string (else: recomputed here).
+    given: bool,
     /// The server's base string (credentials masked).
     base_string: String,
     /// Yours, masked the same way.
@@ -249,7 +275,12 @@ struct CauseOut {
     explanation: &'static str,
 }
 
-fn server_comparison(profile: &str, id: i64, base_string: &str) -> Result<ServerComparison> {
+fn server_comparison(
+    profile: &str,
+    id: i64,
+    base_string: &str,
+    given: bool,
+) -> Result<ServerComparison> {
     let api = crate::api::Api::new(crate::profile::load(profile)?);
     let capture = api
         .get::<tessera_api::audit::SignatureCaptureView>(&format!("/api/v1/audit/{id}/signature"))?
@@ -264,6 +295,7 @@ fn server_comparison(profile: &str, id: i64, base_string: &str) -> Result<Server
     let compared = tessera_oauth1::debug::compare(&server, base_string);
     Ok(ServerComparison {
         audit_id: id,
+        given,
         yours: tessera_oauth1::debug::mask_credentials(base_string),
         base_string: server.base_string,
         first_difference: compared.first_difference,

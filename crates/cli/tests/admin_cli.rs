@@ -723,7 +723,35 @@ fn the_signature_debugger_from_the_command_line() {
         "{out}\n{}",
         text(&check.stderr)
     );
-    assert!(out.contains("The same as yours"), "{out}");
+    assert!(out.contains("The same as the one recomputed here"), "{out}");
+    // The base string the client's code signed, given: where it parts from the server's.
+    let signed_by_code = format!("{}%26status%3Dopen", dry["base_string"].as_str().unwrap());
+    let given = tessera(
+        config,
+        &[
+            "check-signature",
+            "--consumer-secret",
+            &cs,
+            "--token-secret",
+            &wrong,
+            "--authorization",
+            header,
+            "--audit-id",
+            &row,
+            "--base-string",
+            &signed_by_code,
+            "--output",
+            "json",
+            "GET",
+            &restlet,
+        ],
+        "",
+    );
+    let given: serde_json::Value = serde_json::from_slice(&given.stdout).unwrap();
+    assert_eq!(
+        given["server"]["causes"][0]["code"], "extra_parameters",
+        "{given}"
+    );
     // Another request (another nonce): named as such.
     let other = tessera(
         config,

@@ -11,8 +11,9 @@ use tessera_oauth1::debug::{ServerSide, mask_credentials};
 pub const DEBUG_MINUTES_MAX: u32 = 1_440;
 /// The most of a base string kept (characters); a longer one is clipped and marked so.
 pub const CAPTURE_BASE_MAX: usize = 16_384;
-/// The most parameter names kept per source.
+/// The most parameter names kept per source, and the most of each kept (characters).
 const NAMES_MAX: usize = 100;
+const NAME_MAX: usize = 64;
 
 /// What is kept of a refused signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +75,7 @@ impl Capture {
                 tessera_oauth1::encode::form_decode(&text)
                     .map_or_else(|_| text.clone().into_owned(), |d| d.into_owned())
             })
-            .map(|n| n.chars().take(200).collect())
+            .map(|n| n.chars().take(NAME_MAX).collect())
             .collect()
     }
 

@@ -24,11 +24,13 @@ pub fn mask_credentials(base_string: &str) -> String {
     let mut rest = base_string;
     // In a base string the parameter string is encoded twice (`%3D` for `=`); a pasted
     // parameter string alone may be encoded once.
-    const KEYS: [&str; 4] = [
+    const KEYS: [&str; 6] = [
         "oauth_consumer_key%3D",
         "oauth_token%3D",
+        "oauth_signature%3D",
         "oauth_consumer_key=",
         "oauth_token=",
+        "oauth_signature=",
     ];
     while let Some((at, key)) = KEYS
         .iter()
@@ -38,6 +40,16 @@ pub fn mask_credentials(base_string: &str) -> String {
         let value_at = at + key.len();
         out.push_str(&rest[..value_at]);
         let value = &rest[value_at..];
+        if key.starts_with("oauth_signature") {
+            // A signature sent in the query or the body (signed there, as RFC 5849 puts it) is
+            // never kept: up to the next parameter.
+            let len = value
+                .find(if key.ends_with("%3D") { "%26" } else { "&" })
+                .unwrap_or(value.len());
+            out.push_str("***");
+            rest = &value[len..];
+            continue;
+        }
         let len = value
             .find(|c: char| !c.is_ascii_alphanumeric())
             .unwrap_or(value.len());
@@ -134,6 +146,8 @@ pub enum Cause {
     OtherRequest,
     /// Not three parts joined by `&`.
     NotABaseString,
+    /// Percent-encoding with lower-case hex digits (`%2f`).
+    LowerCaseHex,
 }
 
 impl Cause {
@@ -157,6 +171,7 @@ impl Cause {
             Cause::NotSorted => "not_sorted",
             Cause::OtherRequest => "other_request",
             Cause::NotABaseString => "not_a_base_string",
+            Cause::LowerCaseHex => "lower_case_hex",
         }
     }
 
@@ -211,6 +226,9 @@ impl Cause {
             }
             Cause::NotABaseString => {
                 "This is not a base string: it is the method, the encoded URL and the encoded parameters, joined by &."
+            }
+            Cause::LowerCaseHex => {
+                "Percent-encoding uses lower-case hex (%2f): OAuth 1.0 asks for upper case (%2F)."
             }
         }
     }
@@ -277,6 +295,24 @@ fn parts(base: &str) -> Option<Parts> {
     })
 }
 
+/// `s` with the hex digits of every `%XX` in upper case.
+fn upper_hex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut left = 0;
+    for c in s.chars() {
+        if c == '%' {
+            left = 2;
+            out.push(c);
+        } else if left > 0 {
+            left -= 1;
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn decode_lossy(s: &str) -> String {
     encode::decode(s).map_or_else(|_| s.to_owned(), |d| d.into_owned())
 }
@@ -320,6 +356,10 @@ fn explain(server: &ServerSide, client: &str, causes: &mut Vec<Cause>) {
         add(Cause::NotABaseString);
         return;
     };
+    if upper_hex(client) == server.base_string && client != server.base_string {
+        add(Cause::LowerCaseHex);
+        return;
+    }
     if ours.method != theirs.method {
         add(Cause::Method);
     }
@@ -434,6 +474,19 @@ mod tests {
 
     const URL: &str =
         "https://1234567.restlets.api.netsuite.com/app/site/hosting/restlet.nl?script=1&deploy=1";
+
+    #[test]
+    fn a_signature_in_the_query_is_never_kept_and_lower_case_hex_is_named() {
+        let base = "GET&https%3A%2F%2Fx%2Fp&a%3D1%26oauth_signature%3DLEAKME%253D%26z%3D2";
+        let masked = mask_credentials(base);
+        assert_eq!(
+            masked,
+            "GET&https%3A%2F%2Fx%2Fp&a%3D1%26oauth_signature%3D***%26z%3D2"
+        );
+        let ours = server(&correct("GET", URL, None), &["script", "deploy"], &[]);
+        let lower = correct("GET", URL, None).replace("%2F", "%2f");
+        assert_eq!(compare(&ours, &lower).causes, [Cause::LowerCaseHex]);
+    }
 
     #[test]
     fn a_passport_base_string_has_its_credentials_masked() {

@@ -202,6 +202,10 @@ const TOKEN_FIELDS: &[Field<TokenView>] = &[
     ("Created by", |t| t.created_by.clone()),
     ("Last used", |t| or_empty(&t.last_used_at)),
     ("Last used from", |t| or_empty(&t.last_used_from)),
+    ("Signature debugger", |t| match &t.signature_debug_until {
+        Some(until) => format!("open until {until}"),
+        None => "closed".to_owned(),
+    }),
     ("Expires", |t| match &t.expires_at {
         Some(at) => at.clone(),
         None => "never".to_owned(),

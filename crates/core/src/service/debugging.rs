@@ -58,7 +58,7 @@ impl Tessera {
                 if !tx.set_token_signature_debug(key, until).await? {
                     return Err(Error::TokenRevoked);
                 }
-                notes.push(
+                notes.change(
                     RecordRef::Token(key),
                     "signature debugger",
                     shown(item.token.signature_debug_until.filter(|t| *t > now)),
@@ -75,7 +75,7 @@ impl Tessera {
                 let before = installation.signature_debug_until.filter(|t| *t > now);
                 installation.signature_debug_until = until;
                 tx.update_installation(&installation).await?;
-                notes.push(
+                notes.change(
                     RecordRef::Installation(id, p.account.clone()),
                     "signature debugger",
                     shown(before),

@@ -411,6 +411,32 @@ struct Inner {
     writer: writer::WriterHandle,
     /// Checked when the credentials are unknown, so that path costs what a real check costs.
     dummy_key: SigningKey,
+    /// Signature captures taken this minute, per token (the debugger keeps a bounded number).
+    captures: std::sync::Mutex<CaptureBudget>,
+}
+
+/// Signature captures kept per token and minute: a client hammering a token under debugging
+/// with big refused requests fills the trail with rows, not with captures of them.
+pub const CAPTURES_PER_MINUTE: u32 = 30;
+
+#[derive(Debug, Default)]
+struct CaptureBudget {
+    minute: u64,
+    taken: std::collections::HashMap<TokenKey, u32>,
+}
+
+impl CaptureBudget {
+    /// Whether one more capture of `token` may be kept this minute.
+    fn take(&mut self, token: TokenKey) -> bool {
+        let minute = unix_now() / 60;
+        if minute != self.minute {
+            self.minute = minute;
+            self.taken.clear();
+        }
+        let taken = self.taken.entry(token).or_insert(0);
+        *taken += 1;
+        *taken <= CAPTURES_PER_MINUTE
+    }
 }
 
 impl Verifier {
@@ -429,6 +455,7 @@ impl Verifier {
             loader,
             writer,
             dummy_key: dummy,
+            captures: std::sync::Mutex::default(),
         });
         if inner.config.preload_grants {
             tokio::spawn(preload(Arc::downgrade(&inner)));
@@ -652,11 +679,17 @@ impl Verifier {
         if !signature_matches {
             let mut subject = Box::new(Subject::of_identity(&entry.identity));
             // The signature debugger, while its window is open for this token or its record.
-            if entry
+            let open = entry
                 .identity
                 .signature_debug_until
-                .is_some_and(|until| until > Timestamp::now())
-            {
+                .is_some_and(|until| until > Timestamp::now());
+            let budget = || {
+                self.inner
+                    .captures
+                    .lock()
+                    .is_ok_and(|mut b| b.take(entry.identity.token))
+            };
+            if open && budget() {
                 subject.capture = Some(claimed.debug.capture(claimed.message));
             }
             return Ok(Decision::Refused(
@@ -1097,4 +1130,19 @@ pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_debugger_keeps_at_most_30_captures_per_token_and_minute() {
+        let mut budget = CaptureBudget::default();
+        let (a, b) = (TokenKey::new(1), TokenKey::new(2));
+        // The same minute throughout (a minute boundary crossed here would only reset it).
+        let taken = (0..40).filter(|_| budget.take(a)).count();
+        assert!(taken == 30 || budget.minute != unix_now() / 60, "{taken}");
+        assert!(budget.take(b), "another token has its own budget");
+    }
 }
