@@ -11,6 +11,7 @@
 mod account;
 mod audit;
 mod auth;
+mod bulk;
 mod consent;
 mod directory;
 mod integrations;
@@ -60,7 +61,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/app/setup/access-tokens/bulk",
-            get(tokens::bulk_preview).post(tokens::bulk_apply),
+            get(bulk::bulk_preview).post(bulk::bulk_apply),
         )
         .route("/app/setup/access-tokens/{id}", get(tokens::view))
         .route(

@@ -8,15 +8,15 @@ use tessera_core::credentials::TokenCredentials;
 use tessera_core::ids::{IntegrationId, RoleId, TokenKey, UserId};
 use tessera_core::model::{Permission, RecordRef, Timestamp, TokenListItem};
 use tessera_core::store::{RevokedFilter, TokenCursor, TokenFilter, TokenSort};
-use tessera_core::{BulkAction, NewTokenInput, TimeFilters, default_token_name};
+use tessera_core::{NewTokenInput, TimeFilters, default_token_name};
 
 use super::{Chrome, Ui, UiError, from_now, link, render, when};
 use crate::AppState;
 
 const PAGE_SIZE: u32 = 25;
-const LIST: &str = "/app/setup/access-tokens";
-const MINE: &str = "/app/setup/my-access-tokens";
-const BULK: &str = "/app/setup/access-tokens/bulk";
+pub(crate) const LIST: &str = "/app/setup/access-tokens";
+pub(crate) const MINE: &str = "/app/setup/my-access-tokens";
+pub(crate) const BULK: &str = "/app/setup/access-tokens/bulk";
 
 /// A token as a row or a record page shows it.
 #[derive(Debug)]
@@ -133,16 +133,16 @@ pub(crate) async fn mine(State(state): State<AppState>, ui: Ui) -> Result<Respon
 /// The list's filters as a page's query (or a bulk form) gives them: the domain's filter,
 /// the first thing wrong with them, and the values to carry into links and forms.
 pub(crate) struct ListFilters {
-    filter: TokenFilter,
-    error: Option<String>,
+    pub(crate) filter: TokenFilter,
+    pub(crate) error: Option<String>,
     /// (name, value) of every filter given, for links and hidden fields.
-    keep: Vec<(&'static str, String)>,
+    pub(crate) keep: Vec<(&'static str, String)>,
     /// My Access Tokens: the user is the signed-in one, not a filter chosen.
     mine: bool,
 }
 
 /// The filters' field names, in the order links carry them.
-const FILTER_FIELDS: [&str; 8] = [
+pub(crate) const FILTER_FIELDS: [&str; 8] = [
     "revoked",
     "application",
     "user",
@@ -155,7 +155,7 @@ const FILTER_FIELDS: [&str; 8] = [
 
 impl ListFilters {
     /// Reads the filters; `mine` (My Access Tokens) selects the signed-in user's tokens.
-    fn read(q: &crate::form::Fields, ui: &Ui, mine: bool) -> Self {
+    pub(crate) fn read(q: &crate::form::Fields, ui: &Ui, mine: bool) -> Self {
         let mut error = None;
         let mut complain = |e: String| {
             error.get_or_insert(e);
@@ -238,7 +238,7 @@ impl ListFilters {
     }
 
     /// Whether a filter chosen narrows the list.
-    fn narrows(&self) -> bool {
+    pub(crate) fn narrows(&self) -> bool {
         self.keep
             .iter()
             .any(|(name, _)| !(self.mine && *name == "user"))
@@ -484,7 +484,7 @@ pub(crate) async fn view(
     }))
 }
 
-fn section(ui: &Ui) -> &'static str {
+pub(crate) fn section(ui: &Ui) -> &'static str {
     if ui.can(Permission::AccessTokenManagement) {
         "tokens"
     } else {
@@ -831,166 +831,6 @@ pub(crate) async fn revoke(
         )
         .await
         .into_response())
-}
-
-#[derive(Template)]
-#[template(path = "tokens_bulk.html")]
-struct BulkPage {
-    chrome: Chrome,
-    /// `revoke` or `inactivate`.
-    action: &'static str,
-    /// The other action's page, with the same filters.
-    other: String,
-    count: usize,
-    max: usize,
-    rows: Vec<TokenRow>,
-    /// The filters, carried as hidden fields.
-    filters: Vec<(&'static str, String)>,
-    narrowed: bool,
-    back: String,
-    error: Option<String>,
-}
-
-/// Refuses a field a bulk page does not take: a link with a misspelt filter must not read as
-/// "no filter" and select every token.
-fn only_bulk_fields(fields: &crate::form::Fields, also: &[&str]) -> Result<(), UiError> {
-    for (name, _) in fields.iter() {
-        if !FILTER_FIELDS.contains(&name) && name != "action" && !also.contains(&name) {
-            return Err(UiError::bad_request(format!(
-                "{name:?} is not a filter of a bulk change (it takes: {})",
-                FILTER_FIELDS.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The action a bulk page is for, from its `action` field (default revoke).
-fn bulk_action(fields: &crate::form::Fields) -> Result<BulkAction, UiError> {
-    match fields.value("action").as_str() {
-        "" => Ok(BulkAction::Revoke),
-        word => BulkAction::from_code(word).ok_or_else(|| {
-            UiError::bad_request(format!(
-                "{word:?} is not a bulk change (revoke or inactivate)"
-            ))
-        }),
-    }
-}
-
-async fn bulk_page(
-    state: &AppState,
-    ui: &Ui,
-    filters: ListFilters,
-    action: BulkAction,
-    error: Option<String>,
-) -> Result<Response, UiError> {
-    let mine = !ui.can(Permission::AccessTokenManagement);
-    let list = if mine { MINE } else { LIST };
-    let other = match action {
-        BulkAction::Revoke => BulkAction::Inactivate,
-        BulkAction::Inactivate => BulkAction::Revoke,
-    };
-    let mut with_action = filters.keep.clone();
-    with_action.push(("action", other.code().to_owned()));
-    let (preview, error) = match filters.error.clone() {
-        Some(e) => (None, Some(e)),
-        None => match state
-            .tessera()
-            .preview_bulk(&ui.actor, filters.filter.clone(), action)
-            .await
-        {
-            Ok(p) => (Some(p), error),
-            Err(
-                e
-                @ (tessera_core::Error::Invalid { .. } | tessera_core::Error::NotPermitted { .. }),
-            ) => (None, Some(super::sentence(&e))),
-            Err(e) => return Err(e.into()),
-        },
-    };
-    let failed = error.is_some();
-    let mut response = render(&BulkPage {
-        chrome: ui.chrome(section(ui)),
-        action: action.code(),
-        other: link(BULK, &with_action),
-        count: preview.as_ref().map_or(0, |p| p.count),
-        max: tessera_core::BULK_MAX,
-        rows: preview
-            .map(|p| p.sample.iter().map(TokenRow::from).collect())
-            .unwrap_or_default(),
-        narrowed: filters.narrows(),
-        back: link(list, &filters.keep),
-        filters: filters.keep,
-        error,
-    });
-    if failed {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    Ok(response)
-}
-
-/// Bulk changes (R18): what the list's filters select, counted, before anything is done.
-pub(crate) async fn bulk_preview(
-    State(state): State<AppState>,
-    ui: Ui,
-) -> Result<Response, UiError> {
-    let q = ui.query()?;
-    only_bulk_fields(&q, &[])?;
-    let action = bulk_action(&q)?;
-    let mine = !ui.can(Permission::AccessTokenManagement);
-    let filters = ListFilters::read(&q, &ui, mine);
-    bulk_page(&state, &ui, filters, action, None).await
-}
-
-/// Carries a previewed bulk change out, if the filters still select the count shown.
-pub(crate) async fn bulk_apply(State(state): State<AppState>, ui: Ui) -> Result<Response, UiError> {
-    let form = ui.form();
-    only_bulk_fields(form, &["csrf", "confirm", "expected_count"])?;
-    let action = bulk_action(form)?;
-    let mine = !ui.can(Permission::AccessTokenManagement);
-    let filters = ListFilters::read(form, &ui, mine);
-    ui.confirmed(match action {
-        BulkAction::Revoke => "Revoking tokens, which is permanent,",
-        BulkAction::Inactivate => "Making tokens inactive",
-    })?;
-    let Ok(expected) = form.value("expected_count").parse::<usize>() else {
-        return bulk_page(
-            &state,
-            &ui,
-            filters,
-            action,
-            Some("The count to confirm is missing; check it and confirm again.".to_owned()),
-        )
-        .await;
-    };
-    if let Some(e) = filters.error.clone() {
-        return bulk_page(&state, &ui, filters, action, Some(e)).await;
-    }
-    let list = link(if mine { MINE } else { LIST }, &filters.keep);
-    match state
-        .tessera()
-        .apply_bulk(&ui.actor, filters.filter.clone(), action, expected)
-        .await
-    {
-        Ok(done) => {
-            let n = done.changed.len();
-            let tokens = if n == 1 { "token" } else { "tokens" };
-            let message = match action {
-                BulkAction::Revoke => format!(
-                    "{n} {tokens} revoked. Requests signed with them are refused from now on."
-                ),
-                BulkAction::Inactivate => format!(
-                    "{n} {tokens} made inactive. Each can be made active again from its Edit page."
-                ),
-            };
-            Ok(ui.done(message, &list).await)
-        }
-        Err(
-            e @ (tessera_core::Error::Conflict { .. }
-            | tessera_core::Error::Invalid { .. }
-            | tessera_core::Error::NotPermitted { .. }),
-        ) => bulk_page(&state, &ui, filters, action, Some(super::sentence(&e))).await,
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// The minutes a signature debugger form asks for (0 closes it).
