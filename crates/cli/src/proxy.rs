@@ -276,7 +276,12 @@ fn has_body(req: &Request<Incoming>) -> bool {
 /// is not a plain path under the upstream.
 fn not_an_application(req: &Request<Incoming>) -> Option<(StatusCode, &'static str, String)> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if header("origin").is_some() || header("sec-fetch-site").is_some_and(|site| site != "none") {
+    let not_none = req
+        .headers()
+        .get_all("sec-fetch-site")
+        .iter()
+        .any(|site| site.as_bytes() != b"none");
+    if req.headers().contains_key("origin") || not_none {
         return Some((
             StatusCode::FORBIDDEN,
             "BROWSER_REQUEST",
@@ -286,12 +291,8 @@ fn not_an_application(req: &Request<Incoming>) -> Option<(StatusCode, &'static s
         ));
     }
     let host = header("host").unwrap_or("");
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-    };
-    let ip_literal = name.parse::<std::net::IpAddr>().is_ok();
-    if !(ip_literal || name.eq_ignore_ascii_case("localhost")) {
+    let single = req.headers().get_all("host").iter().count() == 1;
+    if !(single && is_local_host(host)) {
         return Some((
             StatusCode::FORBIDDEN,
             "UNKNOWN_HOST",
@@ -335,6 +336,33 @@ fn not_an_application(req: &Request<Incoming>) -> Option<(StatusCode, &'static s
         ));
     }
     None
+}
+
+/// Whether a `Host` value names this machine the way an application does: an IP literal or
+/// `localhost`, bracketed if IPv6, with an optional port — a name (or anything malformed) is
+/// what a DNS-rebinding page would send.
+fn is_local_host(host: &str) -> bool {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((v6, "")) => (v6, None),
+            Some((v6, after)) => match after.strip_prefix(':') {
+                Some(port) => (v6, Some(port)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    let named = if host.starts_with('[') {
+        name.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        name.parse::<std::net::Ipv4Addr>().is_ok() || name.eq_ignore_ascii_case("localhost")
+    };
+    port_ok && named
 }
 
 /// Headers a `Connection` header names: they belong to that connection too (RFC 9110 §7.6.1).
@@ -615,6 +643,34 @@ async fn forward(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_ip_literals_and_localhost_are_this_machine() {
+        for ok in [
+            "127.0.0.1:8089",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]:8089",
+            "[::1]",
+            "10.0.0.5",
+        ] {
+            assert!(is_local_host(ok), "{ok}");
+        }
+        for bad in [
+            "attacker.example",
+            "localhost.",
+            "localhost:abc",
+            "localhost:",
+            "127.0.0.1:99999",
+            "[localhost]",
+            "[::1]evil",
+            "[::1].",
+            "::1",
+            "",
+        ] {
+            assert!(!is_local_host(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn the_upstream_is_a_base_url_only() {
